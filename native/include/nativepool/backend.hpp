@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file backend.hpp
+/// @brief The upstream resource a pool reserves large regions from.
+///
+/// A backend hands out big, rarely requested regions (chunks and arenas);
+/// pools carve them into blocks. Pools never touch the memory they manage, so
+/// a backend may return memory the CPU cannot dereference (device memory):
+/// the same pool algorithms then serve it unchanged.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "nativepool/status.hpp"
+
+namespace nativepool {
+
+/// Where a backend's memory lives. Values are mirrored by
+/// org.nativepool.MemoryKind: append only.
+enum class MemoryKind : int {
+  kHost = 0,        ///< pageable host memory
+  kNumaHost = 1,    ///< host memory bound to one NUMA node
+  kPinnedHost = 2,  ///< page-locked host memory, DMA-able by a GPU
+  kDevice = 3,      ///< GPU memory, not CPU-addressable
+  kPersistent = 4,  ///< a mapped persistent-memory or DAX file
+};
+
+/// Stable name of a memory kind, e.g. "HOST".
+[[nodiscard]] const char* memory_kind_name(MemoryKind kind) noexcept;
+
+/// Upstream memory resource. Implementations must be thread-safe: several
+/// pools may share one backend, and a pool may grow from any thread.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  /// Reserves @p size bytes aligned to @p alignment (a power of two).
+  /// On success stores the region in @p out. On failure returns a status and
+  /// records a detail message; @p out is left untouched.
+  [[nodiscard]] virtual Status allocate(std::size_t size, std::size_t alignment,
+                                        void** out) noexcept = 0;
+
+  /// Returns a region obtained from allocate() with the same size/alignment.
+  virtual void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept = 0;
+
+  [[nodiscard]] virtual MemoryKind kind() const noexcept = 0;
+
+  /// Device ordinal for device memory, NUMA node for NUMA memory, else -1.
+  [[nodiscard]] virtual int device() const noexcept { return -1; }
+
+  /// Short human-readable name, e.g. "malloc", "mmap+thp", "cuda:0".
+  [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+
+  /// True when the CPU may read and write the memory directly.
+  [[nodiscard]] bool host_accessible() const noexcept { return kind() != MemoryKind::kDevice; }
+};
+
+}  // namespace nativepool

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file status.hpp
+/// @brief Status codes returned by every fallible nativepool call, and the
+/// thread-local detail message that explains the most recent failure.
+///
+/// nativepool never lets a C++ exception escape into JNI: every operation that
+/// can fail returns a Status. The fast path only returns the code; the code
+/// that detects a failure (always a slow path) records a human-readable detail
+/// with set_error_detail(), which the JNI layer turns into the exception text.
+/// This is the errno/strerror pattern, made thread-local so concurrent pools
+/// never see each other's messages.
+#pragma once
+
+#include <cstdint>
+
+namespace nativepool {
+
+/// Outcome of a pool or backend operation. Values are part of the JNI
+/// contract (mirrored by org.nativepool.internal.ErrorCode): append only.
+enum class Status : std::int32_t {
+  kOk = 0,
+  /// A size, alignment or configuration value is out of range.
+  kInvalidArgument = 1,
+  /// The pool reached its maximum capacity, or its backend refused to grow.
+  kOutOfPoolMemory = 2,
+  /// The pointer was never handed out by this pool (foreign or interior).
+  kInvalidFree = 3,
+  /// The pointer was handed out by this pool but is already free.
+  kDoubleFree = 4,
+  /// The operation needs an optional component that is absent.
+  kFeatureUnavailable = 5,
+  /// A pool invariant is broken (reported by validate()).
+  kCorrupted = 6,
+  /// A bug inside nativepool, or an allocation of metadata failed.
+  kInternal = 7,
+};
+
+/// Stable upper-case name of a status, e.g. "OUT_OF_POOL_MEMORY".
+[[nodiscard]] const char* status_name(Status status) noexcept;
+
+/// Records the detail message for the failure being returned on this thread.
+/// printf-style; truncated to an internal buffer. Returns @p status so that
+/// failure sites read `return fail(Status::kInvalidArgument, "...", ...)`.
+[[gnu::format(printf, 2, 3)]] Status fail(Status status, const char* format, ...) noexcept;
+
+/// Detail message of the most recent failure on this thread ("" if none).
+[[nodiscard]] const char* error_detail() noexcept;
+
+/// Clears this thread's detail message.
+void clear_error_detail() noexcept;
+
+}  // namespace nativepool
