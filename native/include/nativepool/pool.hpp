@@ -55,6 +55,9 @@ concept PoolAlgorithm = requires(A pool, const A cpool, std::size_t n, void* ptr
   { pool.allocate(n, n, out) } noexcept -> std::same_as<Status>;
   /// Returns a block; stores the block's size (as counted in bytes in use).
   { pool.deallocate(ptr, freed) } noexcept -> std::same_as<Status>;
+  /// Bytes a successful allocate(size, ...) adds to bytes in use: exactly
+  /// what deallocate() later reports for that block.
+  { cpool.counted_size(n) } noexcept -> std::same_as<std::size_t>;
   /// Gives fully free regions back to the backend; returns bytes released.
   { pool.trim() } noexcept -> std::same_as<std::size_t>;
   /// Checks every internal invariant; kCorrupted with a detail if broken.

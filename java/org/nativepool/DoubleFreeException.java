@@ -1,0 +1,12 @@
+package org.nativepool;
+
+/**
+ * An address given back to a pool is already free. The pool is unchanged.
+ */
+public class DoubleFreeException extends InvalidFreeException {
+    private static final long serialVersionUID = 1L;
+
+    public DoubleFreeException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,15 @@
+package org.nativepool;
+
+/** Optional capabilities of the native library. */
+public enum Feature {
+    /** CUDA device and pinned-host pools: compiled in and at least one device present. */
+    CUDA,
+    /** NUMA-local pools through libnuma. */
+    NUMA,
+    /** Persistent-memory pools through libpmem. */
+    PMEM,
+    /** Valgrind memcheck client requests in the pools. */
+    VALGRIND,
+    /** Transparent huge pages for {@link Backend#hugePages()}. */
+    HUGE_PAGES
+}

@@ -1,0 +1,17 @@
+package org.nativepool;
+
+/**
+ * The native library could not be loaded. The message says what was tried and
+ * which system property overrides it.
+ */
+public class NativeLibraryUnavailableException extends NativePoolException {
+    private static final long serialVersionUID = 1L;
+
+    public NativeLibraryUnavailableException(String message) {
+        super(message);
+    }
+
+    public NativeLibraryUnavailableException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,106 @@
+package org.nativepool;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A Java object that owns one native object, reached through a {@code long}
+ * handle, and makes every misuse of it an exception instead of a crash.
+ *
+ * <p>Each native call runs between {@link #acquire()} and {@link #release()},
+ * which count the calls in flight (the shared-lock idea of zstd-jni's
+ * {@code AutoCloseBase}). {@link #close()} succeeds only when no call is in
+ * flight, so the native object is never freed under a running call: a call
+ * after close throws {@link PoolClosedException}, a close during a call throws
+ * {@link PoolBusyException}. Close is idempotent and thread-safe.
+ */
+abstract class NativeResource implements AutoCloseable {
+    private static final int CLOSED = -1;
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(NativeResource.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final long handle;
+    /** Calls in flight, or {@link #CLOSED}. Accessed only through {@link #STATE}. */
+    @SuppressWarnings("unused")
+    private volatile int state;
+
+    NativeResource(long handle) {
+        this.handle = handle;
+    }
+
+    /**
+     * Enters a native call and returns the handle to use for it.
+     *
+     * @throws PoolClosedException if the resource is closed
+     */
+    final long acquire() {
+        for (;;) {
+            int current = (int) STATE.getVolatile(this);
+            if (current == CLOSED) {
+                throw new PoolClosedException(this + " is closed");
+            }
+            if (STATE.compareAndSet(this, current, current + 1)) {
+                return handle;
+            }
+        }
+    }
+
+    /**
+     * Like {@link #acquire()}, but returns 0 instead of throwing when closed:
+     * for paths where "already closed" is a normal outcome.
+     */
+    final long tryAcquire() {
+        for (;;) {
+            int current = (int) STATE.getVolatile(this);
+            if (current == CLOSED) {
+                return 0L;
+            }
+            if (STATE.compareAndSet(this, current, current + 1)) {
+                return handle;
+            }
+        }
+    }
+
+    /** Leaves a native call entered with {@link #acquire()}. */
+    final void release() {
+        STATE.getAndAdd(this, -1);
+    }
+
+    /** True once {@link #close()} has succeeded. */
+    public final boolean isClosed() {
+        return (int) STATE.getVolatile(this) == CLOSED;
+    }
+
+    /**
+     * Frees the native object. Later calls are no-ops.
+     *
+     * @throws PoolBusyException if another thread is inside a call on this resource
+     */
+    @Override
+    public void close() {
+        for (;;) {
+            int current = (int) STATE.getVolatile(this);
+            if (current == CLOSED) {
+                return;
+            }
+            if (current > 0) {
+                throw new PoolBusyException("cannot close " + this + ": " + current
+                        + " call(s) in flight on other threads");
+            }
+            if (STATE.compareAndSet(this, 0, CLOSED)) {
+                break;
+            }
+        }
+        dispose(handle);
+    }
+
+    /** Frees the native object; runs once, with no call in flight. */
+    abstract void dispose(long handle);
+}

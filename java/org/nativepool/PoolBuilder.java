@@ -1,0 +1,68 @@
+package org.nativepool;
+
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+import org.nativepool.internal.NativeLibrary;
+
+/**
+ * What every pool builder shares: name, thread safety, backend, leak policy.
+ *
+ * @param <B> the concrete builder, returned by each setter for chaining
+ * @param <P> the pool it builds
+ */
+public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends Pool>
+        permits FixedPool.Builder, VariablePool.Builder {
+    private static final AtomicLong SEQUENCE = new AtomicLong();
+
+    String name;
+    ThreadSafety threadSafety = ThreadSafety.MUTEX;
+    Backend backend = Backend.malloc();
+    LeakPolicy leakPolicy = LeakPolicy.LOG;
+
+    PoolBuilder(String kind) {
+        this.name = kind + "-" + SEQUENCE.incrementAndGet();
+    }
+
+    /** A name for messages and logs. Default: the pool kind and a sequence number. */
+    public B name(String name) {
+        this.name = Objects.requireNonNull(name, "name");
+        return self();
+    }
+
+    /** How the pool synchronises threads. Default {@link ThreadSafety#MUTEX}. */
+    public B threadSafety(ThreadSafety threadSafety) {
+        this.threadSafety = Objects.requireNonNull(threadSafety, "threadSafety");
+        return self();
+    }
+
+    /** Where the pool's regions come from. Default {@link Backend#malloc()}. */
+    public B backend(Backend backend) {
+        this.backend = Objects.requireNonNull(backend, "backend");
+        return self();
+    }
+
+    /** What closing the pool with live blocks does. Default {@link LeakPolicy#LOG}. */
+    public B leakPolicy(LeakPolicy leakPolicy) {
+        this.leakPolicy = Objects.requireNonNull(leakPolicy, "leakPolicy");
+        return self();
+    }
+
+    /**
+     * Builds the pool. The native core validates the configuration.
+     *
+     * @throws InvalidArgumentException if a setting is out of range
+     * @throws OutOfPoolMemoryException if the initial capacity cannot be reserved
+     * @throws NativeLibraryUnavailableException if the native library cannot be loaded
+     */
+    public final P build() {
+        NativeLibrary.ensureLoaded();
+        return create();
+    }
+
+    abstract P create();
+
+    @SuppressWarnings("unchecked")
+    private B self() {
+        return (B) this;
+    }
+}

@@ -1,0 +1,12 @@
+package org.nativepool;
+
+/**
+ * A pool, or a block of a pool, was used after it was closed.
+ */
+public class PoolClosedException extends NativePoolException {
+    private static final long serialVersionUID = 1L;
+
+    public PoolClosedException(String message) {
+        super(message);
+    }
+}

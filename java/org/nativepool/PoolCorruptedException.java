@@ -1,0 +1,12 @@
+package org.nativepool;
+
+/**
+ * {@link Pool#validate()} found a broken invariant inside the pool.
+ */
+public class PoolCorruptedException extends NativePoolException {
+    private static final long serialVersionUID = 1L;
+
+    public PoolCorruptedException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,74 @@
+package org.nativepool;
+
+/**
+ * An immutable snapshot of a pool's counters, taken by {@link Pool#stats()}.
+ * Each figure is exact when no other thread was inside the pool while the
+ * snapshot was taken.
+ *
+ * @param allocations successful allocations since the pool was built
+ * @param frees successful frees
+ * @param failures allocations that threw
+ * @param liveBlocks blocks allocated and not yet freed
+ * @param bytesInUse bytes in live blocks (rounded to the pool's granularity)
+ * @param peakBytesInUse the highest {@code bytesInUse} seen
+ * @param bytesReserved bytes the pool holds from its backend
+ * @param peakBytesReserved the highest {@code bytesReserved} seen
+ * @param regions chunks or arenas the pool holds from its backend
+ * @param freeBytes free bytes inside the reserved regions
+ * @param largestFreeBlock largest request that fits without growing
+ * @param freeBlocks number of free blocks (holes)
+ * @param externalFragmentation {@code 1 - largestFreeBlock / freeBytes}; 0 for fixed pools
+ */
+public record PoolStats(
+        long allocations,
+        long frees,
+        long failures,
+        long liveBlocks,
+        long bytesInUse,
+        long peakBytesInUse,
+        long bytesReserved,
+        long peakBytesReserved,
+        long regions,
+        long freeBytes,
+        long largestFreeBlock,
+        long freeBlocks,
+        double externalFragmentation) {
+
+    /** Index of each figure in the array the native layer fills. */
+    static final int ALLOCATIONS = 0;
+    static final int FREES = 1;
+    static final int FAILURES = 2;
+    static final int LIVE_BLOCKS = 3;
+    static final int BYTES_IN_USE = 4;
+    static final int PEAK_BYTES_IN_USE = 5;
+    static final int BYTES_RESERVED = 6;
+    static final int PEAK_BYTES_RESERVED = 7;
+    static final int REGIONS = 8;
+    static final int FREE_BYTES = 9;
+    static final int LARGEST_FREE_BLOCK = 10;
+    static final int FREE_BLOCKS = 11;
+    static final int EXTERNAL_FRAGMENTATION_BITS = 12;
+    static final int FIELD_COUNT = 13;
+
+    static PoolStats fromNative(long[] f) {
+        return new PoolStats(f[ALLOCATIONS], f[FREES], f[FAILURES], f[LIVE_BLOCKS], f[BYTES_IN_USE],
+                f[PEAK_BYTES_IN_USE], f[BYTES_RESERVED], f[PEAK_BYTES_RESERVED], f[REGIONS], f[FREE_BYTES],
+                f[LARGEST_FREE_BLOCK], f[FREE_BLOCKS], Double.longBitsToDouble(f[EXTERNAL_FRAGMENTATION_BITS]));
+    }
+
+    /** {@code bytesInUse / bytesReserved}: how much of what the pool holds is in use. */
+    public double utilization() {
+        return bytesReserved == 0 ? 0.0 : (double) bytesInUse / bytesReserved;
+    }
+
+    @Override
+    public String toString() {
+        return String.format(java.util.Locale.ROOT,
+                "PoolStats{live %d blocks / %s (peak %s), reserved %s in %d regions (peak %s), "
+                        + "free %s in %d blocks, largest %s, fragmentation %.3f, "
+                        + "allocations %d, frees %d, failures %d}",
+                liveBlocks, Sizes.format(bytesInUse), Sizes.format(peakBytesInUse), Sizes.format(bytesReserved),
+                regions, Sizes.format(peakBytesReserved), Sizes.format(freeBytes), freeBlocks,
+                Sizes.format(largestFreeBlock), externalFragmentation, allocations, frees, failures);
+    }
+}

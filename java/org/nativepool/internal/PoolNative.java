@@ -1,0 +1,45 @@
+package org.nativepool.internal;
+
+import java.nio.ByteBuffer;
+
+/**
+ * JNI entry points of the pool area (native/jni/jni_pools.cpp). Not API: the
+ * public classes in {@code org.nativepool} call these between acquire and
+ * release of the pool's in-flight guard, so every handle passed here is live.
+ * Failures arrive as the exceptions of {@code org.nativepool}.
+ */
+public final class PoolNative {
+    private PoolNative() {
+    }
+
+    public static native long createFixed(long blockSize, long alignment, long blocksPerChunk,
+            long initialBlocks, long maxBlocks, int threadSafety, int backendType, int backendParameter);
+
+    public static native long createVariable(long arenaSize, long granularity, long initialBytes,
+            long maxBytes, int threadSafety, int backendType, int backendParameter);
+
+    public static native void destroy(long pool);
+
+    public static native long allocate(long pool, long size, long alignment);
+
+    public static native void free(long pool, long address);
+
+    public static native void allocateBatch(long pool, long size, long alignment, long[] out, int count);
+
+    public static native void freeBatch(long pool, long[] addresses, int count);
+
+    public static native long trim(long pool);
+
+    public static native void validate(long pool);
+
+    /** Fills {@code out} in the order of {@code PoolStats}' field indices. */
+    public static native void stats(long pool, long[] out);
+
+    /** Fills {@code out} with kind, device, thread safety, block size, alignment. */
+    public static native void info(long pool, long[] out);
+
+    public static native String backendName(long pool);
+
+    /** A direct buffer over native memory, without copying. */
+    public static native ByteBuffer wrap(long address, long size);
+}

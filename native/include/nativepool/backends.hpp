@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file backends.hpp
+/// @brief Builds a backend from the (type, parameter) pair the Java API sends.
+#pragma once
+
+#include <memory>
+
+#include "nativepool/backend.hpp"
+
+namespace nativepool {
+
+/// Backend types known to the runtime. Values are mirrored by
+/// org.nativepool.Backend: append only.
+enum class BackendType : int {
+  kMalloc = 0,
+  kMmap = 1,
+  kMmapHugePages = 2,
+};
+
+/// Creates a backend. @p parameter is type-specific (a device or NUMA node
+/// for the types that need one) and ignored by the host backends. Returns
+/// kFeatureUnavailable when the type needs a component that is absent.
+[[nodiscard]] Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* out) noexcept;
+
+}  // namespace nativepool

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file erased_pool.hpp
+/// @brief ErasedPool: a counted pool algorithm behind the virtual Pool
+/// interface. One virtual call per operation is the price of choosing the
+/// algorithm and thread-safety mode at run time (from Java).
+#pragma once
+
+#include <memory>
+#include <utility>
+
+#include "nativepool/pool.hpp"
+#include "nativepool/statistics.hpp"
+
+namespace nativepool {
+
+template <PoolAlgorithm A>
+class ErasedPool final : public Pool {
+ public:
+  ErasedPool(std::unique_ptr<A> algorithm, PoolInfo info) noexcept
+      : pool_(std::move(algorithm)), info_(std::move(info)) {}
+
+  Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override {
+    return pool_.allocate(size, alignment, out);
+  }
+
+  Status deallocate(void* ptr) noexcept override { return pool_.deallocate(ptr); }
+
+  Status allocate_batch(std::size_t size, std::size_t alignment, void** out,
+                        std::size_t count) noexcept override {
+    for (std::size_t i = 0; i < count; ++i) {
+      const Status status = pool_.allocate(size, alignment, &out[i]);
+      if (status != Status::kOk) [[unlikely]] {
+        roll_back(out, i);
+        return status;
+      }
+    }
+    return Status::kOk;
+  }
+
+  Status deallocate_batch(void* const* ptrs, std::size_t count, std::size_t* freed) noexcept override {
+    for (std::size_t i = 0; i < count; ++i) {
+      const Status status = pool_.deallocate(ptrs[i]);
+      if (status != Status::kOk) [[unlikely]] {
+        *freed = i;
+        return status;
+      }
+    }
+    *freed = count;
+    return Status::kOk;
+  }
+
+  PoolStats stats() const noexcept override { return pool_.stats(); }
+  Status validate() const noexcept override { return pool_.inner().validate(); }
+  std::size_t trim() noexcept override { return pool_.inner().trim(); }
+  const PoolInfo& info() const noexcept override { return info_; }
+
+ private:
+  // All-or-nothing batches: the blocks already handed out go back, and the
+  // caller still sees the status (and detail) of the refused one.
+  [[gnu::noinline]] void roll_back(void** out, std::size_t count) noexcept {
+    for (std::size_t i = 0; i < count; ++i) {
+      (void)pool_.deallocate(out[i]);
+    }
+  }
+
+  WithStatistics<A> pool_;
+  PoolInfo info_;
+};
+
+}  // namespace nativepool

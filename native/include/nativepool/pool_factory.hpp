@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file pool_factory.hpp
+/// @brief Builds a type-erased Pool from a run-time description.
+#pragma once
+
+#include <memory>
+
+#include "nativepool/fixed_pool.hpp"
+#include "nativepool/pool.hpp"
+#include "nativepool/variable_pool.hpp"
+
+namespace nativepool {
+
+/// Instantiates FixedPool<mode>, wraps it with statistics, erases the type.
+[[nodiscard]] Status make_fixed_pool(const FixedPoolConfig& config, ThreadSafety mode,
+                                     std::shared_ptr<Backend> backend, std::unique_ptr<Pool>* out) noexcept;
+
+/// Instantiates VariablePool<mode>, wraps it with statistics, erases the type.
+[[nodiscard]] Status make_variable_pool(const VariablePoolConfig& config, ThreadSafety mode,
+                                        std::shared_ptr<Backend> backend, std::unique_ptr<Pool>* out) noexcept;
+
+}  // namespace nativepool

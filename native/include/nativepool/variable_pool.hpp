@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file variable_pool.hpp
+/// @brief VariablePool: blocks of any size and alignment, carved from large
+/// arenas with the TLSF (two-level segregated fit) algorithm.
+///
+/// Allocation and free are O(1): free blocks sit in size-class lists indexed
+/// by two bitmaps, so finding a fitting class is two count-trailing-zeros;
+/// freed blocks merge at once with their free physical neighbours. All block
+/// metadata lives in host-side nodes, never in the managed memory, so the
+/// same pool manages device memory the CPU cannot touch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <utility>
+
+#include "nativepool/address_map.hpp"
+#include "nativepool/backend.hpp"
+#include "nativepool/pool.hpp"
+#include "nativepool/status.hpp"
+#include "nativepool/thread_safety.hpp"
+
+namespace nativepool {
+
+/// How a VariablePool reserves memory from its backend.
+struct VariablePoolConfig {
+  /// Bytes reserved per growth step; a positive multiple of the granularity.
+  /// Larger requests get a dedicated arena of their own size.
+  std::size_t arena_size = std::size_t{64} << 20;
+  /// Power of two: the minimum block size and the default alignment. Every
+  /// block size is rounded up to it (device pools use 256).
+  std::size_t granularity = 16;
+  /// Reserved at construction, in whole arenas (the last one capped by max).
+  std::size_t initial_bytes = 0;
+  /// Upper bound on the bytes reserved from the backend; 0 means unbounded.
+  std::size_t max_bytes = 0;
+};
+
+namespace detail {
+
+/// The TLSF algorithm itself, shared by every VariablePool mode so that it is
+/// compiled once. Not thread-safe: VariablePool adds the locking.
+class Tlsf {
+ public:
+  Tlsf(const VariablePoolConfig& config, std::shared_ptr<Backend> backend) noexcept;
+  ~Tlsf();
+  Tlsf(const Tlsf&) = delete;
+  Tlsf& operator=(const Tlsf&) = delete;
+
+  /// kInvalidArgument with a detail if @p config or @p backend is unusable.
+  [[nodiscard]] static Status check_config(const VariablePoolConfig& config, const Backend* backend) noexcept;
+  /// Reserves config.initial_bytes; called once, right after construction.
+  [[nodiscard]] Status reserve_initial() noexcept;
+
+  [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept;
+  [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept;
+  std::size_t trim() noexcept;
+  [[nodiscard]] Status validate() const noexcept;
+  [[nodiscard]] Fragmentation fragmentation() const noexcept;
+  [[nodiscard]] Reservation reservation() const noexcept;
+  [[nodiscard]] std::size_t block_size(const void* ptr) const noexcept;
+  [[nodiscard]] std::size_t granularity() const noexcept { return granularity_; }
+  [[nodiscard]] const Backend& backend() const noexcept { return *backend_; }
+
+ private:
+  struct Arena;
+  // One node per block, free or allocated. 64 bytes: one cache line.
+  struct Block {
+    std::uintptr_t address;
+    std::size_t size;
+    Block* prev_phys;  // neighbours in address order within the arena
+    Block* next_phys;
+    Block* prev_free;  // size-class list; next_free also links spare nodes
+    Block* next_free;
+    Arena* arena;
+    mutable std::uint32_t mark;  // validate()'s visit stamp
+    bool free;
+  };
+  struct Arena {
+    std::uintptr_t base;
+    std::size_t size;
+    Block* first;
+    Arena* prev;
+    Arena* next;
+  };
+  struct NodeSlab;
+
+  // Second level: 32 classes per power of two, so a block's class bounds its
+  // size within ~3%. Sizes below 32 granules get one exact class each.
+  static constexpr unsigned kSlBits = 5;
+  static constexpr unsigned kSlCount = 1U << kSlBits;
+  static constexpr unsigned kFlCount = 64 - kSlBits + 1;
+
+  Status add_arena(std::size_t size, Block** block) noexcept;
+  Status refill(std::size_t size, std::size_t rounded, std::size_t align, Block** block) noexcept;
+  [[nodiscard]] Block* find_exact(std::size_t rounded, std::size_t search, std::size_t align) const noexcept;
+  [[nodiscard]] Block* find_free(std::size_t units) const noexcept;
+  void insert_free(Block* block) noexcept;
+  void remove_free(Block* block) noexcept;
+  Block* split(Block* block, std::size_t first_size) noexcept;
+  void absorb_next(Block* block) noexcept;
+  [[nodiscard]] bool reserve_nodes(std::size_t count) noexcept;
+  bool grow_nodes() noexcept;
+  Block* take_node() noexcept;
+  void release_node(Block* node) noexcept;
+  void release_arena(Arena* arena) noexcept;
+  Status bad_request(std::size_t size, std::size_t alignment) const noexcept;
+  Status bad_free(const void* ptr) const noexcept;
+  Status out_of_memory(std::size_t size, std::size_t align, const char* reason) const noexcept;
+  [[nodiscard]] std::size_t largest_free() const noexcept;
+
+  std::shared_ptr<Backend> backend_;
+  std::size_t arena_size_;
+  std::size_t granularity_;
+  unsigned granularity_shift_;
+  std::size_t arena_alignment_;
+  std::size_t initial_bytes_;
+  std::size_t max_bytes_;
+
+  std::uint64_t fl_bitmap_ = 0;
+  std::uint32_t sl_bitmap_[kFlCount] = {};
+  Block* heads_[kFlCount][kSlCount] = {};
+  std::size_t free_bytes_ = 0;
+  std::size_t free_blocks_ = 0;
+
+  AddressMap<Block> live_;
+  Arena* arenas_ = nullptr;
+  std::size_t reserved_ = 0;
+  std::size_t peak_reserved_ = 0;
+  std::size_t regions_ = 0;
+
+  NodeSlab* slabs_ = nullptr;
+  Block* spare_nodes_ = nullptr;
+  std::size_t spare_count_ = 0;
+  mutable std::uint32_t epoch_ = 0;
+};
+
+}  // namespace detail
+
+/// A pool of variable-size blocks (TLSF) over arenas from a Backend.
+///
+/// @tparam Mode ThreadSafety::kNone (no synchronisation) or kMutex (a mutex
+/// around every operation). kLockFree is refused by create(): TLSF updates
+/// several lists at once and has no lock-free form; fixed pools offer one.
+///
+/// Every error is detected and reported (with a detail, see error_detail())
+/// without changing the pool: bad sizes and alignments, frees of foreign,
+/// interior or already free pointers, and exhaustion.
+template <ThreadSafety Mode>
+class VariablePool {
+ public:
+  static constexpr bool kConcurrent = Mode != ThreadSafety::kNone;
+
+  /// Builds a pool and reserves config.initial_bytes. kInvalidArgument for a
+  /// bad config, a null backend or @p out, or Mode kLockFree;
+  /// kOutOfPoolMemory if the initial reservation fails.
+  [[nodiscard]] static Status create(const VariablePoolConfig& config, std::shared_ptr<Backend> backend,
+                                     std::unique_ptr<VariablePool>* out) noexcept;
+
+  /// Returns every arena to the backend, whether or not blocks are live.
+  ~VariablePool() = default;
+  VariablePool(const VariablePool&) = delete;
+  VariablePool& operator=(const VariablePool&) = delete;
+
+  /// Hands out a block of at least @p size (>= 1) bytes aligned to
+  /// @p alignment (a power of two; 0 or less than the granularity means the
+  /// granularity). The block is exactly counted_size(size) bytes. Grows by
+  /// one arena when nothing fits, within max_bytes.
+  [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept;
+
+  /// Frees a block from allocate() and stores its size in @p freed_size (if
+  /// not null). kInvalidFree for pointers that are not a block start,
+  /// kDoubleFree for pointers into free space; the pool is then unchanged.
+  [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept;
+
+  /// The size of the block allocate(@p size, ...) hands out: @p size rounded
+  /// up to the granularity.
+  [[nodiscard]] std::size_t counted_size(std::size_t size) const noexcept {
+    return (size + granularity_ - 1) & ~(granularity_ - 1);
+  }
+
+  /// Returns every wholly free arena to the backend; returns bytes released.
+  std::size_t trim() noexcept;
+
+  /// Checks every invariant (arena tiling, links, coalescing, size-class
+  /// lists and bitmaps, address map, totals); kCorrupted naming the first
+  /// violation.
+  [[nodiscard]] Status validate() const noexcept;
+
+  /// Free bytes, free blocks, largest free block and external fragmentation.
+  [[nodiscard]] Fragmentation fragmentation() const noexcept;
+
+  /// Bytes and arenas currently reserved from the backend, and the peak.
+  [[nodiscard]] Reservation reservation() const noexcept;
+
+  /// Size of the live block starting at @p ptr, or 0 if there is none.
+  [[nodiscard]] std::size_t block_size(const void* ptr) const noexcept;
+
+  [[nodiscard]] std::size_t granularity() const noexcept { return granularity_; }
+  [[nodiscard]] const Backend& backend() const noexcept { return core_.backend(); }
+
+ private:
+  VariablePool(const VariablePoolConfig& config, std::shared_ptr<Backend> backend) noexcept
+      : granularity_(config.granularity), core_(config, std::move(backend)) {}
+
+  // Immutable copy, so counted_size() needs neither the lock nor a call.
+  const std::size_t granularity_;
+  [[no_unique_address]] mutable LockFor<Mode> lock_;
+  detail::Tlsf core_;
+};
+
+template <ThreadSafety Mode>
+Status VariablePool<Mode>::create(const VariablePoolConfig& config, std::shared_ptr<Backend> backend,
+                                  std::unique_ptr<VariablePool>* out) noexcept {
+  if constexpr (Mode == ThreadSafety::kLockFree) {
+    return fail(Status::kInvalidArgument, "variable pools support NONE and MUTEX; use a fixed pool for LOCK_FREE");
+  } else {
+    if (out == nullptr) return fail(Status::kInvalidArgument, "variable pool: out is null");
+    const Status config_status = detail::Tlsf::check_config(config, backend.get());
+    if (config_status != Status::kOk) return config_status;
+    std::unique_ptr<VariablePool> pool(new (std::nothrow) VariablePool(config, std::move(backend)));
+    if (pool == nullptr) return fail(Status::kInternal, "variable pool: out of host memory for the pool");
+    const Status initial_status = pool->core_.reserve_initial();
+    if (initial_status != Status::kOk) return initial_status;
+    *out = std::move(pool);
+    return Status::kOk;
+  }
+}
+
+extern template class VariablePool<ThreadSafety::kNone>;
+extern template class VariablePool<ThreadSafety::kMutex>;
+
+}  // namespace nativepool

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "jni_errors.hpp"
+
+#include <cinttypes>
+#include <cstdio>
+
+namespace nativepool::jni {
+namespace {
+
+struct ExceptionClasses {
+  jclass base = nullptr;
+  jclass invalid_argument = nullptr;
+  jclass out_of_pool_memory = nullptr;
+  jmethodID out_of_pool_memory_init = nullptr;
+  jclass invalid_free = nullptr;
+  jclass double_free = nullptr;
+  jclass feature_unavailable = nullptr;
+  jclass corrupted = nullptr;
+};
+
+ExceptionClasses g_classes;
+
+jclass pin(JNIEnv* env, const char* name) noexcept {
+  jclass local = env->FindClass(name);
+  if (local == nullptr) return nullptr;
+  auto global = static_cast<jclass>(env->NewGlobalRef(local));
+  env->DeleteLocalRef(local);
+  return global;
+}
+
+jclass class_for(Status status) noexcept {
+  switch (status) {
+    case Status::kInvalidArgument: return g_classes.invalid_argument;
+    case Status::kOutOfPoolMemory: return g_classes.out_of_pool_memory;
+    case Status::kInvalidFree: return g_classes.invalid_free;
+    case Status::kDoubleFree: return g_classes.double_free;
+    case Status::kFeatureUnavailable: return g_classes.feature_unavailable;
+    case Status::kCorrupted: return g_classes.corrupted;
+    case Status::kOk:
+    case Status::kInternal: break;
+  }
+  return g_classes.base;
+}
+
+void throw_out_of_pool_memory(JNIEnv* env, const Pool& pool, std::size_t requested, const char* message) noexcept {
+  const Fragmentation free_space = pool.stats().fragmentation;
+  jstring text = env->NewStringUTF(message);
+  if (text == nullptr) return;  // OutOfMemoryError is pending
+  auto exception = static_cast<jthrowable>(env->NewObject(
+      g_classes.out_of_pool_memory, g_classes.out_of_pool_memory_init, text, static_cast<jlong>(requested),
+      static_cast<jlong>(free_space.free_bytes), static_cast<jlong>(free_space.largest_free_block),
+      static_cast<jlong>(free_space.free_blocks), free_space.external_fragmentation));
+  if (exception != nullptr) env->Throw(exception);
+}
+
+}  // namespace
+
+bool cache_exception_classes(JNIEnv* env) noexcept {
+  g_classes.base = pin(env, "org/nativepool/NativePoolException");
+  g_classes.invalid_argument = pin(env, "org/nativepool/InvalidArgumentException");
+  g_classes.out_of_pool_memory = pin(env, "org/nativepool/OutOfPoolMemoryException");
+  g_classes.invalid_free = pin(env, "org/nativepool/InvalidFreeException");
+  g_classes.double_free = pin(env, "org/nativepool/DoubleFreeException");
+  g_classes.feature_unavailable = pin(env, "org/nativepool/FeatureUnavailableException");
+  g_classes.corrupted = pin(env, "org/nativepool/PoolCorruptedException");
+  if (g_classes.out_of_pool_memory != nullptr) {
+    g_classes.out_of_pool_memory_init =
+        env->GetMethodID(g_classes.out_of_pool_memory, "<init>", "(Ljava/lang/String;JJJJD)V");
+  }
+  return g_classes.base && g_classes.invalid_argument && g_classes.out_of_pool_memory_init &&
+         g_classes.invalid_free && g_classes.double_free && g_classes.feature_unavailable && g_classes.corrupted;
+}
+
+void release_exception_classes(JNIEnv* env) noexcept {
+  for (jclass cls : {g_classes.base, g_classes.invalid_argument, g_classes.out_of_pool_memory,
+                     g_classes.invalid_free, g_classes.double_free, g_classes.feature_unavailable,
+                     g_classes.corrupted}) {
+    if (cls != nullptr) env->DeleteGlobalRef(cls);
+  }
+  g_classes = {};
+}
+
+void throw_status(JNIEnv* env, Status status, const Pool* pool, std::size_t requested) noexcept {
+  char message[640];
+  const char* detail = error_detail();
+  std::snprintf(message, sizeof message, "%s", detail[0] != '\0' ? detail : status_name(status));
+  clear_error_detail();
+  if (status == Status::kOutOfPoolMemory && pool != nullptr) {
+    throw_out_of_pool_memory(env, *pool, requested, message);
+    return;
+  }
+  env->ThrowNew(class_for(status), message);
+}
+
+void throw_invalid_argument(JNIEnv* env, const char* message) noexcept {
+  env->ThrowNew(g_classes.invalid_argument, message);
+}
+
+bool to_size(JNIEnv* env, jlong value, const char* what, std::size_t* out) noexcept {
+  if (value < 0) [[unlikely]] {
+    char message[160];
+    std::snprintf(message, sizeof message, "%s must not be negative, got %" PRId64, what,
+                  static_cast<std::int64_t>(value));
+    throw_invalid_argument(env, message);
+    return false;
+  }
+  *out = static_cast<std::size_t>(value);
+  return true;
+}
+
+}  // namespace nativepool::jni

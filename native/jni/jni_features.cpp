@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// JNI glue of org.nativepool.internal.FeatureNative and of the version check
+// in org.nativepool.internal.NativeLibrary.
+#include <jni.h>
+
+#include <iterator>
+
+#include "jni_registration.hpp"
+#include "nativepool/features.hpp"
+
+#ifdef NATIVEPOOL_HAVE_JAVAH
+#include "org_nativepool_internal_FeatureNative.h"
+#include "org_nativepool_internal_NativeLibrary.h"
+#endif
+
+extern "C" {
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_FeatureNative_probe(JNIEnv* env, jclass, jlongArray out) {
+  const nativepool::Features f = nativepool::probe_features();
+  // Order of the fields org.nativepool.Features reads.
+  const jlong fields[] = {f.cuda_compiled, f.cuda_devices,   f.numa_compiled,       f.numa_available,
+                          f.numa_nodes,    f.pmem_compiled,  f.valgrind_hooks,      f.running_on_valgrind,
+                          f.huge_pages,    f.sanitizers};
+  env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
+}
+
+JNIEXPORT jstring JNICALL Java_org_nativepool_internal_NativeLibrary_nativeVersion(JNIEnv* env, jclass) {
+  return env->NewStringUTF(nativepool::probe_features().version);
+}
+
+}  // extern "C"
+
+namespace nativepool::jni {
+
+bool register_feature_natives(JNIEnv* env) noexcept {
+  static const JNINativeMethod feature_methods[] = {
+      {const_cast<char*>("probe"), const_cast<char*>("([J)V"),
+       reinterpret_cast<void*>(&Java_org_nativepool_internal_FeatureNative_probe)},
+  };
+  static const JNINativeMethod library_methods[] = {
+      {const_cast<char*>("nativeVersion"), const_cast<char*>("()Ljava/lang/String;"),
+       reinterpret_cast<void*>(&Java_org_nativepool_internal_NativeLibrary_nativeVersion)},
+  };
+  return register_natives(env, "org/nativepool/internal/FeatureNative", feature_methods,
+                          static_cast<int>(std::size(feature_methods))) &&
+         register_natives(env, "org/nativepool/internal/NativeLibrary", library_methods,
+                          static_cast<int>(std::size(library_methods)));
+}
+
+}  // namespace nativepool::jni

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+// JNI glue of org.nativepool.internal.PoolNative: converts arguments, calls
+// the core, maps failures to exceptions. No policy lives here: the core
+// validates every size, alignment and pointer.
+#include <jni.h>
+
+#include <cstring>
+#include <memory>
+
+#include "jni_errors.hpp"
+#include "jni_registration.hpp"
+#include "nativepool/backends.hpp"
+#include "nativepool/pool_factory.hpp"
+
+#ifdef NATIVEPOOL_HAVE_JAVAH
+#include "org_nativepool_internal_PoolNative.h"
+#endif
+
+namespace {
+
+using nativepool::Pool;
+using nativepool::Status;
+using nativepool::jni::throw_status;
+using nativepool::jni::to_size;
+
+static_assert(sizeof(jlong) == sizeof(void*), "addresses travel as jlong");
+
+// The Java side holds each pool handle between acquire() and release() of its
+// in-flight guard, so a handle reaching this file always points to a live pool.
+Pool* as_pool(jlong handle) noexcept { return reinterpret_cast<Pool*>(handle); }
+
+jlong to_handle(std::unique_ptr<Pool> pool) noexcept { return reinterpret_cast<jlong>(pool.release()); }
+
+bool make_backend(JNIEnv* env, jint type, jint parameter, std::shared_ptr<nativepool::Backend>* out) noexcept {
+  const Status status = nativepool::make_backend(static_cast<nativepool::BackendType>(type), parameter, out);
+  if (status != Status::kOk) throw_status(env, status, nullptr, 0);
+  return status == Status::kOk;
+}
+
+}  // namespace
+
+extern "C" {
+
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
+    JNIEnv* env, jclass, jlong block_size, jlong alignment, jlong blocks_per_chunk, jlong initial_blocks,
+    jlong max_blocks, jint thread_safety, jint backend_type, jint backend_parameter) {
+  nativepool::FixedPoolConfig config;
+  if (!to_size(env, block_size, "block size", &config.block_size) ||
+      !to_size(env, alignment, "alignment", &config.alignment) ||
+      !to_size(env, blocks_per_chunk, "blocks per chunk", &config.blocks_per_chunk) ||
+      !to_size(env, initial_blocks, "initial blocks", &config.initial_blocks) ||
+      !to_size(env, max_blocks, "max blocks", &config.max_blocks)) {
+    return 0;
+  }
+  std::shared_ptr<nativepool::Backend> backend;
+  if (!make_backend(env, backend_type, backend_parameter, &backend)) return 0;
+  std::unique_ptr<Pool> pool;
+  const Status status = nativepool::make_fixed_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
+                                                    std::move(backend), &pool);
+  if (status != Status::kOk) {
+    throw_status(env, status, nullptr, config.block_size);
+    return 0;
+  }
+  return to_handle(std::move(pool));
+}
+
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
+    JNIEnv* env, jclass, jlong arena_size, jlong granularity, jlong initial_bytes, jlong max_bytes,
+    jint thread_safety, jint backend_type, jint backend_parameter) {
+  nativepool::VariablePoolConfig config;
+  if (!to_size(env, arena_size, "arena size", &config.arena_size) ||
+      !to_size(env, granularity, "granularity", &config.granularity) ||
+      !to_size(env, initial_bytes, "initial capacity", &config.initial_bytes) ||
+      !to_size(env, max_bytes, "max capacity", &config.max_bytes)) {
+    return 0;
+  }
+  std::shared_ptr<nativepool::Backend> backend;
+  if (!make_backend(env, backend_type, backend_parameter, &backend)) return 0;
+  std::unique_ptr<Pool> pool;
+  const Status status = nativepool::make_variable_pool(
+      config, static_cast<nativepool::ThreadSafety>(thread_safety), std::move(backend), &pool);
+  if (status != Status::kOk) {
+    throw_status(env, status, nullptr, config.initial_bytes);
+    return 0;
+  }
+  return to_handle(std::move(pool));
+}
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_destroy(JNIEnv*, jclass, jlong pool) {
+  delete as_pool(pool);
+}
+
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_allocate(JNIEnv* env, jclass, jlong handle,
+                                                                         jlong size, jlong alignment) {
+  std::size_t bytes = 0;
+  std::size_t align = 0;
+  if (!to_size(env, size, "size", &bytes) || !to_size(env, alignment, "alignment", &align)) return 0;
+  Pool* pool = as_pool(handle);
+  void* block = nullptr;
+  const Status status = pool->allocate(bytes, align, &block);
+  if (status != Status::kOk) [[unlikely]] {
+    throw_status(env, status, pool, bytes);
+    return 0;
+  }
+  return reinterpret_cast<jlong>(block);
+}
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_free(JNIEnv* env, jclass, jlong handle,
+                                                                    jlong address) {
+  Pool* pool = as_pool(handle);
+  const Status status = pool->deallocate(reinterpret_cast<void*>(address));
+  if (status != Status::kOk) [[unlikely]] throw_status(env, status, pool, 0);
+}
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_allocateBatch(JNIEnv* env, jclass, jlong handle,
+                                                                             jlong size, jlong alignment,
+                                                                             jlongArray out, jint count) {
+  std::size_t bytes = 0;
+  std::size_t align = 0;
+  if (!to_size(env, size, "size", &bytes) || !to_size(env, alignment, "alignment", &align)) return;
+  Pool* pool = as_pool(handle);
+  // Critical access: no copy of the array, and nothing in between may call
+  // back into the JVM, which the core never does.
+  auto* addresses = static_cast<jlong*>(env->GetPrimitiveArrayCritical(out, nullptr));
+  if (addresses == nullptr) return;
+  const Status status =
+      pool->allocate_batch(bytes, align, reinterpret_cast<void**>(addresses), static_cast<std::size_t>(count));
+  env->ReleasePrimitiveArrayCritical(out, addresses, status == Status::kOk ? 0 : JNI_ABORT);
+  if (status != Status::kOk) [[unlikely]] throw_status(env, status, pool, bytes);
+}
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_freeBatch(JNIEnv* env, jclass, jlong handle,
+                                                                         jlongArray addresses, jint count) {
+  Pool* pool = as_pool(handle);
+  auto* elements = static_cast<jlong*>(env->GetPrimitiveArrayCritical(addresses, nullptr));
+  if (elements == nullptr) return;
+  std::size_t freed = 0;
+  const Status status = pool->deallocate_batch(reinterpret_cast<void* const*>(elements),
+                                               static_cast<std::size_t>(count), &freed);
+  env->ReleasePrimitiveArrayCritical(addresses, elements, JNI_ABORT);
+  if (status != Status::kOk) [[unlikely]] {
+    char detail[512];
+    std::strncpy(detail, nativepool::error_detail(), sizeof detail - 1);
+    detail[sizeof detail - 1] = '\0';
+    (void)nativepool::fail(status, "addresses[%zu]: %s (the %zu address(es) before it were freed)", freed, detail,
+                           freed);
+    throw_status(env, status, pool, 0);
+  }
+}
+
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_trim(JNIEnv*, jclass, jlong handle) {
+  return static_cast<jlong>(as_pool(handle)->trim());
+}
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_validate(JNIEnv* env, jclass, jlong handle) {
+  const Status status = as_pool(handle)->validate();
+  if (status != Status::kOk) throw_status(env, status, nullptr, 0);
+}
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_stats(JNIEnv* env, jclass, jlong handle,
+                                                                     jlongArray out) {
+  const nativepool::PoolStats s = as_pool(handle)->stats();
+  jlong fragmentation_bits = 0;
+  std::memcpy(&fragmentation_bits, &s.fragmentation.external_fragmentation, sizeof fragmentation_bits);
+  // Order of org.nativepool.PoolStats' field indices.
+  const jlong fields[] = {
+      static_cast<jlong>(s.allocations),
+      static_cast<jlong>(s.frees),
+      static_cast<jlong>(s.failures),
+      static_cast<jlong>(s.live_blocks),
+      static_cast<jlong>(s.bytes_in_use),
+      static_cast<jlong>(s.peak_bytes_in_use),
+      static_cast<jlong>(s.reserved.bytes),
+      static_cast<jlong>(s.reserved.peak_bytes),
+      static_cast<jlong>(s.reserved.regions),
+      static_cast<jlong>(s.fragmentation.free_bytes),
+      static_cast<jlong>(s.fragmentation.largest_free_block),
+      static_cast<jlong>(s.fragmentation.free_blocks),
+      fragmentation_bits,
+  };
+  env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
+}
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_info(JNIEnv* env, jclass, jlong handle,
+                                                                    jlongArray out) {
+  const nativepool::PoolInfo& info = as_pool(handle)->info();
+  const jlong fields[] = {static_cast<jlong>(info.kind), info.device, static_cast<jlong>(info.thread_safety),
+                          static_cast<jlong>(info.block_size), static_cast<jlong>(info.alignment)};
+  env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
+}
+
+JNIEXPORT jstring JNICALL Java_org_nativepool_internal_PoolNative_backendName(JNIEnv* env, jclass, jlong handle) {
+  return env->NewStringUTF(as_pool(handle)->info().backend.c_str());
+}
+
+JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PoolNative_wrap(JNIEnv* env, jclass, jlong address,
+                                                                       jlong size) {
+  return env->NewDirectByteBuffer(reinterpret_cast<void*>(address), size);
+}
+
+}  // extern "C"
+
+namespace nativepool::jni {
+
+bool register_pool_natives(JNIEnv* env) noexcept {
+#define NP_METHOD(name, signature) \
+  JNINativeMethod { const_cast<char*>(#name), const_cast<char*>(signature), reinterpret_cast<void*>(&Java_org_nativepool_internal_PoolNative_##name) }
+  static const JNINativeMethod methods[] = {
+      NP_METHOD(createFixed, "(JJJJJIII)J"),
+      NP_METHOD(createVariable, "(JJJJIII)J"),
+      NP_METHOD(destroy, "(J)V"),
+      NP_METHOD(allocate, "(JJJ)J"),
+      NP_METHOD(free, "(JJ)V"),
+      NP_METHOD(allocateBatch, "(JJJ[JI)V"),
+      NP_METHOD(freeBatch, "(J[JI)V"),
+      NP_METHOD(trim, "(J)J"),
+      NP_METHOD(validate, "(J)V"),
+      NP_METHOD(stats, "(J[J)V"),
+      NP_METHOD(info, "(J[J)V"),
+      NP_METHOD(backendName, "(J)Ljava/lang/String;"),
+      NP_METHOD(wrap, "(JJ)Ljava/nio/ByteBuffer;"),
+  };
+#undef NP_METHOD
+  return register_natives(env, "org/nativepool/internal/PoolNative", methods,
+                          static_cast<int>(std::size(methods)));
+}
+
+}  // namespace nativepool::jni
