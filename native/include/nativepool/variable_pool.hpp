@@ -93,6 +93,11 @@ class Tlsf {
   static constexpr unsigned kSlBits = 5;
   static constexpr unsigned kSlCount = 1U << kSlBits;
   static constexpr unsigned kFlCount = 64 - kSlBits + 1;
+  struct SizeClass {
+    unsigned fl;
+    unsigned sl;
+  };
+  static SizeClass size_class(std::size_t units) noexcept;
 
   Status add_arena(std::size_t size, Block** block) noexcept;
   Status refill(std::size_t size, std::size_t rounded, std::size_t align, Block** block) noexcept;
