@@ -181,7 +181,7 @@ std::uint32_t FixedPool<Mode>::pop() noexcept {
       // of a chunk since trimmed): harmless, the tag has changed and the CAS
       // below fails. This is why links are atomics that outlive their chunk.
       const std::uint32_t next = link(index).load(std::memory_order_relaxed);
-      if (head_.compare_exchange_weak(head, pack(tag_of(head), next), std::memory_order_acquire,
+      if (head_.compare_exchange_weak(head, pack(tag_of(head) + 1, next), std::memory_order_acquire,
                                       std::memory_order_acquire)) {
         return index;
       }
@@ -200,7 +200,7 @@ void FixedPool<Mode>::push(std::uint32_t first, std::uint32_t last) noexcept {
     std::uint64_t head = head_.load(std::memory_order_relaxed);
     do {
       link(last).store(index_of(head), std::memory_order_relaxed);
-    } while (!head_.compare_exchange_weak(head, pack(tag_of(head), first), std::memory_order_release,
+    } while (!head_.compare_exchange_weak(head, pack(tag_of(head) + 1, first), std::memory_order_release,
                                           std::memory_order_relaxed));
   } else {
     link(last).store(static_cast<std::uint32_t>(head_.load(std::memory_order_relaxed)), std::memory_order_relaxed);
