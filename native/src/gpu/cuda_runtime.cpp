@@ -219,6 +219,10 @@ class CudaRuntime final : public DeviceRuntime {
                  "cudaMemcpyPeerAsync");
   }
 
+  Status host_callback(Stream stream, void (*fn)(void*), void* data) noexcept override {
+    return check(cudaLaunchHostFunc(as_stream(stream)->stream, fn, data), "cudaLaunchHostFunc");
+  }
+
   Status can_access_peer(int device, int peer, bool* out) noexcept override {
     if (const Status status = enter(device); status != Status::kOk) return status;
     if (const Status status = check_device(peer); status != Status::kOk) return status;

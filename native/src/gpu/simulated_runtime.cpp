@@ -281,6 +281,10 @@ class SimulatedRuntime final : public DeviceRuntime {
     return enqueue(stream, [dst, src, bytes] { std::memcpy(dst, src, bytes); });
   }
 
+  Status host_callback(Stream stream, void (*fn)(void*), void* data) noexcept override {
+    return enqueue(stream, [fn, data] { fn(data); });
+  }
+
   Status can_access_peer(int device, int peer, bool* out) noexcept override {
     if (const Status status = check_device(device); status != Status::kOk) return status;
     if (const Status status = check_device(peer); status != Status::kOk) return status;

@@ -82,6 +82,12 @@ class DeviceRuntime {
   [[nodiscard]] virtual Status memcpy_peer_async(void* dst, int dst_device, const void* src, int src_device,
                                                  std::size_t bytes, Stream stream) noexcept = 0;
 
+  /// Enqueues @p fn(@p data) on @p stream: it runs on a runtime thread once
+  /// the work before it has completed, and the stream waits for it. @p fn
+  /// must not call the runtime. Lets callers (and tests) hold a stream at a
+  /// known point.
+  [[nodiscard]] virtual Status host_callback(Stream stream, void (*fn)(void*), void* data) noexcept = 0;
+
   /// Whether @p device can address @p peer's memory directly.
   [[nodiscard]] virtual Status can_access_peer(int device, int peer, bool* out) noexcept = 0;
   /// Lets @p device address @p peer's memory; enabling twice is not an error.
