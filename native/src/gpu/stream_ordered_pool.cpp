@@ -18,6 +18,7 @@ StreamOrderedPool::~StreamOrderedPool() {
 }
 
 Status StreamOrderedPool::check_stream(Stream stream) const noexcept {
+  if (stream == kNoStream) return Status::kOk;
   const int stream_device = runtime_->stream_device(stream);
   if (device_ < 0 || stream_device == device_) [[likely]] return Status::kOk;
   return fail(Status::kInvalidArgument, "wrong device: a stream of device %d used with the pool of device %d",
@@ -53,8 +54,9 @@ Status StreamOrderedPool::take_from_other_streams(std::size_t size, Stream strea
     }
   }
   // No idle candidate: order this stream after the other one's free on the
-  // device, rather than making the host wait.
-  if (pending != nullptr) {
+  // device, rather than making the host wait. Without a stream there is
+  // nothing to order, so only idle blocks qualify.
+  if (pending != nullptr && stream != kNoStream) {
     void* block = nullptr;
     if (take(*pending, size, &block)) {
       if (const Status status = runtime_->stream_wait_event(stream, pending->event); status != Status::kOk) {
@@ -108,6 +110,7 @@ Status StreamOrderedPool::allocate(std::size_t size, Stream stream, void** out) 
 }
 
 Status StreamOrderedPool::deallocate(void* ptr, Stream stream) noexcept {
+  if (stream == kNoStream) return deallocate(ptr);
   if (const Status status = check_stream(stream); status != Status::kOk) return status;
   std::lock_guard lock(mutex_);
   const auto found = live_.find(ptr);

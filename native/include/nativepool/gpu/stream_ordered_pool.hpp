@@ -58,10 +58,16 @@ class StreamOrderedPool {
   StreamOrderedPool(const StreamOrderedPool&) = delete;
   StreamOrderedPool& operator=(const StreamOrderedPool&) = delete;
 
-  /// A block of at least @p size bytes, safe to use on @p stream.
+  /// "No stream": allocations reuse only blocks whose free has completed,
+  /// frees are immediate.
+  static constexpr Stream kNoStream{};
+
+  /// A block of at least @p size bytes, safe to use on @p stream (or, with
+  /// kNoStream, safe to use at once).
   [[nodiscard]] Status allocate(std::size_t size, Stream stream, void** out) noexcept;
   /// Stream-ordered free: @p ptr may still be in use by work already
   /// enqueued on @p stream; the block is reused only when that is safe.
+  /// With kNoStream, the same as deallocate(ptr).
   [[nodiscard]] Status deallocate(void* ptr, Stream stream) noexcept;
   /// Immediate free: the caller guarantees no enqueued work uses @p ptr.
   [[nodiscard]] Status deallocate(void* ptr) noexcept;
