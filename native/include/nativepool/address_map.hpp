@@ -33,11 +33,14 @@ class AddressMap {
   AddressMap(const AddressMap&) = delete;
   AddressMap& operator=(const AddressMap&) = delete;
 
-  /// The value stored for @p key, or nullptr. @p key must not be 0.
+  /// The value stored for @p key, or nullptr (always for key 0, which can
+  /// never be inserted).
   [[nodiscard]] T* find(std::uintptr_t key) const noexcept {
+    // Testing for the empty slot first is what makes key 0 safe: it must
+    // never match an empty slot as if it were an entry.
     for (std::size_t i = home(key);; i = (i + 1) & mask_) {
-      if (slots_[i].key == key) return slots_[i].value;
       if (slots_[i].key == kEmpty) return nullptr;
+      if (slots_[i].key == key) return slots_[i].value;
     }
   }
 
@@ -60,12 +63,12 @@ class AddressMap {
   /// Removes @p key and returns its value, or returns nullptr if absent.
   T* take(std::uintptr_t key) noexcept {
     for (std::size_t i = home(key);; i = (i + 1) & mask_) {
+      if (slots_[i].key == kEmpty) return nullptr;
       if (slots_[i].key == key) {
         T* value = slots_[i].value;
         erase_at(i);
         return value;
       }
-      if (slots_[i].key == kEmpty) return nullptr;
     }
   }
 
