@@ -5,6 +5,8 @@
 // known points with gates, so "not yet complete" is deterministic.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "gpu_test_support.hpp"
@@ -57,15 +59,24 @@ class GpuStreamOrderedPoolTest : public testing::RuntimeTest {
     EXPECT_EQ(pool_->allocate(size, on, &block), Status::kOk);
     return block;
   }
-  bool idle(Stream s) {
+  /// Whether the work enqueued on @p s so far completes within @p patience.
+  bool drains(Stream s, std::chrono::milliseconds patience) {
     Event e{};
     EXPECT_EQ(runtime_->event_create(runtime_->stream_device(s), &e), Status::kOk);
     EXPECT_EQ(runtime_->event_record(e, s), Status::kOk);
     bool complete = false;
-    EXPECT_EQ(runtime_->event_query(e, &complete), Status::kOk);
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    do {
+      EXPECT_EQ(runtime_->event_query(e, &complete), Status::kOk);
+      if (!complete) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    } while (!complete && std::chrono::steady_clock::now() < deadline);
     runtime_->event_destroy(e);
     return complete;
   }
+  /// Not blocked: drains while its possible blockers stay held.
+  bool runs_freely(Stream s) { return drains(s, std::chrono::seconds(10)); }
+  /// Blocked: still busy after a while (which a free stream never is).
+  bool blocked(Stream s) { return !drains(s, std::chrono::milliseconds(100)); }
 
   std::unique_ptr<StreamOrderedPool> pool_;
   std::vector<Stream> streams_;
@@ -101,7 +112,7 @@ TEST_P(GpuStreamOrderedPoolTest, OtherStreamReusesAfterTheEventCompleted) {
   gate.enqueue(*runtime_, s_);  // s_ busy again, but after the free
   EXPECT_EQ(allocate(1000, t_), block);
   EXPECT_EQ(pool_->stats().reused_after_event, 1u);
-  EXPECT_TRUE(idle(t_)) << "no wait was needed, so t_ must not depend on s_";
+  EXPECT_TRUE(runs_freely(t_)) << "no wait was needed, so t_ must not depend on s_";
   gate.open();
 }
 
@@ -112,7 +123,7 @@ TEST_P(GpuStreamOrderedPoolTest, OtherStreamWaitsOnTheEventOtherwise) {
   ASSERT_EQ(pool_->deallocate(block, s_), Status::kOk);
   EXPECT_EQ(allocate(1000, t_), block);  // returns at once: the host does not wait
   EXPECT_EQ(pool_->stats().reused_after_wait, 1u);
-  EXPECT_FALSE(idle(t_)) << "t_ must wait for s_'s free before touching the block";
+  EXPECT_TRUE(blocked(t_)) << "t_ must wait for s_'s free before touching the block";
   gate.open();
   ASSERT_EQ(runtime_->stream_synchronize(t_), Status::kOk);
 }
@@ -125,7 +136,7 @@ TEST_P(GpuStreamOrderedPoolTest, UnrelatedStreamsAreNotSerialised) {
   void* on_t = allocate(64 << 10, t_);  // too big for s_'s cached block: fresh memory
   EXPECT_NE(on_t, on_s);
   ASSERT_EQ(pool_->deallocate(on_t, t_), Status::kOk);
-  EXPECT_TRUE(idle(t_)) << "t_ never touched s_'s block and must not wait for s_";
+  EXPECT_TRUE(runs_freely(t_)) << "t_ never touched s_'s block and must not wait for s_";
   gate.open();
 }
 

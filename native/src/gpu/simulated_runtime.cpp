@@ -28,6 +28,7 @@ namespace {
 constexpr DeviceError kOutOfMemory{2, "cudaErrorMemoryAllocation", "cudaMalloc"};
 constexpr std::size_t kDeviceAlignment = 256;
 constexpr std::size_t kPageSize = 4096;
+constexpr std::size_t kLargeAllocation = std::size_t{64} << 10;
 
 /// One stream: a thread that runs the stream's operations in order.
 class StreamWorker {
@@ -154,7 +155,9 @@ class SimulatedRuntime final : public DeviceRuntime {
     if (rounded > capacity_ - used) {
       return device_fail(kOutOfMemory, "simulated device is full");
     }
-    void* memory = std::aligned_alloc(kDeviceAlignment, rounded);
+    // Like the CUDA allocator, which serves large requests from whole pages.
+    const std::size_t alignment = rounded >= kLargeAllocation ? kPageSize : kDeviceAlignment;
+    void* memory = std::aligned_alloc(alignment, round_up(rounded, alignment));
     if (memory == nullptr) return device_fail(kOutOfMemory, "host memory behind the simulated device is exhausted");
     try {
       allocations_.emplace(reinterpret_cast<std::uintptr_t>(memory), Allocation{rounded, device});

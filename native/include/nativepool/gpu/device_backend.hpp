@@ -4,7 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "nativepool/backend.hpp"
 #include "nativepool/gpu/device_runtime.hpp"
@@ -16,7 +18,9 @@ namespace nativepool::gpu {
 /// VariablePool manage it unchanged.
 class DeviceBackend final : public Backend {
  public:
-  /// The alignment every region has; larger alignments are refused.
+  /// The alignment device_malloc() guarantees. Larger alignments (pools ask
+  /// for page-aligned arenas) cost an over-allocation only when the runtime's
+  /// pointer happens not to be aligned already.
   static constexpr std::size_t kAlignment = 256;
 
   DeviceBackend(std::shared_ptr<DeviceRuntime> runtime, int device);
@@ -31,6 +35,8 @@ class DeviceBackend final : public Backend {
   std::shared_ptr<DeviceRuntime> runtime_;
   int device_;
   std::string name_;  // "cuda:0", "simulated:1"
+  std::mutex mutex_;
+  std::unordered_map<void*, void*> over_allocated_;  // aligned region -> what device_malloc returned
 };
 
 }  // namespace nativepool::gpu
