@@ -53,12 +53,21 @@ class RuntimeTest : public ::testing::TestWithParam<std::string> {
                            ::nativepool::gpu::testing::runtime_name)
 
 /// Holds a stream while closed: enqueue() puts a host callback on the stream
-/// that waits for open().
+/// that waits for open(). The destructor opens the gate and waits until every
+/// callback has left it, so no stream thread touches a destroyed gate.
 class Gate {
  public:
-  ~Gate() { open(); }
+  ~Gate() {
+    open();
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return pending_ == 0; });
+  }
 
   void enqueue(DeviceRuntime& runtime, Stream stream) {
+    {
+      std::lock_guard lock(mutex_);
+      ++pending_;
+    }
     ASSERT_EQ(runtime.host_callback(stream, &Gate::wait, this), Status::kOk);
   }
 
@@ -75,11 +84,15 @@ class Gate {
     auto* gate = static_cast<Gate*>(self);
     std::unique_lock lock(gate->mutex_);
     gate->changed_.wait(lock, [&] { return gate->open_; });
+    --gate->pending_;
+    // Notified under the lock: the destructor cannot finish before this returns.
+    gate->changed_.notify_all();
   }
 
   std::mutex mutex_;
   std::condition_variable changed_;
   bool open_ = false;
+  int pending_ = 0;
 };
 
 }  // namespace nativepool::gpu::testing
