@@ -49,8 +49,8 @@ jclass class_for(Status status) noexcept {
   return g_classes.base;
 }
 
-void throw_out_of_pool_memory(JNIEnv* env, const Pool& pool, std::size_t requested, const char* message) noexcept {
-  const Fragmentation free_space = pool.stats().fragmentation;
+void throw_out_of_pool_memory(JNIEnv* env, const Fragmentation& free_space, std::size_t requested,
+                              const char* message) noexcept {
   jstring text = env->NewStringUTF(message);
   if (text == nullptr) return;  // OutOfMemoryError is pending
   auto exception = static_cast<jthrowable>(env->NewObject(
@@ -107,13 +107,13 @@ void release_exception_classes(JNIEnv* env) noexcept {
   g_classes = {};
 }
 
-void throw_status(JNIEnv* env, Status status, const Pool* pool, std::size_t requested) noexcept {
+void throw_status(JNIEnv* env, Status status, const Fragmentation& free_space, std::size_t requested) noexcept {
   char message[640];
   const char* detail = error_detail();
   std::snprintf(message, sizeof message, "%s", detail[0] != '\0' ? detail : status_name(status));
   clear_error_detail();
-  if (status == Status::kOutOfPoolMemory && pool != nullptr) {
-    throw_out_of_pool_memory(env, *pool, requested, message);
+  if (status == Status::kOutOfPoolMemory) {
+    throw_out_of_pool_memory(env, free_space, requested, message);
     return;
   }
   if (status == Status::kDeviceError) {
@@ -121,6 +121,12 @@ void throw_status(JNIEnv* env, Status status, const Pool* pool, std::size_t requ
     return;
   }
   env->ThrowNew(class_for(status), message);
+}
+
+void throw_status(JNIEnv* env, Status status, const Pool* pool, std::size_t requested) noexcept {
+  // Without a pool (it failed to be built) the free space is simply none.
+  const bool has_figures = status == Status::kOutOfPoolMemory && pool != nullptr;
+  throw_status(env, status, has_figures ? pool->stats().fragmentation : Fragmentation{}, requested);
 }
 
 void throw_invalid_argument(JNIEnv* env, const char* message) noexcept {

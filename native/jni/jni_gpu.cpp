@@ -160,8 +160,13 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_allocate(JNIEnv* 
   std::size_t bytes = 0;
   if (!to_size(env, size, "size", &bytes)) return 0;
   StreamOrderedPool* pool = pool_of(env, as_manager(manager), device);
+  if (pool == nullptr) return 0;
   void* block = nullptr;
-  if (pool == nullptr || !ok(env, pool->allocate(bytes, as_stream(stream), &block))) return 0;
+  const Status status = pool->allocate(bytes, as_stream(stream), &block);
+  if (status != Status::kOk) [[unlikely]] {
+    throw_status(env, status, pool->stats().upstream.fragmentation, bytes);
+    return 0;
+  }
   return reinterpret_cast<jlong>(block);
 }
 

@@ -176,6 +176,15 @@ TEST_P(GpuPeerTest, PeerCopiesMoveDataBetweenDevices) {
   EXPECT_EQ(in, out);
 }
 
+TEST_P(GpuPeerTest, AnEventIsRecordedOnlyOnItsOwnDevice) {
+  Event on0 = event(0);
+  Stream on1 = stream(1);
+  ASSERT_EQ(runtime_->event_record(on0, on1), Status::kDeviceError);
+  EXPECT_STREQ(last_device_error().call, "cudaEventRecord");
+  ASSERT_EQ(runtime_->stream_wait_event(on1, on0), Status::kOk) << "waiting across devices is allowed";
+  ASSERT_EQ(runtime_->stream_synchronize(on1), Status::kOk);
+}
+
 NATIVEPOOL_ON_ALL_RUNTIMES(GpuPeerTest);
 
 TEST(GpuRuntimeTest, SimulatedRuntimeNeedsDevicesAndCapacity) {

@@ -232,6 +232,10 @@ class SimulatedRuntime final : public DeviceRuntime {
 
   Status event_record(Event event, Stream stream) noexcept override {
     std::shared_ptr<EventState> shared = reinterpret_cast<EventBox*>(event)->state;
+    if (shared->device != worker(stream)->device()) {
+      return device_fail({400, "cudaErrorInvalidResourceHandle", "cudaEventRecord"},
+                         "the event and the stream belong to different devices");
+    }
     std::uint64_t generation = 0;
     {
       std::lock_guard lock(shared->mutex);

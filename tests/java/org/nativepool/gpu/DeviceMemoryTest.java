@@ -12,6 +12,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nativepool.InvalidArgumentException;
 import org.nativepool.MemoryKind;
+import org.nativepool.OutOfPoolMemoryException;
 import org.nativepool.PoolClosedException;
 import org.nativepool.VariablePool;
 
@@ -133,14 +134,26 @@ class DeviceMemoryTest {
     }
 
     @Test
-    void outOfDeviceMemoryIsACudaException() {
+    void outOfDeviceMemoryIsAPoolErrorNamingTheCudaCall() {
         try (DeviceManager manager = DeviceManager.simulated(1, 1L << 20);
                 CudaStream stream = manager.device(0).createStream()) {
-            CudaException e = assertThrows(CudaException.class, () -> manager.device(0).allocate(2L << 20, stream));
-            assertEquals("cudaErrorMemoryAllocation", e.errorName());
-            assertEquals(2, e.errorCode());
-            assertEquals("cudaMalloc", e.call());
+            OutOfPoolMemoryException e = assertThrows(OutOfPoolMemoryException.class,
+                    () -> manager.device(0).allocate(2L << 20, stream));
             assertTrue(e.getMessage().contains("cudaMalloc failed: cudaErrorMemoryAllocation (2)"), e.getMessage());
+        }
+    }
+
+    @Test
+    void cudaErrorsCarryNameCodeAndCall() {
+        try (DeviceManager manager = DeviceManager.simulated(2, 1L << 20);
+                CudaStream on1 = manager.device(1).createStream();
+                CudaEvent on0 = manager.device(0).createEvent()) {
+            CudaException e = assertThrows(CudaException.class, () -> on1.record(on0));
+            assertEquals("cudaErrorInvalidResourceHandle", e.errorName());
+            assertEquals(400, e.errorCode());
+            assertEquals("cudaEventRecord", e.call());
+            assertTrue(e.getMessage().startsWith("cudaEventRecord failed: cudaErrorInvalidResourceHandle (400)"),
+                    e.getMessage());
         }
     }
 }
