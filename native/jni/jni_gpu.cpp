@@ -231,6 +231,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_stats(JNIEnv* env,
       static_cast<jlong>(p.upstream.reserved.peak_bytes),
       static_cast<jlong>(p.upstream.fragmentation.free_bytes),
       static_cast<jlong>(p.upstream.fragmentation.largest_free_block),
+      static_cast<jlong>(p.upstream.fragmentation.free_blocks),
   };
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }

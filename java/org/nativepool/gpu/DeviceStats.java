@@ -21,6 +21,7 @@ package org.nativepool.gpu;
  * @param peakReservedBytes the most device memory the pool held
  * @param poolFreeBytes free bytes inside the memory the pool holds
  * @param largestFreeBlock the largest request the pool can serve without growing
+ * @param poolFreeBlocks free blocks (holes) inside the memory the pool holds, cached blocks not counted
  */
 public record DeviceStats(
         int device,
@@ -37,12 +38,13 @@ public record DeviceStats(
         long reservedBytes,
         long peakReservedBytes,
         long poolFreeBytes,
-        long largestFreeBlock) {
+        long largestFreeBlock,
+        long poolFreeBlocks) {
 
-    static final int FIELD_COUNT = 14;
+    static final int FIELD_COUNT = 15;
 
     static DeviceStats fromNative(int device, long[] f) {
         return new DeviceStats(device, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11],
-                f[12], f[13]);
+                f[12], f[13], f[14]);
     }
 }
