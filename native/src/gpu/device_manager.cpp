@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "nativepool/gpu/device_manager.hpp"
 
+#include <algorithm>
 #include <new>
 #include <utility>
 
@@ -79,10 +80,16 @@ Status DeviceManager::create(std::shared_ptr<DeviceRuntime> runtime, const Devic
   try {
     std::unique_ptr<DeviceManager> manager(new DeviceManager(runtime));
     for (int device = 0; device < count; ++device) {
+      MemoryInfo memory;
+      if (const Status status = runtime->memory_info(device, &memory); status != Status::kOk) return status;
+      // A growth step beyond a quarter of the device would make small
+      // devices refuse even small blocks.
+      const std::size_t quarter = memory.total_bytes / 4 / kGranularity * kGranularity;
+      const std::size_t arena_size = std::max(kGranularity, std::min(config.arena_size, quarter));
       std::unique_ptr<StreamOrderedPool> pool;
       if (const Status status =
               make_stream_ordered_pool(runtime, device, std::make_shared<DeviceBackend>(runtime, device),
-                                       config.arena_size, config.max_bytes_per_device, &pool);
+                                       arena_size, config.max_bytes_per_device, &pool);
           status != Status::kOk) {
         return status;
       }

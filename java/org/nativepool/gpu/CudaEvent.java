@@ -23,6 +23,11 @@ public final class CudaEvent extends NativeResource {
         return device;
     }
 
+    /** The manager that made this event. */
+    public DeviceManager manager() {
+        return manager;
+    }
+
     /** True when the captured work has completed, or nothing was recorded. Never blocks. */
     public boolean isComplete() {
         long event = acquire();

@@ -28,6 +28,11 @@ public final class CudaStream extends NativeResource {
         return device;
     }
 
+    /** The manager that made this stream. */
+    public DeviceManager manager() {
+        return manager;
+    }
+
     /**
      * Enqueues a copy of {@code bytes} from {@code src} at {@code srcOffset}
      * to {@code dst} at {@code dstOffset}. The direction follows from the
@@ -64,7 +69,7 @@ public final class CudaStream extends NativeResource {
 
     /** Captures the work enqueued so far in {@code event}. */
     public void record(CudaEvent event) {
-        Objects.requireNonNull(event, "event");
+        manager.requireOwn(event.manager(), event);
         call((handle, stream) -> {
             long e = event.enter();
             try {
@@ -77,7 +82,7 @@ public final class CudaStream extends NativeResource {
 
     /** Makes work enqueued after this call wait for {@code event}; the host does not wait. */
     public void waitFor(CudaEvent event) {
-        Objects.requireNonNull(event, "event");
+        manager.requireOwn(event.manager(), event);
         call((handle, stream) -> {
             long e = event.enter();
             try {
@@ -94,9 +99,15 @@ public final class CudaStream extends NativeResource {
         call((handle, stream) -> GpuNative.copy(handle, to, from, bytes, stream, wait));
     }
 
-    private static long[] side(GpuMemory memory, long offset) {
+    private long[] side(GpuMemory memory, long offset) {
         Objects.requireNonNull(memory, "memory");
-        long address = memory instanceof PooledBuffer buffer ? buffer.liveAddress() : ((HostMemory) memory).address();
+        long address;
+        if (memory instanceof PooledBuffer buffer) {
+            manager.requireOwn(buffer.manager, buffer);
+            address = buffer.liveAddress();
+        } else {
+            address = ((HostMemory) memory).address();
+        }
         return new long[] {address, memory.size(), memory.memoryKind().ordinal(), memory.device(), offset};
     }
 

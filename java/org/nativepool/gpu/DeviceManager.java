@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import org.nativepool.FeatureUnavailableException;
+import org.nativepool.InvalidArgumentException;
 import org.nativepool.NativeResource;
 import org.nativepool.internal.GpuNative;
 import org.nativepool.internal.NativeLibrary;
@@ -148,6 +149,7 @@ public final class DeviceManager extends NativeResource {
             if (stream == null) {
                 return GpuNative.allocate(manager, pool, size, 0L);
             }
+            requireOwn(stream.manager(), stream);
             long handle = stream.enter();
             try {
                 return GpuNative.allocate(manager, pool, size, handle);
@@ -156,6 +158,17 @@ public final class DeviceManager extends NativeResource {
             }
         } finally {
             release();
+        }
+    }
+
+    /**
+     * Handles of one manager mean nothing to another (each has its own
+     * runtime), so mixing them is refused before it reaches native code.
+     */
+    void requireOwn(DeviceManager owner, Object handle) {
+        Objects.requireNonNull(handle, "handle");
+        if (owner != this) {
+            throw new InvalidArgumentException(handle + " belongs to " + owner + ", not to " + this);
         }
     }
 
@@ -200,7 +213,7 @@ public final class DeviceManager extends NativeResource {
             return this;
         }
 
-        /** Growth step of each device pool (a multiple of 256). Default 64 MiB. */
+        /** Growth step of each device pool (a multiple of 256), capped at a quarter of the device. Default 64 MiB. */
         public Builder arenaSize(long bytes) {
             this.arenaSize = bytes;
             return this;

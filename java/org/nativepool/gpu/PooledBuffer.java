@@ -2,7 +2,6 @@ package org.nativepool.gpu;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.util.Objects;
 import org.nativepool.PoolClosedException;
 import org.nativepool.internal.GpuNative;
 
@@ -61,7 +60,7 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
      * @throws org.nativepool.InvalidArgumentException if {@code on} belongs to another device
      */
     public void free(CudaStream on) {
-        Objects.requireNonNull(on, "on");
+        manager.requireOwn(on.manager(), on);
         if (!CLOSED.compareAndSet(this, false, true)) {
             throw new PoolClosedException(this + " is already closed");
         }

@@ -18,7 +18,8 @@ namespace nativepool::gpu {
 
 /// How a DeviceManager builds its pools.
 struct DeviceManagerConfig {
-  /// Growth step of each device pool (a multiple of 256).
+  /// Growth step of each device pool (a multiple of 256); capped at a
+  /// quarter of the device's memory.
   std::size_t arena_size = std::size_t{64} << 20;
   /// Cap on what each device pool reserves; 0: as much as the device has.
   std::size_t max_bytes_per_device = 0;

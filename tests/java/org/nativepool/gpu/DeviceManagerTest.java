@@ -110,6 +110,23 @@ class DeviceManagerTest {
     }
 
     @Test
+    void handlesOfAnotherManagerAreRefused() {
+        try (DeviceManager one = DeviceManager.simulated(1, 1L << 20);
+                DeviceManager other = DeviceManager.simulated(1, 1L << 20);
+                CudaStream stream = one.device(0).createStream();
+                CudaStream foreign = other.device(0).createStream();
+                CudaEvent foreignEvent = other.device(0).createEvent();
+                DeviceBuffer buffer = one.device(0).allocate(256);
+                DeviceBuffer foreignBuffer = other.device(0).allocate(256)) {
+            assertThrows(InvalidArgumentException.class, () -> one.device(0).allocate(256, foreign));
+            assertThrows(InvalidArgumentException.class, () -> stream.copyAsync(buffer, foreignBuffer));
+            assertThrows(InvalidArgumentException.class, () -> stream.record(foreignEvent));
+            assertThrows(InvalidArgumentException.class, () -> stream.waitFor(foreignEvent));
+            assertThrows(InvalidArgumentException.class, () -> buffer.free(foreign));
+        }
+    }
+
+    @Test
     void pinnedBuffersHaveAHostView() {
         try (DeviceManager manager = DeviceManager.simulated(1, 1L << 20);
                 PinnedBuffer pinned = manager.allocatePinned(100)) {
