@@ -190,6 +190,24 @@ TEST_P(GpuStreamOrderedPoolTest, StatsSeparateLiveFromCached) {
   EXPECT_EQ(pool_->deallocate(b), Status::kOk);
 }
 
+TEST_P(GpuStreamOrderedPoolTest, AFixedPoolManagesDeviceMemoryToo) {
+  FixedPoolConfig config;
+  config.block_size = 1024;
+  config.alignment = 256;
+  std::unique_ptr<Pool> fixed;
+  ASSERT_EQ(make_fixed_pool(config, ThreadSafety::kNone, std::make_shared<DeviceBackend>(runtime_, 0), &fixed),
+            Status::kOk);
+  pool_ = std::make_unique<StreamOrderedPool>(runtime_, 0, std::move(fixed), 256);
+  void* block = allocate(1000, s_);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % 256, 0u);
+  ASSERT_EQ(pool_->deallocate(block, s_), Status::kOk);
+  EXPECT_EQ(allocate(1000, s_), block);
+  void* too_big = nullptr;
+  EXPECT_EQ(pool_->allocate(2048, s_, &too_big), Status::kInvalidArgument);
+  EXPECT_EQ(pool_->info().algorithm, "fixed");
+  EXPECT_EQ(pool_->info().kind, MemoryKind::kDevice);
+}
+
 NATIVEPOOL_ON_ALL_RUNTIMES(GpuStreamOrderedPoolTest);
 
 class GpuStreamOrderedPoolDevicesTest : public GpuStreamOrderedPoolTest {
