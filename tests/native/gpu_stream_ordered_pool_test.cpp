@@ -190,6 +190,38 @@ TEST_P(GpuStreamOrderedPoolTest, StatsSeparateLiveFromCached) {
   EXPECT_EQ(pool_->deallocate(b), Status::kOk);
 }
 
+TEST_P(GpuStreamOrderedPoolTest, ThreadsOnTheirOwnStreamsShareOnePool) {
+  constexpr int kThreads = 4;
+  std::vector<Stream> lanes;
+  for (int i = 0; i < kThreads; ++i) lanes.push_back(stream(0));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<void*> held;
+      for (int i = 0; i < 2000; ++i) {
+        void* block = nullptr;
+        const std::size_t size = 256u << ((i * 7 + t) % 8);
+        // Alternate streams too, so blocks cross from one stream to another.
+        const Stream on = lanes[static_cast<std::size_t>((t + i / 500) % kThreads)];
+        ASSERT_EQ(pool_->allocate(size, on, &block), Status::kOk);
+        held.push_back(block);
+        if (held.size() > 8) {
+          ASSERT_EQ(pool_->deallocate(held.front(), on), Status::kOk);
+          held.erase(held.begin());
+        }
+      }
+      for (void* block : held) ASSERT_EQ(pool_->deallocate(block, lanes[static_cast<std::size_t>(t)]), Status::kOk);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const StreamOrderedStats stats = pool_->stats();
+  EXPECT_EQ(stats.live_blocks, 0u);
+  EXPECT_EQ(stats.bytes_in_use, 0u);
+  EXPECT_EQ(stats.upstream.live_blocks, stats.cached_blocks);
+  (void)pool_->trim();
+  EXPECT_EQ(pool_->stats().upstream.live_blocks, 0u);
+}
+
 TEST_P(GpuStreamOrderedPoolTest, AFixedPoolManagesDeviceMemoryToo) {
   FixedPoolConfig config;
   config.block_size = 1024;
