@@ -4,6 +4,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "nativepool/gpu/device_error.hpp"
+
 namespace nativepool::jni {
 namespace {
 
@@ -16,6 +18,9 @@ struct ExceptionClasses {
   jclass double_free = nullptr;
   jclass feature_unavailable = nullptr;
   jclass corrupted = nullptr;
+  jclass no_device = nullptr;
+  jclass cuda = nullptr;
+  jmethodID cuda_init = nullptr;
 };
 
 ExceptionClasses g_classes;
@@ -36,20 +41,35 @@ jclass class_for(Status status) noexcept {
     case Status::kDoubleFree: return g_classes.double_free;
     case Status::kFeatureUnavailable: return g_classes.feature_unavailable;
     case Status::kCorrupted: return g_classes.corrupted;
+    case Status::kNoDevice: return g_classes.no_device;
+    case Status::kDeviceError: return g_classes.cuda;
     case Status::kOk:
     case Status::kInternal: break;
   }
   return g_classes.base;
 }
 
-void throw_out_of_pool_memory(JNIEnv* env, const Pool& pool, std::size_t requested, const char* message) noexcept {
-  const Fragmentation free_space = pool.stats().fragmentation;
+void throw_out_of_pool_memory(JNIEnv* env, const Fragmentation& free_space, std::size_t requested,
+                              const char* message) noexcept {
   jstring text = env->NewStringUTF(message);
   if (text == nullptr) return;  // OutOfMemoryError is pending
   auto exception = static_cast<jthrowable>(env->NewObject(
       g_classes.out_of_pool_memory, g_classes.out_of_pool_memory_init, text, static_cast<jlong>(requested),
       static_cast<jlong>(free_space.free_bytes), static_cast<jlong>(free_space.largest_free_block),
       static_cast<jlong>(free_space.free_blocks), free_space.external_fragmentation));
+  if (exception != nullptr) env->Throw(exception);
+}
+
+// CudaException carries the failed call and the CUDA error as fields, so
+// callers can branch on them without parsing the message.
+void throw_cuda(JNIEnv* env, const char* message) noexcept {
+  const gpu::DeviceError error = gpu::last_device_error();
+  jstring text = env->NewStringUTF(message);
+  jstring name = env->NewStringUTF(error.name);
+  jstring call = env->NewStringUTF(error.call);
+  if (text == nullptr || name == nullptr || call == nullptr) return;  // OutOfMemoryError is pending
+  auto exception = static_cast<jthrowable>(
+      env->NewObject(g_classes.cuda, g_classes.cuda_init, text, name, static_cast<jint>(error.code), call));
   if (exception != nullptr) env->Throw(exception);
 }
 
@@ -63,33 +83,50 @@ bool cache_exception_classes(JNIEnv* env) noexcept {
   g_classes.double_free = pin(env, "org/nativepool/DoubleFreeException");
   g_classes.feature_unavailable = pin(env, "org/nativepool/FeatureUnavailableException");
   g_classes.corrupted = pin(env, "org/nativepool/PoolCorruptedException");
+  g_classes.no_device = pin(env, "org/nativepool/gpu/NoCudaDeviceException");
+  g_classes.cuda = pin(env, "org/nativepool/gpu/CudaException");
+  if (g_classes.cuda != nullptr) {
+    g_classes.cuda_init =
+        env->GetMethodID(g_classes.cuda, "<init>", "(Ljava/lang/String;Ljava/lang/String;ILjava/lang/String;)V");
+  }
   if (g_classes.out_of_pool_memory != nullptr) {
     g_classes.out_of_pool_memory_init =
         env->GetMethodID(g_classes.out_of_pool_memory, "<init>", "(Ljava/lang/String;JJJJD)V");
   }
   return g_classes.base && g_classes.invalid_argument && g_classes.out_of_pool_memory_init &&
-         g_classes.invalid_free && g_classes.double_free && g_classes.feature_unavailable && g_classes.corrupted;
+         g_classes.invalid_free && g_classes.double_free && g_classes.feature_unavailable && g_classes.corrupted &&
+         g_classes.no_device && g_classes.cuda_init;
 }
 
 void release_exception_classes(JNIEnv* env) noexcept {
   for (jclass cls : {g_classes.base, g_classes.invalid_argument, g_classes.out_of_pool_memory,
                      g_classes.invalid_free, g_classes.double_free, g_classes.feature_unavailable,
-                     g_classes.corrupted}) {
+                     g_classes.corrupted, g_classes.no_device, g_classes.cuda}) {
     if (cls != nullptr) env->DeleteGlobalRef(cls);
   }
   g_classes = {};
 }
 
-void throw_status(JNIEnv* env, Status status, const Pool* pool, std::size_t requested) noexcept {
+void throw_status(JNIEnv* env, Status status, const Fragmentation& free_space, std::size_t requested) noexcept {
   char message[640];
   const char* detail = error_detail();
   std::snprintf(message, sizeof message, "%s", detail[0] != '\0' ? detail : status_name(status));
   clear_error_detail();
-  if (status == Status::kOutOfPoolMemory && pool != nullptr) {
-    throw_out_of_pool_memory(env, *pool, requested, message);
+  if (status == Status::kOutOfPoolMemory) {
+    throw_out_of_pool_memory(env, free_space, requested, message);
+    return;
+  }
+  if (status == Status::kDeviceError) {
+    throw_cuda(env, message);
     return;
   }
   env->ThrowNew(class_for(status), message);
+}
+
+void throw_status(JNIEnv* env, Status status, const Pool* pool, std::size_t requested) noexcept {
+  // Without a pool (it failed to be built) the free space is simply none.
+  const bool has_figures = status == Status::kOutOfPoolMemory && pool != nullptr;
+  throw_status(env, status, has_figures ? pool->stats().fragmentation : Fragmentation{}, requested);
 }
 
 void throw_invalid_argument(JNIEnv* env, const char* message) noexcept {

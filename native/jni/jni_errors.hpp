@@ -21,6 +21,10 @@ void release_exception_classes(JNIEnv* env) noexcept;
 /// space figures, read from @p pool.
 void throw_status(JNIEnv* env, Status status, const Pool* pool, std::size_t requested) noexcept;
 
+/// Like the above, for callers that hold the free-space figures rather than
+/// a Pool (the stream-ordered device pools).
+void throw_status(JNIEnv* env, Status status, const Fragmentation& free_space, std::size_t requested) noexcept;
+
 /// Throws org.nativepool.InvalidArgumentException with @p message.
 void throw_invalid_argument(JNIEnv* env, const char* message) noexcept;
 

@@ -21,6 +21,8 @@ const char* status_name(Status status) noexcept {
     case Status::kFeatureUnavailable: return "FEATURE_UNAVAILABLE";
     case Status::kCorrupted: return "CORRUPTED";
     case Status::kInternal: return "INTERNAL";
+    case Status::kDeviceError: return "DEVICE_ERROR";
+    case Status::kNoDevice: return "NO_DEVICE";
   }
   return "UNKNOWN";
 }

@@ -13,8 +13,11 @@ import java.lang.invoke.VarHandle;
  * flight, so the native object is never freed under a running call: a call
  * after close throws {@link PoolClosedException}, a close during a call throws
  * {@link PoolBusyException}. Close is idempotent and thread-safe.
+ *
+ * <p>Public only so that the handles of {@code org.nativepool.gpu} share the
+ * guard; it is not meant to be extended outside nativepool.
  */
-abstract class NativeResource implements AutoCloseable {
+public abstract class NativeResource implements AutoCloseable {
     private static final int CLOSED = -1;
     private static final VarHandle STATE;
 
@@ -31,7 +34,7 @@ abstract class NativeResource implements AutoCloseable {
     @SuppressWarnings("unused")
     private volatile int state;
 
-    NativeResource(long handle) {
+    protected NativeResource(long handle) {
         this.handle = handle;
     }
 
@@ -40,7 +43,7 @@ abstract class NativeResource implements AutoCloseable {
      *
      * @throws PoolClosedException if the resource is closed
      */
-    final long acquire() {
+    protected final long acquire() {
         for (;;) {
             int current = (int) STATE.getVolatile(this);
             if (current == CLOSED) {
@@ -56,7 +59,7 @@ abstract class NativeResource implements AutoCloseable {
      * Like {@link #acquire()}, but returns 0 instead of throwing when closed:
      * for paths where "already closed" is a normal outcome.
      */
-    final long tryAcquire() {
+    protected final long tryAcquire() {
         for (;;) {
             int current = (int) STATE.getVolatile(this);
             if (current == CLOSED) {
@@ -69,7 +72,7 @@ abstract class NativeResource implements AutoCloseable {
     }
 
     /** Leaves a native call entered with {@link #acquire()}. */
-    final void release() {
+    protected final void release() {
         STATE.getAndAdd(this, -1);
     }
 
@@ -102,5 +105,5 @@ abstract class NativeResource implements AutoCloseable {
     }
 
     /** Frees the native object; runs once, with no call in flight. */
-    abstract void dispose(long handle);
+    protected abstract void dispose(long handle);
 }

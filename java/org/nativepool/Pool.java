@@ -175,7 +175,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     @Override
-    void dispose(long handle) {
+    protected void dispose(long handle) {
         PoolStats last = stats(handle);
         PoolNative.destroy(handle);
         if (last.liveBlocks() == 0 || leakPolicy == LeakPolicy.IGNORE) {

@@ -15,6 +15,9 @@ enum class BackendType : int {
   kMalloc = 0,
   kMmap = 1,
   kMmapHugePages = 2,
+  kCudaDevice = 3,       ///< parameter: the CUDA device ordinal
+  kCudaPinned = 4,       ///< page-locked host memory from the CUDA runtime
+  kSimulatedDevice = 5,  ///< parameter: a device of the default simulated runtime
 };
 
 /// Creates a backend. @p parameter is type-specific (a device or NUMA node

@@ -33,6 +33,11 @@ enum class Status : std::int32_t {
   kCorrupted = 6,
   /// A bug inside nativepool, or an allocation of metadata failed.
   kInternal = 7,
+  /// A GPU runtime call failed; the detail names the call and the CUDA error
+  /// (see gpu/device_error.hpp for the structured form).
+  kDeviceError = 8,
+  /// CUDA is compiled in but no device is usable (no driver or no GPU).
+  kNoDevice = 9,
 };
 
 /// Stable upper-case name of a status, e.g. "OUT_OF_POOL_MEMORY".

@@ -1,0 +1,162 @@
+package org.nativepool.gpu;
+
+import java.util.Objects;
+import org.nativepool.NativeResource;
+import org.nativepool.internal.GpuNative;
+
+/**
+ * A queue of GPU work that runs in order. Async methods return once the work
+ * is enqueued; {@link #synchronize()} waits for it. Copies are bounds-checked
+ * against both buffers before anything is enqueued. Memory used by an async
+ * copy must stay alive and untouched until the copy has completed.
+ *
+ * <p>Closing a stream waits for its work, and returns the blocks freed on it
+ * to the pools.
+ */
+public final class CudaStream extends NativeResource {
+    private final DeviceManager manager;
+    private final Device device;
+
+    CudaStream(DeviceManager manager, Device device, long handle) {
+        super(handle);
+        this.manager = manager;
+        this.device = device;
+    }
+
+    /** The device the stream runs on. */
+    public Device device() {
+        return device;
+    }
+
+    /** The manager that made this stream. */
+    public DeviceManager manager() {
+        return manager;
+    }
+
+    /**
+     * Enqueues a copy of {@code bytes} from {@code src} at {@code srcOffset}
+     * to {@code dst} at {@code dstOffset}. The direction follows from the
+     * memory: host to device, device to host, device to device, or between
+     * two devices (a peer copy, on a stream of either device).
+     *
+     * @throws org.nativepool.InvalidArgumentException if a range runs past its buffer, both sides are
+     *         host memory, or the stream's device is not involved in the copy
+     * @throws org.nativepool.PoolClosedException if a buffer, the stream or the manager is closed
+     */
+    public void copyAsync(GpuMemory dst, long dstOffset, GpuMemory src, long srcOffset, long bytes) {
+        copy(dst, dstOffset, src, srcOffset, bytes, false);
+    }
+
+    /** Enqueues a copy of all of {@code src} to the start of {@code dst}. */
+    public void copyAsync(GpuMemory dst, GpuMemory src) {
+        copy(dst, 0, src, 0, src.size(), false);
+    }
+
+    /** Like {@link #copyAsync(GpuMemory, long, GpuMemory, long, long)}, then waits for the stream. */
+    public void copy(GpuMemory dst, long dstOffset, GpuMemory src, long srcOffset, long bytes) {
+        copy(dst, dstOffset, src, srcOffset, bytes, true);
+    }
+
+    /** Copies all of {@code src} to the start of {@code dst} and waits for the stream. */
+    public void copy(GpuMemory dst, GpuMemory src) {
+        copy(dst, 0, src, 0, src.size(), true);
+    }
+
+    /** Blocks until all work enqueued so far has completed. */
+    public void synchronize() {
+        call((handle, stream) -> GpuNative.synchronizeStream(handle, stream));
+    }
+
+    /** Captures the work enqueued so far in {@code event}. */
+    public void record(CudaEvent event) {
+        manager.requireOwn(event.manager(), event);
+        call((handle, stream) -> {
+            long e = event.enter();
+            try {
+                GpuNative.recordEvent(handle, e, stream);
+            } finally {
+                event.exit();
+            }
+        });
+    }
+
+    /** Makes work enqueued after this call wait for {@code event}; the host does not wait. */
+    public void waitFor(CudaEvent event) {
+        manager.requireOwn(event.manager(), event);
+        call((handle, stream) -> {
+            long e = event.enter();
+            try {
+                GpuNative.waitEvent(handle, stream, e);
+            } finally {
+                event.exit();
+            }
+        });
+    }
+
+    private void copy(GpuMemory dst, long dstOffset, GpuMemory src, long srcOffset, long bytes, boolean wait) {
+        long[] to = side(dst, dstOffset);
+        long[] from = side(src, srcOffset);
+        call((handle, stream) -> GpuNative.copy(handle, to, from, bytes, stream, wait));
+    }
+
+    private long[] side(GpuMemory memory, long offset) {
+        Objects.requireNonNull(memory, "memory");
+        long address;
+        if (memory instanceof PooledBuffer buffer) {
+            manager.requireOwn(buffer.manager, buffer);
+            address = buffer.liveAddress();
+        } else {
+            address = ((HostMemory) memory).address();
+        }
+        return new long[] {address, memory.size(), memory.memoryKind().ordinal(), memory.device(), offset};
+    }
+
+    /** A native call that needs the manager and this stream. */
+    private interface Call {
+        void run(long manager, long stream);
+    }
+
+    private void call(Call call) {
+        long stream = acquire();
+        try {
+            long handle = manager.enter();
+            try {
+                call.run(handle, stream);
+            } finally {
+                manager.exit();
+            }
+        } finally {
+            release();
+        }
+    }
+
+    long enter() {
+        return acquire();
+    }
+
+    long tryEnter() {
+        return tryAcquire();
+    }
+
+    void exit() {
+        release();
+    }
+
+    @Override
+    protected void dispose(long stream) {
+        long handle = manager.tryEnter();
+        if (handle == 0L) {
+            return;  // the manager destroyed it
+        }
+        try {
+            GpuNative.destroyStream(handle, stream);
+        } finally {
+            manager.exit();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CudaStream[" + device + "]";
+    }
+}

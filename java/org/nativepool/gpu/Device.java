@@ -1,0 +1,89 @@
+package org.nativepool.gpu;
+
+import java.util.Objects;
+import org.nativepool.internal.GpuNative;
+
+/** One GPU of a {@link DeviceManager}, with its pool of device memory. */
+public final class Device {
+    private final DeviceManager manager;
+    private final int index;
+
+    Device(DeviceManager manager, int index) {
+        this.manager = manager;
+        this.index = index;
+    }
+
+    /** The device ordinal. */
+    public int index() {
+        return index;
+    }
+
+    public DeviceManager manager() {
+        return manager;
+    }
+
+    /** A new stream on this device; close it when done. */
+    public CudaStream createStream() {
+        long handle = manager.enter();
+        try {
+            return new CudaStream(manager, this, GpuNative.createStream(handle, index));
+        } finally {
+            manager.exit();
+        }
+    }
+
+    /** A new event on this device; close it when done. */
+    public CudaEvent createEvent() {
+        long handle = manager.enter();
+        try {
+            return new CudaEvent(manager, this, GpuNative.createEvent(handle, index));
+        } finally {
+            manager.exit();
+        }
+    }
+
+    /**
+     * Device memory for work on {@code stream}, 256-byte aligned. Stream
+     * ordered: it may be a block freed on {@code stream} whose work is still
+     * pending, or one freed on another stream after which {@code stream} was
+     * made to wait, so it is safe to use on {@code stream} (or after
+     * synchronising with it). close() frees it in the order of {@code stream}.
+     *
+     * @throws CudaException if the device is out of memory
+     * @throws org.nativepool.InvalidArgumentException if the stream belongs to another device
+     */
+    public DeviceBuffer allocate(long size, CudaStream stream) {
+        Objects.requireNonNull(stream, "stream");
+        return new DeviceBuffer(manager, this, manager.allocate(index, size, stream), size, stream);
+    }
+
+    /** Device memory usable on any stream at once; close() frees it immediately. */
+    public DeviceBuffer allocate(long size) {
+        return new DeviceBuffer(manager, this, manager.allocate(index, size, null), size, null);
+    }
+
+    /** This device's memory and pool figures. */
+    public DeviceStats stats() {
+        return manager.stats(index, index);
+    }
+
+    /**
+     * Waits for the free events of all cached blocks, returns them to the
+     * pool and the pool's idle regions to the device.
+     *
+     * @return bytes given back to the device
+     */
+    public long trim() {
+        long handle = manager.enter();
+        try {
+            return GpuNative.trim(handle, index);
+        } finally {
+            manager.exit();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return manager.runtimeName() + ":" + index;
+    }
+}

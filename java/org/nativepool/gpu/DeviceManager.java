@@ -1,0 +1,253 @@
+package org.nativepool.gpu;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import org.nativepool.FeatureUnavailableException;
+import org.nativepool.InvalidArgumentException;
+import org.nativepool.NativeResource;
+import org.nativepool.internal.GpuNative;
+import org.nativepool.internal.NativeLibrary;
+
+/**
+ * All GPUs of one runtime, each with its own stream-ordered device pool, plus
+ * one pinned host pool shared by all of them. Peer access is enabled between
+ * every pair of devices that supports it.
+ *
+ * <p>{@link #open()} manages the CUDA devices of this machine;
+ * {@link #simulated(int, long)} manages simulated devices backed by host
+ * memory, which behave like CUDA devices (streams run in order on worker
+ * threads, events complete when their stream reaches them) so that GPU code
+ * can be tested on machines without one.
+ *
+ * <p>Closing the manager releases every pool, stream and event it made;
+ * buffers, streams and events still open become inert (their close does
+ * nothing, other calls throw {@link org.nativepool.PoolClosedException}).
+ */
+public final class DeviceManager extends NativeResource {
+    private final String runtime;
+    private final List<Device> devices;
+
+    private DeviceManager(long handle) {
+        super(handle);
+        this.runtime = GpuNative.runtimeName(handle);
+        int count = GpuNative.deviceCount(handle);
+        List<Device> list = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            list.add(new Device(this, i));
+        }
+        this.devices = Collections.unmodifiableList(list);
+    }
+
+    /**
+     * Manages the CUDA devices of this machine with default pool settings.
+     *
+     * @throws NoCudaDeviceException if CUDA is compiled in but there is no driver or no GPU
+     * @throws FeatureUnavailableException if this build has no CUDA support
+     */
+    public static DeviceManager open() {
+        return builder().build();
+    }
+
+    /**
+     * Manages {@code devices} simulated devices of {@code capacityPerDevice}
+     * bytes each, backed by host memory taken as it is allocated.
+     */
+    public static DeviceManager simulated(int devices, long capacityPerDevice) {
+        return builder().simulated(devices, capacityPerDevice).build();
+    }
+
+    /** Settings for a manager and its pools. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** "cuda" or "simulated". */
+    public String runtimeName() {
+        return runtime;
+    }
+
+    public int deviceCount() {
+        return devices.size();
+    }
+
+    /**
+     * The device with this ordinal: the explicit selection policy.
+     *
+     * @throws IndexOutOfBoundsException if there is no such device
+     */
+    public Device device(int index) {
+        return devices.get(index);
+    }
+
+    public List<Device> devices() {
+        return devices;
+    }
+
+    /** Picks a device by policy. */
+    public Device select(SelectionPolicy policy) {
+        Objects.requireNonNull(policy, "policy");
+        long manager = acquire();
+        try {
+            return devices.get(GpuNative.selectDevice(manager, policy.code, -1));
+        } finally {
+            release();
+        }
+    }
+
+    /** Whether {@code device} addresses {@code peer}'s memory directly (peer copies work either way). */
+    public boolean peerAccess(Device device, Device peer) {
+        long manager = acquire();
+        try {
+            return GpuNative.peerAccess(manager, device.index(), peer.index());
+        } finally {
+            release();
+        }
+    }
+
+    /** A pinned host buffer usable at once; its close() frees it immediately. */
+    public PinnedBuffer allocatePinned(long size) {
+        return new PinnedBuffer(this, allocate(GpuNative.PINNED, size, null), size, null);
+    }
+
+    /**
+     * A pinned host buffer for work on {@code stream}: it may reuse a block
+     * freed on that stream whose copies are still in flight, so the host must
+     * only touch it after work on the stream has reached this point. Its
+     * close() frees it in the order of {@code stream}.
+     */
+    public PinnedBuffer allocatePinned(long size, CudaStream stream) {
+        Objects.requireNonNull(stream, "stream");
+        return new PinnedBuffer(this, allocate(GpuNative.PINNED, size, stream), size, stream);
+    }
+
+    /** Figures summed over all devices (device -1). */
+    public DeviceStats stats() {
+        return stats(GpuNative.AGGREGATE, -1);
+    }
+
+    /** Figures of the pinned host pool. */
+    public DeviceStats pinnedStats() {
+        return stats(GpuNative.PINNED, -1);
+    }
+
+    DeviceStats stats(int pool, int device) {
+        long[] fields = new long[DeviceStats.FIELD_COUNT];
+        long manager = acquire();
+        try {
+            GpuNative.stats(manager, pool, fields);
+        } finally {
+            release();
+        }
+        return DeviceStats.fromNative(device, fields);
+    }
+
+    long allocate(int pool, long size, CudaStream stream) {
+        long manager = acquire();
+        try {
+            if (stream == null) {
+                return GpuNative.allocate(manager, pool, size, 0L);
+            }
+            requireOwn(stream.manager(), stream);
+            long handle = stream.enter();
+            try {
+                return GpuNative.allocate(manager, pool, size, handle);
+            } finally {
+                stream.exit();
+            }
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Handles of one manager mean nothing to another (each has its own
+     * runtime), so mixing them is refused before it reaches native code.
+     */
+    void requireOwn(DeviceManager owner, Object handle) {
+        Objects.requireNonNull(handle, "handle");
+        if (owner != this) {
+            throw new InvalidArgumentException(handle + " belongs to " + owner + ", not to " + this);
+        }
+    }
+
+    long enter() {
+        return acquire();
+    }
+
+    long tryEnter() {
+        return tryAcquire();
+    }
+
+    void exit() {
+        release();
+    }
+
+    @Override
+    protected void dispose(long handle) {
+        GpuNative.destroyManager(handle);
+    }
+
+    @Override
+    public String toString() {
+        return "DeviceManager[" + runtime + ", " + devices.size() + " device(s)]";
+    }
+
+    /** Settings of a {@link DeviceManager}; every size is in bytes. */
+    public static final class Builder {
+        private int simulatedDevices;
+        private long simulatedCapacity;
+        private long arenaSize = 64L << 20;
+        private long maxBytesPerDevice;
+        private long pinnedArenaSize = 16L << 20;
+        private long pinnedMaxBytes;
+
+        private Builder() {
+        }
+
+        /** Simulated devices instead of CUDA ones. */
+        public Builder simulated(int devices, long capacityPerDevice) {
+            this.simulatedDevices = devices;
+            this.simulatedCapacity = capacityPerDevice;
+            return this;
+        }
+
+        /** Growth step of each device pool (a multiple of 256), capped at a quarter of the device. Default 64 MiB. */
+        public Builder arenaSize(long bytes) {
+            this.arenaSize = bytes;
+            return this;
+        }
+
+        /** Cap on what each device pool reserves; 0 (default): what the device has. */
+        public Builder maxBytesPerDevice(long bytes) {
+            this.maxBytesPerDevice = bytes;
+            return this;
+        }
+
+        /** Growth step of the pinned host pool (a multiple of 256). Default 16 MiB. */
+        public Builder pinnedArenaSize(long bytes) {
+            this.pinnedArenaSize = bytes;
+            return this;
+        }
+
+        /** Cap on the pinned host pool; 0 (default): unbounded. */
+        public Builder pinnedMaxBytes(long bytes) {
+            this.pinnedMaxBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Creates the manager and its pools.
+         *
+         * @throws NoCudaDeviceException for CUDA without a driver or a GPU
+         * @throws FeatureUnavailableException for CUDA in a build without CUDA support
+         * @throws org.nativepool.InvalidArgumentException if a setting is out of range
+         */
+        public DeviceManager build() {
+            NativeLibrary.ensureLoaded();
+            return new DeviceManager(GpuNative.createManager(simulatedDevices, simulatedCapacity, arenaSize,
+                    maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package org.nativepool.gpu;
+
+import java.nio.ByteBuffer;
+import java.util.Objects;
+import org.nativepool.InvalidArgumentException;
+import org.nativepool.MemoryBlock;
+import org.nativepool.MemoryKind;
+import org.nativepool.internal.GpuNative;
+
+/**
+ * Pageable host memory as a copy source or destination: a direct
+ * {@link ByteBuffer} or a host pool's {@link MemoryBlock}. The memory must stay
+ * alive and untouched until the copies using it have completed.
+ */
+public final class HostMemory implements GpuMemory {
+    private final long address;
+    private final long size;
+    /** Keeps the buffer (and so its memory) reachable while this view is. */
+    @SuppressWarnings("unused")
+    private final Object owner;
+
+    private HostMemory(long address, long size, Object owner) {
+        this.address = address;
+        this.size = size;
+        this.owner = owner;
+    }
+
+    /**
+     * The whole capacity of a direct buffer (position and limit are ignored).
+     *
+     * @throws InvalidArgumentException for a heap buffer, which has no stable address
+     */
+    public static HostMemory of(ByteBuffer buffer) {
+        Objects.requireNonNull(buffer, "buffer");
+        long address = buffer.isDirect() ? GpuNative.directAddress(buffer) : 0L;
+        if (address == 0L) {
+            throw new InvalidArgumentException("only direct ByteBuffers can be copied to or from a GPU");
+        }
+        return new HostMemory(address, buffer.capacity(), buffer);
+    }
+
+    /** A block of a host-memory pool. */
+    public static HostMemory of(MemoryBlock block) {
+        Objects.requireNonNull(block, "block");
+        if (!block.pool().memoryKind().hostAccessible()) {
+            throw new InvalidArgumentException(block + " is not host memory");
+        }
+        return new HostMemory(block.address(), block.size(), block);
+    }
+
+    long address() {
+        return address;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public MemoryKind memoryKind() {
+        return MemoryKind.HOST;
+    }
+
+    @Override
+    public int device() {
+        return -1;
+    }
+
+    @Override
+    public String toString() {
+        return "HostMemory[0x" + Long.toHexString(address) + ", " + size + " bytes]";
+    }
+}

@@ -1,0 +1,49 @@
+package org.nativepool.gpu;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.nativepool.InvalidArgumentException;
+import org.nativepool.MemoryKind;
+import org.nativepool.internal.GpuNative;
+import org.nativepool.internal.PoolNative;
+
+/**
+ * A block of page-locked host memory: the CPU reads and writes it through
+ * {@link #asByteBuffer()}, and GPUs copy from and to it by DMA, which makes
+ * it the fast path for host-device transfers.
+ */
+public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
+    PinnedBuffer(DeviceManager manager, long address, long size, CudaStream stream) {
+        super(manager, GpuNative.PINNED, address, size, stream);
+    }
+
+    /**
+     * A direct buffer over the whole block, native byte order. Like any direct
+     * buffer it cannot be revoked: do not use it after the block is closed, nor
+     * while a copy into the block is in flight.
+     *
+     * @throws InvalidArgumentException if the block is larger than a ByteBuffer can address
+     */
+    public ByteBuffer asByteBuffer() {
+        long address = liveAddress();
+        if (size() > Integer.MAX_VALUE) {
+            throw new InvalidArgumentException("a block of " + size() + " bytes exceeds the 2 GiB limit of ByteBuffer");
+        }
+        return PoolNative.wrap(address, size()).order(ByteOrder.nativeOrder());
+    }
+
+    /** The host address of the first byte. */
+    public long address() {
+        return liveAddress();
+    }
+
+    @Override
+    public MemoryKind memoryKind() {
+        return MemoryKind.PINNED_HOST;
+    }
+
+    @Override
+    public int device() {
+        return -1;
+    }
+}

@@ -1,0 +1,68 @@
+package org.nativepool.internal;
+
+import java.nio.ByteBuffer;
+
+/**
+ * JNI entry points of the GPU area (native/jni/jni_gpu.cpp). Not API: the
+ * classes of {@code org.nativepool.gpu} call these between acquire and
+ * release of their in-flight guards, so every handle passed here is live.
+ * Failures arrive as the exceptions of {@code org.nativepool} and
+ * {@code org.nativepool.gpu}.
+ */
+public final class GpuNative {
+    /** The device number of the pinned host pool. */
+    public static final int PINNED = -1;
+    /** The device number that asks for figures summed over all devices. */
+    public static final int AGGREGATE = -2;
+
+    private GpuNative() {
+    }
+
+    /** A CUDA manager when {@code simulatedDevices} is 0, else a simulated one. */
+    public static native long createManager(int simulatedDevices, long simulatedCapacity, long arenaSize,
+            long maxBytesPerDevice, long pinnedArenaSize, long pinnedMaxBytes);
+
+    public static native void destroyManager(long manager);
+
+    public static native int deviceCount(long manager);
+
+    public static native String runtimeName(long manager);
+
+    public static native int selectDevice(long manager, int policy, int requested);
+
+    public static native boolean peerAccess(long manager, int device, int peer);
+
+    public static native long createStream(long manager, int device);
+
+    public static native void destroyStream(long manager, long stream);
+
+    public static native void synchronizeStream(long manager, long stream);
+
+    public static native long createEvent(long manager, int device);
+
+    public static native void destroyEvent(long manager, long event);
+
+    public static native void recordEvent(long manager, long event, long stream);
+
+    public static native boolean queryEvent(long manager, long event);
+
+    public static native void synchronizeEvent(long manager, long event);
+
+    public static native void waitEvent(long manager, long stream, long event);
+
+    /** From the pool of {@code device} ({@link #PINNED} for pinned host memory); stream 0: none. */
+    public static native long allocate(long manager, int device, long size, long stream);
+
+    /** Stream-ordered free on {@code stream}; stream 0: immediate. */
+    public static native void free(long manager, int device, long address, long stream);
+
+    public static native long trim(long manager, int device);
+
+    /** Each side: {address, size, memory kind, device, offset}. */
+    public static native void copy(long manager, long[] dst, long[] src, long bytes, long stream, boolean wait);
+
+    public static native void stats(long manager, int device, long[] out);
+
+    /** The address of a direct buffer, 0 for a heap buffer. */
+    public static native long directAddress(ByteBuffer buffer);
+}
