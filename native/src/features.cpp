@@ -2,6 +2,7 @@
 #include "nativepool/features.hpp"
 
 #include "nativepool/host_backend.hpp"
+#include "nativepool/memory_hooks.hpp"
 
 namespace nativepool {
 
@@ -9,9 +10,11 @@ Features probe_features() noexcept {
   Features features;
   features.version = NATIVEPOOL_VERSION;
   features.huge_pages = MmapBackend::transparent_huge_pages_available();
-#if defined(__SANITIZE_ADDRESS__)
-  features.sanitizers = true;
+  features.valgrind_hooks = hooks::kValgrindHooks;
+#if defined(NATIVEPOOL_HAVE_VALGRIND)
+  features.running_on_valgrind = RUNNING_ON_VALGRIND != 0;
 #endif
+  features.sanitizers = hooks::kAddressSanitizer;
   return features;
 }
 

@@ -21,6 +21,7 @@ const char* status_name(Status status) noexcept {
     case Status::kFeatureUnavailable: return "FEATURE_UNAVAILABLE";
     case Status::kCorrupted: return "CORRUPTED";
     case Status::kInternal: return "INTERNAL";
+    case Status::kMemoryCorrupted: return "MEMORY_CORRUPTED";
   }
   return "UNKNOWN";
 }

@@ -33,6 +33,9 @@ enum class Status : std::int32_t {
   kCorrupted = 6,
   /// A bug inside nativepool, or an allocation of metadata failed.
   kInternal = 7,
+  /// User code wrote outside a block or into freed memory: a guard or a
+  /// poison pattern was overwritten. corruption.hpp holds the details.
+  kMemoryCorrupted = 8,
 };
 
 /// Stable upper-case name of a status, e.g. "OUT_OF_POOL_MEMORY".
