@@ -4,6 +4,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "nativepool/corruption.hpp"
+
 namespace nativepool::jni {
 namespace {
 
@@ -16,6 +18,8 @@ struct ExceptionClasses {
   jclass double_free = nullptr;
   jclass feature_unavailable = nullptr;
   jclass corrupted = nullptr;
+  jclass memory_corruption = nullptr;
+  jmethodID memory_corruption_init = nullptr;
 };
 
 ExceptionClasses g_classes;
@@ -36,6 +40,7 @@ jclass class_for(Status status) noexcept {
     case Status::kDoubleFree: return g_classes.double_free;
     case Status::kFeatureUnavailable: return g_classes.feature_unavailable;
     case Status::kCorrupted: return g_classes.corrupted;
+    case Status::kMemoryCorrupted: return g_classes.memory_corruption;
     case Status::kOk:
     case Status::kInternal: break;
   }
@@ -53,6 +58,19 @@ void throw_out_of_pool_memory(JNIEnv* env, const Pool& pool, std::size_t request
   if (exception != nullptr) env->Throw(exception);
 }
 
+// The report's fields become the exception's, so callers need not parse text.
+void throw_memory_corruption(JNIEnv* env, const char* message) noexcept {
+  const CorruptionReport& report = last_corruption();
+  jstring text = env->NewStringUTF(message);
+  if (text == nullptr) return;
+  jstring site = report.site != nullptr ? env->NewStringUTF(report.site) : nullptr;
+  if (report.site != nullptr && site == nullptr) return;
+  auto exception = static_cast<jthrowable>(env->NewObject(
+      g_classes.memory_corruption, g_classes.memory_corruption_init, text, static_cast<jlong>(report.block),
+      static_cast<jlong>(report.size), static_cast<jint>(report.guard), static_cast<jlong>(report.offset), site));
+  if (exception != nullptr) env->Throw(exception);
+}
+
 }  // namespace
 
 bool cache_exception_classes(JNIEnv* env) noexcept {
@@ -63,18 +81,24 @@ bool cache_exception_classes(JNIEnv* env) noexcept {
   g_classes.double_free = pin(env, "org/nativepool/DoubleFreeException");
   g_classes.feature_unavailable = pin(env, "org/nativepool/FeatureUnavailableException");
   g_classes.corrupted = pin(env, "org/nativepool/PoolCorruptedException");
+  g_classes.memory_corruption = pin(env, "org/nativepool/MemoryCorruptionException");
   if (g_classes.out_of_pool_memory != nullptr) {
     g_classes.out_of_pool_memory_init =
         env->GetMethodID(g_classes.out_of_pool_memory, "<init>", "(Ljava/lang/String;JJJJD)V");
   }
+  if (g_classes.memory_corruption != nullptr) {
+    g_classes.memory_corruption_init =
+        env->GetMethodID(g_classes.memory_corruption, "<init>", "(Ljava/lang/String;JJIJLjava/lang/String;)V");
+  }
   return g_classes.base && g_classes.invalid_argument && g_classes.out_of_pool_memory_init &&
-         g_classes.invalid_free && g_classes.double_free && g_classes.feature_unavailable && g_classes.corrupted;
+         g_classes.invalid_free && g_classes.double_free && g_classes.feature_unavailable && g_classes.corrupted &&
+         g_classes.memory_corruption_init;
 }
 
 void release_exception_classes(JNIEnv* env) noexcept {
   for (jclass cls : {g_classes.base, g_classes.invalid_argument, g_classes.out_of_pool_memory,
                      g_classes.invalid_free, g_classes.double_free, g_classes.feature_unavailable,
-                     g_classes.corrupted}) {
+                     g_classes.corrupted, g_classes.memory_corruption}) {
     if (cls != nullptr) env->DeleteGlobalRef(cls);
   }
   g_classes = {};
@@ -87,6 +111,10 @@ void throw_status(JNIEnv* env, Status status, const Pool* pool, std::size_t requ
   clear_error_detail();
   if (status == Status::kOutOfPoolMemory && pool != nullptr) {
     throw_out_of_pool_memory(env, *pool, requested, message);
+    return;
+  }
+  if (status == Status::kMemoryCorrupted) {
+    throw_memory_corruption(env, message);
     return;
   }
   env->ThrowNew(class_for(status), message);
