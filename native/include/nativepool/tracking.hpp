@@ -140,7 +140,7 @@ class WithTracking {
   // Requires lock_.
   void name_site(std::uintptr_t address) const noexcept {
     const auto it = live_.find(address);
-    if (it != live_.end() && it->second.site != nullptr) attach_allocation_site(it->second.site);
+    if (it != live_.end()) attach_allocation_site(it->second.site != nullptr ? it->second.site : "(no site set)");
   }
 
   std::unique_ptr<Inner> inner_;
