@@ -26,7 +26,8 @@ class SafetyTest {
     @ParameterizedTest
     @EnumSource(value = SafetyLevel.class, names = {"CANARIES", "FULL"})
     void overflowIsReportedOnCloseOfTheBlockWithItsAllocationStack(SafetyLevel level) {
-        try (VariablePool pool = pool(level)) {
+        VariablePool pool = pool(level);
+        {
             MemoryBlock block = pool.allocate(100);
             long address = block.address();
             around(block, 0, 1).put(100, (byte) 7);
@@ -44,19 +45,23 @@ class SafetyTest {
             assertThrows(MemoryCorruptionException.class, pool::verify);
             pool.validate(); // the allocator's own invariants are intact
         }
+        MemoryCorruptionException atClose = assertThrows(MemoryCorruptionException.class, pool::close);
+        assertEquals(MemoryCorruptionException.Guard.BACK, atClose.guard());
+        assertTrue(pool.isClosed(), "the pool is released anyway");
     }
 
     @Test
     void underflowIsFoundByVerifyAndAgainAtClose() {
         VariablePool pool = pool(SafetyLevel.CANARIES);
         MemoryBlock block = pool.allocate(64, 256);
+        long address = block.address();
         pool.verify();
         around(block, 16, 0).put(13, (byte) 0); // three bytes before the block
         MemoryCorruptionException e = assertThrows(MemoryCorruptionException.class, pool::verify);
         assertEquals(MemoryCorruptionException.Guard.FRONT, e.guard());
         assertEquals(-3, e.offset());
         MemoryCorruptionException atClose = assertThrows(MemoryCorruptionException.class, pool::close);
-        assertEquals(block.address(), atClose.blockAddress());
+        assertEquals(address, atClose.blockAddress());
         assertTrue(pool.isClosed(), "the pool is released anyway");
     }
 
