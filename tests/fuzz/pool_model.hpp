@@ -48,8 +48,11 @@ struct PoolUnderTest {
   std::function<std::size_t(std::size_t)> counted_size;
   /// Draws a size for the next allocation.
   std::function<std::size_t(FuzzedDataProvider&)> next_size;
-  /// Power-of-two exponents an allocation may ask for (alignment 1 << e).
+  /// Largest power-of-two exponent an allocation may ask for (alignment
+  /// 1 << e; exponent 0 asks for the default).
   unsigned max_alignment_log2 = 0;
+  /// Alignment every block has whatever was asked (fixed pools).
+  std::size_t required_alignment = 1;
   /// Whether an allocation may fail with kOutOfPoolMemory (a bounded pool);
   /// failing for any other reason is a finding.
   bool allow_out_of_memory = true;
@@ -127,7 +130,8 @@ class Model {
       return;
     }
     const auto address = reinterpret_cast<std::uintptr_t>(p);
-    check(address % (alignment == 0 ? 1 : alignment) == 0, "alignment not honoured", address);
+    check(address % (alignment == 0 ? 1 : alignment) == 0 && address % put_.required_alignment == 0,
+          "alignment not honoured", address);
     check(!overlaps(address, size), "block overlaps a live block", address);
     const auto fill = static_cast<unsigned char>(++sequence_);
     std::memset(p, fill, size);

@@ -15,6 +15,7 @@
 #include "nativepool/corruption.hpp"
 #include "nativepool/host_backend.hpp"
 #include "nativepool/memory_hooks.hpp"
+#include "nativepool/pool_factory.hpp"
 #include "nativepool/safety_stack.hpp"
 #include "nativepool/variable_pool.hpp"
 
@@ -157,6 +158,39 @@ TEST_P(GuardedLevels, ThreadsSeeNoFalseReports) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(pool->verify(), Status::kOk);
+}
+
+// Fixed pools get canaries through the factory, which widens their blocks.
+TEST_P(GuardedLevels, FixedPoolsKeepBlockSizeAlignmentAndCounts) {
+  for (ThreadSafety mode : {ThreadSafety::kNone, ThreadSafety::kMutex, ThreadSafety::kLockFree}) {
+    FixedPoolConfig config;
+    config.block_size = 100;
+    config.alignment = 64;
+    config.blocks_per_chunk = 8;
+    std::unique_ptr<Pool> pool;
+    std::unique_ptr<Pool> plain;
+    ASSERT_EQ(make_fixed_pool(config, mode, std::make_shared<MallocBackend>(), &pool, GetParam()), Status::kOk)
+        << error_detail();
+    ASSERT_EQ(make_fixed_pool(config, mode, std::make_shared<MallocBackend>(), &plain, SafetyLevel::kOff),
+              Status::kOk);
+    EXPECT_EQ(pool->info().block_size, 100U);
+    EXPECT_EQ(pool->info().safety, GetParam());
+    std::vector<unsigned char*> blocks;
+    for (int i = 0; i < 20; ++i) {
+      unsigned char* block = allocate(*pool, 100);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % 64, 0U);
+      std::memset(block, i, 100);
+      blocks.push_back(block);
+      (void)allocate(*plain, 100);
+    }
+    EXPECT_EQ(pool->stats().bytes_in_use, plain->stats().bytes_in_use);
+    scribble(blocks[3] + 100, 0);
+    EXPECT_EQ(pool->deallocate(blocks[3]), Status::kMemoryCorrupted);
+    EXPECT_EQ(last_corruption().guard, Guard::kBack);
+    EXPECT_EQ(pool->deallocate(blocks[4] + 1), Status::kInvalidFree);
+    ASSERT_EQ(pool->deallocate(blocks[5]), Status::kOk);
+    EXPECT_EQ(pool->deallocate(blocks[5]), Status::kDoubleFree);
+  }
 }
 
 TEST(Tracking, FullPoolsNameTheAllocationSite) {
