@@ -102,7 +102,7 @@ public final class LeakDetector {
                     + " bytes) of " + pool.name() + " was allocated here");
         }
 
-        /** The handle was closed: nothing to report, and the cleaner forgets it. */
+        /** The handle was closed, or its pool was: nothing to report, and the cleaner forgets it. */
         void close() {
             closed = true;
             pool.tracked.remove(address, this);

@@ -274,6 +274,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         PoolStats last = stats(handle);
         String live = last.liveBlocks() == 0 || leakPolicy == LeakPolicy.IGNORE ? null : leakReport(handle);
         PoolNative.destroy(handle);
+        // The pool released and reported its live blocks: their handles are no leaks of their own.
+        tracked.values().forEach(LeakDetector.Tracker::close);
         PoolLeakException leak = live == null ? null : reportLeak(last, live);
         if (corruption != null) {
             if (leak != null) {
