@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "nativepool/gpu/device_error.hpp"
+#include "nativepool/corruption.hpp"
 
 namespace nativepool::jni {
 namespace {
@@ -21,6 +22,8 @@ struct ExceptionClasses {
   jclass no_device = nullptr;
   jclass cuda = nullptr;
   jmethodID cuda_init = nullptr;
+  jclass memory_corruption = nullptr;
+  jmethodID memory_corruption_init = nullptr;
 };
 
 ExceptionClasses g_classes;
@@ -43,6 +46,7 @@ jclass class_for(Status status) noexcept {
     case Status::kCorrupted: return g_classes.corrupted;
     case Status::kNoDevice: return g_classes.no_device;
     case Status::kDeviceError: return g_classes.cuda;
+    case Status::kMemoryCorrupted: return g_classes.memory_corruption;
     case Status::kOk:
     case Status::kInternal: break;
   }
@@ -73,6 +77,19 @@ void throw_cuda(JNIEnv* env, const char* message) noexcept {
   if (exception != nullptr) env->Throw(exception);
 }
 
+// The report's fields become the exception's, so callers need not parse text.
+void throw_memory_corruption(JNIEnv* env, const char* message) noexcept {
+  const CorruptionReport& report = last_corruption();
+  jstring text = env->NewStringUTF(message);
+  if (text == nullptr) return;
+  jstring site = report.site != nullptr ? env->NewStringUTF(report.site) : nullptr;
+  if (report.site != nullptr && site == nullptr) return;
+  auto exception = static_cast<jthrowable>(env->NewObject(
+      g_classes.memory_corruption, g_classes.memory_corruption_init, text, static_cast<jlong>(report.block),
+      static_cast<jlong>(report.size), static_cast<jint>(report.guard), static_cast<jlong>(report.offset), site));
+  if (exception != nullptr) env->Throw(exception);
+}
+
 }  // namespace
 
 bool cache_exception_classes(JNIEnv* env) noexcept {
@@ -89,19 +106,24 @@ bool cache_exception_classes(JNIEnv* env) noexcept {
     g_classes.cuda_init =
         env->GetMethodID(g_classes.cuda, "<init>", "(Ljava/lang/String;Ljava/lang/String;ILjava/lang/String;)V");
   }
+  g_classes.memory_corruption = pin(env, "org/nativepool/MemoryCorruptionException");
   if (g_classes.out_of_pool_memory != nullptr) {
     g_classes.out_of_pool_memory_init =
         env->GetMethodID(g_classes.out_of_pool_memory, "<init>", "(Ljava/lang/String;JJJJD)V");
   }
+  if (g_classes.memory_corruption != nullptr) {
+    g_classes.memory_corruption_init =
+        env->GetMethodID(g_classes.memory_corruption, "<init>", "(Ljava/lang/String;JJIJLjava/lang/String;)V");
+  }
   return g_classes.base && g_classes.invalid_argument && g_classes.out_of_pool_memory_init &&
          g_classes.invalid_free && g_classes.double_free && g_classes.feature_unavailable && g_classes.corrupted &&
-         g_classes.no_device && g_classes.cuda_init;
+         g_classes.no_device && g_classes.cuda_init && g_classes.memory_corruption_init;
 }
 
 void release_exception_classes(JNIEnv* env) noexcept {
   for (jclass cls : {g_classes.base, g_classes.invalid_argument, g_classes.out_of_pool_memory,
                      g_classes.invalid_free, g_classes.double_free, g_classes.feature_unavailable,
-                     g_classes.corrupted, g_classes.no_device, g_classes.cuda}) {
+                     g_classes.corrupted, g_classes.no_device, g_classes.cuda, g_classes.memory_corruption}) {
     if (cls != nullptr) env->DeleteGlobalRef(cls);
   }
   g_classes = {};
@@ -118,6 +140,10 @@ void throw_status(JNIEnv* env, Status status, const Fragmentation& free_space, s
   }
   if (status == Status::kDeviceError) {
     throw_cuda(env, message);
+    return;
+  }
+  if (status == Status::kMemoryCorrupted) {
+    throw_memory_corruption(env, message);
     return;
   }
   env->ThrowNew(class_for(status), message);

@@ -43,7 +43,7 @@ extern "C" {
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
     JNIEnv* env, jclass, jlong block_size, jlong alignment, jlong blocks_per_chunk, jlong initial_blocks,
-    jlong max_blocks, jint thread_safety, jint backend_type, jint backend_parameter) {
+    jlong max_blocks, jint thread_safety, jint backend_type, jint backend_parameter, jint safety) {
   nativepool::FixedPoolConfig config;
   if (!to_size(env, block_size, "block size", &config.block_size) ||
       !to_size(env, alignment, "alignment", &config.alignment) ||
@@ -56,7 +56,8 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
   if (!make_backend(env, backend_type, backend_parameter, &backend)) return 0;
   std::unique_ptr<Pool> pool;
   const Status status = nativepool::make_fixed_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
-                                                    std::move(backend), &pool);
+                                                    std::move(backend), &pool,
+                                                    static_cast<nativepool::SafetyLevel>(safety));
   if (status != Status::kOk) {
     throw_status(env, status, nullptr, config.block_size);
     return 0;
@@ -66,7 +67,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
     JNIEnv* env, jclass, jlong arena_size, jlong granularity, jlong initial_bytes, jlong max_bytes,
-    jint thread_safety, jint backend_type, jint backend_parameter) {
+    jint thread_safety, jint backend_type, jint backend_parameter, jint safety) {
   nativepool::VariablePoolConfig config;
   if (!to_size(env, arena_size, "arena size", &config.arena_size) ||
       !to_size(env, granularity, "granularity", &config.granularity) ||
@@ -77,8 +78,9 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
   std::shared_ptr<nativepool::Backend> backend;
   if (!make_backend(env, backend_type, backend_parameter, &backend)) return 0;
   std::unique_ptr<Pool> pool;
-  const Status status = nativepool::make_variable_pool(
-      config, static_cast<nativepool::ThreadSafety>(thread_safety), std::move(backend), &pool);
+  const Status status =
+      nativepool::make_variable_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
+                                     std::move(backend), &pool, static_cast<nativepool::SafetyLevel>(safety));
   if (status != Status::kOk) {
     throw_status(env, status, nullptr, config.initial_bytes);
     return 0;
@@ -206,8 +208,8 @@ bool register_pool_natives(JNIEnv* env) noexcept {
 #define NP_METHOD(name, signature) \
   JNINativeMethod { const_cast<char*>(#name), const_cast<char*>(signature), reinterpret_cast<void*>(&Java_org_nativepool_internal_PoolNative_##name) }
   static const JNINativeMethod methods[] = {
-      NP_METHOD(createFixed, "(JJJJJIII)J"),
-      NP_METHOD(createVariable, "(JJJJIII)J"),
+      NP_METHOD(createFixed, "(JJJJJIIII)J"),
+      NP_METHOD(createVariable, "(JJJJIIII)J"),
       NP_METHOD(destroy, "(J)V"),
       NP_METHOD(allocate, "(JJJ)J"),
       NP_METHOD(free, "(JJ)V"),

@@ -5,6 +5,7 @@
 
 #include "nativepool/gpu/runtimes.hpp"
 #include "nativepool/host_backend.hpp"
+#include "nativepool/memory_hooks.hpp"
 
 namespace nativepool {
 
@@ -16,9 +17,11 @@ Features probe_features() noexcept {
   if (gpu::cuda_runtime(&cuda) == Status::kOk) features.cuda_devices = cuda->device_count();
   clear_error_detail();
   features.huge_pages = MmapBackend::transparent_huge_pages_available();
-#if defined(__SANITIZE_ADDRESS__)
-  features.sanitizers = true;
+  features.valgrind_hooks = hooks::kValgrindHooks;
+#if defined(NATIVEPOOL_HAVE_VALGRIND)
+  features.running_on_valgrind = RUNNING_ON_VALGRIND != 0;
 #endif
+  features.sanitizers = hooks::kAddressSanitizer;
   return features;
 }
 

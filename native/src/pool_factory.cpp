@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "nativepool/pool_factory.hpp"
 
+#include <cstdint>
 #include <new>
 #include <utility>
 
-#include "nativepool/erased_pool.hpp"
+#include "nativepool/safety_stack.hpp"
 
 namespace nativepool {
 namespace {
@@ -22,28 +23,44 @@ PoolInfo describe(const char* algorithm, ThreadSafety mode, const Backend& backe
   return info;
 }
 
+// The safety layers change the backend and, for canaries, make every block
+// hold its guard margins too; the pool still reports the caller's block size.
 template <ThreadSafety Mode>
-PoolInfo describe(const FixedPool<Mode>& pool) {
-  return describe("fixed", Mode, pool.backend(), pool.block_size(), pool.alignment());
+Status build_fixed(const FixedPoolConfig& config, const SafetyPlan& plan, std::shared_ptr<Backend> backend,
+                   std::unique_ptr<Pool>* out) noexcept try {
+  FixedPoolConfig guarded = config;
+  const std::size_t overhead = plan.block_overhead(config.alignment);
+  if (config.block_size > SIZE_MAX / 2 || overhead > SIZE_MAX / 2) {
+    return fail(Status::kInvalidArgument, "fixed pool: block size %zu is too large", config.block_size);
+  }
+  if (config.block_size != 0) guarded.block_size += overhead;  // 0 stays 0: the algorithm refuses it
+  std::shared_ptr<Backend> pool_backend = plan.backend(backend);
+  if (pool_backend == nullptr) return fail(Status::kInternal, "out of host memory for pool metadata");
+  std::unique_ptr<FixedPool<Mode>> algorithm;
+  if (Status status = FixedPool<Mode>::create(guarded, std::move(pool_backend), &algorithm);
+      status != Status::kOk) {
+    return status;
+  }
+  const std::size_t alignment = algorithm->alignment();
+  PoolInfo info = describe("fixed", Mode, *backend, config.block_size, alignment);
+  return plan.build(std::move(algorithm), alignment, std::move(info), out);
+} catch (const std::bad_alloc&) {
+  return fail(Status::kInternal, "out of host memory for pool metadata");
 }
 
 template <ThreadSafety Mode>
-PoolInfo describe(const VariablePool<Mode>& pool) {
-  return describe("variable", Mode, pool.backend(), 0, pool.granularity());
-}
-
-// Creates the algorithm, counts it, erases its type. new(std::nothrow) does
-// not cover the std::string copies in PoolInfo, so metadata exhaustion is
-// caught here and reported as a status instead.
-template <class A, class Config>
-Status build(const Config& config, std::shared_ptr<Backend> backend, std::unique_ptr<Pool>* out) noexcept try {
-  std::unique_ptr<A> algorithm;
-  if (Status status = A::create(config, std::move(backend), &algorithm); status != Status::kOk) return status;
-  PoolInfo info = describe(*algorithm);
-  auto* pool = new (std::nothrow) ErasedPool<A>(std::move(algorithm), std::move(info));
-  if (pool == nullptr) return fail(Status::kInternal, "out of host memory for pool metadata");
-  out->reset(pool);
-  return Status::kOk;
+Status build_variable(const VariablePoolConfig& config, const SafetyPlan& plan, std::shared_ptr<Backend> backend,
+                      std::unique_ptr<Pool>* out) noexcept try {
+  std::shared_ptr<Backend> pool_backend = plan.backend(backend);
+  if (pool_backend == nullptr) return fail(Status::kInternal, "out of host memory for pool metadata");
+  std::unique_ptr<VariablePool<Mode>> algorithm;
+  if (Status status = VariablePool<Mode>::create(config, std::move(pool_backend), &algorithm);
+      status != Status::kOk) {
+    return status;
+  }
+  const std::size_t granularity = algorithm->granularity();
+  PoolInfo info = describe("variable", Mode, *backend, 0, granularity);
+  return plan.build(std::move(algorithm), granularity, std::move(info), out);
 } catch (const std::bad_alloc&) {
   return fail(Status::kInternal, "out of host memory for pool metadata");
 }
@@ -51,22 +68,27 @@ Status build(const Config& config, std::shared_ptr<Backend> backend, std::unique
 }  // namespace
 
 Status make_fixed_pool(const FixedPoolConfig& config, ThreadSafety mode, std::shared_ptr<Backend> backend,
-                       std::unique_ptr<Pool>* out) noexcept {
+                       std::unique_ptr<Pool>* out, SafetyLevel safety) noexcept {
   if (!backend) return fail(Status::kInvalidArgument, "a pool needs a backend");
+  SafetyPlan plan;
+  if (Status status = SafetyPlan::make(safety, *backend, &plan); status != Status::kOk) return status;
   switch (mode) {
-    case ThreadSafety::kNone: return build<FixedPool<ThreadSafety::kNone>>(config, std::move(backend), out);
-    case ThreadSafety::kMutex: return build<FixedPool<ThreadSafety::kMutex>>(config, std::move(backend), out);
-    case ThreadSafety::kLockFree: return build<FixedPool<ThreadSafety::kLockFree>>(config, std::move(backend), out);
+    case ThreadSafety::kNone: return build_fixed<ThreadSafety::kNone>(config, plan, std::move(backend), out);
+    case ThreadSafety::kMutex: return build_fixed<ThreadSafety::kMutex>(config, plan, std::move(backend), out);
+    case ThreadSafety::kLockFree:
+      return build_fixed<ThreadSafety::kLockFree>(config, plan, std::move(backend), out);
   }
   return fail(Status::kInvalidArgument, "unknown thread-safety mode %d", static_cast<int>(mode));
 }
 
 Status make_variable_pool(const VariablePoolConfig& config, ThreadSafety mode, std::shared_ptr<Backend> backend,
-                          std::unique_ptr<Pool>* out) noexcept {
+                          std::unique_ptr<Pool>* out, SafetyLevel safety) noexcept {
   if (!backend) return fail(Status::kInvalidArgument, "a pool needs a backend");
+  SafetyPlan plan;
+  if (Status status = SafetyPlan::make(safety, *backend, &plan); status != Status::kOk) return status;
   switch (mode) {
-    case ThreadSafety::kNone: return build<VariablePool<ThreadSafety::kNone>>(config, std::move(backend), out);
-    case ThreadSafety::kMutex: return build<VariablePool<ThreadSafety::kMutex>>(config, std::move(backend), out);
+    case ThreadSafety::kNone: return build_variable<ThreadSafety::kNone>(config, plan, std::move(backend), out);
+    case ThreadSafety::kMutex: return build_variable<ThreadSafety::kMutex>(config, plan, std::move(backend), out);
     case ThreadSafety::kLockFree:
       return fail(Status::kInvalidArgument,
                   "variable pools support thread safety NONE and MUTEX; LOCK_FREE needs a fixed pool");

@@ -23,6 +23,7 @@ const char* status_name(Status status) noexcept {
     case Status::kInternal: return "INTERNAL";
     case Status::kDeviceError: return "DEVICE_ERROR";
     case Status::kNoDevice: return "NO_DEVICE";
+    case Status::kMemoryCorrupted: return "MEMORY_CORRUPTED";
   }
   return "UNKNOWN";
 }

@@ -97,7 +97,7 @@ public final class FixedPool extends Pool {
         @Override
         FixedPool create() {
             long handle = PoolNative.createFixed(blockSize, alignment, blocksPerChunk, initialBlocks, maxBlocks,
-                    threadSafety.code(), backend.type(), backend.parameter());
+                    threadSafety.code(), backend.type(), backend.parameter(), resolvedSafetyLevel.code());
             return new FixedPool(handle, this);
         }
     }

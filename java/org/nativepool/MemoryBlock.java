@@ -12,6 +12,10 @@ import org.nativepool.internal.PoolNative;
  * accessor throws {@link PoolClosedException} rather than exposing freed
  * memory.
  *
+ * <p>A handle dropped without {@code close()} is reported, with the stack
+ * that allocated it, when its pool's {@link LeakDetection} selected it
+ * (see {@link LeakDetector}).
+ *
  * <p>A {@link ByteBuffer} obtained from {@link #asByteBuffer()} is a plain
  * direct buffer over the block: like any direct buffer it cannot be revoked,
  * so it must not be used after the block or its pool is closed.
@@ -30,6 +34,8 @@ public final class MemoryBlock implements AutoCloseable {
     private final Pool pool;
     private final long address;
     private final long size;
+    /** Null when the leak detector does not track this handle. */
+    private final LeakDetector.Tracker leakTracker;
     @SuppressWarnings("unused")
     private volatile boolean closed;
 
@@ -37,6 +43,7 @@ public final class MemoryBlock implements AutoCloseable {
         this.pool = pool;
         this.address = address;
         this.size = size;
+        this.leakTracker = LeakDetector.track(this, pool, address, size);
     }
 
     /** Native address of the first byte. */
@@ -74,11 +81,22 @@ public final class MemoryBlock implements AutoCloseable {
         return closed;
     }
 
-    /** Returns the block to its pool. Later calls, and calls after the pool closed, do nothing. */
+    /**
+     * Returns the block to its pool. Later calls, and calls after the pool closed, do nothing.
+     *
+     * @throws MemoryCorruptionException if the pool has canaries and a guard of the block was
+     *     overwritten; the block then stays allocated until the pool closes
+     */
     @Override
     public void close() {
         if (CLOSED.compareAndSet(this, false, true)) {
-            pool.freeFromHandle(address);
+            try {
+                pool.freeFromHandle(address);
+            } finally {
+                if (leakTracker != null) {
+                    leakTracker.close();
+                }
+            }
         }
     }
 

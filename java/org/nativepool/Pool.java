@@ -1,8 +1,11 @@
 package org.nativepool;
 
 import java.lang.System.Logger.Level;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import org.nativepool.internal.PoolNative;
+import org.nativepool.internal.SafetyNative;
 
 /**
  * A memory pool whose blocks and bookkeeping live in the native core. Built
@@ -17,6 +20,11 @@ import org.nativepool.internal.PoolNative;
  * <p>Closing the pool releases all of its memory, including blocks still
  * allocated, which are reported according to its {@link LeakPolicy}. Handles
  * of such blocks become inert: closing them later does nothing.
+ *
+ * <p>A pool's {@link SafetyLevel} decides whether writes outside blocks and
+ * after free are detected ({@link MemoryCorruptionException}); its
+ * {@link LeakDetection} decides which handles report being dropped without
+ * {@code close()}.
  */
 public abstract sealed class Pool extends NativeResource permits FixedPool, VariablePool {
     private static final System.Logger LOG = System.getLogger("org.nativepool");
@@ -27,6 +35,11 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     private final LeakPolicy leakPolicy;
     private final MemoryKind memoryKind;
     private final String backendName;
+    private final SafetyLevel safetyLevel;
+    private final LeakDetection leakDetection;
+    private final boolean reclaimLeakedBlocks;
+    /** Tracked handles by address, for their allocation stacks in corruption reports. */
+    final Map<Long, LeakDetector.Tracker> tracked = new ConcurrentHashMap<>();
     /** Fixed pools: the block size; variable pools: 0. */
     final long blockSize;
     /** Fixed pools: the block alignment; variable pools: the granularity. */
@@ -38,6 +51,10 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.threadSafety = settings.threadSafety;
         this.backend = settings.backend;
         this.leakPolicy = settings.leakPolicy;
+        this.safetyLevel = settings.resolvedSafetyLevel;
+        this.leakDetection = settings.leakDetection != null ? settings.leakDetection
+                : LeakDetection.defaultFor(safetyLevel);
+        this.reclaimLeakedBlocks = settings.reclaimLeakedBlocks;
         long[] info = new long[5];
         PoolNative.info(handle, info);
         this.memoryKind = MemoryKind.fromCode((int) info[0]);
@@ -74,6 +91,40 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     /**
+     * {@link #validate()}, and at {@link SafetyLevel#CANARIES} and above the
+     * guards of every live block. Takes time proportional to the number of
+     * live blocks.
+     *
+     * @throws MemoryCorruptionException naming the first damaged block, its size, the guard and,
+     *     when tracked, where it was allocated
+     * @throws PoolCorruptedException naming the first broken invariant
+     */
+    public void verify() {
+        long pool = acquire();
+        try {
+            SafetyNative.verify(pool);
+        } catch (MemoryCorruptionException e) {
+            throw withAllocationStack(e);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * The blocks allocated now, oldest first, with size, age and allocation
+     * site, as recorded by a {@link SafetyLevel#FULL} pool; for other levels
+     * only the counts.
+     */
+    public String leakReport() {
+        long pool = acquire();
+        try {
+            return leakReport(pool);
+        } finally {
+            release();
+        }
+    }
+
+    /**
      * Returns wholly free chunks or arenas to the backend.
      *
      * @return bytes released
@@ -97,6 +148,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         long pool = acquire();
         try {
             PoolNative.free(pool, address);
+        } catch (MemoryCorruptionException e) {
+            throw withAllocationStack(e);
         } finally {
             release();
         }
@@ -140,17 +193,33 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         }
     }
 
-    /** Frees the block of a handle; a no-op once the pool is closed (it freed it). */
-    final void freeFromHandle(long address) {
+    /**
+     * Frees the block of a handle; a no-op once the pool is closed (it freed it).
+     *
+     * @return whether this call freed the block
+     */
+    final boolean freeFromHandle(long address) {
         long pool = tryAcquire();
         if (pool == 0L) {
-            return;
+            return false;
         }
         try {
             PoolNative.free(pool, address);
+            return true;
+        } catch (MemoryCorruptionException e) {
+            throw withAllocationStack(e);
         } finally {
             release();
         }
+    }
+
+    /** Makes the Java stack that allocated the damaged block, when a handle recorded it, the cause. */
+    private MemoryCorruptionException withAllocationStack(MemoryCorruptionException e) {
+        LeakDetector.Tracker tracker = tracked.get(e.blockAddress());
+        if (tracker != null && e.getCause() == null) {
+            e.initCause(tracker.stack);
+        }
+        return e;
     }
 
     /** The name given at build time, used in messages and logs. */
@@ -174,19 +243,68 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         return leakPolicy;
     }
 
+    public SafetyLevel safetyLevel() {
+        return safetyLevel;
+    }
+
+    public LeakDetection leakDetection() {
+        return leakDetection;
+    }
+
+    /** Whether the leak detector frees the block of a handle dropped without {@code close()}. */
+    public boolean reclaimLeakedBlocks() {
+        return reclaimLeakedBlocks;
+    }
+
+    /**
+     * Checks the guards of the blocks still live (above {@link SafetyLevel#OFF}),
+     * releases everything, then reports leaks by the {@link LeakPolicy} and
+     * throws {@link MemoryCorruptionException} if a guard was damaged.
+     */
     @Override
     protected void dispose(long handle) {
-        PoolStats last = stats(handle);
-        PoolNative.destroy(handle);
-        if (last.liveBlocks() == 0 || leakPolicy == LeakPolicy.IGNORE) {
-            return;
+        MemoryCorruptionException corruption = null;
+        if (safetyLevel != SafetyLevel.OFF) {
+            try {
+                SafetyNative.verify(handle);
+            } catch (MemoryCorruptionException e) {
+                corruption = withAllocationStack(e);
+            }
         }
-        String message = String.format("%s closed with %d live block(s), %s still allocated; the memory was released",
-                this, last.liveBlocks(), Sizes.format(last.bytesInUse()));
+        PoolStats last = stats(handle);
+        String live = last.liveBlocks() == 0 || leakPolicy == LeakPolicy.IGNORE ? null : leakReport(handle);
+        PoolNative.destroy(handle);
+        // The pool released and reported its live blocks: their handles are no leaks of their own.
+        tracked.values().forEach(LeakDetector.Tracker::close);
+        PoolLeakException leak = live == null ? null : reportLeak(last, live);
+        if (corruption != null) {
+            if (leak != null) {
+                corruption.addSuppressed(leak);
+            }
+            throw corruption;
+        }
+        if (leak != null) {
+            throw leak;
+        }
+    }
+
+    /** Logs the leak, or returns the exception to throw under {@link LeakPolicy#THROW}. */
+    private PoolLeakException reportLeak(PoolStats last, String live) {
+        String message = String.format("%s closed with %s; the memory was released", this, live);
         if (leakPolicy == LeakPolicy.THROW) {
-            throw new PoolLeakException(message, last.liveBlocks(), last.bytesInUse());
+            return new PoolLeakException(message, last.liveBlocks(), last.bytesInUse());
         }
         LOG.log(Level.WARNING, message);
+        return null;
+    }
+
+    private static String leakReport(long handle) {
+        String tracked = SafetyNative.leakReport(handle);
+        if (tracked != null) {
+            return tracked;
+        }
+        PoolStats stats = stats(handle);
+        return stats.liveBlocks() + " live block(s), " + Sizes.format(stats.bytesInUse()) + " still allocated";
     }
 
     private static PoolStats stats(long handle) {
@@ -198,7 +316,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     @Override
     public String toString() {
         return getClass().getSimpleName() + "[" + name + ", " + describe() + ", " + threadSafety + ", "
-                + backendName + "]";
+                + backendName + (safetyLevel == SafetyLevel.OFF ? "" : ", safety " + safetyLevel) + "]";
     }
 
     /** The algorithm-specific part of {@link #toString()}. */

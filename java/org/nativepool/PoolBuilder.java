@@ -18,6 +18,11 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     ThreadSafety threadSafety = ThreadSafety.MUTEX;
     Backend backend = Backend.malloc();
     LeakPolicy leakPolicy = LeakPolicy.LOG;
+    SafetyLevel safetyLevel;
+    LeakDetection leakDetection;
+    boolean reclaimLeakedBlocks = true;
+    /** The level build() settled on: safetyLevel, or the default. */
+    SafetyLevel resolvedSafetyLevel;
 
     PoolBuilder(String kind) {
         this.name = kind + "-" + SEQUENCE.incrementAndGet();
@@ -48,14 +53,45 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     }
 
     /**
+     * What the pool checks of the way its memory is used. Default
+     * {@link SafetyLevel#defaultLevel()} (OFF unless a system property or a
+     * debug build says otherwise).
+     */
+    public B safetyLevel(SafetyLevel safetyLevel) {
+        this.safetyLevel = Objects.requireNonNull(safetyLevel, "safetyLevel");
+        return self();
+    }
+
+    /**
+     * Which handles record their allocation stack to report being dropped
+     * without {@code close()}. Default {@link LeakDetection#defaultFor(SafetyLevel)}.
+     */
+    public B leakDetection(LeakDetection leakDetection) {
+        this.leakDetection = Objects.requireNonNull(leakDetection, "leakDetection");
+        return self();
+    }
+
+    /**
+     * Whether the leak detector frees the block of a handle dropped without
+     * {@code close()} (default true). Turn it off when native code may still
+     * use a block through its raw address after its handle is gone.
+     */
+    public B reclaimLeakedBlocks(boolean reclaimLeakedBlocks) {
+        this.reclaimLeakedBlocks = reclaimLeakedBlocks;
+        return self();
+    }
+
+    /**
      * Builds the pool. The native core validates the configuration.
      *
      * @throws InvalidArgumentException if a setting is out of range
+     * @throws FeatureUnavailableException if the safety level is not available for the backend
      * @throws OutOfPoolMemoryException if the initial capacity cannot be reserved
      * @throws NativeLibraryUnavailableException if the native library cannot be loaded
      */
     public final P build() {
         NativeLibrary.ensureLoaded();
+        resolvedSafetyLevel = safetyLevel != null ? safetyLevel : SafetyLevel.defaultLevel();
         return create();
     }
 

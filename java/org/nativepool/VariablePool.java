@@ -101,7 +101,8 @@ public final class VariablePool extends Pool {
         @Override
         VariablePool create() {
             long handle = PoolNative.createVariable(arenaSize, granularity, initialCapacity,
-                    maxCapacity, threadSafety.code(), backend.type(), backend.parameter());
+                    maxCapacity, threadSafety.code(), backend.type(), backend.parameter(),
+                    resolvedSafetyLevel.code());
             return new VariablePool(handle, this);
         }
     }

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "nativepool/pool.hpp"
+#include "nativepool/safety_checks.hpp"
 #include "nativepool/statistics.hpp"
 
 namespace nativepool {
@@ -51,6 +52,11 @@ class ErasedPool final : public Pool {
 
   PoolStats stats() const noexcept override { return pool_.stats(); }
   Status validate() const noexcept override { return pool_.inner().validate(); }
+  Status verify() const noexcept override {
+    const Status status = validate();
+    return status != Status::kOk ? status : safety::check_blocks(pool_);
+  }
+  bool leak_report(std::string* out) const noexcept override { return safety::report_live_blocks(pool_, out); }
   std::size_t trim() noexcept override { return pool_.inner().trim(); }
   const PoolInfo& info() const noexcept override { return info_; }
 

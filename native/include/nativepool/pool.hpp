@@ -10,6 +10,7 @@
 #include <string>
 
 #include "nativepool/backend.hpp"
+#include "nativepool/safety_level.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/thread_safety.hpp"
 
@@ -77,6 +78,7 @@ struct PoolInfo {
   std::string backend;
   std::size_t block_size = 0;  ///< fixed pools: the block size; else 0
   std::size_t alignment = 0;   ///< default (fixed: the only) alignment
+  SafetyLevel safety = SafetyLevel::kOff;
 };
 
 /// Type-erased pool, as seen by the JNI layer and other runtime callers.
@@ -103,6 +105,13 @@ class Pool {
 
   [[nodiscard]] virtual PoolStats stats() const noexcept = 0;
   [[nodiscard]] virtual Status validate() const noexcept = 0;
+  /// validate(), then the guards of every live block when the pool has
+  /// canaries: kMemoryCorrupted (see last_corruption()) for the first
+  /// damaged block.
+  [[nodiscard]] virtual Status verify() const noexcept = 0;
+  /// Appends the live blocks (address, size, age, site) to @p out; false
+  /// when the pool does not track them (safety levels below kFull).
+  virtual bool leak_report(std::string* out) const noexcept = 0;
   virtual std::size_t trim() noexcept = 0;
   [[nodiscard]] virtual const PoolInfo& info() const noexcept = 0;
 };

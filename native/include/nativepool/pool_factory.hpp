@@ -7,16 +7,21 @@
 
 #include "nativepool/fixed_pool.hpp"
 #include "nativepool/pool.hpp"
+#include "nativepool/safety_level.hpp"
 #include "nativepool/variable_pool.hpp"
 
 namespace nativepool {
 
-/// Instantiates FixedPool<mode>, wraps it with statistics, erases the type.
+/// Instantiates FixedPool<mode>, wraps it in the layers of @p safety
+/// (safety_stack.hpp) and statistics, erases the type.
 [[nodiscard]] Status make_fixed_pool(const FixedPoolConfig& config, ThreadSafety mode,
-                                     std::shared_ptr<Backend> backend, std::unique_ptr<Pool>* out) noexcept;
+                                     std::shared_ptr<Backend> backend, std::unique_ptr<Pool>* out,
+                                     SafetyLevel safety = default_safety_level()) noexcept;
 
-/// Instantiates VariablePool<mode>, wraps it with statistics, erases the type.
+/// Instantiates VariablePool<mode>, wraps it in the layers of @p safety
+/// (safety_stack.hpp) and statistics, erases the type.
 [[nodiscard]] Status make_variable_pool(const VariablePoolConfig& config, ThreadSafety mode,
-                                        std::shared_ptr<Backend> backend, std::unique_ptr<Pool>* out) noexcept;
+                                        std::shared_ptr<Backend> backend, std::unique_ptr<Pool>* out,
+                                        SafetyLevel safety = default_safety_level()) noexcept;
 
 }  // namespace nativepool

@@ -38,6 +38,9 @@ enum class Status : std::int32_t {
   kDeviceError = 8,
   /// CUDA is compiled in but no device is usable (no driver or no GPU).
   kNoDevice = 9,
+  /// User code wrote outside a block or into freed memory: a guard or a
+  /// poison pattern was overwritten. corruption.hpp holds the details.
+  kMemoryCorrupted = 10,
 };
 
 /// Stable upper-case name of a status, e.g. "OUT_OF_POOL_MEMORY".

@@ -13,10 +13,11 @@ public final class PoolNative {
     }
 
     public static native long createFixed(long blockSize, long alignment, long blocksPerChunk,
-            long initialBlocks, long maxBlocks, int threadSafety, int backendType, int backendParameter);
+            long initialBlocks, long maxBlocks, int threadSafety, int backendType, int backendParameter,
+            int safetyLevel);
 
     public static native long createVariable(long arenaSize, long granularity, long initialBytes,
-            long maxBytes, int threadSafety, int backendType, int backendParameter);
+            long maxBytes, int threadSafety, int backendType, int backendParameter, int safetyLevel);
 
     public static native void destroy(long pool);
 

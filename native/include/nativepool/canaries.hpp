@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file canaries.hpp
+/// @brief WithCanaries: guard margins around every block and poisoned freed
+/// memory, so that overflows, underflows and writes after free are caught.
+///
+/// The layout of a block follows Vulkan Memory Allocator's corruption
+/// detection: the inner pool hands out [front margin | user bytes | back
+/// margin]; both margins hold kGuardByte and are checked when the block is
+/// freed and on every check_blocks(). Every byte outside a live block holds
+/// kPoisonByte (GuardedBackend fills new regions, frees refill blocks), so
+/// a block whose poison is damaged when it is handed out again was written
+/// after it was freed.
+///
+/// Unlike the algorithms, this layer reads and writes the managed memory, so
+/// it serves host-accessible backends only. Its side table (never the
+/// margins) says which addresses are live, so a bad pointer is never
+/// dereferenced and never reaches the inner pool.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+
+#include "nativepool/corruption.hpp"
+#include "nativepool/guarded_backend.hpp"
+#include "nativepool/memory_hooks.hpp"
+#include "nativepool/pool.hpp"
+#include "nativepool/thread_safety.hpp"
+
+namespace nativepool {
+
+/// The byte in the margins around blocks (the MSVC debug heap's "no man's
+/// land").
+inline constexpr unsigned char kGuardByte = 0xFD;
+
+/// Minimum width of each margin, as VMA_DEBUG_MARGIN.
+inline constexpr std::size_t kCanaryMinMargin = 16;
+
+/// Width of each margin for an inner pool whose sizes are multiples of
+/// @p unit (a power of two: the granularity or the fixed alignment). A
+/// multiple of the unit keeps user pointers aligned and counted sizes equal
+/// to those of the unguarded pool.
+[[nodiscard]] constexpr std::size_t canary_margin(std::size_t unit) noexcept {
+  return std::max(kCanaryMinMargin, unit);
+}
+
+namespace detail {
+
+/// Offset of the first byte in [p, p + n) that differs from @p byte, or @p n.
+[[nodiscard]] std::size_t first_mismatch(const unsigned char* p, std::size_t n, unsigned char byte) noexcept;
+
+}  // namespace detail
+
+/// Wraps a PoolAlgorithm over host-accessible memory with guard margins and
+/// poisoned freed memory. Thread-safe when the inner pool is.
+template <PoolAlgorithm Inner>
+class WithCanaries {
+ public:
+  static constexpr bool kConcurrent = Inner::kConcurrent;
+  /// @p unit as for canary_margin(). The inner pool's backend must be a
+  /// GuardedBackend that poisons new regions, and a fixed pool's blocks
+  /// must be 2 * canary_margin(unit) larger than the blocks handed out.
+  WithCanaries(std::unique_ptr<Inner> inner, std::size_t unit) noexcept
+      : inner_(std::move(inner)), margin_(canary_margin(unit)) {}
+
+  Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
+    // Zero and absurd sizes are the inner pool's to refuse, with its message;
+    // the bound keeps the margin arithmetic below from overflowing.
+    if (size == 0 || size > kMaxRequest || alignment > kMaxRequest) [[unlikely]] {
+      return inner_->allocate(size, alignment, out);
+    }
+    const std::size_t front = std::max(margin_, alignment);
+    const std::size_t request = size + front + margin_;
+    void* raw = nullptr;
+    const Status status = inner_->allocate(request, alignment, &raw);
+    if (status != Status::kOk) return status;
+    auto* bytes = static_cast<unsigned char*>(raw);
+    const std::size_t span = inner_->counted_size(request);
+
+    hooks::full_access(bytes, span);
+    const std::size_t damaged = detail::first_mismatch(bytes, span, kPoisonByte);
+    if (damaged != span) [[unlikely]] return reject_reused(bytes, span, damaged);
+    std::memset(bytes, kGuardByte, front);
+    std::memset(bytes + front + size, kGuardByte, span - front - size);
+    hooks::no_access(bytes, span);
+
+    const auto user = reinterpret_cast<std::uintptr_t>(bytes + front);
+    if (!record(user, Entry{reinterpret_cast<std::uintptr_t>(bytes), size, true})) [[unlikely]] {
+      give_back(bytes, span);
+      return fail(Status::kInternal, "canaries: out of host memory for the block table");
+    }
+    *out = bytes + front;
+    return Status::kOk;
+  }
+
+  Status deallocate(void* ptr, std::size_t* freed_size) noexcept {
+    const auto user = reinterpret_cast<std::uintptr_t>(ptr);
+    Entry entry;
+    {
+      std::lock_guard guard(lock_);
+      const auto it = table_.find(user);
+      if (it == table_.end()) {
+        return fail(Status::kInvalidFree, "free of %p: not a block of this pool (foreign or interior pointer)", ptr);
+      }
+      if (!it->second.live) {
+        return fail(Status::kDoubleFree, "free of %p: the block of %zu bytes is already free", ptr, it->second.size);
+      }
+      // A damaged block stays allocated: the caller sees the corruption, and
+      // the counters still match the blocks the inner pool holds.
+      const Status check = check_guards(user, it->second);
+      if (check != Status::kOk) return check;
+      it->second.live = false;
+      entry = it->second;
+      remember_freed(user);
+    }
+    auto* bytes = reinterpret_cast<unsigned char*>(entry.raw);
+    give_back(bytes, inner_->counted_size(user - entry.raw + entry.size + margin_));
+    if (freed_size != nullptr) *freed_size = counted_size(entry.size);
+    return Status::kOk;
+  }
+
+  /// What the unguarded pool would count for @p size: margins are overhead,
+  /// visible in the reservation, not in the bytes in use.
+  [[nodiscard]] std::size_t counted_size(std::size_t size) const noexcept {
+    return inner_->counted_size(size + 2 * margin_) - 2 * margin_;
+  }
+
+  /// Checks both margins of every live block; kMemoryCorrupted for the first
+  /// damaged one.
+  [[nodiscard]] Status check_blocks() const noexcept {
+    std::lock_guard guard(lock_);
+    for (const auto& [user, entry] : table_) {
+      if (!entry.live) continue;
+      const Status status = check_guards(user, entry);
+      if (status != Status::kOk) return status;
+    }
+    return Status::kOk;
+  }
+
+  std::size_t trim() noexcept { return inner_->trim(); }
+  [[nodiscard]] Status validate() const noexcept { return inner_->validate(); }
+  [[nodiscard]] Fragmentation fragmentation() const noexcept { return inner_->fragmentation(); }
+  [[nodiscard]] Reservation reservation() const noexcept { return inner_->reservation(); }
+  [[nodiscard]] Inner& inner() noexcept { return *inner_; }
+  [[nodiscard]] const Inner& inner() const noexcept { return *inner_; }
+
+ private:
+  struct Entry {
+    std::uintptr_t raw = 0;  // start of the inner block (front margin)
+    std::size_t size = 0;    // bytes the user asked for
+    bool live = false;       // false: freed, remembered to tell double frees
+  };
+
+  // Freed addresses remembered to report a second free as a double free
+  // rather than as a foreign pointer. Bounded: an address freed longer ago
+  // is reported as invalid, which is still detected and still harmless.
+  static constexpr std::size_t kFreedHistory = 4096;
+  static constexpr std::size_t kMaxRequest = SIZE_MAX / 4;
+
+  Status check_guards(std::uintptr_t user, const Entry& entry) const noexcept {
+    auto* raw = reinterpret_cast<unsigned char*>(entry.raw);
+    const std::size_t front = user - entry.raw;
+    const std::size_t span = inner_->counted_size(front + entry.size + margin_);
+    auto* back = raw + front + entry.size;
+    const std::size_t back_size = span - front - entry.size;
+    hooks::full_access(raw, front);
+    hooks::full_access(back, back_size);
+    const std::size_t front_damage = detail::first_mismatch(raw, front, kGuardByte);
+    const std::size_t back_damage = detail::first_mismatch(back, back_size, kGuardByte);
+    hooks::no_access(raw, front);
+    hooks::no_access(back, back_size);
+    if (front_damage != front) {
+      const auto offset = static_cast<std::ptrdiff_t>(front_damage) - static_cast<std::ptrdiff_t>(front);
+      return fail_corruption({user, entry.size, Guard::kFront, offset, nullptr});
+    }
+    if (back_damage != back_size) {
+      const auto offset = static_cast<std::ptrdiff_t>(entry.size + back_damage);
+      return fail_corruption({user, entry.size, Guard::kBack, offset, nullptr});
+    }
+    return Status::kOk;
+  }
+
+  // Write after free: report the damage once, repair the poison and give the
+  // block back, so the pool stays usable and the next allocation may succeed.
+  [[gnu::noinline]] Status reject_reused(unsigned char* raw, std::size_t span, std::size_t damaged) noexcept {
+    hooks::no_access(raw, span);
+    give_back(raw, span);
+    return fail_corruption(
+        {reinterpret_cast<std::uintptr_t>(raw), span, Guard::kFreed, static_cast<std::ptrdiff_t>(damaged), nullptr});
+  }
+
+  void give_back(unsigned char* raw, std::size_t span) noexcept {
+    hooks::full_access(raw, span);
+    std::memset(raw, kPoisonByte, span);
+    hooks::no_access(raw, span);
+    (void)inner_->deallocate(raw, nullptr);
+  }
+
+  bool record(std::uintptr_t user, const Entry& entry) noexcept {
+    std::lock_guard guard(lock_);
+    try {
+      table_.insert_or_assign(user, entry);
+      return true;
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
+  }
+
+  void remember_freed(std::uintptr_t user) noexcept {
+    try {
+      freed_.push_back(user);
+    } catch (const std::bad_alloc&) {
+      table_.erase(user);  // forget at once rather than grow without bound
+      return;
+    }
+    if (freed_.size() > kFreedHistory) {
+      const auto oldest = table_.find(freed_.front());
+      if (oldest != table_.end() && !oldest->second.live) table_.erase(oldest);
+      freed_.pop_front();
+    }
+  }
+
+  std::unique_ptr<Inner> inner_;
+  std::size_t margin_;
+  mutable std::conditional_t<kConcurrent, std::mutex, NoLock> lock_;
+  std::unordered_map<std::uintptr_t, Entry> table_;
+  std::deque<std::uintptr_t> freed_;
+};
+
+}  // namespace nativepool

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file guarded_backend.hpp
+/// @brief A backend decorator that prepares every new region for the safety
+/// layers: poisoned for canaries, inaccessible for memcheck and ASan.
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "nativepool/backend.hpp"
+#include "nativepool/memory_hooks.hpp"
+
+namespace nativepool {
+
+/// The byte freed memory is filled with (Vulkan Memory Allocator's
+/// "destroyed" fill). Canary pools expect it in every byte that is not part
+/// of a live block, so new regions start out filled with it.
+inline constexpr unsigned char kPoisonByte = 0xEF;
+
+/// Wraps a host-accessible backend. Every new region is made inaccessible to
+/// memcheck and ASan until the pool hands parts of it out (free outside those
+/// tools), and accessible again before it goes back to the inner backend;
+/// with @p poison it is also filled with kPoisonByte.
+class GuardedBackend final : public Backend {
+ public:
+  GuardedBackend(std::shared_ptr<Backend> inner, bool poison) noexcept
+      : inner_(std::move(inner)), poison_(poison) {}
+
+  [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override {
+    const Status status = inner_->allocate(size, alignment, out);
+    if (status != Status::kOk) return status;
+    if (poison_) std::memset(*out, kPoisonByte, size);
+    hooks::no_access(*out, size);
+    return status;
+  }
+
+  void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept override {
+    hooks::release(region, size);
+    inner_->deallocate(region, size, alignment);
+  }
+
+  [[nodiscard]] MemoryKind kind() const noexcept override { return inner_->kind(); }
+  [[nodiscard]] int device() const noexcept override { return inner_->device(); }
+  [[nodiscard]] std::string_view name() const noexcept override { return inner_->name(); }
+
+ private:
+  std::shared_ptr<Backend> inner_;
+  bool poison_;
+};
+
+}  // namespace nativepool

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+// JNI glue of org.nativepool.internal.SafetyNative: block verification, leak
+// reports and the build's default safety level.
+#include <jni.h>
+
+#include <iterator>
+#include <new>
+#include <string>
+
+#include "jni_errors.hpp"
+#include "jni_registration.hpp"
+#include "nativepool/pool.hpp"
+#include "nativepool/safety_level.hpp"
+
+#ifdef NATIVEPOOL_HAVE_JAVAH
+#include "org_nativepool_internal_SafetyNative.h"
+#endif
+
+namespace {
+// Handles reach this file between acquire() and release() of the pool's
+// in-flight guard, as in jni_pools.cpp.
+const nativepool::Pool* as_pool(jlong handle) noexcept { return reinterpret_cast<const nativepool::Pool*>(handle); }
+}  // namespace
+
+extern "C" {
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_SafetyNative_verify(JNIEnv* env, jclass, jlong handle) {
+  const nativepool::Status status = as_pool(handle)->verify();
+  if (status != nativepool::Status::kOk) nativepool::jni::throw_status(env, status, nullptr, 0);
+}
+
+JNIEXPORT jstring JNICALL Java_org_nativepool_internal_SafetyNative_leakReport(JNIEnv* env, jclass,
+                                                                               jlong handle) {
+  try {
+    std::string report;
+    if (!as_pool(handle)->leak_report(&report)) return nullptr;
+    return env->NewStringUTF(report.c_str());
+  } catch (const std::bad_alloc&) {
+    nativepool::jni::throw_status(
+        env, nativepool::fail(nativepool::Status::kInternal, "out of host memory for the leak report"), nullptr, 0);
+    return nullptr;
+  }
+}
+
+JNIEXPORT jint JNICALL Java_org_nativepool_internal_SafetyNative_defaultLevel(JNIEnv*, jclass) {
+  return static_cast<jint>(nativepool::default_safety_level());
+}
+
+}  // extern "C"
+
+namespace nativepool::jni {
+
+bool register_safety_natives(JNIEnv* env) noexcept {
+  static const JNINativeMethod methods[] = {
+      {const_cast<char*>("verify"), const_cast<char*>("(J)V"),
+       reinterpret_cast<void*>(&Java_org_nativepool_internal_SafetyNative_verify)},
+      {const_cast<char*>("leakReport"), const_cast<char*>("(J)Ljava/lang/String;"),
+       reinterpret_cast<void*>(&Java_org_nativepool_internal_SafetyNative_leakReport)},
+      {const_cast<char*>("defaultLevel"), const_cast<char*>("()I"),
+       reinterpret_cast<void*>(&Java_org_nativepool_internal_SafetyNative_defaultLevel)},
+  };
+  return register_natives(env, "org/nativepool/internal/SafetyNative", methods,
+                          static_cast<int>(std::size(methods)));
+}
+
+}  // namespace nativepool::jni

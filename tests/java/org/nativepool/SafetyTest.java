@@ -1,0 +1,176 @@
+package org.nativepool;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.nativepool.internal.PoolNative;
+
+/** Each planted bug is reported with block, size, guard and allocation site; the pool stays usable. */
+class SafetyTest {
+
+    /** A buffer reaching {@code before} bytes before and {@code after} bytes past the block: how bugs are planted. */
+    private static ByteBuffer around(MemoryBlock block, int before, int after) {
+        return PoolNative.wrap(block.address() - before, block.size() + before + after);
+    }
+
+    private static VariablePool pool(SafetyLevel level) {
+        return VariablePool.builder().arenaSize(1 << 20).safetyLevel(level).leakPolicy(LeakPolicy.IGNORE).build();
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = SafetyLevel.class, names = {"CANARIES", "FULL"})
+    void overflowIsReportedOnCloseOfTheBlockWithItsAllocationStack(SafetyLevel level) {
+        VariablePool pool = pool(level);
+        {
+            MemoryBlock block = pool.allocate(100);
+            long address = block.address();
+            around(block, 0, 1).put(100, (byte) 7);
+            MemoryCorruptionException e = assertThrows(MemoryCorruptionException.class, block::close);
+            assertEquals(MemoryCorruptionException.Guard.BACK, e.guard());
+            assertEquals(address, e.blockAddress());
+            assertEquals(100, e.blockSize());
+            assertEquals(100, e.offset());
+            assertTrue(e.getMessage().contains("back guard"), e.getMessage());
+            if (level == SafetyLevel.FULL) {
+                assertInstanceOf(LeakDetector.AllocationStack.class, e.getCause(), "FULL tracks every handle");
+                assertTrue(stackMentions(e.getCause(), "overflowIsReportedOnCloseOfTheBlockWithItsAllocationStack"));
+            }
+            assertEquals(1, pool.stats().liveBlocks(), "a damaged block stays allocated");
+            assertThrows(MemoryCorruptionException.class, pool::verify);
+            pool.validate(); // the allocator's own invariants are intact
+        }
+        MemoryCorruptionException atClose = assertThrows(MemoryCorruptionException.class, pool::close);
+        assertEquals(MemoryCorruptionException.Guard.BACK, atClose.guard());
+        assertTrue(pool.isClosed(), "the pool is released anyway");
+    }
+
+    @Test
+    void underflowIsFoundByVerifyAndAgainAtClose() {
+        VariablePool pool = pool(SafetyLevel.CANARIES);
+        MemoryBlock block = pool.allocate(64, 256);
+        long address = block.address();
+        pool.verify();
+        around(block, 16, 0).put(13, (byte) 0); // three bytes before the block
+        MemoryCorruptionException e = assertThrows(MemoryCorruptionException.class, pool::verify);
+        assertEquals(MemoryCorruptionException.Guard.FRONT, e.guard());
+        assertEquals(-3, e.offset());
+        MemoryCorruptionException atClose = assertThrows(MemoryCorruptionException.class, pool::close);
+        assertEquals(address, atClose.blockAddress());
+        assertTrue(pool.isClosed(), "the pool is released anyway");
+    }
+
+    @Test
+    void writeAfterFreeIsReportedWhenTheMemoryIsReused() {
+        try (VariablePool pool = pool(SafetyLevel.CANARIES)) {
+            MemoryBlock block = pool.allocate(256);
+            ByteBuffer stale = block.asByteBuffer();
+            block.close();
+            stale.put(10, (byte) 42);
+            MemoryCorruptionException e = assertThrows(MemoryCorruptionException.class, () -> pool.allocate(256));
+            assertEquals(MemoryCorruptionException.Guard.FREED, e.guard());
+            assertTrue(e.getMessage().contains("write after free"), e.getMessage());
+            pool.allocate(256).close(); // repaired
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(SafetyLevel.class)
+    void badFreesThrowAtEveryLevelAndChangeNothing(SafetyLevel level) {
+        try (VariablePool pool = pool(level)) {
+            long address = pool.allocateAddress(48);
+            assertThrows(InvalidFreeException.class, () -> pool.free(address + 16));
+            assertThrows(InvalidFreeException.class, () -> pool.free(12345L));
+            pool.free(address);
+            assertThrows(DoubleFreeException.class, () -> pool.free(address));
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.liveBlocks());
+            assertEquals(0, stats.bytesInUse());
+            pool.verify();
+        }
+    }
+
+    @Test
+    void fullPoolsReportLiveBlocks() {
+        try (VariablePool pool = pool(SafetyLevel.FULL)) {
+            pool.allocateAddress(1000);
+            String report = pool.leakReport();
+            assertTrue(report.startsWith("1 live block(s), 1000 bytes"), report);
+            assertTrue(report.contains("1000 bytes, allocated"), report);
+        }
+    }
+
+    @Test
+    void closingWithLiveBlocksNamesThemWhenTracked() {
+        VariablePool pool = VariablePool.builder().safetyLevel(SafetyLevel.FULL).leakPolicy(LeakPolicy.THROW).build();
+        pool.allocateAddress(24);
+        PoolLeakException e = assertThrows(PoolLeakException.class, pool::close);
+        assertTrue(e.getMessage().contains("0x"), e.getMessage());
+        assertEquals(1, e.leakedBlocks());
+    }
+
+    @Test
+    void droppedHandlesAreReportedWithTheirStackAndReclaimed() throws Exception {
+        try (VariablePool pool = VariablePool.builder().leakDetection(LeakDetection.ALL)
+                .leakPolicy(LeakPolicy.THROW).build()) {
+            LeakDetector.drainLeaks();
+            allocateAndDrop(pool);
+            AssertionError e = assertThrows(AssertionError.class,
+                    () -> org.nativepool.testing.LeakAssertions.assertNoLeaks(pool));
+            assertTrue(e.getMessage().contains("leaked MemoryBlock"), e.getMessage());
+            assertTrue(e.getMessage().contains("(reclaimed)"), e.getMessage());
+            assertTrue(stackMentions(e.getSuppressed()[0], "allocateAndDrop"));
+            assertEquals(0, pool.stats().liveBlocks(), "the leak detector freed the block");
+            org.nativepool.testing.LeakAssertions.assertNoLeaks(pool);
+        }
+    }
+
+    @Test
+    void closedHandlesAreNotReported() throws Exception {
+        try (VariablePool pool = VariablePool.builder().leakDetection(LeakDetection.ALL).build()) {
+            LeakDetector.drainLeaks();
+            pool.allocate(64).close();
+            org.nativepool.testing.LeakAssertions.assertNoLeaks(pool);
+        }
+    }
+
+    @Test
+    void leakDetectionOffTracksNothing() {
+        try (VariablePool pool = VariablePool.builder().leakDetection(LeakDetection.OFF).build()) {
+            assertEquals(LeakDetection.OFF, pool.leakDetection());
+            pool.allocate(64).close();
+            assertTrue(pool.tracked.isEmpty());
+        }
+    }
+
+    @Test
+    void poolsDescribeTheirSafetyLevel() {
+        try (FixedPool pool = FixedPool.builder(64).safetyLevel(SafetyLevel.CANARIES).build()) {
+            assertEquals(SafetyLevel.CANARIES, pool.safetyLevel());
+            assertTrue(pool.toString().contains("safety CANARIES"), pool.toString());
+            try (MemoryBlock block = pool.allocate()) {
+                assertEquals(0, block.address() % pool.alignment());
+                block.asByteBuffer().put(63, (byte) 1);
+            }
+            pool.verify();
+        }
+    }
+
+    private static void allocateAndDrop(VariablePool pool) {
+        pool.allocate(512); // never closed
+    }
+
+    private static boolean stackMentions(Throwable t, String method) {
+        for (StackTraceElement frame : t.getStackTrace()) {
+            if (frame.getMethodName().equals(method)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

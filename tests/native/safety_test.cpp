@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+// The safety layers over a real algorithm: each planted bug must be reported
+// with the right guard, block, size and site, and must leave the pool usable.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nativepool/allocation_site.hpp"
+#include "nativepool/corruption.hpp"
+#include "nativepool/host_backend.hpp"
+#include "nativepool/memory_hooks.hpp"
+#include "nativepool/pool_factory.hpp"
+#include "nativepool/safety_stack.hpp"
+#include "nativepool/variable_pool.hpp"
+
+namespace nativepool {
+namespace {
+
+constexpr std::size_t kArena = std::size_t{1} << 20;
+
+std::unique_ptr<Pool> make_pool(SafetyLevel level) {
+  auto backend = std::make_shared<MallocBackend>();
+  SafetyPlan plan;
+  EXPECT_EQ(SafetyPlan::make(level, *backend, &plan), Status::kOk) << error_detail();
+  VariablePoolConfig config;
+  config.arena_size = kArena;
+  std::unique_ptr<VariablePool<ThreadSafety::kMutex>> algorithm;
+  EXPECT_EQ(VariablePool<ThreadSafety::kMutex>::create(config, plan.backend(backend), &algorithm), Status::kOk)
+      << error_detail();
+  std::unique_ptr<Pool> pool;
+  EXPECT_EQ(plan.build(std::move(algorithm), config.granularity, PoolInfo{}, &pool), Status::kOk) << error_detail();
+  return pool;
+}
+
+// Plants a bug behind the backs of memcheck and ASan, which would otherwise
+// report it first (see planted_bugs.cpp for that): here the canary
+// checks must find it on their own.
+void scribble(unsigned char* p, unsigned char value) {
+  hooks::full_access(p, 1);
+  *p = value;
+  hooks::no_access(p, 1);
+}
+
+unsigned char* allocate(Pool& pool, std::size_t size, std::size_t alignment = 0) {
+  void* p = nullptr;
+  EXPECT_EQ(pool.allocate(size, alignment, &p), Status::kOk) << error_detail();
+  return static_cast<unsigned char*>(p);
+}
+
+class GuardedLevels : public ::testing::TestWithParam<SafetyLevel> {};
+INSTANTIATE_TEST_SUITE_P(Safety, GuardedLevels, ::testing::Values(SafetyLevel::kCanaries, SafetyLevel::kFull),
+                         [](const auto& level) { return std::string(safety_level_name(level.param)); });
+
+TEST_P(GuardedLevels, OverflowIsReportedOnFreeAndTheBlockStaysAllocated) {
+  auto pool = make_pool(GetParam());
+  unsigned char* block = allocate(*pool, 100);
+  scribble(block + 100, 0);  // one byte past the end
+  ASSERT_EQ(pool->deallocate(block), Status::kMemoryCorrupted);
+  const CorruptionReport& report = last_corruption();
+  EXPECT_EQ(report.guard, Guard::kBack);
+  EXPECT_EQ(report.block, reinterpret_cast<std::uintptr_t>(block));
+  EXPECT_EQ(report.size, 100U);
+  EXPECT_EQ(report.offset, 100);
+  EXPECT_NE(std::strstr(error_detail(), "back guard"), nullptr) << error_detail();
+  EXPECT_EQ(pool->stats().live_blocks, 1U);
+  EXPECT_EQ(pool->verify(), Status::kMemoryCorrupted);
+  EXPECT_EQ(pool->validate(), Status::kOk) << "the algorithm itself is intact";
+}
+
+TEST_P(GuardedLevels, UnderflowIsReportedByVerify) {
+  auto pool = make_pool(GetParam());
+  unsigned char* block = allocate(*pool, 64, 256);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % 256, 0U);
+  EXPECT_EQ(pool->verify(), Status::kOk);
+  scribble(block - 3, 0x11);
+  ASSERT_EQ(pool->verify(), Status::kMemoryCorrupted);
+  EXPECT_EQ(last_corruption().guard, Guard::kFront);
+  EXPECT_EQ(last_corruption().offset, -3);
+}
+
+TEST_P(GuardedLevels, WriteAfterFreeIsReportedOnReuseThenRepaired) {
+  auto pool = make_pool(GetParam());
+  unsigned char* block = allocate(*pool, 256);
+  ASSERT_EQ(pool->deallocate(block), Status::kOk);
+  scribble(block + 10, 42);  // a dangling write
+  void* again = nullptr;
+  ASSERT_EQ(pool->allocate(256, 0, &again), Status::kMemoryCorrupted);
+  EXPECT_EQ(last_corruption().guard, Guard::kFreed);
+  EXPECT_NE(std::strstr(error_detail(), "write after free"), nullptr) << error_detail();
+  EXPECT_EQ(pool->stats().live_blocks, 0U);
+  EXPECT_EQ(pool->allocate(256, 0, &again), Status::kOk) << "the poison was repaired";
+  EXPECT_EQ(pool->deallocate(again), Status::kOk);
+}
+
+TEST_P(GuardedLevels, BadFreesAreDetectedAndChangeNothing) {
+  auto pool = make_pool(GetParam());
+  unsigned char* block = allocate(*pool, 48);
+  int local = 0;
+  EXPECT_EQ(pool->deallocate(block + 8), Status::kInvalidFree);
+  EXPECT_EQ(pool->deallocate(block - 16), Status::kInvalidFree) << "the front guard is no block either";
+  EXPECT_EQ(pool->deallocate(&local), Status::kInvalidFree);
+  EXPECT_EQ(pool->stats().live_blocks, 1U);
+  ASSERT_EQ(pool->deallocate(block), Status::kOk);
+  EXPECT_EQ(pool->deallocate(block), Status::kDoubleFree);
+  EXPECT_EQ(pool->verify(), Status::kOk);
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.live_blocks, 0U);
+  EXPECT_EQ(stats.bytes_in_use, 0U);
+}
+
+TEST_P(GuardedLevels, CountsAlignmentAndCoalescingMatchTheUnguardedPool) {
+  auto guarded = make_pool(GetParam());
+  auto plain = make_pool(SafetyLevel::kOff);
+  std::vector<void*> blocks;
+  std::vector<void*> plain_blocks;
+  for (std::size_t alignment : {0, 16, 64, 4096}) {
+    for (std::size_t size : {1, 15, 16, 17, 1000, 70000}) {
+      unsigned char* g = allocate(*guarded, size, alignment);
+      unsigned char* p = allocate(*plain, size, alignment);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(g) % std::max<std::size_t>(alignment, 16), 0U);
+      std::memset(g, 0x5A, size);  // the whole block is usable
+      EXPECT_EQ(guarded->stats().bytes_in_use, plain->stats().bytes_in_use);
+      blocks.push_back(g);
+      plain_blocks.push_back(p);
+    }
+  }
+  EXPECT_EQ(guarded->verify(), Status::kOk);
+  for (void* b : blocks) {
+    ASSERT_EQ(guarded->deallocate(b), Status::kOk) << error_detail();
+  }
+  for (void* p : plain_blocks) {
+    ASSERT_EQ(plain->deallocate(p), Status::kOk) << error_detail();
+  }
+  const PoolStats stats = guarded->stats();
+  EXPECT_EQ(stats.bytes_in_use, 0U);
+  EXPECT_EQ(stats.fragmentation.free_blocks, stats.reserved.regions) << "everything merged back";
+}
+
+TEST_P(GuardedLevels, ThreadsSeeNoFalseReports) {
+  auto pool = make_pool(GetParam());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&pool, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const std::size_t size = 1 + static_cast<std::size_t>((i * 37 + t) % 500);
+        void* p = nullptr;
+        ASSERT_EQ(pool->allocate(size, 0, &p), Status::kOk) << error_detail();
+        std::memset(p, t, size);
+        ASSERT_EQ(pool->deallocate(p), Status::kOk) << error_detail();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(pool->verify(), Status::kOk);
+}
+
+// Fixed pools get canaries through the factory, which widens their blocks.
+TEST_P(GuardedLevels, FixedPoolsKeepBlockSizeAlignmentAndCounts) {
+  for (ThreadSafety mode : {ThreadSafety::kNone, ThreadSafety::kMutex, ThreadSafety::kLockFree}) {
+    FixedPoolConfig config;
+    config.block_size = 100;
+    config.alignment = 64;
+    config.blocks_per_chunk = 8;
+    std::unique_ptr<Pool> pool;
+    std::unique_ptr<Pool> plain;
+    ASSERT_EQ(make_fixed_pool(config, mode, std::make_shared<MallocBackend>(), &pool, GetParam()), Status::kOk)
+        << error_detail();
+    ASSERT_EQ(make_fixed_pool(config, mode, std::make_shared<MallocBackend>(), &plain, SafetyLevel::kOff),
+              Status::kOk);
+    EXPECT_EQ(pool->info().block_size, 100U);
+    EXPECT_EQ(pool->info().safety, GetParam());
+    std::vector<unsigned char*> blocks;
+    for (int i = 0; i < 20; ++i) {
+      unsigned char* block = allocate(*pool, 100);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % 64, 0U);
+      std::memset(block, i, 100);
+      blocks.push_back(block);
+      (void)allocate(*plain, 100);
+    }
+    EXPECT_EQ(pool->stats().bytes_in_use, plain->stats().bytes_in_use);
+    scribble(blocks[3] + 100, 0);
+    EXPECT_EQ(pool->deallocate(blocks[3]), Status::kMemoryCorrupted);
+    EXPECT_EQ(last_corruption().guard, Guard::kBack);
+    EXPECT_EQ(pool->deallocate(blocks[4] + 1), Status::kInvalidFree);
+    ASSERT_EQ(pool->deallocate(blocks[5]), Status::kOk);
+    EXPECT_EQ(pool->deallocate(blocks[5]), Status::kDoubleFree);
+  }
+}
+
+TEST(Tracking, FullPoolsNameTheAllocationSite) {
+  auto pool = make_pool(SafetyLevel::kFull);
+  unsigned char* block;
+  {
+    ScopedAllocationSite site("parser: token buffer");
+    block = allocate(*pool, 32);
+  }
+  scribble(block + 32, 1);
+  ASSERT_EQ(pool->verify(), Status::kMemoryCorrupted);
+  ASSERT_NE(last_corruption().site, nullptr);
+  EXPECT_STREQ(last_corruption().site, "parser: token buffer");
+  EXPECT_NE(std::strstr(error_detail(), "allocated at: parser: token buffer"), nullptr) << error_detail();
+  ASSERT_EQ(pool->deallocate(block), Status::kMemoryCorrupted);
+  EXPECT_STREQ(last_corruption().site, "parser: token buffer");
+}
+
+TEST(Tracking, LeakReportListsLiveBlocksWithSizeAndSite) {
+  auto pool = make_pool(SafetyLevel::kFull);
+  set_allocation_site(intern_allocation_site(std::string("cache: ") + "entries"));
+  void* a = allocate(*pool, 1000);
+  set_allocation_site(nullptr);
+  void* b = allocate(*pool, 24);
+  std::string report;
+  ASSERT_TRUE(pool->leak_report(&report));
+  EXPECT_NE(report.find("2 live block(s), 1024 bytes"), std::string::npos) << report;
+  EXPECT_NE(report.find("1000 bytes, allocated"), std::string::npos) << report;
+  EXPECT_NE(report.find("at cache: entries"), std::string::npos) << report;
+  EXPECT_NE(report.find("(no site set)"), std::string::npos) << report;
+  ASSERT_EQ(pool->deallocate(a), Status::kOk);
+  ASSERT_EQ(pool->deallocate(b), Status::kOk);
+  report.clear();
+  ASSERT_TRUE(pool->leak_report(&report));
+  EXPECT_NE(report.find("0 live block(s)"), std::string::npos) << report;
+}
+
+TEST(Tracking, OnlyFullPoolsTrack) {
+  std::string report;
+  EXPECT_FALSE(make_pool(SafetyLevel::kOff)->leak_report(&report));
+  EXPECT_FALSE(make_pool(SafetyLevel::kCanaries)->leak_report(&report));
+}
+
+TEST(SafetyPlan, CanariesNeedHostAccessibleMemory) {
+  struct DeviceBackend final : Backend {
+    Status allocate(std::size_t, std::size_t, void**) noexcept override { return Status::kOutOfPoolMemory; }
+    void deallocate(void*, std::size_t, std::size_t) noexcept override {}
+    MemoryKind kind() const noexcept override { return MemoryKind::kDevice; }
+    std::string_view name() const noexcept override { return "fake-device"; }
+  } device;
+  SafetyPlan plan;
+  EXPECT_EQ(SafetyPlan::make(SafetyLevel::kOff, device, &plan), Status::kOk);
+  EXPECT_EQ(SafetyPlan::make(SafetyLevel::kCanaries, device, &plan), Status::kFeatureUnavailable);
+  EXPECT_NE(std::strstr(error_detail(), "fake-device"), nullptr) << error_detail();
+  EXPECT_EQ(SafetyPlan::make(static_cast<SafetyLevel>(7), device, &plan), Status::kInvalidArgument);
+}
+
+TEST(SafetyPlan, OffOutsideToolsKeepsTheCallersBackend) {
+  if (hooks::active()) GTEST_SKIP() << "a tool is watching: pools are wrapped on purpose";
+  auto backend = std::make_shared<MallocBackend>();
+  SafetyPlan plan;
+  ASSERT_EQ(SafetyPlan::make(SafetyLevel::kOff, *backend, &plan), Status::kOk);
+  EXPECT_EQ(plan.backend(backend), backend);
+  EXPECT_EQ(plan.block_overhead(64), 0U);
+  ASSERT_EQ(SafetyPlan::make(SafetyLevel::kCanaries, *backend, &plan), Status::kOk);
+  EXPECT_NE(plan.backend(backend), backend);
+  EXPECT_EQ(plan.block_overhead(64), 128U);
+}
+
+}  // namespace
+}  // namespace nativepool
