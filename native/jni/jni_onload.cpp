@@ -22,7 +22,8 @@ extern "C" JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM* vm, void* /*reserved*/) {
   JNIEnv* env = nullptr;
   if (vm->GetEnv(reinterpret_cast<void**>(&env), JNI_VERSION_10) != JNI_OK) return JNI_ERR;
   using namespace nativepool::jni;
-  if (!cache_exception_classes(env) || !register_pool_natives(env) || !register_feature_natives(env)) {
+  if (!cache_exception_classes(env) || !register_pool_natives(env) || !register_feature_natives(env) ||
+      !register_cache_natives(env)) {
     return JNI_ERR;
   }
   return JNI_VERSION_10;

@@ -14,5 +14,6 @@ namespace nativepool::jni {
 
 [[nodiscard]] bool register_pool_natives(JNIEnv* env) noexcept;
 [[nodiscard]] bool register_feature_natives(JNIEnv* env) noexcept;
+[[nodiscard]] bool register_cache_natives(JNIEnv* env) noexcept;
 
 }  // namespace nativepool::jni
