@@ -13,7 +13,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <utility>
 
@@ -67,8 +66,9 @@ class Tlsf {
 
  private:
   struct Arena;
-  // One node per block, free or allocated. 64 bytes: one cache line.
-  struct Block {
+  // One node per block, free or allocated; a node is one cache line, so a
+  // lookup, a split or a merge touches a single line per block.
+  struct alignas(64) Block {
     std::uintptr_t address;
     std::size_t size;
     Block* prev_phys;  // neighbours in address order within the arena
@@ -182,7 +182,7 @@ class VariablePool {
   [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept;
 
   /// The size of the block allocate(@p size, ...) hands out: @p size rounded
-  /// up to the granularity.
+  /// up to the granularity (meaningful for sizes allocate() accepts).
   [[nodiscard]] std::size_t counted_size(std::size_t size) const noexcept {
     return (size + granularity_ - 1) & ~(granularity_ - 1);
   }

@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "nativepool/variable_pool.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cinttypes>
+#include <cstdio>
+#include <mutex>
+
+#include "nativepool/math.hpp"
+
+namespace nativepool {
+namespace detail {
+
+namespace {
+// Arenas are at least page aligned: backends map whole pages anyway, and it
+// lets any alignment up to a page be served from a fresh arena's first byte.
+constexpr std::size_t kMinArenaAlignment = 4096;
+}  // namespace
+
+// Nodes come from slabs, so the fast path takes and returns them with a
+// pointer swap instead of a call to malloc.
+struct Tlsf::NodeSlab {
+  static_assert(sizeof(Block) == 64);
+  static constexpr std::size_t kNodes = 256;
+  Block nodes[kNodes];
+  NodeSlab* next;
+};
+
+// Sizes are in granules. Below 32 granules every size has its own class;
+// above, the first level is the power of two and the second level splits it
+// into 32 equal ranges.
+Tlsf::SizeClass Tlsf::size_class(std::size_t units) noexcept {
+  if (units < kSlCount) return {0, static_cast<unsigned>(units)};
+  const unsigned log2 = floor_log2(units);
+  return {log2 - (kSlBits - 1), static_cast<unsigned>(units >> (log2 - kSlBits)) - kSlCount};
+}
+
+Tlsf::Tlsf(const VariablePoolConfig& config, std::shared_ptr<Backend> backend) noexcept
+    : backend_(std::move(backend)),
+      arena_size_(config.arena_size),
+      granularity_(config.granularity),
+      granularity_shift_(floor_log2(config.granularity)),
+      arena_alignment_(std::max(config.granularity, kMinArenaAlignment)),
+      initial_bytes_(config.initial_bytes),
+      max_bytes_(config.max_bytes) {}
+
+Tlsf::~Tlsf() {
+  while (arenas_ != nullptr) {
+    Arena* arena = arenas_;
+    arenas_ = arena->next;
+    backend_->deallocate(reinterpret_cast<void*>(arena->base), arena->size, arena_alignment_);
+    delete arena;
+  }
+  while (slabs_ != nullptr) {
+    NodeSlab* slab = slabs_;
+    slabs_ = slab->next;
+    delete slab;
+  }
+}
+
+Status Tlsf::check_config(const VariablePoolConfig& config, const Backend* backend) noexcept {
+  if (backend == nullptr) return fail(Status::kInvalidArgument, "variable pool: backend is null");
+  if (!is_pow2(config.granularity)) {
+    return fail(Status::kInvalidArgument, "variable pool: granularity %zu is not a power of two",
+                config.granularity);
+  }
+  if (config.arena_size == 0 || config.arena_size % config.granularity != 0) {
+    return fail(Status::kInvalidArgument,
+                "variable pool: arena_size %zu is not a positive multiple of the granularity %zu",
+                config.arena_size, config.granularity);
+  }
+  if (config.max_bytes != 0 && config.max_bytes < config.granularity) {
+    return fail(Status::kInvalidArgument,
+                "variable pool: max_bytes %zu is below the granularity %zu (0 means unbounded)",
+                config.max_bytes, config.granularity);
+  }
+  return Status::kOk;
+}
+
+Status Tlsf::reserve_initial() noexcept {
+  while (reserved_ < initial_bytes_) {
+    std::size_t size = arena_size_;
+    if (max_bytes_ != 0) {
+      const std::size_t room = (max_bytes_ - reserved_) & ~(granularity_ - 1);
+      if (room == 0) break;
+      size = std::min(size, room);
+    }
+    Block* block = nullptr;
+    const Status status = add_arena(size, &block);
+    if (status == Status::kInternal) return status;
+    if (status != Status::kOk) {
+      char reason[320];
+      std::snprintf(reason, sizeof reason, "%s", error_detail());
+      return fail(Status::kOutOfPoolMemory,
+                  "variable pool: cannot reserve initial_bytes %zu: the backend refused %zu more bytes after %zu: %s",
+                  initial_bytes_, size, reserved_, reason);
+    }
+  }
+  return Status::kOk;
+}
+
+Status Tlsf::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
+  if (size == 0 || (alignment & (alignment - 1)) != 0) [[unlikely]] {
+    return bad_request(size, alignment);
+  }
+  // Every block is granularity-aligned, so smaller alignments are free.
+  const std::size_t align = alignment > granularity_ ? alignment : granularity_;
+  const std::size_t padding = align - granularity_;
+  if (size > SIZE_MAX - (granularity_ - 1) - padding) [[unlikely]] return bad_request(size, alignment);
+  const std::size_t rounded = round_up(size, granularity_);
+  // All metadata the carve below may need is secured first, so a failure
+  // cannot leave a block half split.
+  if (!reserve_nodes(2) || !live_.reserve(live_.size() + 1)) [[unlikely]] {
+    return fail(Status::kInternal, "variable pool: out of host memory for block metadata");
+  }
+  // Searching for size + padding guarantees that an aligned start exists.
+  Block* block = find_free((rounded + padding) >> granularity_shift_);
+  if (block == nullptr) [[unlikely]] {
+    const Status status = refill(size, rounded, align, &block);
+    if (status != Status::kOk) return status;
+  }
+  remove_free(block);
+  const std::uintptr_t start = round_up(block->address, align);
+  if (start != block->address) {
+    Block* body = split(block, start - block->address);
+    insert_free(block);
+    block = body;
+  }
+  // Sizes are multiples of the granularity, so any remainder can stand as a
+  // block of its own; the block handed out is exactly `rounded` bytes.
+  if (block->size != rounded) insert_free(split(block, rounded));
+  block->free = false;
+  live_.insert(block->address, block);
+  *out = reinterpret_cast<void*>(block->address);
+  return Status::kOk;
+}
+
+Status Tlsf::deallocate(void* ptr, std::size_t* freed_size) noexcept {
+  Block* block = live_.take(reinterpret_cast<std::uintptr_t>(ptr));
+  if (block == nullptr) [[unlikely]] return bad_free(ptr);
+  if (freed_size != nullptr) *freed_size = block->size;
+  // Merging at once keeps the invariant that no two free blocks touch, so a
+  // free needs to look at its two neighbours only.
+  Block* next = block->next_phys;
+  if (next != nullptr && next->free) {
+    remove_free(next);
+    absorb_next(block);
+  }
+  Block* prev = block->prev_phys;
+  if (prev != nullptr && prev->free) {
+    remove_free(prev);
+    absorb_next(prev);
+    block = prev;
+  }
+  insert_free(block);
+  return Status::kOk;
+}
+
+std::size_t Tlsf::trim() noexcept {
+  std::size_t released = 0;
+  for (Arena* arena = arenas_; arena != nullptr;) {
+    Arena* next = arena->next;
+    Block* only = arena->first;
+    if (only->free && only->next_phys == nullptr) {
+      remove_free(only);
+      release_node(only);
+      released += arena->size;
+      release_arena(arena);
+    }
+    arena = next;
+  }
+  return released;
+}
+
+// Growth, and the exhaustive search before it, are the slow path: out of
+// line, so the fast path of allocate() stays small enough to inline and to
+// sit in few cache lines (the mimalloc discipline).
+[[gnu::noinline]] Status Tlsf::refill(std::size_t size, std::size_t rounded, std::size_t align,
+                                      Block** block) noexcept {
+  const std::size_t search = rounded + (align - granularity_);
+  *block = find_exact(rounded, search, align);
+  if (*block != nullptr) return Status::kOk;
+  // A fresh arena starts aligned to arena_alignment_, so only larger
+  // alignments need the padding reserved.
+  const std::size_t needed = align <= arena_alignment_ ? rounded : search;
+  if (max_bytes_ != 0 && needed > max_bytes_ - reserved_) {
+    return out_of_memory(size, align,
+                         needed > max_bytes_ ? "the request exceeds max_bytes"
+                                             : "a new arena would exceed max_bytes");
+  }
+  std::size_t arena = 0;
+  if (!round_up_checked(needed, arena_alignment_, &arena)) {
+    return out_of_memory(size, align, "no arena can be that large");
+  }
+  arena = std::max(arena, arena_size_);
+  // Near the limit the last arena shrinks to what is left, so the whole of
+  // max_bytes stays usable.
+  if (max_bytes_ != 0) arena = std::min(arena, (max_bytes_ - reserved_) & ~(granularity_ - 1));
+  const Status status = add_arena(arena, block);
+  if (status == Status::kOk || status == Status::kInternal) return status;
+  char reason[320];
+  std::snprintf(reason, sizeof reason, "the backend refused %zu more bytes: %s", arena, error_detail());
+  return out_of_memory(size, align, reason);
+}
+
+Status Tlsf::add_arena(std::size_t size, Block** block) noexcept {
+  // Three nodes: the arena's block, and the two an allocation may split off.
+  if (!reserve_nodes(3)) return fail(Status::kInternal, "variable pool: out of host memory for block metadata");
+  Arena* arena = new (std::nothrow) Arena{};
+  if (arena == nullptr) return fail(Status::kInternal, "variable pool: out of host memory for arena metadata");
+  void* region = nullptr;
+  const Status status = backend_->allocate(size, arena_alignment_, &region);
+  if (status != Status::kOk) {
+    delete arena;
+    return status;
+  }
+  const auto base = reinterpret_cast<std::uintptr_t>(region);
+  if (base % arena_alignment_ != 0) {
+    backend_->deallocate(region, size, arena_alignment_);
+    delete arena;
+    return fail(Status::kInternal, "variable pool: backend %.*s returned 0x%" PRIxPTR ", not aligned to %zu",
+                static_cast<int>(backend_->name().size()), backend_->name().data(), base, arena_alignment_);
+  }
+  Block* node = take_node();
+  *node = Block{base, size, nullptr, nullptr, nullptr, nullptr, arena, 0, true};
+  *arena = Arena{base, size, node, nullptr, arenas_};
+  if (arenas_ != nullptr) arenas_->prev = arena;
+  arenas_ = arena;
+  reserved_ += size;
+  peak_reserved_ = std::max(peak_reserved_, reserved_);
+  ++regions_;
+  insert_free(node);
+  *block = node;
+  return Status::kOk;
+}
+
+// The good-fit search skips the class the request falls in, since not every
+// block there is large enough. Before growing, look there too (and, for
+// aligned requests, in the classes whose blocks fit only if their start
+// happens to be aligned), so the pool grows or fails only when nothing fits.
+Tlsf::Block* Tlsf::find_exact(std::size_t rounded, std::size_t search, std::size_t align) const noexcept {
+  const SizeClass low = size_class(rounded >> granularity_shift_);
+  const SizeClass high = size_class(search >> granularity_shift_);
+  for (unsigned fl = low.fl; fl <= high.fl; ++fl) {
+    if ((fl_bitmap_ >> fl & 1U) == 0) continue;
+    const unsigned first = fl == low.fl ? low.sl : 0;
+    const unsigned last = fl == high.fl ? high.sl : kSlCount - 1;
+    for (unsigned sl = first; sl <= last; ++sl) {
+      for (Block* block = heads_[fl][sl]; block != nullptr; block = block->next_free) {
+        const std::uintptr_t start = round_up(block->address, align);
+        if (start - block->address + rounded <= block->size) return block;
+      }
+    }
+  }
+  return nullptr;
+}
+
+Tlsf::Block* Tlsf::find_free(std::size_t units) const noexcept {
+  if (units >= kSlCount) {
+    // No block is that large, and rounding up could overflow.
+    if (units > SIZE_MAX >> 1) [[unlikely]] return nullptr;
+    // Round up to the next class boundary: every block of that class or
+    // above fits, so the first list head found will do (good fit).
+    units += (std::size_t{1} << (floor_log2(units) - kSlBits)) - 1;
+  }
+  SizeClass c = size_class(units);
+  std::uint32_t sl_map = sl_bitmap_[c.fl] & (~0U << c.sl);
+  if (sl_map == 0) {
+    const std::uint64_t fl_map = fl_bitmap_ & (~0ULL << (c.fl + 1));
+    if (fl_map == 0) return nullptr;
+    c.fl = static_cast<unsigned>(std::countr_zero(fl_map));
+    sl_map = sl_bitmap_[c.fl];
+  }
+  return heads_[c.fl][std::countr_zero(sl_map)];
+}
+
+void Tlsf::insert_free(Block* block) noexcept {
+  const SizeClass c = size_class(block->size >> granularity_shift_);
+  block->free = true;
+  block->prev_free = nullptr;
+  block->next_free = heads_[c.fl][c.sl];
+  if (block->next_free != nullptr) block->next_free->prev_free = block;
+  heads_[c.fl][c.sl] = block;
+  sl_bitmap_[c.fl] |= 1U << c.sl;
+  fl_bitmap_ |= 1ULL << c.fl;
+  free_bytes_ += block->size;
+  ++free_blocks_;
+}
+
+void Tlsf::remove_free(Block* block) noexcept {
+  const SizeClass c = size_class(block->size >> granularity_shift_);
+  if (block->prev_free != nullptr) {
+    block->prev_free->next_free = block->next_free;
+  } else {
+    heads_[c.fl][c.sl] = block->next_free;
+  }
+  if (block->next_free != nullptr) block->next_free->prev_free = block->prev_free;
+  if (heads_[c.fl][c.sl] == nullptr) {
+    sl_bitmap_[c.fl] &= ~(1U << c.sl);
+    if (sl_bitmap_[c.fl] == 0) fl_bitmap_ &= ~(1ULL << c.fl);
+  }
+  free_bytes_ -= block->size;
+  --free_blocks_;
+}
+
+// Keeps the front part in @p block (so an arena's first node never changes)
+// and returns a new node for the rest.
+Tlsf::Block* Tlsf::split(Block* block, std::size_t first_size) noexcept {
+  Block* rest = take_node();
+  *rest = Block{block->address + first_size, block->size - first_size, block, block->next_phys,
+                nullptr, nullptr, block->arena, 0, block->free};
+  if (rest->next_phys != nullptr) rest->next_phys->prev_phys = rest;
+  block->next_phys = rest;
+  block->size = first_size;
+  return rest;
+}
+
+void Tlsf::absorb_next(Block* block) noexcept {
+  Block* next = block->next_phys;
+  block->size += next->size;
+  block->next_phys = next->next_phys;
+  if (block->next_phys != nullptr) block->next_phys->prev_phys = block;
+  release_node(next);
+}
+
+bool Tlsf::reserve_nodes(std::size_t count) noexcept { return spare_count_ >= count || grow_nodes(); }
+
+[[gnu::noinline]] bool Tlsf::grow_nodes() noexcept {
+  auto* slab = new (std::nothrow) NodeSlab();
+  if (slab == nullptr) return false;
+  slab->next = slabs_;
+  slabs_ = slab;
+  for (Block& node : slab->nodes) release_node(&node);
+  return true;
+}
+
+Tlsf::Block* Tlsf::take_node() noexcept {
+  Block* node = spare_nodes_;
+  spare_nodes_ = node->next_free;
+  --spare_count_;
+  return node;
+}
+
+void Tlsf::release_node(Block* node) noexcept {
+  node->next_free = spare_nodes_;
+  spare_nodes_ = node;
+  ++spare_count_;
+}
+
+void Tlsf::release_arena(Arena* arena) noexcept {
+  if (arena->prev != nullptr) {
+    arena->prev->next = arena->next;
+  } else {
+    arenas_ = arena->next;
+  }
+  if (arena->next != nullptr) arena->next->prev = arena->prev;
+  backend_->deallocate(reinterpret_cast<void*>(arena->base), arena->size, arena_alignment_);
+  reserved_ -= arena->size;
+  --regions_;
+  delete arena;
+}
+
+[[gnu::noinline]] Status Tlsf::bad_request(std::size_t size, std::size_t alignment) const noexcept {
+  if (size == 0) return fail(Status::kInvalidArgument, "allocation size must be at least 1 byte");
+  if ((alignment & (alignment - 1)) != 0) {
+    return fail(Status::kInvalidArgument, "alignment %zu is not a power of two", alignment);
+  }
+  return fail(Status::kInvalidArgument, "size %zu aligned to %zu overflows when rounded up to the granularity %zu",
+              size, alignment, granularity_);
+}
+
+// Only a failed free gets here, so a walk over the arena costs nothing on
+// the normal path and buys a precise diagnosis.
+[[gnu::noinline]] Status Tlsf::bad_free(const void* ptr) const noexcept {
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  for (const Arena* arena = arenas_; arena != nullptr; arena = arena->next) {
+    if (address - arena->base >= arena->size) continue;
+    for (const Block* block = arena->first; block != nullptr; block = block->next_phys) {
+      const std::uintptr_t offset = address - block->address;
+      if (offset >= block->size) continue;
+      if (!block->free) {
+        return fail(Status::kInvalidFree,
+                    "0x%" PRIxPTR " points %zu bytes into the block at 0x%" PRIxPTR " (size %zu)", address,
+                    offset, block->address, block->size);
+      }
+      if (offset == 0) return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free", address);
+      // Inside free space: most likely a block freed before and since merged
+      // with a neighbour.
+      return fail(Status::kDoubleFree,
+                  "0x%" PRIxPTR " is already free (it lies %zu bytes into the free block at 0x%" PRIxPTR
+                  " of size %zu)",
+                  address, offset, block->address, block->size);
+    }
+  }
+  return fail(Status::kInvalidFree, "0x%" PRIxPTR " is not a block of this pool", address);
+}
+
+[[gnu::noinline]] Status Tlsf::out_of_memory(std::size_t size, std::size_t align,
+                                             const char* reason) const noexcept {
+  const Fragmentation f = fragmentation();
+  char held[96];
+  if (max_bytes_ != 0) {
+    std::snprintf(held, sizeof held, "reserved %zu of max %zu bytes", reserved_, max_bytes_);
+  } else {
+    std::snprintf(held, sizeof held, "reserved %zu bytes (no max)", reserved_);
+  }
+  return fail(Status::kOutOfPoolMemory,
+              "cannot allocate %zu bytes aligned to %zu: %s; free %" PRIu64 " bytes in %" PRIu64
+              " blocks, largest %" PRIu64 " (external fragmentation %.2f); %s",
+              size, align, held, f.free_bytes, f.free_blocks, f.largest_free_block, f.external_fragmentation,
+              reason);
+}
+
+std::size_t Tlsf::largest_free() const noexcept {
+  if (fl_bitmap_ == 0) return 0;
+  // The highest non-empty class holds the largest block, but sizes within a
+  // class differ, so its list is scanned.
+  const auto fl = static_cast<unsigned>(std::bit_width(fl_bitmap_) - 1);
+  const auto sl = static_cast<unsigned>(std::bit_width(sl_bitmap_[fl]) - 1);
+  std::size_t largest = 0;
+  for (const Block* block = heads_[fl][sl]; block != nullptr; block = block->next_free) {
+    largest = std::max(largest, block->size);
+  }
+  return largest;
+}
+
+Fragmentation Tlsf::fragmentation() const noexcept {
+  Fragmentation f;
+  f.free_bytes = free_bytes_;
+  f.free_blocks = free_blocks_;
+  f.largest_free_block = largest_free();
+  if (free_bytes_ != 0) {
+    f.external_fragmentation =
+        1.0 - static_cast<double>(f.largest_free_block) / static_cast<double>(f.free_bytes);
+  }
+  return f;
+}
+
+Reservation Tlsf::reservation() const noexcept {
+  return Reservation{reserved_, peak_reserved_, regions_};
+}
+
+std::size_t Tlsf::block_size(const void* ptr) const noexcept {
+  const Block* block = live_.find(reinterpret_cast<std::uintptr_t>(ptr));
+  return block != nullptr ? block->size : 0;
+}
+
+Status Tlsf::validate() const noexcept {
+  // Free-list nodes get this visit stamp; the arena walk then proves every
+  // free block was listed, without allocating a visited set.
+  const std::uint32_t epoch = ++epoch_;
+  std::size_t listed_blocks = 0;
+  std::size_t listed_bytes = 0;
+  if ((fl_bitmap_ >> kFlCount) != 0) {
+    return fail(Status::kCorrupted, "first-level bitmap 0x%" PRIx64 " has bits beyond level %u", fl_bitmap_,
+                kFlCount - 1);
+  }
+  for (unsigned fl = 0; fl < kFlCount; ++fl) {
+    if (((fl_bitmap_ >> fl & 1U) != 0) != (sl_bitmap_[fl] != 0)) {
+      return fail(Status::kCorrupted, "first-level bit %u disagrees with its second-level bitmap 0x%" PRIx32,
+                  fl, sl_bitmap_[fl]);
+    }
+    for (unsigned sl = 0; sl < kSlCount; ++sl) {
+      const Block* head = heads_[fl][sl];
+      if (((sl_bitmap_[fl] >> sl & 1U) != 0) != (head != nullptr)) {
+        return fail(Status::kCorrupted, "bitmap bit of size class (%u, %u) disagrees with its list", fl, sl);
+      }
+      const Block* prev = nullptr;
+      for (const Block* block = head; block != nullptr; prev = block, block = block->next_free) {
+        if (block->mark == epoch) {
+          return fail(Status::kCorrupted, "free block at 0x%" PRIxPTR " is listed twice (or its list loops)",
+                      block->address);
+        }
+        block->mark = epoch;
+        if (!block->free) {
+          return fail(Status::kCorrupted, "allocated block at 0x%" PRIxPTR " is in free list (%u, %u)",
+                      block->address, fl, sl);
+        }
+        if (block->prev_free != prev) {
+          return fail(Status::kCorrupted, "free block at 0x%" PRIxPTR " has a broken back link in list (%u, %u)",
+                      block->address, fl, sl);
+        }
+        const SizeClass c = size_class(block->size >> granularity_shift_);
+        if (c.fl != fl || c.sl != sl) {
+          return fail(Status::kCorrupted,
+                      "free block at 0x%" PRIxPTR " (size %zu) is in size class (%u, %u), expected (%u, %u)",
+                      block->address, block->size, fl, sl, c.fl, c.sl);
+        }
+        ++listed_blocks;
+        listed_bytes += block->size;
+      }
+    }
+  }
+
+  std::size_t arenas = 0;
+  std::size_t reserved = 0;
+  std::size_t free_blocks = 0;
+  std::size_t free_bytes = 0;
+  std::size_t live = 0;
+  const Arena* prev_arena = nullptr;
+  for (const Arena* arena = arenas_; arena != nullptr; prev_arena = arena, arena = arena->next) {
+    if (++arenas > regions_) {
+      return fail(Status::kCorrupted, "more arenas are linked than the %zu counted", regions_);
+    }
+    if (arena->prev != prev_arena) {
+      return fail(Status::kCorrupted, "arena at 0x%" PRIxPTR " has a broken back link", arena->base);
+    }
+    if (arena->base % arena_alignment_ != 0 || arena->size == 0 || arena->size % granularity_ != 0) {
+      return fail(Status::kCorrupted, "arena at 0x%" PRIxPTR " has a bad base or size %zu", arena->base,
+                  arena->size);
+    }
+    reserved += arena->size;
+    const std::uintptr_t end = arena->base + arena->size;
+    std::uintptr_t expected = arena->base;
+    const Block* prev = nullptr;
+    for (const Block* block = arena->first; block != nullptr; prev = block, block = block->next_phys) {
+      if (block->arena != arena || block->prev_phys != prev) {
+        return fail(Status::kCorrupted, "block at 0x%" PRIxPTR " has broken arena or prev_phys links",
+                    block->address);
+      }
+      if (block->address != expected) {
+        return fail(Status::kCorrupted,
+                    "arena at 0x%" PRIxPTR " has a block at 0x%" PRIxPTR " where 0x%" PRIxPTR
+                    " was expected (gap or overlap)",
+                    arena->base, block->address, expected);
+      }
+      if (block->size == 0 || block->size % granularity_ != 0 || block->size > end - block->address) {
+        return fail(Status::kCorrupted, "block at 0x%" PRIxPTR " has a bad size %zu", block->address,
+                    block->size);
+      }
+      expected += block->size;
+      if (block->free) {
+        if (prev != nullptr && prev->free) {
+          return fail(Status::kCorrupted,
+                      "free blocks at 0x%" PRIxPTR " and 0x%" PRIxPTR " are adjacent (not coalesced)",
+                      prev->address, block->address);
+        }
+        if (block->mark != epoch) {
+          return fail(Status::kCorrupted, "free block at 0x%" PRIxPTR " (size %zu) is in no size-class list",
+                      block->address, block->size);
+        }
+        ++free_blocks;
+        free_bytes += block->size;
+      } else {
+        if (live_.find(block->address) != block) {
+          return fail(Status::kCorrupted, "allocated block at 0x%" PRIxPTR " is missing from the address map",
+                      block->address);
+        }
+        ++live;
+      }
+    }
+    if (expected != end) {
+      return fail(Status::kCorrupted, "arena at 0x%" PRIxPTR " (size %zu) is tiled only up to 0x%" PRIxPTR,
+                  arena->base, arena->size, expected);
+    }
+  }
+  if (arenas != regions_ || reserved != reserved_ || peak_reserved_ < reserved_) {
+    return fail(Status::kCorrupted,
+                "arenas hold %zu bytes in %zu regions, counted %zu bytes in %zu regions (peak %zu)", reserved,
+                arenas, reserved_, regions_, peak_reserved_);
+  }
+  if (listed_blocks != free_blocks || listed_bytes != free_bytes) {
+    return fail(Status::kCorrupted,
+                "size-class lists hold %zu blocks (%zu bytes), the arenas %zu free blocks (%zu bytes)",
+                listed_blocks, listed_bytes, free_blocks, free_bytes);
+  }
+  if (free_blocks != free_blocks_ || free_bytes != free_bytes_) {
+    return fail(Status::kCorrupted, "free counters say %zu blocks (%zu bytes), the arenas %zu (%zu bytes)",
+                free_blocks_, free_bytes_, free_blocks, free_bytes);
+  }
+  if (live != live_.size()) {
+    return fail(Status::kCorrupted, "the address map holds %zu entries for %zu allocated blocks", live_.size(),
+                live);
+  }
+  if (!live_.consistent()) return fail(Status::kCorrupted, "the address map breaks its probing invariant");
+  return Status::kOk;
+}
+
+}  // namespace detail
+
+template <ThreadSafety Mode>
+Status VariablePool<Mode>::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
+  std::lock_guard guard(lock_);
+  return core_.allocate(size, alignment, out);
+}
+
+template <ThreadSafety Mode>
+Status VariablePool<Mode>::deallocate(void* ptr, std::size_t* freed_size) noexcept {
+  std::lock_guard guard(lock_);
+  return core_.deallocate(ptr, freed_size);
+}
+
+template <ThreadSafety Mode>
+std::size_t VariablePool<Mode>::trim() noexcept {
+  std::lock_guard guard(lock_);
+  return core_.trim();
+}
+
+template <ThreadSafety Mode>
+Status VariablePool<Mode>::validate() const noexcept {
+  std::lock_guard guard(lock_);
+  return core_.validate();
+}
+
+template <ThreadSafety Mode>
+Fragmentation VariablePool<Mode>::fragmentation() const noexcept {
+  std::lock_guard guard(lock_);
+  return core_.fragmentation();
+}
+
+template <ThreadSafety Mode>
+Reservation VariablePool<Mode>::reservation() const noexcept {
+  std::lock_guard guard(lock_);
+  return core_.reservation();
+}
+
+template <ThreadSafety Mode>
+std::size_t VariablePool<Mode>::block_size(const void* ptr) const noexcept {
+  std::lock_guard guard(lock_);
+  return core_.block_size(ptr);
+}
+
+template class VariablePool<ThreadSafety::kNone>;
+template class VariablePool<ThreadSafety::kMutex>;
+
+static_assert(PoolAlgorithm<VariablePool<ThreadSafety::kNone>>);
+static_assert(PoolAlgorithm<VariablePool<ThreadSafety::kMutex>>);
+
+}  // namespace nativepool
