@@ -34,8 +34,8 @@ for name in synthetic gcc; do
   LD_PRELOAD="$libs/libjemalloc.so.2" replay "$name" jemalloc malloc
   LD_PRELOAD="$libs/libmimalloc.so.2" replay "$name" mimalloc malloc
 done
-# A fixed capacity: 10% above the synthetic trace's peak live bytes.
+# A tight fixed capacity: 2% above the synthetic trace's peak live bytes.
 peak=$(tail -1 "$out/synthetic-nativepool.csv" | cut -d, -f5)
-capacity=$(( peak * 11 / 10 ))
+capacity=$(( peak * 102 / 100 ))
 echo "== synthetic trace at a fixed capacity of $capacity bytes" >&2
 replay synthetic nativepool-capped pool "$capacity"

@@ -8,7 +8,8 @@ phase). Phases shift the size mix, so memory freed by one phase must serve the
 requests of the next; the last phase is a long steady state.
 
 Format, one operation per line: "+ <id> <size>" allocates, "- <id>" frees,
-"# <phase>" starts a phase. Blocks still live at the end are freed there.
+"# <phase>" starts a phase. Blocks still live at the end are freed in a
+last phase, "drain".
 """
 import argparse
 import heapq
@@ -28,7 +29,7 @@ PHASES = [
 ]
 
 # (share, shortest, longest lifetime in operations)
-LIFETIMES = [(0.70, 1, 64), (0.25, 500, 5_000), (0.05, 10_000, 60_000)]
+LIFETIMES = [(0.73, 1, 64), (0.25, 500, 5_000), (0.02, 5_000, 30_000)]
 
 
 def lifetime(rng):
@@ -60,6 +61,7 @@ def main():
             heapq.heappush(deaths, (now + lifetime(rng), next_id))
             next_id += 1
             now += 1
+    out.write("# drain\n")
     for _, block in sorted(deaths):
         out.write(f"- {block}\n")
 

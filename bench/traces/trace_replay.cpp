@@ -92,19 +92,20 @@ class PoolSubject final : public Subject {
 
 class MallocSubject final : public Subject {
  public:
-  MallocSubject() : baseline_(resident_bytes()) {}
+  // Reading the trace freed memory that is still resident; each allocator
+  // returns it first, so that the replay's footprint starts from zero.
+  MallocSubject() {
+    if (auto* trim = reinterpret_cast<int (*)(std::size_t)>(dlsym(RTLD_DEFAULT, "malloc_trim"))) trim(0);
+    if (auto* ctl = reinterpret_cast<int (*)(const char*, void*, std::size_t*, void*, std::size_t)>(
+            dlsym(RTLD_DEFAULT, "mallctl"))) {
+      ctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);  // 4096: MALLCTL_ARENAS_ALL
+    }
+    if (auto* collect = reinterpret_cast<void (*)(bool)>(dlsym(RTLD_DEFAULT, "mi_collect"))) collect(true);
+  }
   void* allocate(std::size_t size) override { return bench::Malloc::allocate(size); }
   void deallocate(void* ptr) override { bench::Malloc::deallocate(ptr); }
-  Figures figures() override {
-    const std::size_t now = resident_bytes();
-    Figures f;
-    f.footprint = now > baseline_ ? now - baseline_ : 0;
-    return f;
-  }
+  Figures figures() override { return {}; }  // the resident set is the footprint
   std::string name() const override { return bench::Malloc::name(); }
-
- private:
-  std::size_t baseline_;
 };
 
 struct Op {
@@ -148,6 +149,7 @@ int main(int argc, char** argv) {
     subject = std::make_unique<MallocSubject>();
   }
 
+  const std::size_t baseline = resident_bytes();
   const std::size_t sample_every = ops.size() / 400 + 1;
   const std::size_t progress_every = ops.size() / 10 + 1;
   std::unordered_map<std::uint64_t, std::pair<void*, std::size_t>> live;
@@ -156,7 +158,7 @@ int main(int argc, char** argv) {
   std::size_t peak_live = 0;
   std::size_t failures = 0;
   std::printf("allocator,phase,op,live_bytes,peak_live_bytes,footprint_bytes,efficiency,free_bytes,"
-              "largest_free_block,external_fragmentation,failures\n");
+              "largest_free_block,external_fragmentation,failures,resident_bytes\n");
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const Op& op = ops[i];
     if (op.kind == '#') {
@@ -177,15 +179,18 @@ int main(int argc, char** argv) {
       live.erase(it);
     }
     if (i % sample_every == 0 || i + 1 == ops.size()) {
-      const Figures f = subject->figures();
+      Figures f = subject->figures();
+      const std::size_t now = resident_bytes();
+      const std::size_t resident = now > baseline ? now - baseline : 0;
+      if (!f.has_free_space_figures) f.footprint = resident;
       const double efficiency = f.footprint == 0 ? 1.0 : static_cast<double>(live_bytes) / static_cast<double>(f.footprint);
       if (f.has_free_space_figures) {
-        std::printf("%s,%s,%zu,%zu,%zu,%zu,%.4f,%zu,%zu,%.4f,%zu\n", subject->name().c_str(), phase.c_str(), i,
+        std::printf("%s,%s,%zu,%zu,%zu,%zu,%.4f,%zu,%zu,%.4f,%zu,%zu\n", subject->name().c_str(), phase.c_str(), i,
                     live_bytes, peak_live, f.footprint, efficiency, f.free_bytes, f.largest_free,
-                    f.external_fragmentation, failures);
+                    f.external_fragmentation, failures, resident);
       } else {
-        std::printf("%s,%s,%zu,%zu,%zu,%zu,%.4f,,,,%zu\n", subject->name().c_str(), phase.c_str(), i, live_bytes,
-                    peak_live, f.footprint, efficiency, failures);
+        std::printf("%s,%s,%zu,%zu,%zu,%zu,%.4f,,,,%zu,%zu\n", subject->name().c_str(), phase.c_str(), i, live_bytes,
+                    peak_live, f.footprint, efficiency, failures, resident);
       }
     }
     if (i % progress_every == 0) {
