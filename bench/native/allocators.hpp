@@ -16,6 +16,7 @@
 #include <string>
 
 #include "nativepool/host_backend.hpp"
+#include "nativepool/pool.hpp"
 #include "nativepool/status.hpp"
 
 namespace bench {
@@ -49,6 +50,22 @@ class Direct {
 
  private:
   std::unique_ptr<Algorithm> pool_;
+};
+
+/// A pool as the JNI layer sees it: type-erased (one virtual call) and
+/// counted (WithStatistics), built by the pool factory.
+class Erased {
+ public:
+  explicit Erased(std::unique_ptr<nativepool::Pool> pool) : pool_(std::move(pool)) {}
+
+  void* allocate(std::size_t size) noexcept {
+    void* out = nullptr;
+    return pool_->allocate(size, 0, &out) == nativepool::Status::kOk ? out : nullptr;
+  }
+  void deallocate(void* ptr) noexcept { (void)pool_->deallocate(ptr); }
+
+ private:
+  std::unique_ptr<nativepool::Pool> pool_;
 };
 
 /// Builds Algorithm<Mode> from @p config over anonymous mappings, or throws.

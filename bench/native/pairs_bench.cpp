@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <stdexcept>
 
 #include "allocators.hpp"
 #include "nativepool/fixed_pool.hpp"
+#include "nativepool/pool_factory.hpp"
 #include "nativepool/variable_pool.hpp"
 
 namespace {
@@ -93,6 +95,26 @@ void BM_FixedPool(benchmark::State& state) {
   if (state.thread_index() == 0) pool.reset();
 }
 
+// The fixed pool as JNI calls it: virtual call and statistics included.
+template <ThreadSafety Mode>
+void BM_ErasedFixedPool(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  auto& pool = shared_instance<bench::Erased>();
+  if (state.thread_index() == 0) {
+    nativepool::FixedPoolConfig config;
+    config.block_size = size;
+    config.alignment = 16;
+    std::unique_ptr<nativepool::Pool> erased;
+    if (nativepool::make_fixed_pool(config, Mode, std::make_shared<nativepool::MmapBackend>(), &erased) !=
+        nativepool::Status::kOk) {
+      throw std::runtime_error(nativepool::error_detail());
+    }
+    pool = std::make_unique<bench::Erased>(std::move(erased));
+  }
+  run_pairs(state, *pool, size);
+  if (state.thread_index() == 0) pool.reset();
+}
+
 template <ThreadSafety Mode>
 void BM_VariablePool(benchmark::State& state) {
   using Pool = bench::Direct<nativepool::VariablePool<Mode>>;
@@ -118,6 +140,9 @@ BENCHMARK(BM_Malloc)->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_FixedPool<ThreadSafety::kNone>)->Apply(fixed_sizes)->Threads(1)->UseRealTime();
 BENCHMARK(BM_FixedPool<ThreadSafety::kMutex>)->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_FixedPool<ThreadSafety::kLockFree>)->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_ErasedFixedPool<ThreadSafety::kNone>)->Arg(64)->Threads(1)->UseRealTime();
+BENCHMARK(BM_ErasedFixedPool<ThreadSafety::kMutex>)->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_ErasedFixedPool<ThreadSafety::kLockFree>)->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_VariablePool<ThreadSafety::kNone>)->Apply(all_sizes)->Threads(1)->UseRealTime();
 BENCHMARK(BM_VariablePool<ThreadSafety::kMutex>)->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
 

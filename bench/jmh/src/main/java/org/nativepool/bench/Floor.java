@@ -12,7 +12,7 @@ import java.nio.file.StandardCopyOption;
  * {@code PoolNative.free}: two calls are the cheapest any JNI allocator's
  * allocation + free pair can be.
  */
-final class Floor {
+public final class Floor {
     static {
         try (InputStream library = Floor.class.getResourceAsStream("libfloor.so")) {
             if (library == null) {
@@ -30,7 +30,7 @@ final class Floor {
     private Floor() {
     }
 
-    static native long allocate(long pool, long size, long alignment);
+    public static native long allocate(long pool, long size, long alignment);
 
-    static native void free(long pool, long address);
+    public static native void free(long pool, long address);
 }
