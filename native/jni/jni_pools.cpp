@@ -13,6 +13,7 @@
 #include "jni_errors.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
+#include "nativepool/math.hpp"
 #include "nativepool/pool_factory.hpp"
 
 #ifdef NATIVEPOOL_HAVE_JAVAH
@@ -170,7 +171,8 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_stats(JNIEnv* env
   // Under concurrency a slot may be read after a refill the counters missed;
   // the clamp keeps every figure one the pool really had or could have had.
   const std::uint64_t cached_blocks = std::min(nativepool::jni::parked_blocks(pool), s.live_blocks);
-  const std::uint64_t cached_bytes = cached_blocks * pool->info().block_size;
+  // A fixed pool counts each block as its stride in bytes in use.
+  const std::uint64_t cached_bytes = cached_blocks * nativepool::round_up(pool->info().block_size, pool->info().alignment);
   jlong fragmentation_bits = 0;
   std::memcpy(&fragmentation_bits, &s.fragmentation.external_fragmentation, sizeof fragmentation_bits);
   // Order of org.nativepool.PoolStats' field indices.
