@@ -20,12 +20,43 @@ namespace {
 
 using nativepool::ThreadSafety;
 
-// Thread 0 builds the shared allocator before the timed loop starts, and
-// destroys it after; Google Benchmark puts a barrier at both ends of the loop.
+// The allocator every thread of a run shares: built by a Setup hook before
+// the threads start and destroyed by a Teardown hook after they end.
 template <class Allocator>
-std::unique_ptr<Allocator>& shared_instance() {
-  static std::unique_ptr<Allocator> instance;
-  return instance;
+std::unique_ptr<Allocator> shared;
+
+template <class Allocator>
+void destroy(const benchmark::State&) {
+  shared<Allocator>.reset();
+}
+
+template <ThreadSafety Mode>
+void create_fixed(const benchmark::State& state) {
+  nativepool::FixedPoolConfig config;
+  config.block_size = static_cast<std::size_t>(state.range(0));
+  config.alignment = 16;
+  shared<bench::Direct<nativepool::FixedPool<Mode>>> = std::make_unique<bench::Direct<nativepool::FixedPool<Mode>>>(
+      bench::make_direct<nativepool::FixedPool<Mode>>(config));
+}
+
+template <ThreadSafety Mode>
+void create_erased_fixed(const benchmark::State& state) {
+  nativepool::FixedPoolConfig config;
+  config.block_size = static_cast<std::size_t>(state.range(0));
+  config.alignment = 16;
+  std::unique_ptr<nativepool::Pool> erased;
+  if (nativepool::make_fixed_pool(config, Mode, std::make_shared<nativepool::MmapBackend>(), &erased) !=
+      nativepool::Status::kOk) {
+    throw std::runtime_error(nativepool::error_detail());
+  }
+  shared<bench::Erased> = std::make_unique<bench::Erased>(std::move(erased));
+}
+
+template <ThreadSafety Mode>
+void create_variable(const benchmark::State&) {
+  shared<bench::Direct<nativepool::VariablePool<Mode>>> =
+      std::make_unique<bench::Direct<nativepool::VariablePool<Mode>>>(
+          bench::make_direct<nativepool::VariablePool<Mode>>(nativepool::VariablePoolConfig{}));
 }
 
 // Sizes log-uniform in [16 B, 4 KiB], fixed seed: the same mix for everyone.
@@ -80,55 +111,19 @@ void BM_Malloc(benchmark::State& state) {
   }
 }
 
-template <ThreadSafety Mode>
-void BM_FixedPool(benchmark::State& state) {
-  using Pool = bench::Direct<nativepool::FixedPool<Mode>>;
-  const auto size = static_cast<std::size_t>(state.range(0));
-  auto& pool = shared_instance<Pool>();
-  if (state.thread_index() == 0) {
-    nativepool::FixedPoolConfig config;
-    config.block_size = size;
-    config.alignment = 16;
-    pool = std::make_unique<Pool>(bench::make_direct<nativepool::FixedPool<Mode>>(config));
-  }
-  run_pairs(state, *pool, size);
-  if (state.thread_index() == 0) pool.reset();
-}
-
-// The fixed pool as JNI calls it: virtual call and statistics included.
-template <ThreadSafety Mode>
-void BM_ErasedFixedPool(benchmark::State& state) {
-  const auto size = static_cast<std::size_t>(state.range(0));
-  auto& pool = shared_instance<bench::Erased>();
-  if (state.thread_index() == 0) {
-    nativepool::FixedPoolConfig config;
-    config.block_size = size;
-    config.alignment = 16;
-    std::unique_ptr<nativepool::Pool> erased;
-    if (nativepool::make_fixed_pool(config, Mode, std::make_shared<nativepool::MmapBackend>(), &erased) !=
-        nativepool::Status::kOk) {
-      throw std::runtime_error(nativepool::error_detail());
-    }
-    pool = std::make_unique<bench::Erased>(std::move(erased));
-  }
-  run_pairs(state, *pool, size);
-  if (state.thread_index() == 0) pool.reset();
-}
-
-template <ThreadSafety Mode>
-void BM_VariablePool(benchmark::State& state) {
-  using Pool = bench::Direct<nativepool::VariablePool<Mode>>;
-  auto& pool = shared_instance<Pool>();
-  if (state.thread_index() == 0) {
-    pool = std::make_unique<Pool>(bench::make_direct<nativepool::VariablePool<Mode>>(nativepool::VariablePoolConfig{}));
-  }
+template <class Allocator>
+void BM_Shared(benchmark::State& state) {
   if (state.range(0) == 0) {
-    run_mixed(state, *pool);
+    run_mixed(state, *shared<Allocator>);
   } else {
-    run_pairs(state, *pool, static_cast<std::size_t>(state.range(0)));
+    run_pairs(state, *shared<Allocator>, static_cast<std::size_t>(state.range(0)));
   }
-  if (state.thread_index() == 0) pool.reset();
 }
+
+template <ThreadSafety Mode>
+using Fixed = bench::Direct<nativepool::FixedPool<Mode>>;
+template <ThreadSafety Mode>
+using Variable = bench::Direct<nativepool::VariablePool<Mode>>;
 
 // Arg 0 = mixed sizes (16 B - 4 KiB, 256 live blocks per thread).
 void fixed_sizes(benchmark::internal::Benchmark* b) { b->Arg(64)->Arg(1024)->Arg(65536); }
@@ -137,13 +132,30 @@ void all_sizes(benchmark::internal::Benchmark* b) { fixed_sizes(b); b->Arg(0); }
 }  // namespace
 
 BENCHMARK(BM_Malloc)->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(BM_FixedPool<ThreadSafety::kNone>)->Apply(fixed_sizes)->Threads(1)->UseRealTime();
-BENCHMARK(BM_FixedPool<ThreadSafety::kMutex>)->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(BM_FixedPool<ThreadSafety::kLockFree>)->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(BM_ErasedFixedPool<ThreadSafety::kNone>)->Arg(64)->Threads(1)->UseRealTime();
-BENCHMARK(BM_ErasedFixedPool<ThreadSafety::kMutex>)->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(BM_ErasedFixedPool<ThreadSafety::kLockFree>)->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(BM_VariablePool<ThreadSafety::kNone>)->Apply(all_sizes)->Threads(1)->UseRealTime();
-BENCHMARK(BM_VariablePool<ThreadSafety::kMutex>)->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
+// Names keep the pool and mode readable in the results: "FixedPool<kNone>/64".
+BENCHMARK(BM_Shared<Fixed<ThreadSafety::kNone>>)->Name("BM_FixedPool<ThreadSafety::kNone>")
+    ->Setup(create_fixed<ThreadSafety::kNone>)->Teardown(destroy<Fixed<ThreadSafety::kNone>>)
+    ->Apply(fixed_sizes)->Threads(1)->UseRealTime();
+BENCHMARK(BM_Shared<Fixed<ThreadSafety::kMutex>>)->Name("BM_FixedPool<ThreadSafety::kMutex>")
+    ->Setup(create_fixed<ThreadSafety::kMutex>)->Teardown(destroy<Fixed<ThreadSafety::kMutex>>)
+    ->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Shared<Fixed<ThreadSafety::kLockFree>>)->Name("BM_FixedPool<ThreadSafety::kLockFree>")
+    ->Setup(create_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<Fixed<ThreadSafety::kLockFree>>)
+    ->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kNone>")
+    ->Setup(create_erased_fixed<ThreadSafety::kNone>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Threads(1)->UseRealTime();
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kMutex>")
+    ->Setup(create_erased_fixed<ThreadSafety::kMutex>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kLockFree>")
+    ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Shared<Variable<ThreadSafety::kNone>>)->Name("BM_VariablePool<ThreadSafety::kNone>")
+    ->Setup(create_variable<ThreadSafety::kNone>)->Teardown(destroy<Variable<ThreadSafety::kNone>>)
+    ->Apply(all_sizes)->Threads(1)->UseRealTime();
+BENCHMARK(BM_Shared<Variable<ThreadSafety::kMutex>>)->Name("BM_VariablePool<ThreadSafety::kMutex>")
+    ->Setup(create_variable<ThreadSafety::kMutex>)->Teardown(destroy<Variable<ThreadSafety::kMutex>>)
+    ->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
 
 BENCHMARK_MAIN();
