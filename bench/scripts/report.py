@@ -213,12 +213,14 @@ def report_jmh():
             speedup = lambda other, mine: fmt(scores[(other, size)][0] / mine[0]) if (other, size) in scores else "n/a"
             targets.append([SIZES[size], fmt(raw[0] / floor[0]), fmt(cache[0] / floor[0]) if cache else "n/a",
                             speedup("unsafe", raw), speedup("allocateDirect", raw), speedup("netty", raw),
-                            speedup("unsafe", cache) if cache else "n/a", speedup("netty", cache) if cache else "n/a"])
+                            speedup("unsafe", cache) if cache else "n/a",
+                            speedup("allocateDirect", cache) if cache else "n/a",
+                            speedup("netty", cache) if cache else "n/a"])
         out.append(f"Targets, {jdk}, {threads} thread(s): raw and cache × floor (want ≤ 1.2 and ≤ 0.5); "
                    "speed-ups of raw (want ≥ 2.5 over Unsafe, ≥ 50 over allocateDirect, ≥ 3 over Netty) and of the cache.")
         out.append("")
         table(["size", "raw × floor", "cache × floor", "raw vs Unsafe", "raw vs allocateDirect", "raw vs Netty",
-               "cache vs Unsafe", "cache vs Netty"], targets)
+               "cache vs Unsafe", "cache vs allocateDirect", "cache vs Netty"], targets)
 
         figure, axes = plt.subplots(figsize=(11, 4.5))
         sizes = [s for s in SIZES if ("floor", s) in scores]

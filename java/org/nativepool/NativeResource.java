@@ -13,9 +13,17 @@ import java.lang.invoke.VarHandle;
  * flight, so the native object is never freed under a running call: a call
  * after close throws {@link PoolClosedException}, a close during a call throws
  * {@link PoolBusyException}. Close is idempotent and thread-safe.
+ *
+ * <p>So that threads calling in a tight loop cannot starve a close, close
+ * first bars new calls (they wait, they do not fail), then gives the calls in
+ * flight up to {@link #CLOSE_WAIT_NANOS} to finish before it gives up with
+ * {@link PoolBusyException} and lets the waiting calls in.
  */
 abstract class NativeResource implements AutoCloseable {
     private static final int CLOSED = -1;
+    /** Set while a close waits for the calls in flight; the count stays in the low bits. */
+    private static final int CLOSING = 1 << 30;
+    private static final long CLOSE_WAIT_NANOS = 1_000_000L;
     private static final VarHandle STATE;
 
     static {
@@ -27,7 +35,7 @@ abstract class NativeResource implements AutoCloseable {
     }
 
     private final long handle;
-    /** Calls in flight, or {@link #CLOSED}. Accessed only through {@link #STATE}. */
+    /** Calls in flight, plus {@link #CLOSING}, or {@link #CLOSED}. Accessed only through {@link #STATE}. */
     @SuppressWarnings("unused")
     private volatile int state;
 
@@ -41,15 +49,11 @@ abstract class NativeResource implements AutoCloseable {
      * @throws PoolClosedException if the resource is closed
      */
     final long acquire() {
-        for (;;) {
-            int current = (int) STATE.getVolatile(this);
-            if (current == CLOSED) {
-                throw new PoolClosedException(this + " is closed");
-            }
-            if (STATE.compareAndSet(this, current, current + 1)) {
-                return handle;
-            }
+        long acquired = tryAcquire();
+        if (acquired == 0L) {
+            throw new PoolClosedException(this + " is closed");
         }
+        return acquired;
     }
 
     /**
@@ -62,7 +66,9 @@ abstract class NativeResource implements AutoCloseable {
             if (current == CLOSED) {
                 return 0L;
             }
-            if (STATE.compareAndSet(this, current, current + 1)) {
+            if ((current & CLOSING) != 0) {
+                Thread.onSpinWait();
+            } else if (STATE.compareAndSet(this, current, current + 1)) {
                 return handle;
             }
         }
@@ -90,13 +96,20 @@ abstract class NativeResource implements AutoCloseable {
             if (current == CLOSED) {
                 return;
             }
-            if (current > 0) {
-                throw new PoolBusyException("cannot close " + this + ": " + current
-                        + " call(s) in flight on other threads");
-            }
-            if (STATE.compareAndSet(this, 0, CLOSED)) {
+            if ((current & CLOSING) != 0) {
+                Thread.onSpinWait(); // another close is deciding
+            } else if (STATE.compareAndSet(this, current, current | CLOSING)) {
                 break;
             }
+        }
+        long deadline = System.nanoTime() + CLOSE_WAIT_NANOS;
+        int inFlight;
+        while ((inFlight = (int) STATE.getVolatile(this) & ~CLOSING) != 0 && System.nanoTime() < deadline) {
+            Thread.yield(); // the calls in flight may need this CPU to finish
+        }
+        if (inFlight != 0 || !STATE.compareAndSet(this, CLOSING, CLOSED)) {
+            int busy = (int) STATE.getAndAdd(this, -CLOSING) & ~CLOSING;
+            throw new PoolBusyException("cannot close " + this + ": " + busy + " call(s) in flight on other threads");
         }
         dispose(handle);
     }
