@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <cinttypes>
+#include <cstdio>
 #include <new>
 #include <utility>
 
@@ -12,65 +14,82 @@ namespace nativepool {
 namespace {
 
 constexpr std::size_t kAutoChunkBytes = std::size_t{1} << 20;
-// Bounds the chunk table of an unbounded pool (its only up-front cost).
-constexpr std::size_t kUnboundedChunks = 65536;
+// Bounds the chunk table, the one metadata cost paid up front.
+constexpr std::size_t kMaxChunks = 65536;
 // Indices are 32-bit and 0xFFFFFFFF means "none".
-constexpr std::size_t kMaxIndices = 0xFFFFFFFFU;
+constexpr std::size_t kMaxBlocks = 0xFFFFFFFEU;
+constexpr std::size_t kMaxBlocksPerChunk = std::size_t{1} << 31;
+// No address space holds more, so anything larger is a caller's mistake.
+constexpr std::size_t kMaxChunkBytes = std::size_t{1} << 48;
+// Chunks start on a cache line, so blocks of different chunks never share one.
+constexpr std::size_t kMinChunkAlignment = 64;
+constexpr std::uint8_t kGenerationMask = 0x7F;
 
 std::uint64_t pack(std::uint64_t tag, std::uint32_t index) noexcept { return tag << 32 | index; }
 std::uint32_t index_of(std::uint64_t head) noexcept { return static_cast<std::uint32_t>(head); }
 std::uint64_t tag_of(std::uint64_t head) noexcept { return head >> 32; }
+std::size_t ceil_div(std::size_t a, std::size_t b) noexcept { return a / b + (a % b != 0 ? 1 : 0); }
 
 }  // namespace
 
 template <ThreadSafety Mode>
 Status FixedPool<Mode>::create(const FixedPoolConfig& config, std::shared_ptr<Backend> backend,
                                std::unique_ptr<FixedPool>* out) noexcept {
-  if (out == nullptr || !backend) return fail(Status::kInvalidArgument, "fixed pool: needs a backend and an output");
+  if (out == nullptr || !backend) {
+    return fail(Status::kInvalidArgument, "fixed pool: needs a backend and a place to store the pool");
+  }
   if (config.block_size == 0) return fail(Status::kInvalidArgument, "fixed pool: block size must be positive");
   if (!is_pow2(config.alignment)) {
     return fail(Status::kInvalidArgument, "fixed pool: alignment %zu is not a power of two", config.alignment);
   }
   std::size_t stride = 0;
-  if (!round_up_checked(config.block_size, config.alignment, &stride) || stride > (std::size_t{1} << 48)) {
-    return fail(Status::kInvalidArgument, "fixed pool: block size %zu is too large", config.block_size);
+  if (!round_up_checked(config.block_size, config.alignment, &stride) || stride > kMaxChunkBytes) {
+    return fail(Status::kInvalidArgument, "fixed pool: block size %zu at alignment %zu exceeds 2^48 bytes",
+                config.block_size, config.alignment);
+  }
+  if (config.max_blocks > kMaxBlocks) {
+    return fail(Status::kInvalidArgument, "fixed pool: max blocks %zu exceeds the %zu that 32-bit indices address",
+                config.max_blocks, kMaxBlocks);
   }
   std::size_t per_chunk = config.blocks_per_chunk;
   if (per_chunk == 0) {
-    per_chunk = std::max<std::size_t>(1, std::bit_floor(std::max<std::size_t>(1, kAutoChunkBytes / stride)));
+    per_chunk = std::bit_floor(std::max<std::size_t>(1, kAutoChunkBytes / stride));
+    // Metadata arrays are sized per chunk: no bigger than the pool may get.
     if (config.max_blocks != 0) per_chunk = std::min(per_chunk, std::bit_ceil(config.max_blocks));
+    per_chunk = std::max(per_chunk, ceil_div(config.max_blocks, kMaxChunks));
   }
-  if (per_chunk > (std::size_t{1} << 31)) {
-    return fail(Status::kInvalidArgument, "fixed pool: %zu blocks per chunk is too many", config.blocks_per_chunk);
+  if (per_chunk > kMaxBlocksPerChunk) {
+    return fail(Status::kInvalidArgument, "fixed pool: %zu blocks per chunk exceeds %zu", per_chunk,
+                kMaxBlocksPerChunk);
   }
   per_chunk = std::bit_ceil(per_chunk);
-  std::size_t max_chunks = kUnboundedChunks;
+  if (stride > kMaxChunkBytes / per_chunk) {
+    return fail(Status::kInvalidArgument, "fixed pool: a chunk of %zu blocks of %zu bytes exceeds 2^48 bytes",
+                per_chunk, stride);
+  }
+  std::size_t max_chunks = std::min(kMaxChunks, kMaxBlocks / per_chunk);
   if (config.max_blocks != 0) {
-    max_chunks = (config.max_blocks + per_chunk - 1) / per_chunk;
-  }
-  max_chunks = std::min(max_chunks, kMaxIndices / per_chunk);
-  if (config.max_blocks > max_chunks * per_chunk) {
-    return fail(Status::kInvalidArgument,
-                "fixed pool: max blocks %zu exceeds the %zu that 32-bit block indices can address",
-                config.max_blocks, max_chunks * per_chunk);
-  }
-  if (stride > SIZE_MAX / per_chunk) {
-    return fail(Status::kInvalidArgument, "fixed pool: a chunk of %zu blocks of %zu bytes overflows", per_chunk,
-                stride);
+    max_chunks = ceil_div(config.max_blocks, per_chunk);
+    if (max_chunks > kMaxChunks) {
+      return fail(Status::kInvalidArgument,
+                  "fixed pool: max blocks %zu needs %zu chunks of %zu blocks, more than the %zu the chunk table "
+                  "holds; raise blocks per chunk",
+                  config.max_blocks, max_chunks, per_chunk, kMaxChunks);
+    }
   }
   std::unique_ptr<FixedPool> pool(new (std::nothrow)
                                       FixedPool(config, stride, per_chunk, max_chunks, std::move(backend)));
-  if (pool == nullptr || pool->chunks_ == nullptr || !pool->publish_snapshot()) {
-    return fail(Status::kInternal, "fixed pool: out of host memory for pool metadata");
+  if (pool == nullptr || pool->chunks_ == nullptr) {
+    return fail(Status::kInternal, "fixed pool: out of host memory for the chunk table of %zu chunks", max_chunks);
   }
-  const std::size_t initial = std::min(config.initial_blocks, pool->max_blocks_);
-  std::size_t reserved_blocks = 0;
+  std::unique_ptr<Snapshot> empty = pool->prepare_snapshot();
+  if (empty == nullptr) return fail(Status::kInternal, "fixed pool: out of host memory for the chunk snapshot");
   {
     std::lock_guard growth(pool->growth_);
-    while (reserved_blocks < initial) {
-      const std::size_t before = pool->free_blocks();
+    pool->publish(std::move(empty));
+    const std::size_t initial = std::min(config.initial_blocks, pool->max_blocks_);
+    while (pool->reserved_bytes_.load(std::memory_order_relaxed) / stride < initial) {
       if (Status status = pool->grow(); status != Status::kOk) return status;
-      reserved_blocks += pool->free_blocks() - before;
     }
   }
   *out = std::move(pool);
@@ -83,6 +102,7 @@ FixedPool<Mode>::FixedPool(const FixedPoolConfig& config, std::size_t stride, st
     : block_size_(config.block_size),
       alignment_(config.alignment),
       stride_(stride),
+      chunk_alignment_(std::max(config.alignment, kMinChunkAlignment)),
       chunk_shift_(floor_log2(blocks_per_chunk)),
       slot_mask_(static_cast<std::uint32_t>(blocks_per_chunk - 1)),
       max_chunks_(max_chunks),
@@ -92,11 +112,10 @@ FixedPool<Mode>::FixedPool(const FixedPoolConfig& config, std::size_t stride, st
 
 template <ThreadSafety Mode>
 FixedPool<Mode>::~FixedPool() {
-  if (chunks_ == nullptr) return;
-  for (std::size_t i = 0; i < max_chunks_; ++i) {
-    const std::uintptr_t base = chunks_[i].base.load(std::memory_order_relaxed);
-    if (base != 0) {
-      backend_->deallocate(reinterpret_cast<void*>(base), chunks_[i].blocks * stride_, std::max<std::size_t>(alignment_, 64));
+  for (std::size_t c = 0; c < slots_used_; ++c) {
+    if (chunks_[c].base != 0) {
+      backend_->deallocate(reinterpret_cast<void*>(chunks_[c].base), chunks_[c].blocks * stride_,
+                           chunk_alignment_);
     }
   }
 }
@@ -114,29 +133,38 @@ Status FixedPool<Mode>::allocate(std::size_t size, std::size_t alignment, void**
   if (index == kNil) [[unlikely]] {
     if (Status status = allocate_slow(&index); status != Status::kOk) return status;
   }
-  state(index).store(kAllocated, std::memory_order_relaxed);
+  // The chunk holds this block, so trim() cannot release it under us.
+  const Chunk& chunk = chunks_[index >> chunk_shift_];
+  const std::uint32_t slot = index & slot_mask_;
+  chunk.state[slot].store(allocated_mark(chunk.generation), std::memory_order_relaxed);
   remove_free(1);
-  *out = reinterpret_cast<void*>(address_of(index));
+  *out = reinterpret_cast<void*>(chunk.base + slot * stride_);
   return Status::kOk;
 }
 
 template <ThreadSafety Mode>
 Status FixedPool<Mode>::deallocate(void* ptr, std::size_t* freed_size) noexcept {
   std::lock_guard guard(lock_);
-  std::uint32_t index = kNil;
-  if (!locate(ptr, &index)) [[unlikely]] return bad_free(ptr);
-  auto& block_state = state(index);
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  const auto* entry = find(*snapshot_.load(std::memory_order_acquire), address);
+  if (entry == nullptr) [[unlikely]] return bad_free(ptr);
+  const std::size_t offset = address - entry->base;
+  const std::size_t slot = offset / stride_;
+  if (slot * stride_ != offset) [[unlikely]] return bad_free(ptr);
+  auto& state = chunks_[entry->chunk].state[slot];
+  std::uint8_t expected = allocated_mark(entry->generation);
   if constexpr (Mode == ThreadSafety::kLockFree) {
     // Only one of two racing frees of the same block may push it.
-    std::uint8_t expected = kAllocated;
-    if (!block_state.compare_exchange_strong(expected, kFree, std::memory_order_acq_rel)) [[unlikely]] {
+    if (!state.compare_exchange_strong(expected, free_mark(entry->generation), std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) [[unlikely]] {
       return bad_free(ptr);
     }
   } else {
-    if (block_state.load(std::memory_order_relaxed) != kAllocated) [[unlikely]] return bad_free(ptr);
-    block_state.store(kFree, std::memory_order_relaxed);
+    if (state.load(std::memory_order_relaxed) != expected) [[unlikely]] return bad_free(ptr);
+    state.store(free_mark(entry->generation), std::memory_order_relaxed);
   }
   add_free(1);
+  const auto index = static_cast<std::uint32_t>(std::size_t{entry->chunk} << chunk_shift_ | slot);
   push(index, index);
   if (freed_size != nullptr) *freed_size = stride_;
   return Status::kOk;
@@ -149,10 +177,11 @@ std::uint32_t FixedPool<Mode>::pop() noexcept {
     for (;;) {
       const std::uint32_t index = index_of(head);
       if (index == kNil) return kNil;
-      // May read the link of a block another thread just popped: harmless,
-      // the tag has changed and the CAS below fails.
+      // May read the link of a block another thread just popped (or even
+      // of a chunk since trimmed): harmless, the tag has changed and the CAS
+      // below fails. This is why links are atomics that outlive their chunk.
       const std::uint32_t next = link(index).load(std::memory_order_relaxed);
-      if (head_.compare_exchange_weak(head, pack(tag_of(head) + 1, next), std::memory_order_acquire,
+      if (head_.compare_exchange_weak(head, pack(tag_of(head), next), std::memory_order_acquire,
                                       std::memory_order_acquire)) {
         return index;
       }
@@ -164,13 +193,14 @@ std::uint32_t FixedPool<Mode>::pop() noexcept {
   }
 }
 
+// Pushes the chain first..last, already linked, in one step.
 template <ThreadSafety Mode>
 void FixedPool<Mode>::push(std::uint32_t first, std::uint32_t last) noexcept {
   if constexpr (Mode == ThreadSafety::kLockFree) {
     std::uint64_t head = head_.load(std::memory_order_relaxed);
     do {
       link(last).store(index_of(head), std::memory_order_relaxed);
-    } while (!head_.compare_exchange_weak(head, pack(tag_of(head) + 1, first), std::memory_order_release,
+    } while (!head_.compare_exchange_weak(head, pack(tag_of(head), first), std::memory_order_release,
                                           std::memory_order_relaxed));
   } else {
     link(last).store(static_cast<std::uint32_t>(head_.load(std::memory_order_relaxed)), std::memory_order_relaxed);
@@ -179,23 +209,18 @@ void FixedPool<Mode>::push(std::uint32_t first, std::uint32_t last) noexcept {
 }
 
 template <ThreadSafety Mode>
-bool FixedPool<Mode>::locate(const void* ptr, std::uint32_t* index) const noexcept {
-  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
-  const Snapshot& snapshot = *snapshot_.load(std::memory_order_acquire);
-  const auto after = std::upper_bound(snapshot.bases.begin(), snapshot.bases.end(), address);
-  if (after == snapshot.bases.begin()) return false;
-  const auto position = static_cast<std::size_t>(after - snapshot.bases.begin()) - 1;
-  const std::uint32_t chunk = snapshot.chunks[position];
-  const std::size_t offset = address - snapshot.bases[position];
-  const std::size_t slot = offset / stride_;
-  if (slot >= chunks_[chunk].blocks || offset % stride_ != 0) return false;
-  *index = static_cast<std::uint32_t>((std::size_t{chunk} << chunk_shift_) | slot);
-  return true;
+const typename FixedPool<Mode>::Snapshot::Entry* FixedPool<Mode>::find(const Snapshot& snapshot,
+                                                                       std::uintptr_t address) noexcept {
+  const auto after = std::upper_bound(snapshot.entries.begin(), snapshot.entries.end(), address,
+                                      [](std::uintptr_t a, const typename Snapshot::Entry& e) { return a < e.base; });
+  if (after == snapshot.entries.begin()) return nullptr;
+  const auto* entry = &*(after - 1);
+  return address < entry->end ? entry : nullptr;
 }
 
 template <ThreadSafety Mode>
 std::size_t FixedPool<Mode>::free_blocks() const noexcept {
-  if constexpr (Mode == ThreadSafety::kLockFree) {
+  if constexpr (kConcurrent) {
     return free_count_.load(std::memory_order_relaxed);
   } else {
     return free_count_;
@@ -206,6 +231,9 @@ template <ThreadSafety Mode>
 void FixedPool<Mode>::add_free(std::size_t n) noexcept {
   if constexpr (Mode == ThreadSafety::kLockFree) {
     free_count_.fetch_add(n, std::memory_order_relaxed);
+  } else if constexpr (Mode == ThreadSafety::kMutex) {
+    // Writers hold the lock; the atomic is only for lock-free readers.
+    free_count_.store(free_count_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   } else {
     free_count_ += n;
   }
@@ -215,6 +243,8 @@ template <ThreadSafety Mode>
 void FixedPool<Mode>::remove_free(std::size_t n) noexcept {
   if constexpr (Mode == ThreadSafety::kLockFree) {
     free_count_.fetch_sub(n, std::memory_order_relaxed);
+  } else if constexpr (Mode == ThreadSafety::kMutex) {
+    free_count_.store(free_count_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
   } else {
     free_count_ -= n;
   }
@@ -232,82 +262,95 @@ Status FixedPool<Mode>::allocate_slow(std::uint32_t* index) noexcept {
   return Status::kOk;
 }
 
-template <ThreadSafety Mode>
-std::uint32_t FixedPool<Mode>::blocks_in_slot(std::size_t slot) const noexcept {
-  const std::size_t per_chunk = std::size_t{slot_mask_} + 1;
-  return static_cast<std::uint32_t>(std::min(per_chunk, max_blocks_ - slot * per_chunk));
-}
-
 // Called with growth_ held (and lock_ in kMutex mode).
 template <ThreadSafety Mode>
 Status FixedPool<Mode>::grow() noexcept {
   std::size_t slot = 0;
-  while (slot < max_chunks_ && chunks_[slot].base.load(std::memory_order_relaxed) != 0) ++slot;
-  if (slot == max_chunks_ || slot * (std::size_t{slot_mask_} + 1) >= max_blocks_) {
-    return fail(Status::kOutOfPoolMemory, "fixed pool of %zu-byte blocks is full: all %zu of max %zu blocks are in use",
-                block_size_, max_blocks_ - free_blocks(), max_blocks_);
-  }
+  while (slot < slots_used_ && chunks_[slot].base != 0) ++slot;
+  if (slot == max_chunks_) return pool_full();
   Chunk& chunk = chunks_[slot];
-  const std::uint32_t count = blocks_in_slot(slot);
+  const std::size_t per_chunk = std::size_t{slot_mask_} + 1;
+  const auto count = static_cast<std::uint32_t>(std::min(per_chunk, max_blocks_ - slot * per_chunk));
   const std::size_t bytes = std::size_t{count} * stride_;
   if (chunk.next == nullptr) {
-    const std::size_t per_chunk = std::size_t{slot_mask_} + 1;
     chunk.next.reset(new (std::nothrow) std::atomic<std::uint32_t>[per_chunk]);
     chunk.state.reset(new (std::nothrow) std::atomic<std::uint8_t>[per_chunk]);
     if (chunk.next == nullptr || chunk.state == nullptr) {
       chunk.next.reset();
       chunk.state.reset();
-      return fail(Status::kInternal, "fixed pool: out of host memory for chunk metadata");
+      return fail(Status::kInternal, "fixed pool: out of host memory for the metadata of a %zu-block chunk",
+                  per_chunk);
     }
   }
+  // Allocated before the chunk, so that nothing can fail once it exists.
+  std::unique_ptr<Snapshot> snapshot = prepare_snapshot();
+  if (snapshot == nullptr) return fail(Status::kInternal, "fixed pool: out of host memory for the chunk snapshot");
   void* memory = nullptr;
-  if (Status status = backend_->allocate(bytes, std::max<std::size_t>(alignment_, 64), &memory);
-      status != Status::kOk) {
-    return status;
+  if (backend_->allocate(bytes, chunk_alignment_, &memory) != Status::kOk) {
+    char reason[256];
+    std::snprintf(reason, sizeof reason, "%s", error_detail());
+    return fail(Status::kOutOfPoolMemory,
+                "fixed pool of %zu-byte blocks cannot grow: the backend refused %zu bytes (%s); %zu blocks in pool, "
+                "max %zu",
+                block_size_, bytes, reason,
+                static_cast<std::size_t>(reserved_bytes_.load(std::memory_order_relaxed) / stride_), max_blocks_);
   }
+  const auto generation = static_cast<std::uint8_t>((chunk.generation + 1) & kGenerationMask);
   const auto first = static_cast<std::uint32_t>(slot << chunk_shift_);
   for (std::uint32_t i = 0; i < count; ++i) {
-    chunk.state[i].store(kFree, std::memory_order_relaxed);
+    chunk.state[i].store(free_mark(generation), std::memory_order_relaxed);
     chunk.next[i].store(first + i + 1, std::memory_order_relaxed);
   }
+  chunk.base = reinterpret_cast<std::uintptr_t>(memory);
   chunk.blocks = count;
-  chunk.base.store(reinterpret_cast<std::uintptr_t>(memory), std::memory_order_release);
-  // The chunk must be findable by free() before any of its blocks is handed out.
-  if (!publish_snapshot()) {
-    chunk.base.store(0, std::memory_order_relaxed);
-    backend_->deallocate(memory, bytes, std::max<std::size_t>(alignment_, 64));
-    return fail(Status::kInternal, "fixed pool: out of host memory for the chunk table");
-  }
+  chunk.generation = generation;
+  slots_used_ = std::max(slots_used_, slot + 1);
+  // free() must find the chunk before any of its blocks is handed out.
+  publish(std::move(snapshot));
   const std::uint64_t reserved = reserved_bytes_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-  if (reserved > peak_reserved_bytes_.load(std::memory_order_relaxed)) {
-    peak_reserved_bytes_.store(reserved, std::memory_order_relaxed);
-  }
+  peak_reserved_bytes_.store(std::max(reserved, peak_reserved_bytes_.load(std::memory_order_relaxed)),
+                             std::memory_order_relaxed);
   regions_.fetch_add(1, std::memory_order_relaxed);
   add_free(count);
   push(first, first + count - 1);
   return Status::kOk;
 }
 
-// Called with growth_ held, or during construction.
 template <ThreadSafety Mode>
-bool FixedPool<Mode>::publish_snapshot() noexcept try {
+Status FixedPool<Mode>::pool_full() const noexcept {
+  return fail(Status::kOutOfPoolMemory, "fixed pool of %zu-byte blocks is full: %zu blocks in pool, max %zu",
+              block_size_, static_cast<std::size_t>(reserved_bytes_.load(std::memory_order_relaxed) / stride_),
+              max_blocks_);
+}
+
+// Called with growth_ held. Reserves room for every slot in use plus one
+// more, so that publish() cannot fail after the chunk table changed.
+template <ThreadSafety Mode>
+auto FixedPool<Mode>::prepare_snapshot() noexcept -> std::unique_ptr<Snapshot> try {
   auto snapshot = std::make_unique<Snapshot>();
-  std::vector<std::pair<std::uintptr_t, std::uint32_t>> live;
-  for (std::size_t i = 0; i < max_chunks_; ++i) {
-    const std::uintptr_t base = chunks_[i].base.load(std::memory_order_relaxed);
-    if (base != 0) live.emplace_back(base, static_cast<std::uint32_t>(i));
+  snapshot->entries.reserve(slots_used_ + 1);
+  snapshots_.reserve(snapshots_.size() + 1);
+  return snapshot;
+} catch (const std::bad_alloc&) {
+  return nullptr;
+}
+
+// Called with growth_ held, on a snapshot from prepare_snapshot().
+template <ThreadSafety Mode>
+void FixedPool<Mode>::publish(std::unique_ptr<Snapshot> snapshot) noexcept {
+  for (std::size_t c = 0; c < slots_used_; ++c) {
+    const Chunk& chunk = chunks_[c];
+    if (chunk.base != 0) {
+      snapshot->entries.push_back({chunk.base, chunk.base + chunk.blocks * stride_, static_cast<std::uint32_t>(c),
+                                   chunk.generation});
+    }
   }
-  std::sort(live.begin(), live.end());
-  for (const auto& [base, chunk] : live) {
-    snapshot->bases.push_back(base);
-    snapshot->chunks.push_back(chunk);
-  }
-  if constexpr (Mode != ThreadSafety::kLockFree) snapshots_.clear();
+  std::sort(snapshot->entries.begin(), snapshot->entries.end(),
+            [](const auto& a, const auto& b) { return a.base < b.base; });
   snapshots_.push_back(std::move(snapshot));
   snapshot_.store(snapshots_.back().get(), std::memory_order_release);
-  return true;
-} catch (const std::bad_alloc&) {
-  return false;
+  // Without lock-free readers nobody can still be searching an old one.
+  if constexpr (Mode != ThreadSafety::kLockFree) snapshots_.erase(snapshots_.begin(), snapshots_.end() - 1);
 }
 
 template <ThreadSafety Mode>
@@ -326,34 +369,50 @@ std::uint32_t FixedPool<Mode>::detach_all() noexcept {
 }
 
 template <ThreadSafety Mode>
-std::size_t FixedPool<Mode>::trim() noexcept try {
+std::size_t FixedPool<Mode>::trim() noexcept {
   std::lock_guard guard(lock_);
   std::lock_guard growth(growth_);
-  // Count chunk membership on a detached list, not from the state bytes: in
-  // kLockFree mode a concurrent free may have marked a block free without
-  // having pushed it yet, and its chunk must stay.
-  std::vector<std::uint32_t> free_in_chunk(max_chunks_, 0);
-  const std::uint32_t detached = detach_all();
-  for (std::uint32_t i = detached; i != kNil; i = link(i).load(std::memory_order_relaxed)) {
-    ++free_in_chunk[i >> chunk_shift_];
+  // Every allocation happens before the list is detached: past that point a
+  // failure would lose free blocks.
+  std::vector<std::uint32_t> listed;
+  std::vector<std::pair<void*, std::size_t>> released;
+  try {
+    listed.assign(slots_used_, 0);
+    released.reserve(slots_used_);
+  } catch (const std::bad_alloc&) {
+    return 0;
   }
-  std::size_t released_bytes = 0;
+  std::unique_ptr<Snapshot> snapshot = prepare_snapshot();
+  if (snapshot == nullptr) return 0;
+  // Count chunk membership on the detached list, not from the state bytes:
+  // in kLockFree mode a concurrent free may have marked a block free without
+  // having pushed it yet, and its chunk must stay.
+  const std::uint32_t detached = detach_all();
+  std::uint32_t tail = kNil;
+  for (std::uint32_t i = detached; i != kNil; i = link(i).load(std::memory_order_relaxed)) {
+    ++listed[i >> chunk_shift_];
+    tail = i;
+  }
   std::size_t released_blocks = 0;
-  std::vector<std::pair<void*, std::size_t>> to_release;
-  for (std::size_t c = 0; c < max_chunks_; ++c) {
-    const std::uintptr_t base = chunks_[c].base.load(std::memory_order_relaxed);
-    if (base != 0 && free_in_chunk[c] == chunks_[c].blocks) {
-      to_release.emplace_back(reinterpret_cast<void*>(base), chunks_[c].blocks * stride_);
-      released_blocks += chunks_[c].blocks;
-      chunks_[c].base.store(0, std::memory_order_relaxed);
+  for (std::size_t c = 0; c < slots_used_; ++c) {
+    Chunk& chunk = chunks_[c];
+    if (chunk.base != 0 && listed[c] == chunk.blocks) {
+      released.emplace_back(reinterpret_cast<void*>(chunk.base), chunk.blocks * stride_);
+      released_blocks += chunk.blocks;
+      chunk.base = 0;
     }
   }
-  // Relink the survivors into one chain and give it back in a single push.
+  if (released.empty()) {
+    if (detached != kNil) push(detached, tail);
+    return 0;
+  }
+  // Give the survivors back first, in their LIFO order, in a single push:
+  // allocators find the list empty only for this short while.
   std::uint32_t first = kNil;
   std::uint32_t last = kNil;
   for (std::uint32_t i = detached, next = kNil; i != kNil; i = next) {
     next = link(i).load(std::memory_order_relaxed);
-    if (chunks_[i >> chunk_shift_].base.load(std::memory_order_relaxed) == 0) continue;
+    if (chunks_[i >> chunk_shift_].base == 0) continue;
     if (last == kNil) {
       first = i;
     } else {
@@ -362,21 +421,18 @@ std::size_t FixedPool<Mode>::trim() noexcept try {
     last = i;
   }
   if (first != kNil) push(first, last);
-  if (to_release.empty()) return 0;
-  if (!publish_snapshot()) {
-    // Without a snapshot the chunks must stay findable: keep them.
-    return 0;
-  }
+  // A free that found a released chunk in the older snapshot fails its CAS
+  // (no block there is allocated), and bad_free() looks again in this one.
+  publish(std::move(snapshot));
   remove_free(released_blocks);
-  for (const auto& [memory, bytes] : to_release) {
-    backend_->deallocate(memory, bytes, std::max<std::size_t>(alignment_, 64));
+  std::size_t released_bytes = 0;
+  for (const auto& [memory, bytes] : released) {
+    backend_->deallocate(memory, bytes, chunk_alignment_);
     released_bytes += bytes;
   }
   reserved_bytes_.fetch_sub(released_bytes, std::memory_order_relaxed);
-  regions_.fetch_sub(to_release.size(), std::memory_order_relaxed);
+  regions_.fetch_sub(released.size(), std::memory_order_relaxed);
   return released_bytes;
-} catch (const std::bad_alloc&) {
-  return 0;
 }
 
 template <ThreadSafety Mode>
@@ -391,25 +447,22 @@ Status FixedPool<Mode>::bad_request(std::size_t size, std::size_t alignment) con
               alignment_);
 }
 
+// Looks the pointer up again in the current snapshot to say what is wrong
+// with it; the fast path only knows that it is.
 template <ThreadSafety Mode>
 Status FixedPool<Mode>::bad_free(const void* ptr) const noexcept {
-  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
   if (ptr == nullptr) return fail(Status::kInvalidFree, "cannot free a null pointer");
-  std::uint32_t index = kNil;
-  if (locate(ptr, &index)) {
-    return fail(Status::kDoubleFree, "0x%zx is already free (block of %zu bytes)", static_cast<std::size_t>(address),
-                block_size_);
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  const auto* entry = find(*snapshot_.load(std::memory_order_acquire), address);
+  if (entry == nullptr) {
+    return fail(Status::kInvalidFree, "0x%" PRIxPTR " is not a block of this pool", address);
   }
-  const Snapshot& snapshot = *snapshot_.load(std::memory_order_acquire);
-  for (std::size_t i = 0; i < snapshot.bases.size(); ++i) {
-    const std::size_t offset = address - snapshot.bases[i];
-    if (address >= snapshot.bases[i] && offset < chunks_[snapshot.chunks[i]].blocks * stride_) {
-      const std::uintptr_t block = address - offset % stride_;
-      return fail(Status::kInvalidFree, "0x%zx points %zu bytes into the block at 0x%zx (size %zu)",
-                  static_cast<std::size_t>(address), offset % stride_, static_cast<std::size_t>(block), block_size_);
-    }
+  const std::size_t into = (address - entry->base) % stride_;
+  if (into != 0) {
+    return fail(Status::kInvalidFree, "0x%" PRIxPTR " points %zu bytes into block 0x%" PRIxPTR " (size %zu)",
+                address, into, address - into, block_size_);
   }
-  return fail(Status::kInvalidFree, "0x%zx is not a block of this pool", static_cast<std::size_t>(address));
+  return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free (block of %zu bytes)", address, block_size_);
 }
 
 // ---- Introspection -------------------------------------------------------
@@ -430,62 +483,71 @@ Reservation FixedPool<Mode>::reservation() const noexcept {
 }
 
 template <ThreadSafety Mode>
-Status FixedPool<Mode>::validate() const noexcept try {
+Status FixedPool<Mode>::validate() const noexcept {
   std::lock_guard guard(lock_);
   std::lock_guard growth(growth_);
-  std::size_t slots_in_use = 0;
-  for (std::size_t c = 0; c < max_chunks_; ++c) {
-    if (chunks_[c].base.load(std::memory_order_relaxed) != 0) slots_in_use = c + 1;
+  std::size_t live_chunks = 0;
+  std::size_t live_blocks = 0;
+  std::size_t free_states = 0;
+  for (std::size_t c = 0; c < slots_used_; ++c) {
+    const Chunk& chunk = chunks_[c];
+    if (chunk.base == 0) continue;
+    ++live_chunks;
+    live_blocks += chunk.blocks;
+    for (std::uint32_t s = 0; s < chunk.blocks; ++s) {
+      const std::uint8_t state = chunk.state[s].load(std::memory_order_relaxed);
+      if ((state >> 1) != chunk.generation) {
+        return fail(Status::kCorrupted, "fixed pool: block %u of chunk %zu has state %u, not of generation %u", s,
+                    c, state, chunk.generation);
+      }
+      free_states += state == free_mark(chunk.generation) ? 1 : 0;
+    }
   }
-  std::vector<bool> seen(slots_in_use << chunk_shift_, false);
+  // A list longer than the pool has blocks must revisit one: a cycle.
   std::size_t listed = 0;
   for (std::uint32_t i = index_of(head_.load(std::memory_order_acquire)); i != kNil;
        i = link(i).load(std::memory_order_relaxed)) {
-    const std::size_t chunk = i >> chunk_shift_;
-    if (chunk >= slots_in_use || chunks_[chunk].base.load(std::memory_order_relaxed) == 0 ||
-        (i & slot_mask_) >= chunks_[chunk].blocks) {
+    const std::size_t c = i >> chunk_shift_;
+    if (c >= slots_used_ || chunks_[c].base == 0 || (i & slot_mask_) >= chunks_[c].blocks) {
       return fail(Status::kCorrupted, "fixed pool: free list holds index %u outside every live chunk", i);
     }
-    if (seen[i]) return fail(Status::kCorrupted, "fixed pool: free list loops at index %u", i);
-    if (state(i).load(std::memory_order_relaxed) != kFree) {
+    if (chunks_[c].state[i & slot_mask_].load(std::memory_order_relaxed) != free_mark(chunks_[c].generation)) {
       return fail(Status::kCorrupted, "fixed pool: allocated block %u is on the free list", i);
     }
-    seen[i] = true;
-    ++listed;
-  }
-  std::size_t free_states = 0;
-  std::uint64_t bytes = 0;
-  std::size_t live_chunks = 0;
-  for (std::size_t c = 0; c < max_chunks_; ++c) {
-    if (chunks_[c].base.load(std::memory_order_relaxed) == 0) continue;
-    ++live_chunks;
-    bytes += std::uint64_t{chunks_[c].blocks} * stride_;
-    for (std::uint32_t s = 0; s < chunks_[c].blocks; ++s) {
-      if (chunks_[c].state[s].load(std::memory_order_relaxed) == kFree) ++free_states;
+    if (++listed > live_blocks) {
+      return fail(Status::kCorrupted, "fixed pool: free list loops (more than the %zu blocks in the pool)",
+                  live_blocks);
     }
   }
-  if (listed != free_blocks() || free_states != listed) {
+  if (listed != free_states || listed != free_blocks()) {
     return fail(Status::kCorrupted, "fixed pool: %zu blocks listed free, %zu marked free, %zu counted free", listed,
                 free_states, free_blocks());
   }
   const Snapshot& snapshot = *snapshot_.load(std::memory_order_acquire);
-  if (snapshot.bases.size() != live_chunks || !std::is_sorted(snapshot.bases.begin(), snapshot.bases.end())) {
-    return fail(Status::kCorrupted, "fixed pool: chunk snapshot does not match the %zu live chunks", live_chunks);
+  if (snapshot.entries.size() != live_chunks) {
+    return fail(Status::kCorrupted, "fixed pool: chunk snapshot has %zu entries for %zu live chunks",
+                snapshot.entries.size(), live_chunks);
   }
-  for (std::size_t i = 0; i < snapshot.bases.size(); ++i) {
-    if (chunks_[snapshot.chunks[i]].base.load(std::memory_order_relaxed) != snapshot.bases[i]) {
-      return fail(Status::kCorrupted, "fixed pool: snapshot entry %zu names the wrong chunk", i);
+  for (std::size_t e = 0; e < snapshot.entries.size(); ++e) {
+    const auto& entry = snapshot.entries[e];
+    const Chunk* chunk = entry.chunk < slots_used_ ? &chunks_[entry.chunk] : nullptr;
+    if (chunk == nullptr || entry.base != chunk->base || entry.end != chunk->base + chunk->blocks * stride_ ||
+        entry.generation != chunk->generation) {
+      return fail(Status::kCorrupted, "fixed pool: snapshot entry %zu does not match chunk %u", e, entry.chunk);
+    }
+    if (e > 0 && snapshot.entries[e - 1].end > entry.base) {
+      return fail(Status::kCorrupted, "fixed pool: snapshot entries %zu and %zu are unsorted or overlap", e - 1, e);
     }
   }
-  if (bytes != reserved_bytes_.load(std::memory_order_relaxed) ||
-      live_chunks != regions_.load(std::memory_order_relaxed)) {
-    return fail(Status::kCorrupted, "fixed pool: reservation says %llu bytes in %llu chunks, chunks hold %llu in %zu",
-                static_cast<unsigned long long>(reserved_bytes_.load()),
-                static_cast<unsigned long long>(regions_.load()), static_cast<unsigned long long>(bytes), live_chunks);
+  const Reservation reserved = reservation();
+  if (reserved.bytes != std::uint64_t{live_blocks} * stride_ || reserved.regions != live_chunks ||
+      reserved.peak_bytes < reserved.bytes) {
+    return fail(Status::kCorrupted,
+                "fixed pool: reservation says %" PRIu64 " bytes (peak %" PRIu64 ") in %" PRIu64
+                " chunks, chunks hold %zu blocks in %zu",
+                reserved.bytes, reserved.peak_bytes, reserved.regions, live_blocks, live_chunks);
   }
   return Status::kOk;
-} catch (const std::bad_alloc&) {
-  return fail(Status::kInternal, "fixed pool: out of host memory while validating");
 }
 
 template class FixedPool<ThreadSafety::kNone>;

@@ -85,6 +85,7 @@ TEST(ErasedPool, BatchAllocationIsAllOrNothing) {
   EXPECT_EQ(pool->allocate_batch(64 << 10, 0, blocks.data(), blocks.size()), Status::kOutOfPoolMemory);
   PoolStats stats = pool->stats();
   EXPECT_EQ(stats.live_blocks, 0u) << "the partial batch was rolled back";
+  for (void* block : blocks) EXPECT_EQ(block, nullptr) << "no stale address escapes";
   EXPECT_EQ(stats.bytes_in_use, 0u);
   ASSERT_EQ(pool->allocate_batch(64 << 10, 0, blocks.data(), 16), Status::kOk);
   EXPECT_EQ(pool->stats().live_blocks, 16u);

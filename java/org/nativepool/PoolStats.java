@@ -9,7 +9,8 @@ package org.nativepool;
  * @param frees successful frees
  * @param failures allocations that threw
  * @param liveBlocks blocks allocated and not yet freed, not counting those parked in caches
- * @param bytesInUse bytes in live blocks (rounded to the pool's granularity)
+ * @param bytesInUse bytes in live blocks: each counts as its whole stride (fixed pools) or its size
+ *     rounded to the granularity (variable pools), so {@code bytesInUse + cachedBytes + freeBytes == bytesReserved}
  * @param peakBytesInUse the highest {@code bytesInUse} seen
  * @param bytesReserved bytes the pool holds from its backend
  * @param peakBytesReserved the highest {@code bytesReserved} seen

@@ -55,11 +55,13 @@ class ErasedPool final : public Pool {
   const PoolInfo& info() const noexcept override { return info_; }
 
  private:
-  // All-or-nothing batches: the blocks already handed out go back, and the
-  // caller still sees the status (and detail) of the refused one.
+  // All-or-nothing batches: the blocks already handed out go back, their
+  // slots are cleared so no stale address escapes, and the caller still sees
+  // the status (and detail) of the refused one.
   [[gnu::noinline]] void roll_back(void** out, std::size_t count) noexcept {
     for (std::size_t i = 0; i < count; ++i) {
       (void)pool_.deallocate(out[i]);
+      out[i] = nullptr;
     }
   }
 

@@ -5,8 +5,8 @@
 ///
 /// Blocks come in chunks reserved from a Backend. The free list is a LIFO
 /// stack of 32-bit block indices whose links live in host-side arrays, never
-/// in the blocks: the pool never touches the memory it manages, so it serves
-/// device memory unchanged, and a user's overrun cannot corrupt it.
+/// in the blocks: the pool never reads or writes the memory it manages, so it
+/// serves device memory unchanged, and a user's overrun cannot corrupt it.
 #pragma once
 
 #include <atomic>
@@ -31,12 +31,13 @@ struct FixedPoolConfig {
   /// Power of two. Blocks sit `stride = round_up(block_size, alignment)` apart.
   std::size_t alignment = 16;
   /// Blocks per growth step, rounded up to a power of two so that a block
-  /// index splits into chunk and slot with a shift; 0 = about 1 MiB worth.
+  /// index splits into chunk and slot with a shift. 0 = about 1 MiB worth
+  /// (at least one block), raised if the maximum needs more than 65536 chunks.
   std::size_t blocks_per_chunk = 0;
   /// Blocks reserved at construction (whole chunks, capped by the maximum).
   std::size_t initial_blocks = 0;
   /// The most blocks the pool ever holds, honoured exactly (the last chunk
-  /// may be partial); 0 = as many as 32-bit block indices allow.
+  /// may be partial); at most 2^32 - 2. 0 = 65536 chunks' worth.
   std::size_t max_blocks = 0;
 };
 
@@ -44,12 +45,19 @@ struct FixedPoolConfig {
 ///
 /// - allocate: O(1), a pop from the free stack (a CAS in kLockFree mode).
 /// - deallocate: O(log chunks) to map the address to its chunk by binary
-///   search over a sorted snapshot of the chunk table, then an O(1) push.
-///   Double frees, interior and foreign pointers are always detected through
-///   a per-block state byte, and leave the pool unchanged.
+///   search over an immutable, sorted snapshot of the chunk table, then an
+///   O(1) push.
+/// - Errors: double frees, interior and foreign pointers are always detected
+///   through a per-block state byte and leave the pool unchanged. The state
+///   byte also carries the chunk's generation, so a stale free racing with
+///   trim() and regrowth of the same chunk slot cannot free a new block.
 /// - kLockFree: the stack head packs a 32-bit tag with the 32-bit top index
 ///   and every CAS bumps the tag, which defeats ABA. Growth and trim, the
 ///   rare slow paths, take a mutex in every mode.
+/// - Host metadata: a table of up to 65536 chunk records (32 bytes each) made
+///   at creation, plus 5 bytes per block. In kLockFree mode every chunk
+///   snapshot published by growth and trim is retained until destruction,
+///   because a concurrent free may still be searching it.
 ///
 /// @tparam Mode kNone, kMutex or kLockFree.
 template <ThreadSafety Mode>
@@ -58,8 +66,9 @@ class FixedPool {
   static constexpr bool kConcurrent = Mode != ThreadSafety::kNone;
 
   /// Validates @p config and reserves config.initial_blocks. kInvalidArgument
-  /// for a zero or overflowing block size, a bad alignment or a block count
-  /// beyond 32-bit indices; kOutOfPoolMemory if the initial chunks fail.
+  /// for a zero block size, a bad alignment, a stride or chunk beyond 2^48
+  /// bytes, or a maximum beyond 32-bit block indices or the chunk table;
+  /// kOutOfPoolMemory if the initial chunks cannot be reserved.
   [[nodiscard]] static Status create(const FixedPoolConfig& config, std::shared_ptr<Backend> backend,
                                      std::unique_ptr<FixedPool>* out) noexcept;
 
@@ -69,10 +78,14 @@ class FixedPool {
   FixedPool& operator=(const FixedPool&) = delete;
 
   /// Hands out one block. @p size must be in [1, block_size] and
-  /// @p alignment a power of two no larger than the pool's (0: the pool's).
+  /// @p alignment a power of two no larger than the pool's (0: the pool's);
+  /// otherwise kInvalidArgument. kOutOfPoolMemory when the pool holds its
+  /// maximum or the backend refuses another chunk.
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept;
 
   /// Returns a block; @p freed_size (if not null) receives counted_size().
+  /// kInvalidFree for null, foreign and interior pointers, kDoubleFree for a
+  /// block that is already free.
   [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept;
 
   /// A block counts as its whole stride, so that bytes in use plus free
@@ -80,13 +93,15 @@ class FixedPool {
   [[nodiscard]] std::size_t counted_size(std::size_t /*size*/) const noexcept { return stride_; }
 
   /// Returns every chunk whose blocks are all free; returns bytes released.
+  /// Safe to call while other threads allocate and free.
   std::size_t trim() noexcept;
 
   /// Quiescent check of the free stack, block states, chunk snapshot and
   /// reservation; kCorrupted naming the first violation.
   [[nodiscard]] Status validate() const noexcept;
 
-  /// Free blocks and bytes; external fragmentation is 0 by construction.
+  /// Free blocks and bytes (counted by stride); external fragmentation is 0
+  /// by construction.
   [[nodiscard]] Fragmentation fragmentation() const noexcept;
   [[nodiscard]] Reservation reservation() const noexcept;
 
@@ -97,31 +112,48 @@ class FixedPool {
 
  private:
   static constexpr std::uint32_t kNil = 0xFFFFFFFFU;
-  static constexpr std::uint8_t kFree = 0;
-  static constexpr std::uint8_t kAllocated = 1;
 
-  // Per-chunk metadata. The arrays are sized for a full chunk, allocated when
-  // the slot is first used and kept until the pool dies: a lock-free thread
-  // that lost a race may still read a link of a trimmed chunk.
+  // A chunk slot. `next` and `state` are sized for a full chunk, allocated
+  // when the slot is first used and kept until the pool dies: a lock-free
+  // thread that lost a race may still read a link of a trimmed chunk. The
+  // plain fields change only under growth_ while the slot holds no block
+  // anyone could be using, and reach other threads through the release of
+  // the push or snapshot that follows.
   struct Chunk {
-    std::atomic<std::uintptr_t> base{0};  // 0 while the slot holds no memory
+    std::uintptr_t base = 0;  // 0 while the slot holds no memory
     std::uint32_t blocks = 0;
+    std::uint8_t generation = 0;  // bumped each time the slot gets memory
     std::unique_ptr<std::atomic<std::uint32_t>[]> next;
+    // generation << 1 | allocated: a free that looked the chunk up in an
+    // older snapshot expects an older generation, and its CAS fails.
     std::unique_ptr<std::atomic<std::uint8_t>[]> state;
   };
-  // Chunk bases in address order, for the free path's binary search.
+  // The live chunks in address order, for the free path's binary search.
   // Immutable once published; replaced wholesale by growth and trim.
   struct Snapshot {
-    std::vector<std::uintptr_t> bases;
-    std::vector<std::uint32_t> chunks;
+    struct Entry {
+      std::uintptr_t base;
+      std::uintptr_t end;
+      std::uint32_t chunk;
+      std::uint8_t generation;
+    };
+    std::vector<Entry> entries;
   };
 
   // Only kMutex locks on the fast path; kLockFree uses CAS instead.
   using FastLock = std::conditional_t<Mode == ThreadSafety::kMutex, std::mutex, NoLock>;
-  using FreeCount = std::conditional_t<Mode == ThreadSafety::kLockFree, std::atomic<std::size_t>, std::size_t>;
+  // Atomic whenever fragmentation() may read it while another thread writes.
+  using FreeCount = std::conditional_t<kConcurrent, std::atomic<std::size_t>, std::size_t>;
 
   FixedPool(const FixedPoolConfig& config, std::size_t stride, std::size_t blocks_per_chunk,
             std::size_t max_chunks, std::shared_ptr<Backend> backend) noexcept;
+
+  static constexpr std::uint8_t free_mark(std::uint8_t generation) noexcept {
+    return static_cast<std::uint8_t>(generation << 1);
+  }
+  static constexpr std::uint8_t allocated_mark(std::uint8_t generation) noexcept {
+    return static_cast<std::uint8_t>(generation << 1 | 1);
+  }
 
   std::uint32_t pop() noexcept;
   void push(std::uint32_t first, std::uint32_t last) noexcept;
@@ -129,21 +161,16 @@ class FixedPool {
 
   [[gnu::noinline]] Status allocate_slow(std::uint32_t* index) noexcept;
   Status grow() noexcept;
-  bool publish_snapshot() noexcept;
-  bool locate(const void* ptr, std::uint32_t* index) const noexcept;
+  [[nodiscard]] Status pool_full() const noexcept;
+  std::unique_ptr<Snapshot> prepare_snapshot() noexcept;
+  void publish(std::unique_ptr<Snapshot> snapshot) noexcept;
+  static const typename Snapshot::Entry* find(const Snapshot& snapshot, std::uintptr_t address) noexcept;
   [[gnu::noinline]] Status bad_request(std::size_t size, std::size_t alignment) const noexcept;
   [[gnu::noinline]] Status bad_free(const void* ptr) const noexcept;
 
   [[nodiscard]] std::atomic<std::uint32_t>& link(std::uint32_t index) const noexcept {
     return chunks_[index >> chunk_shift_].next[index & slot_mask_];
   }
-  [[nodiscard]] std::atomic<std::uint8_t>& state(std::uint32_t index) const noexcept {
-    return chunks_[index >> chunk_shift_].state[index & slot_mask_];
-  }
-  [[nodiscard]] std::uintptr_t address_of(std::uint32_t index) const noexcept {
-    return chunks_[index >> chunk_shift_].base.load(std::memory_order_relaxed) + (index & slot_mask_) * stride_;
-  }
-  [[nodiscard]] std::uint32_t blocks_in_slot(std::size_t slot) const noexcept;
   [[nodiscard]] std::size_t free_blocks() const noexcept;
   void add_free(std::size_t n) noexcept;
   void remove_free(std::size_t n) noexcept;
@@ -151,6 +178,7 @@ class FixedPool {
   const std::size_t block_size_;
   const std::size_t alignment_;
   const std::size_t stride_;
+  const std::size_t chunk_alignment_;
   const unsigned chunk_shift_;
   const std::uint32_t slot_mask_;
   const std::size_t max_chunks_;
@@ -159,14 +187,16 @@ class FixedPool {
   std::unique_ptr<Chunk[]> chunks_;
 
   // The stack head: a plain index, or (tag << 32 | index) in kLockFree mode.
+  // The free count shares its cache line: both change on every operation.
   alignas(64) std::atomic<std::uint64_t> head_{kNil};
   FreeCount free_count_{0};
   [[no_unique_address]] mutable FastLock lock_;
 
   alignas(64) mutable std::mutex growth_;
+  std::size_t slots_used_ = 0;  // slots ever given memory; under growth_
   std::atomic<const Snapshot*> snapshot_{nullptr};
-  // Every snapshot ever published in kLockFree mode (a reader may still hold
-  // an old one); only the current one otherwise.
+  // Every snapshot published in kLockFree mode (a reader may still hold an
+  // old one); only the current one otherwise.
   std::vector<std::unique_ptr<Snapshot>> snapshots_;
   std::atomic<std::uint64_t> reserved_bytes_{0};
   std::atomic<std::uint64_t> peak_reserved_bytes_{0};
