@@ -42,6 +42,17 @@ public final class FixedPool extends Pool {
         allocateRaw(blockSize, 0, out, count);
     }
 
+    /**
+     * A cache of this pool's blocks for the calling thread, parking up to
+     * {@code capacity} free blocks: the fastest way to allocate and free
+     * blocks of a pool one at a time. Close it before the thread ends.
+     *
+     * @see BlockCache
+     */
+    public BlockCache newCache(int capacity) {
+        return new BlockCache(this, capacity);
+    }
+
     /** Size of every block. */
     public long blockSize() {
         return blockSize;

@@ -16,9 +16,17 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Public only so that the handles of {@code org.nativepool.gpu} share the
  * guard; it is not meant to be extended outside nativepool.
+ *
+ * <p>So that threads calling in a tight loop cannot starve a close, close
+ * first bars new calls (they wait, they do not fail), then gives the calls in
+ * flight up to {@link #CLOSE_WAIT_NANOS} to finish before it gives up with
+ * {@link PoolBusyException} and lets the waiting calls in.
  */
 public abstract class NativeResource implements AutoCloseable {
     private static final int CLOSED = -1;
+    /** Set while a close waits for the calls in flight; the count stays in the low bits. */
+    private static final int CLOSING = 1 << 30;
+    private static final long CLOSE_WAIT_NANOS = 1_000_000L;
     private static final VarHandle STATE;
 
     static {
@@ -30,7 +38,7 @@ public abstract class NativeResource implements AutoCloseable {
     }
 
     private final long handle;
-    /** Calls in flight, or {@link #CLOSED}. Accessed only through {@link #STATE}. */
+    /** Calls in flight, plus {@link #CLOSING}, or {@link #CLOSED}. Accessed only through {@link #STATE}. */
     @SuppressWarnings("unused")
     private volatile int state;
 
@@ -44,15 +52,11 @@ public abstract class NativeResource implements AutoCloseable {
      * @throws PoolClosedException if the resource is closed
      */
     protected final long acquire() {
-        for (;;) {
-            int current = (int) STATE.getVolatile(this);
-            if (current == CLOSED) {
-                throw new PoolClosedException(this + " is closed");
-            }
-            if (STATE.compareAndSet(this, current, current + 1)) {
-                return handle;
-            }
+        long acquired = tryAcquire();
+        if (acquired == 0L) {
+            throw new PoolClosedException(this + " is closed");
         }
+        return acquired;
     }
 
     /**
@@ -65,7 +69,9 @@ public abstract class NativeResource implements AutoCloseable {
             if (current == CLOSED) {
                 return 0L;
             }
-            if (STATE.compareAndSet(this, current, current + 1)) {
+            if ((current & CLOSING) != 0) {
+                Thread.onSpinWait();
+            } else if (STATE.compareAndSet(this, current, current + 1)) {
                 return handle;
             }
         }
@@ -93,13 +99,20 @@ public abstract class NativeResource implements AutoCloseable {
             if (current == CLOSED) {
                 return;
             }
-            if (current > 0) {
-                throw new PoolBusyException("cannot close " + this + ": " + current
-                        + " call(s) in flight on other threads");
-            }
-            if (STATE.compareAndSet(this, 0, CLOSED)) {
+            if ((current & CLOSING) != 0) {
+                Thread.onSpinWait(); // another close is deciding
+            } else if (STATE.compareAndSet(this, current, current | CLOSING)) {
                 break;
             }
+        }
+        long deadline = System.nanoTime() + CLOSE_WAIT_NANOS;
+        int inFlight;
+        while ((inFlight = (int) STATE.getVolatile(this) & ~CLOSING) != 0 && System.nanoTime() < deadline) {
+            Thread.yield(); // the calls in flight may need this CPU to finish
+        }
+        if (inFlight != 0 || !STATE.compareAndSet(this, CLOSING, CLOSED)) {
+            int busy = (int) STATE.getAndAdd(this, -CLOSING) & ~CLOSING;
+            throw new PoolBusyException("cannot close " + this + ": " + busy + " call(s) in flight on other threads");
         }
         dispose(handle);
     }

@@ -8,9 +8,9 @@ package org.nativepool;
  * @param allocations successful allocations since the pool was built
  * @param frees successful frees
  * @param failures allocations that threw
- * @param liveBlocks blocks allocated and not yet freed
+ * @param liveBlocks blocks allocated and not yet freed, not counting those parked in caches
  * @param bytesInUse bytes in live blocks: each counts as its whole stride (fixed pools) or its size
- *     rounded to the granularity (variable pools), so {@code bytesInUse + freeBytes == bytesReserved}
+ *     rounded to the granularity (variable pools), so {@code bytesInUse + cachedBytes + freeBytes == bytesReserved}
  * @param peakBytesInUse the highest {@code bytesInUse} seen
  * @param bytesReserved bytes the pool holds from its backend
  * @param peakBytesReserved the highest {@code bytesReserved} seen
@@ -19,6 +19,13 @@ package org.nativepool;
  * @param largestFreeBlock largest request that fits without growing
  * @param freeBlocks number of free blocks (holes)
  * @param externalFragmentation {@code 1 - largestFreeBlock / freeBytes}; 0 for fixed pools
+ * @param cachedBlocks free blocks parked in {@link BlockCache}s: out of the pool, in no user's hands
+ * @param cachedBytes bytes in cached blocks
+ *
+ * <p>{@code allocations} and {@code frees} count blocks leaving and entering
+ * the pool proper, so a cache refill of 32 blocks counts 32 allocations;
+ * {@code allocations - frees = liveBlocks + cachedBlocks} when no thread is in
+ * the pool.
  */
 public record PoolStats(
         long allocations,
@@ -33,7 +40,9 @@ public record PoolStats(
         long freeBytes,
         long largestFreeBlock,
         long freeBlocks,
-        double externalFragmentation) {
+        double externalFragmentation,
+        long cachedBlocks,
+        long cachedBytes) {
 
     /** Index of each figure in the array the native layer fills. */
     static final int ALLOCATIONS = 0;
@@ -49,12 +58,15 @@ public record PoolStats(
     static final int LARGEST_FREE_BLOCK = 10;
     static final int FREE_BLOCKS = 11;
     static final int EXTERNAL_FRAGMENTATION_BITS = 12;
-    static final int FIELD_COUNT = 13;
+    static final int CACHED_BLOCKS = 13;
+    static final int CACHED_BYTES = 14;
+    static final int FIELD_COUNT = 15;
 
     static PoolStats fromNative(long[] f) {
         return new PoolStats(f[ALLOCATIONS], f[FREES], f[FAILURES], f[LIVE_BLOCKS], f[BYTES_IN_USE],
                 f[PEAK_BYTES_IN_USE], f[BYTES_RESERVED], f[PEAK_BYTES_RESERVED], f[REGIONS], f[FREE_BYTES],
-                f[LARGEST_FREE_BLOCK], f[FREE_BLOCKS], Double.longBitsToDouble(f[EXTERNAL_FRAGMENTATION_BITS]));
+                f[LARGEST_FREE_BLOCK], f[FREE_BLOCKS], Double.longBitsToDouble(f[EXTERNAL_FRAGMENTATION_BITS]),
+                f[CACHED_BLOCKS], f[CACHED_BYTES]);
     }
 
     /** {@code bytesInUse / bytesReserved}: how much of what the pool holds is in use. */
@@ -67,9 +79,10 @@ public record PoolStats(
         return String.format(java.util.Locale.ROOT,
                 "PoolStats{live %d blocks / %s (peak %s), reserved %s in %d regions (peak %s), "
                         + "free %s in %d blocks, largest %s, fragmentation %.3f, "
-                        + "allocations %d, frees %d, failures %d}",
+                        + "cached %d blocks / %s, allocations %d, frees %d, failures %d}",
                 liveBlocks, Sizes.format(bytesInUse), Sizes.format(peakBytesInUse), Sizes.format(bytesReserved),
                 regions, Sizes.format(peakBytesReserved), Sizes.format(freeBytes), freeBlocks,
-                Sizes.format(largestFreeBlock), externalFragmentation, allocations, frees, failures);
+                Sizes.format(largestFreeBlock), externalFragmentation, cachedBlocks, Sizes.format(cachedBytes),
+                allocations, frees, failures);
     }
 }

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+// Allocation + free pairs: FixedPool and VariablePool in each thread-safety
+// mode against malloc (glibc, or jemalloc/mimalloc when preloaded), on 1 and 2
+// threads sharing one pool. items_per_second counts pairs over all threads.
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <stdexcept>
+
+#include "allocators.hpp"
+#include "nativepool/fixed_pool.hpp"
+#include "nativepool/pool_factory.hpp"
+#include "nativepool/variable_pool.hpp"
+
+namespace {
+
+using nativepool::ThreadSafety;
+
+// The allocator every thread of a run shares: built by a Setup hook before
+// the threads start and destroyed by a Teardown hook after they end.
+template <class Allocator>
+std::unique_ptr<Allocator> shared;
+
+template <class Allocator>
+void destroy(const benchmark::State&) {
+  shared<Allocator>.reset();
+}
+
+template <ThreadSafety Mode>
+void create_fixed(const benchmark::State& state) {
+  nativepool::FixedPoolConfig config;
+  config.block_size = static_cast<std::size_t>(state.range(0));
+  config.alignment = 16;
+  shared<bench::Direct<nativepool::FixedPool<Mode>>> = std::make_unique<bench::Direct<nativepool::FixedPool<Mode>>>(
+      bench::make_direct<nativepool::FixedPool<Mode>>(config));
+}
+
+template <ThreadSafety Mode>
+void create_erased_fixed(const benchmark::State& state) {
+  nativepool::FixedPoolConfig config;
+  config.block_size = static_cast<std::size_t>(state.range(0));
+  config.alignment = 16;
+  std::unique_ptr<nativepool::Pool> erased;
+  if (nativepool::make_fixed_pool(config, Mode, std::make_shared<nativepool::MmapBackend>(), &erased) !=
+      nativepool::Status::kOk) {
+    throw std::runtime_error(nativepool::error_detail());
+  }
+  shared<bench::Erased> = std::make_unique<bench::Erased>(std::move(erased));
+}
+
+template <ThreadSafety Mode>
+void create_variable(const benchmark::State&) {
+  shared<bench::Direct<nativepool::VariablePool<Mode>>> =
+      std::make_unique<bench::Direct<nativepool::VariablePool<Mode>>>(
+          bench::make_direct<nativepool::VariablePool<Mode>>(nativepool::VariablePoolConfig{}));
+}
+
+// Sizes log-uniform in [16 B, 4 KiB], fixed seed: the same mix for everyone.
+constexpr std::size_t kMixCount = 4096;
+const std::array<std::uint32_t, kMixCount>& mixed_sizes() {
+  static const auto sizes = [] {
+    std::array<std::uint32_t, kMixCount> out{};
+    std::mt19937_64 rng(42);
+    std::uniform_real_distribution<double> exponent(4.0, 12.0);
+    for (auto& size : out) size = static_cast<std::uint32_t>(std::exp2(exponent(rng)));
+    return out;
+  }();
+  return sizes;
+}
+
+// Mixed sizes with 256 blocks kept live per thread, freed oldest first, so
+// that blocks of different sizes interleave instead of reusing one slot.
+template <class Allocator>
+void run_mixed(benchmark::State& state, Allocator& allocator) {
+  constexpr std::size_t kWindow = 256;
+  std::array<void*, kWindow> live{};
+  const auto& sizes = mixed_sizes();
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * 977;
+  for (auto& slot : live) slot = allocator.allocate(sizes[i++ % kMixCount]);
+  for (auto _ : state) {
+    void*& slot = live[i % kWindow];
+    allocator.deallocate(slot);
+    slot = allocator.allocate(sizes[i % kMixCount]);
+    benchmark::DoNotOptimize(slot);
+    ++i;
+  }
+  for (void* ptr : live) allocator.deallocate(ptr);
+  state.SetItemsProcessed(state.iterations());
+}
+
+void run_pairs(benchmark::State& state, auto& allocator, std::size_t size) {
+  for (auto _ : state) {
+    void* ptr = allocator.allocate(size);
+    benchmark::DoNotOptimize(ptr);
+    allocator.deallocate(ptr);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_Malloc(benchmark::State& state) {
+  state.SetLabel(bench::Malloc::name());
+  bench::Malloc allocator;
+  if (state.range(0) == 0) {
+    run_mixed(state, allocator);
+  } else {
+    run_pairs(state, allocator, static_cast<std::size_t>(state.range(0)));
+  }
+}
+
+template <class Allocator>
+void BM_Shared(benchmark::State& state) {
+  if (state.range(0) == 0) {
+    run_mixed(state, *shared<Allocator>);
+  } else {
+    run_pairs(state, *shared<Allocator>, static_cast<std::size_t>(state.range(0)));
+  }
+}
+
+template <ThreadSafety Mode>
+using Fixed = bench::Direct<nativepool::FixedPool<Mode>>;
+template <ThreadSafety Mode>
+using Variable = bench::Direct<nativepool::VariablePool<Mode>>;
+
+// Arg 0 = mixed sizes (16 B - 4 KiB, 256 live blocks per thread).
+void fixed_sizes(benchmark::internal::Benchmark* b) { b->Arg(64)->Arg(1024)->Arg(65536); }
+void all_sizes(benchmark::internal::Benchmark* b) { fixed_sizes(b); b->Arg(0); }
+
+}  // namespace
+
+BENCHMARK(BM_Malloc)->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
+// Names keep the pool and mode readable in the results: "FixedPool<kNone>/64".
+BENCHMARK(BM_Shared<Fixed<ThreadSafety::kNone>>)->Name("BM_FixedPool<ThreadSafety::kNone>")
+    ->Setup(create_fixed<ThreadSafety::kNone>)->Teardown(destroy<Fixed<ThreadSafety::kNone>>)
+    ->Apply(fixed_sizes)->Threads(1)->UseRealTime();
+BENCHMARK(BM_Shared<Fixed<ThreadSafety::kMutex>>)->Name("BM_FixedPool<ThreadSafety::kMutex>")
+    ->Setup(create_fixed<ThreadSafety::kMutex>)->Teardown(destroy<Fixed<ThreadSafety::kMutex>>)
+    ->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Shared<Fixed<ThreadSafety::kLockFree>>)->Name("BM_FixedPool<ThreadSafety::kLockFree>")
+    ->Setup(create_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<Fixed<ThreadSafety::kLockFree>>)
+    ->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kNone>")
+    ->Setup(create_erased_fixed<ThreadSafety::kNone>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Threads(1)->UseRealTime();
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kMutex>")
+    ->Setup(create_erased_fixed<ThreadSafety::kMutex>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kLockFree>")
+    ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Shared<Variable<ThreadSafety::kNone>>)->Name("BM_VariablePool<ThreadSafety::kNone>")
+    ->Setup(create_variable<ThreadSafety::kNone>)->Teardown(destroy<Variable<ThreadSafety::kNone>>)
+    ->Apply(all_sizes)->Threads(1)->UseRealTime();
+BENCHMARK(BM_Shared<Variable<ThreadSafety::kMutex>>)->Name("BM_VariablePool<ThreadSafety::kMutex>")
+    ->Setup(create_variable<ThreadSafety::kMutex>)->Teardown(destroy<Variable<ThreadSafety::kMutex>>)
+    ->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
+
+BENCHMARK_MAIN();

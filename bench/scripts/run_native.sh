@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds and runs the Google Benchmark suites; results go to
+# bench/results/native/. jemalloc and mimalloc are measured by preloading them
+# (Debian: libjemalloc-dev, libmimalloc-dev), as a user would deploy them.
+# Usage: bench/scripts/run_native.sh [min-time-seconds, default 0.3]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+min_time=${1:-0.3}
+build=build-bench
+out=bench/results/native
+mkdir -p "$out"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DNATIVEPOOL_BUILD_BENCHMARKS=ON -DNATIVEPOOL_BUILD_JNI=OFF \
+  -DNATIVEPOOL_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" --parallel 2 --target pairs_bench holes_bench trace_replay malloc_log
+bench/scripts/machine.sh > "$out/machine.json"
+libs=/usr/lib/x86_64-linux-gnu
+common=(--benchmark_min_time="$min_time" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+        --benchmark_out_format=json --benchmark_context=commit="$(git rev-parse --short HEAD)")
+echo "== pairs: nativepool and glibc" >&2
+"$build/bench/pairs_bench" "${common[@]}" --benchmark_out="$out/pairs-glibc.json"
+for allocator in jemalloc mimalloc; do
+  echo "== pairs: $allocator (LD_PRELOAD)" >&2
+  LD_PRELOAD="$libs/lib$allocator.so.2" "$build/bench/pairs_bench" "${common[@]}" --benchmark_filter=BM_Malloc \
+    --benchmark_out="$out/pairs-$allocator.json"
+done
+echo "== holes" >&2
+"$build/bench/holes_bench" "${common[@]}" --benchmark_out="$out/holes.json"
