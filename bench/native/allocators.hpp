@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "nativepool/block_cache.hpp"
 #include "nativepool/host_backend.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/status.hpp"
@@ -63,9 +64,25 @@ class Erased {
     return pool_->allocate(size, 0, &out) == nativepool::Status::kOk ? out : nullptr;
   }
   void deallocate(void* ptr) noexcept { (void)pool_->deallocate(ptr); }
+  nativepool::Pool& pool() noexcept { return *pool_; }
 
  private:
   std::unique_ptr<nativepool::Pool> pool_;
+};
+
+/// One thread's BlockCache over a shared pool.
+class Cached {
+ public:
+  explicit Cached(nativepool::BlockCache& cache) noexcept : cache_(cache) {}
+
+  void* allocate(std::size_t /*size: the pool's block size*/) noexcept {
+    void* out = nullptr;
+    return cache_.allocate(&out) == nativepool::Status::kOk ? out : nullptr;
+  }
+  void deallocate(void* ptr) noexcept { (void)cache_.deallocate(ptr); }
+
+ private:
+  nativepool::BlockCache& cache_;
 };
 
 /// Builds Algorithm<Mode> from @p config over anonymous mappings, or throws.

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "allocators.hpp"
+#include "nativepool/block_cache.hpp"
 #include "nativepool/fixed_pool.hpp"
 #include "nativepool/pool_factory.hpp"
 #include "nativepool/variable_pool.hpp"
@@ -120,6 +121,19 @@ void BM_Shared(benchmark::State& state) {
   }
 }
 
+// Each thread takes and returns blocks through a BlockCache of its own over
+// the shared (erased, counted) pool: the pool is reached once per 32 pairs at
+// most, and in this loop only while warming up.
+void BM_CachedFixedPool(benchmark::State& state) {
+  std::unique_ptr<nativepool::BlockCache> cache;
+  if (nativepool::BlockCache::create(shared<bench::Erased>->pool(), 64, &cache) != nativepool::Status::kOk) {
+    state.SkipWithError(nativepool::error_detail());
+    return;
+  }
+  bench::Cached allocator(*cache);
+  run_pairs(state, allocator, static_cast<std::size_t>(state.range(0)));
+}
+
 template <ThreadSafety Mode>
 using Fixed = bench::Direct<nativepool::FixedPool<Mode>>;
 template <ThreadSafety Mode>
@@ -151,6 +165,12 @@ BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kMut
 BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kLockFree>")
     ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
     ->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_CachedFixedPool)->Name("BM_CachedFixedPool<ThreadSafety::kMutex>")
+    ->Setup(create_erased_fixed<ThreadSafety::kMutex>)->Teardown(destroy<bench::Erased>)
+    ->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_CachedFixedPool)->Name("BM_CachedFixedPool<ThreadSafety::kLockFree>")
+    ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
+    ->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(BM_Shared<Variable<ThreadSafety::kNone>>)->Name("BM_VariablePool<ThreadSafety::kNone>")
     ->Setup(create_variable<ThreadSafety::kNone>)->Teardown(destroy<Variable<ThreadSafety::kNone>>)
     ->Apply(all_sizes)->Threads(1)->UseRealTime();

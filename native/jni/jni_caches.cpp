@@ -1,66 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// JNI glue of org.nativepool.internal.CacheNative: the slots of jni_caches.hpp.
-// Opening and closing caches and reading stats are rare, so one global mutex
-// guards the registry; the slots themselves are written without it.
-#include "jni_caches.hpp"
-
+// JNI glue of org.nativepool.internal.CacheNative: opens and closes the
+// parked-block counter (block_cache.hpp) of a Java org.nativepool.BlockCache,
+// which the cache then writes through a direct ByteBuffer, without JNI calls.
 #include <jni.h>
 
-#include <atomic>
-#include <cstdint>
 #include <iterator>
-#include <mutex>
-#include <new>
-#include <unordered_map>
 
 #include "jni_errors.hpp"
 #include "jni_registration.hpp"
+#include "nativepool/block_cache.hpp"
 
 #ifdef NATIVEPOOL_HAVE_JAVAH
 #include "org_nativepool_internal_CacheNative.h"
 #endif
-
-namespace nativepool::jni {
-namespace {
-
-// Its own cache line: written by the cache's thread on every operation.
-struct alignas(64) Slot {
-  std::uint64_t parked_blocks = 0;
-};
-
-struct Registry {
-  std::mutex mutex;
-  std::unordered_map<Slot*, const Pool*> slots;  // pool is null once destroyed
-};
-
-Registry& registry() noexcept {
-  static Registry instance;
-  return instance;
-}
-
-}  // namespace
-
-std::uint64_t parked_blocks(const Pool* pool) noexcept {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  std::uint64_t total = 0;
-  for (auto& [slot, owner] : r.slots) {
-    // The owning thread stores with plain 8-byte writes; an aligned load sees
-    // either the old or the new count.
-    if (owner == pool) total += std::atomic_ref<std::uint64_t>(slot->parked_blocks).load(std::memory_order_relaxed);
-  }
-  return total;
-}
-
-void forget_caches(const Pool* pool) noexcept {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  for (auto& [slot, owner] : r.slots) {
-    if (owner == pool) owner = nullptr;
-  }
-}
-
-}  // namespace nativepool::jni
 
 extern "C" {
 
@@ -70,30 +22,16 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_CacheNative_open(JNIEnv* en
     nativepool::jni::throw_invalid_argument(env, "thread caches serve fixed-size pools only");
     return 0;
   }
-  auto* slot = new (std::nothrow) nativepool::jni::Slot;
-  auto& r = nativepool::jni::registry();
-  try {
-    if (slot != nullptr) {
-      std::lock_guard lock(r.mutex);
-      r.slots.emplace(slot, pool);
-      return reinterpret_cast<jlong>(slot);
-    }
-  } catch (const std::bad_alloc&) {
-    delete slot;
+  nativepool::ParkedCounter* counter = nativepool::open_parked_counter(pool);
+  if (counter == nullptr) {
+    (void)nativepool::fail(nativepool::Status::kInternal, "out of host memory for a thread cache");
+    nativepool::jni::throw_status(env, nativepool::Status::kInternal, nullptr, 0);
   }
-  (void)nativepool::fail(nativepool::Status::kInternal, "out of host memory for a thread cache");
-  nativepool::jni::throw_status(env, nativepool::Status::kInternal, nullptr, 0);
-  return 0;
+  return reinterpret_cast<jlong>(counter);
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_CacheNative_close(JNIEnv*, jclass, jlong address) {
-  auto* slot = reinterpret_cast<nativepool::jni::Slot*>(address);
-  auto& r = nativepool::jni::registry();
-  {
-    std::lock_guard lock(r.mutex);
-    r.slots.erase(slot);
-  }
-  delete slot;
+JNIEXPORT void JNICALL Java_org_nativepool_internal_CacheNative_close(JNIEnv*, jclass, jlong counter) {
+  nativepool::close_parked_counter(reinterpret_cast<nativepool::ParkedCounter*>(counter));
 }
 
 }  // extern "C"

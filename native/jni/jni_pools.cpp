@@ -4,16 +4,13 @@
 // validates every size, alignment and pointer.
 #include <jni.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 
-#include "jni_caches.hpp"
 #include "jni_errors.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
-#include "nativepool/math.hpp"
 #include "nativepool/pool_factory.hpp"
 
 #ifdef NATIVEPOOL_HAVE_JAVAH
@@ -93,7 +90,6 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_destroy(JNIEnv*, jclass, jlong pool) {
-  nativepool::jni::forget_caches(as_pool(pool));
   delete as_pool(pool);
 }
 
@@ -168,13 +164,6 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_stats(JNIEnv* env
                                                                      jlongArray out) {
   const Pool* pool = as_pool(handle);
   const nativepool::PoolStats s = pool->stats();
-  // Blocks parked in thread caches left the pool but reached no user: they
-  // are counted as cached, not live (only fixed pools have caches).
-  // Under concurrency a slot may be read after a refill the counters missed;
-  // the clamp keeps every figure one the pool really had or could have had.
-  const std::uint64_t cached_blocks = std::min(nativepool::jni::parked_blocks(pool), s.live_blocks);
-  // A fixed pool counts each block as its stride in bytes in use.
-  const std::uint64_t cached_bytes = cached_blocks * nativepool::round_up(pool->info().block_size, pool->info().alignment);
   jlong fragmentation_bits = 0;
   std::memcpy(&fragmentation_bits, &s.fragmentation.external_fragmentation, sizeof fragmentation_bits);
   // Order of org.nativepool.PoolStats' field indices.
@@ -182,8 +171,8 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_stats(JNIEnv* env
       static_cast<jlong>(s.allocations),
       static_cast<jlong>(s.frees),
       static_cast<jlong>(s.failures),
-      static_cast<jlong>(s.live_blocks - cached_blocks),
-      static_cast<jlong>(s.bytes_in_use - cached_bytes),
+      static_cast<jlong>(s.live_blocks),
+      static_cast<jlong>(s.bytes_in_use),
       static_cast<jlong>(s.peak_bytes_in_use),
       static_cast<jlong>(s.reserved.bytes),
       static_cast<jlong>(s.reserved.peak_bytes),
@@ -192,8 +181,8 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_stats(JNIEnv* env
       static_cast<jlong>(s.fragmentation.largest_free_block),
       static_cast<jlong>(s.fragmentation.free_blocks),
       fragmentation_bits,
-      static_cast<jlong>(cached_blocks),
-      static_cast<jlong>(cached_bytes),
+      static_cast<jlong>(s.cached_blocks),
+      static_cast<jlong>(s.cached_bytes),
   };
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }

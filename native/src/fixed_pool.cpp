@@ -102,6 +102,7 @@ FixedPool<Mode>::FixedPool(const FixedPoolConfig& config, std::size_t stride, st
     : block_size_(config.block_size),
       alignment_(config.alignment),
       stride_(stride),
+      by_stride_(stride),
       chunk_alignment_(std::max(config.alignment, kMinChunkAlignment)),
       chunk_shift_(floor_log2(blocks_per_chunk)),
       slot_mask_(static_cast<std::uint32_t>(blocks_per_chunk - 1)),
@@ -149,7 +150,7 @@ Status FixedPool<Mode>::deallocate(void* ptr, std::size_t* freed_size) noexcept 
   const auto* entry = find(*snapshot_.load(std::memory_order_acquire), address);
   if (entry == nullptr) [[unlikely]] return bad_free(ptr);
   const std::size_t offset = address - entry->base;
-  const std::size_t slot = offset / stride_;
+  const std::size_t slot = by_stride_.divide(offset);
   if (slot * stride_ != offset) [[unlikely]] return bad_free(ptr);
   auto& state = chunks_[entry->chunk].state[slot];
   std::uint8_t expected = allocated_mark(entry->generation);

@@ -5,9 +5,11 @@
 /// algorithm and thread-safety mode at run time (from Java).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
+#include "nativepool/block_cache.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/safety_checks.hpp"
 #include "nativepool/statistics.hpp"
@@ -19,6 +21,8 @@ class ErasedPool final : public Pool {
  public:
   ErasedPool(std::unique_ptr<A> algorithm, PoolInfo info) noexcept
       : pool_(std::move(algorithm)), info_(std::move(info)) {}
+
+  ~ErasedPool() override { forget_parked_counters(this); }
 
   Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override {
     return pool_.allocate(size, alignment, out);
@@ -50,7 +54,16 @@ class ErasedPool final : public Pool {
     return Status::kOk;
   }
 
-  PoolStats stats() const noexcept override { return pool_.stats(); }
+  PoolStats stats() const noexcept override {
+    PoolStats stats = pool_.stats();
+    // Under concurrency a counter may be read after a refill the statistics
+    // missed; the clamp keeps every figure one the pool had or could have had.
+    stats.cached_blocks = std::min(parked_blocks(this), stats.live_blocks);
+    stats.cached_bytes = stats.cached_blocks * pool_.inner().counted_size(info_.block_size);
+    stats.live_blocks -= stats.cached_blocks;
+    stats.bytes_in_use -= stats.cached_bytes;
+    return stats;
+  }
   Status validate() const noexcept override { return pool_.inner().validate(); }
   Status verify() const noexcept override {
     const Status status = validate();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "nativepool/backend.hpp"
+#include "nativepool/math.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/thread_safety.hpp"
@@ -178,6 +179,7 @@ class FixedPool {
   const std::size_t block_size_;
   const std::size_t alignment_;
   const std::size_t stride_;
+  const ExactDivider by_stride_;
   const std::size_t chunk_alignment_;
   const unsigned chunk_shift_;
   const std::uint32_t slot_mask_;

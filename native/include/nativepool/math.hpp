@@ -29,4 +29,30 @@ namespace nativepool {
   return static_cast<unsigned>(std::bit_width(value)) - 1U;
 }
 
+/// Division by a divisor fixed at construction, without a `div` instruction
+/// (tens of cycles, and on the free path's critical path): a multiply by a
+/// 64-bit reciprocal, exact for numerators and divisors below 2^32 (Lemire,
+/// Kaser, Kurz: "Faster remainder by direct computation", 2019). Larger
+/// operands fall back to plain division.
+class ExactDivider {
+ public:
+  constexpr explicit ExactDivider(std::size_t divisor) noexcept
+      : divisor_(divisor), reciprocal_(divisor < kLimit ? UINT64_MAX / divisor + 1 : 0) {}
+
+  [[nodiscard]] constexpr std::size_t divide(std::size_t numerator) const noexcept {
+    if (numerator < kLimit && reciprocal_ != 0) [[likely]] {
+      return static_cast<std::size_t>((static_cast<Wide>(reciprocal_) * numerator) >> 64);
+    }
+    return numerator / divisor_;
+  }
+
+  [[nodiscard]] constexpr std::size_t divisor() const noexcept { return divisor_; }
+
+ private:
+  __extension__ using Wide = unsigned __int128;  // GCC and Clang, on every 64-bit target
+  static constexpr std::size_t kLimit = std::size_t{1} << 32;
+  std::size_t divisor_;
+  std::uint64_t reciprocal_;
+};
+
 }  // namespace nativepool

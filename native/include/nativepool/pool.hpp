@@ -43,6 +43,10 @@ struct PoolStats {
   std::uint64_t bytes_in_use = 0;
   std::uint64_t peak_bytes_in_use = 0;
   std::uint64_t live_blocks = 0;
+  /// Blocks parked in BlockCaches: out of the pool, in no user's hands, so
+  /// not in live_blocks or bytes_in_use (allocations - frees counts them).
+  std::uint64_t cached_blocks = 0;
+  std::uint64_t cached_bytes = 0;
   Reservation reserved;
   Fragmentation fragmentation;
 };

@@ -1,6 +1,7 @@
 package org.nativepool.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -74,6 +75,11 @@ class DeviceManagerTest {
             assertTrue(e.getMessage().contains("wrong device"), e.getMessage());
             assertThrows(InvalidArgumentException.class, () -> manager.device(0).allocate(256, on1));
             assertThrows(InvalidArgumentException.class, () -> on0.free(on1));
+            // The refused free changed nothing: the block is live and close() still frees it.
+            assertFalse(on0.isClosed());
+            assertEquals(1, manager.device(0).stats().liveBlocks());
+            on0.close();
+            assertEquals(0, manager.device(0).stats().liveBlocks());
         }
     }
 

@@ -62,7 +62,11 @@ class DeviceMemoryTest {
             in.get(0, expected);
             block.asByteBuffer().get(0, actual);
             assertArrayEquals(expected, actual);
+            HostMemory view = HostMemory.of(block);
             block.close();
+            // The pool may already have reused the block's memory: a copy into it is refused.
+            PoolClosedException e = assertThrows(PoolClosedException.class, () -> stream.copy(view, device));
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
         }
     }
 
