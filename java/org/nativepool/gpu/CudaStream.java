@@ -106,7 +106,7 @@ public final class CudaStream extends NativeResource {
             manager.requireOwn(buffer.manager, buffer);
             address = buffer.liveAddress();
         } else {
-            address = ((HostMemory) memory).address();
+            address = ((HostMemory) memory).liveAddress();
         }
         return new long[] {address, memory.size(), memory.memoryKind().ordinal(), memory.device(), offset};
     }

@@ -5,6 +5,7 @@ import java.util.Objects;
 import org.nativepool.InvalidArgumentException;
 import org.nativepool.MemoryBlock;
 import org.nativepool.MemoryKind;
+import org.nativepool.PoolClosedException;
 import org.nativepool.internal.GpuNative;
 
 /**
@@ -15,8 +16,7 @@ import org.nativepool.internal.GpuNative;
 public final class HostMemory implements GpuMemory {
     private final long address;
     private final long size;
-    /** Keeps the buffer (and so its memory) reachable while this view is. */
-    @SuppressWarnings("unused")
+    /** Keeps the buffer (and so its memory) reachable while this view is; a block is checked before each copy. */
     private final Object owner;
 
     private HostMemory(long address, long size, Object owner) {
@@ -48,7 +48,11 @@ public final class HostMemory implements GpuMemory {
         return new HostMemory(block.address(), block.size(), block);
     }
 
-    long address() {
+    /** The address for a copy; throws once the pool block it views is closed (its memory may be reused). */
+    long liveAddress() {
+        if (owner instanceof MemoryBlock block && (block.isClosed() || block.pool().isClosed())) {
+            throw new PoolClosedException(this + " views closed " + block);
+        }
         return address;
     }
 

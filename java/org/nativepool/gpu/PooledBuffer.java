@@ -61,14 +61,19 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
      */
     public void free(CudaStream on) {
         manager.requireOwn(on.manager(), on);
-        if (!CLOSED.compareAndSet(this, false, true)) {
-            throw new PoolClosedException(this + " is already closed");
-        }
         long handle = manager.enter();
         try {
             long streamHandle = on.enter();
             try {
-                GpuNative.free(handle, pool, address, streamHandle);
+                if (!CLOSED.compareAndSet(this, false, true)) {
+                    throw new PoolClosedException(this + " is already closed");
+                }
+                try {
+                    GpuNative.free(handle, pool, address, streamHandle);
+                } catch (RuntimeException e) {
+                    closed = false; // the pool refused, the block is still live: close() must still free it
+                    throw e;
+                }
             } finally {
                 on.exit();
             }
