@@ -122,6 +122,8 @@ FixedPool<Mode>::~FixedPool() {
 }
 
 // ---- The fast path -------------------------------------------------------
+// Its helpers are forced inline: the JAR ships an -O2 build (RelWithDebInfo),
+// whose inliner left pop, push and find as calls.
 
 template <ThreadSafety Mode>
 Status FixedPool<Mode>::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
@@ -172,7 +174,7 @@ Status FixedPool<Mode>::deallocate(void* ptr, std::size_t* freed_size) noexcept 
 }
 
 template <ThreadSafety Mode>
-std::uint32_t FixedPool<Mode>::pop() noexcept {
+[[gnu::always_inline]] inline std::uint32_t FixedPool<Mode>::pop() noexcept {
   if constexpr (Mode == ThreadSafety::kLockFree) {
     std::uint64_t head = head_.load(std::memory_order_acquire);
     for (;;) {
@@ -196,7 +198,7 @@ std::uint32_t FixedPool<Mode>::pop() noexcept {
 
 // Pushes the chain first..last, already linked, in one step.
 template <ThreadSafety Mode>
-void FixedPool<Mode>::push(std::uint32_t first, std::uint32_t last) noexcept {
+[[gnu::always_inline]] inline void FixedPool<Mode>::push(std::uint32_t first, std::uint32_t last) noexcept {
   if constexpr (Mode == ThreadSafety::kLockFree) {
     std::uint64_t head = head_.load(std::memory_order_relaxed);
     do {
@@ -210,7 +212,7 @@ void FixedPool<Mode>::push(std::uint32_t first, std::uint32_t last) noexcept {
 }
 
 template <ThreadSafety Mode>
-const typename FixedPool<Mode>::Snapshot::Entry* FixedPool<Mode>::find(const Snapshot& snapshot,
+[[gnu::always_inline]] inline const typename FixedPool<Mode>::Snapshot::Entry* FixedPool<Mode>::find(const Snapshot& snapshot,
                                                                        std::uintptr_t address) noexcept {
   const auto after = std::upper_bound(snapshot.entries.begin(), snapshot.entries.end(), address,
                                       [](std::uintptr_t a, const typename Snapshot::Entry& e) { return a < e.base; });
@@ -229,7 +231,7 @@ std::size_t FixedPool<Mode>::free_blocks() const noexcept {
 }
 
 template <ThreadSafety Mode>
-void FixedPool<Mode>::add_free(std::size_t n) noexcept {
+[[gnu::always_inline]] inline void FixedPool<Mode>::add_free(std::size_t n) noexcept {
   if constexpr (Mode == ThreadSafety::kLockFree) {
     free_count_.fetch_add(n, std::memory_order_relaxed);
   } else if constexpr (Mode == ThreadSafety::kMutex) {
@@ -241,7 +243,7 @@ void FixedPool<Mode>::add_free(std::size_t n) noexcept {
 }
 
 template <ThreadSafety Mode>
-void FixedPool<Mode>::remove_free(std::size_t n) noexcept {
+[[gnu::always_inline]] inline void FixedPool<Mode>::remove_free(std::size_t n) noexcept {
   if constexpr (Mode == ThreadSafety::kLockFree) {
     free_count_.fetch_sub(n, std::memory_order_relaxed);
   } else if constexpr (Mode == ThreadSafety::kMutex) {
