@@ -18,6 +18,8 @@ for threads in 1 2; do
     'FixedSizeBenchmark|MixedSizeBenchmark' "$@"
 done
 java -jar bench/jmh/target/benchmarks.jar -rf json -rff "$out/breakdown-jdk17.json" BreakdownBenchmark "$@"
+echo "== JDK 17, safety levels" >&2
+java -jar bench/jmh/target/benchmarks.jar -rf json -rff "$out/safety-jdk17.json" SafetyCostBenchmark "$@"
 if [[ -x $jdk25/bin/java ]]; then
   JAVA_HOME=$jdk25 mvn -B -q -f bench/jmh/pom.xml -Pjdk25 clean package
   for threads in 1 2; do
