@@ -29,11 +29,12 @@ struct Tlsf::NodeSlab {
 
 // Sizes are in granules. Below 32 granules every size has its own class;
 // above, the first level is the power of two and the second level splits it
-// into 32 equal ranges.
-Tlsf::SizeClass Tlsf::size_class(std::size_t units) noexcept {
-  if (units < kSlCount) return {0, static_cast<unsigned>(units)};
-  const unsigned log2 = floor_log2(units);
-  return {log2 - (kSlBits - 1), static_cast<unsigned>(units >> (log2 - kSlBits)) - kSlCount};
+// into 32 equal ranges. Or-ing in kSlCount sends the small sizes through the
+// same formula (first level 0, shift 0), so there is no branch to mispredict
+// when sizes are mixed.
+unsigned Tlsf::size_class(std::size_t units) noexcept {
+  const unsigned log2 = floor_log2(units | kSlCount);
+  return ((log2 - kSlBits + 1) << kSlBits) + static_cast<unsigned>(units >> (log2 - kSlBits)) - kSlCount;
 }
 
 Tlsf::Tlsf(const VariablePoolConfig& config, std::shared_ptr<Backend> backend) noexcept
@@ -120,40 +121,56 @@ Status Tlsf::allocate(std::size_t size, std::size_t alignment, void** out) noexc
     const Status status = refill(size, rounded, align, &block);
     if (status != Status::kOk) return status;
   }
-  remove_free(block);
+  // The allocation is cut from the front of the free block, which stays
+  // free with the rest: sizes are multiples of the granularity, so any
+  // remainder can stand as a block of its own, and the block handed out is
+  // exactly `rounded` bytes.
   const std::uintptr_t start = round_up(block->address, align);
-  if (start != block->address) {
-    Block* body = split(block, start - block->address);
-    insert_free(block);
-    block = body;
+  if (start != block->address) insert_free(carve_front(block, start - block->address));
+  Block* used = nullptr;
+  if (block->size == rounded) {
+    remove_free(block);
+    used = block;
+  } else {
+    used = carve_front(block, rounded);
   }
-  // Sizes are multiples of the granularity, so any remainder can stand as a
-  // block of its own; the block handed out is exactly `rounded` bytes.
-  if (block->size != rounded) insert_free(split(block, rounded));
-  block->free = false;
-  live_.insert(block->address, block);
-  *out = reinterpret_cast<void*>(block->address);
+  used->free = false;
+  live_.insert(used->address, used);
+  *out = reinterpret_cast<void*>(used->address);
   return Status::kOk;
 }
 
 Status Tlsf::deallocate(void* ptr, std::size_t* freed_size) noexcept {
   Block* block = live_.take(reinterpret_cast<std::uintptr_t>(ptr));
   if (block == nullptr) [[unlikely]] return bad_free(ptr);
-  if (freed_size != nullptr) *freed_size = block->size;
+  const std::size_t size = block->size;
+  if (freed_size != nullptr) *freed_size = size;
   // Merging at once keeps the invariant that no two free blocks touch, so a
-  // free needs to look at its two neighbours only.
-  Block* next = block->next_phys;
-  if (next != nullptr && next->free) {
-    remove_free(next);
-    absorb_next(block);
-  }
+  // free needs to look at its two neighbours only. A free neighbour absorbs
+  // the block and keeps its node, and its place in its size-class list when
+  // the merge leaves its class unchanged.
   Block* prev = block->prev_phys;
+  Block* next = block->next_phys;
+  const bool merge_next = next != nullptr && next->free;
   if (prev != nullptr && prev->free) {
-    remove_free(prev);
-    absorb_next(prev);
-    block = prev;
+    std::size_t merged = prev->size + size;
+    unlink_phys(block);
+    release_node(block);
+    if (merge_next) {
+      merged += next->size;
+      remove_free(next);
+      unlink_phys(next);
+      release_node(next);
+    }
+    resize_free(prev, merged);
+  } else if (merge_next) {
+    next->address = block->address;
+    unlink_phys(block);
+    release_node(block);
+    resize_free(next, next->size + size);
+  } else {
+    insert_free(block);
   }
-  insert_free(block);
   return Status::kOk;
 }
 
@@ -223,7 +240,7 @@ Status Tlsf::add_arena(std::size_t size, Block** block) noexcept {
                 static_cast<int>(backend_->name().size()), backend_->name().data(), base, arena_alignment_);
   }
   Block* node = take_node();
-  *node = Block{base, size, nullptr, nullptr, nullptr, nullptr, arena, 0, true};
+  *node = Block{base, size, nullptr, nullptr, nullptr, nullptr, arena, 0, 0, true};
   *arena = Arena{base, size, node, nullptr, arenas_};
   if (arenas_ != nullptr) arenas_->prev = arena;
   arenas_ = arena;
@@ -240,17 +257,11 @@ Status Tlsf::add_arena(std::size_t size, Block** block) noexcept {
 // aligned requests, in the classes whose blocks fit only if their start
 // happens to be aligned), so the pool grows or fails only when nothing fits.
 Tlsf::Block* Tlsf::find_exact(std::size_t rounded, std::size_t search, std::size_t align) const noexcept {
-  const SizeClass low = size_class(rounded >> granularity_shift_);
-  const SizeClass high = size_class(search >> granularity_shift_);
-  for (unsigned fl = low.fl; fl <= high.fl; ++fl) {
-    if ((fl_bitmap_ >> fl & 1U) == 0) continue;
-    const unsigned first = fl == low.fl ? low.sl : 0;
-    const unsigned last = fl == high.fl ? high.sl : kSlCount - 1;
-    for (unsigned sl = first; sl <= last; ++sl) {
-      for (Block* block = heads_[fl][sl]; block != nullptr; block = block->next_free) {
-        const std::uintptr_t start = round_up(block->address, align);
-        if (start - block->address + rounded <= block->size) return block;
-      }
+  const unsigned high = size_class(search >> granularity_shift_);
+  for (unsigned c = size_class(rounded >> granularity_shift_); c <= high; ++c) {
+    for (Block* block = heads_[c]; block != nullptr; block = block->next_free) {
+      const std::uintptr_t start = round_up(block->address, align);
+      if (start - block->address + rounded <= block->size) return block;
     }
   }
   return nullptr;
@@ -264,64 +275,86 @@ Tlsf::Block* Tlsf::find_free(std::size_t units) const noexcept {
     // above fits, so the first list head found will do (good fit).
     units += (std::size_t{1} << (floor_log2(units) - kSlBits)) - 1;
   }
-  SizeClass c = size_class(units);
-  std::uint32_t sl_map = sl_bitmap_[c.fl] & (~0U << c.sl);
+  const unsigned c = size_class(units);
+  unsigned fl = c >> kSlBits;
+  std::uint32_t sl_map = sl_bitmap_[fl] & (~0U << (c & (kSlCount - 1)));
   if (sl_map == 0) {
-    const std::uint64_t fl_map = fl_bitmap_ & (~0ULL << (c.fl + 1));
+    const std::uint64_t fl_map = fl_bitmap_ & (~0ULL << (fl + 1));
     if (fl_map == 0) return nullptr;
-    c.fl = static_cast<unsigned>(std::countr_zero(fl_map));
-    sl_map = sl_bitmap_[c.fl];
+    fl = static_cast<unsigned>(std::countr_zero(fl_map));
+    sl_map = sl_bitmap_[fl];
   }
-  return heads_[c.fl][std::countr_zero(sl_map)];
+  return heads_[(fl << kSlBits) | static_cast<unsigned>(std::countr_zero(sl_map))];
 }
 
 void Tlsf::insert_free(Block* block) noexcept {
-  const SizeClass c = size_class(block->size >> granularity_shift_);
+  const unsigned c = size_class(block->size >> granularity_shift_);
+  block->size_class = static_cast<std::uint16_t>(c);
   block->free = true;
   block->prev_free = nullptr;
-  block->next_free = heads_[c.fl][c.sl];
+  block->next_free = heads_[c];
   if (block->next_free != nullptr) block->next_free->prev_free = block;
-  heads_[c.fl][c.sl] = block;
-  sl_bitmap_[c.fl] |= 1U << c.sl;
-  fl_bitmap_ |= 1ULL << c.fl;
+  heads_[c] = block;
+  sl_bitmap_[c >> kSlBits] |= 1U << (c & (kSlCount - 1));
+  fl_bitmap_ |= 1ULL << (c >> kSlBits);
   free_bytes_ += block->size;
   ++free_blocks_;
 }
 
 void Tlsf::remove_free(Block* block) noexcept {
-  const SizeClass c = size_class(block->size >> granularity_shift_);
+  const unsigned c = block->size_class;
   if (block->prev_free != nullptr) {
     block->prev_free->next_free = block->next_free;
   } else {
-    heads_[c.fl][c.sl] = block->next_free;
+    heads_[c] = block->next_free;
   }
   if (block->next_free != nullptr) block->next_free->prev_free = block->prev_free;
-  if (heads_[c.fl][c.sl] == nullptr) {
-    sl_bitmap_[c.fl] &= ~(1U << c.sl);
-    if (sl_bitmap_[c.fl] == 0) fl_bitmap_ &= ~(1ULL << c.fl);
+  if (heads_[c] == nullptr) {
+    const unsigned fl = c >> kSlBits;
+    sl_bitmap_[fl] &= ~(1U << (c & (kSlCount - 1)));
+    if (sl_bitmap_[fl] == 0) fl_bitmap_ &= ~(1ULL << fl);
   }
   free_bytes_ -= block->size;
   --free_blocks_;
 }
 
-// Keeps the front part in @p block (so an arena's first node never changes)
-// and returns a new node for the rest.
-Tlsf::Block* Tlsf::split(Block* block, std::size_t first_size) noexcept {
-  Block* rest = take_node();
-  *rest = Block{block->address + first_size, block->size - first_size, block, block->next_phys,
-                nullptr, nullptr, block->arena, 0, block->free};
-  if (rest->next_phys != nullptr) rest->next_phys->prev_phys = rest;
-  block->next_phys = rest;
-  block->size = first_size;
-  return rest;
+// A free block that grows or shrinks moves to another list only if its size
+// class changes; a large block that gives or takes a little stays put.
+void Tlsf::resize_free(Block* block, std::size_t size) noexcept {
+  if (size_class(size >> granularity_shift_) == block->size_class) {
+    free_bytes_ = free_bytes_ - block->size + size;
+    block->size = size;
+    return;
+  }
+  remove_free(block);
+  block->size = size;
+  insert_free(block);
 }
 
-void Tlsf::absorb_next(Block* block) noexcept {
-  Block* next = block->next_phys;
-  block->size += next->size;
-  block->next_phys = next->next_phys;
-  if (block->next_phys != nullptr) block->next_phys->prev_phys = block;
-  release_node(next);
+// Gives the first @p size bytes of the free block @p block a node of their
+// own, placed before it; @p block keeps the rest (and stays free). The new
+// node is returned allocated and unlisted.
+Tlsf::Block* Tlsf::carve_front(Block* block, std::size_t size) noexcept {
+  Block* front = take_node();
+  *front = Block{block->address, size, block->prev_phys, block, nullptr, nullptr, block->arena, 0, 0, false};
+  if (front->prev_phys != nullptr) {
+    front->prev_phys->next_phys = front;
+  } else {
+    block->arena->first = front;
+  }
+  block->prev_phys = front;
+  block->address += size;
+  resize_free(block, block->size - size);
+  return front;
+}
+
+void Tlsf::unlink_phys(Block* block) noexcept {
+  if (block->prev_phys != nullptr) {
+    block->prev_phys->next_phys = block->next_phys;
+  } else {
+    block->arena->first = block->next_phys;
+  }
+  if (block->next_phys != nullptr) block->next_phys->prev_phys = block->prev_phys;
 }
 
 bool Tlsf::reserve_nodes(std::size_t count) noexcept { return spare_count_ >= count || grow_nodes(); }
@@ -419,7 +452,7 @@ std::size_t Tlsf::largest_free() const noexcept {
   const auto fl = static_cast<unsigned>(std::bit_width(fl_bitmap_) - 1);
   const auto sl = static_cast<unsigned>(std::bit_width(sl_bitmap_[fl]) - 1);
   std::size_t largest = 0;
-  for (const Block* block = heads_[fl][sl]; block != nullptr; block = block->next_free) {
+  for (const Block* block = heads_[(fl << kSlBits) | sl]; block != nullptr; block = block->next_free) {
     largest = std::max(largest, block->size);
   }
   return largest;
@@ -462,7 +495,7 @@ Status Tlsf::validate() const noexcept {
                   fl, sl_bitmap_[fl]);
     }
     for (unsigned sl = 0; sl < kSlCount; ++sl) {
-      const Block* head = heads_[fl][sl];
+      const Block* head = heads_[(fl << kSlBits) | sl];
       if (((sl_bitmap_[fl] >> sl & 1U) != 0) != (head != nullptr)) {
         return fail(Status::kCorrupted, "bitmap bit of size class (%u, %u) disagrees with its list", fl, sl);
       }
@@ -481,11 +514,13 @@ Status Tlsf::validate() const noexcept {
           return fail(Status::kCorrupted, "free block at 0x%" PRIxPTR " has a broken back link in list (%u, %u)",
                       block->address, fl, sl);
         }
-        const SizeClass c = size_class(block->size >> granularity_shift_);
-        if (c.fl != fl || c.sl != sl) {
+        const unsigned c = size_class(block->size >> granularity_shift_);
+        if (c != ((fl << kSlBits) | sl) || block->size_class != c) {
           return fail(Status::kCorrupted,
-                      "free block at 0x%" PRIxPTR " (size %zu) is in size class (%u, %u), expected (%u, %u)",
-                      block->address, block->size, fl, sl, c.fl, c.sl);
+                      "free block at 0x%" PRIxPTR " (size %zu) is in size class (%u, %u) and records class %u,"
+                      " expected (%u, %u)",
+                      block->address, block->size, fl, sl, unsigned{block->size_class}, c >> kSlBits,
+                      c & (kSlCount - 1));
         }
         ++listed_blocks;
         listed_bytes += block->size;

@@ -27,6 +27,8 @@ TEST(AddressMapTest, EmptyMapFindsNothing) {
   EXPECT_EQ(map.find(0x1000), nullptr);
   EXPECT_EQ(map.find(0), nullptr);
   EXPECT_EQ(map.take(0x1000), nullptr);
+  EXPECT_EQ(map.take(0), nullptr);
+  EXPECT_EQ(map.size(), 0u);
   EXPECT_TRUE(map.consistent());
 }
 
@@ -49,6 +51,28 @@ TEST(AddressMapTest, InsertFindTake) {
   EXPECT_TRUE(map.consistent());
 }
 
+// The newest entry waits outside the table: taking it right after the
+// insert, and again, behaves as for any other entry, and key 0 still matches
+// nothing once that place is empty.
+TEST(AddressMapTest, TheNewestEntryBehavesLikeAnyOther) {
+  AddressMap<Node> map;
+  ASSERT_TRUE(map.reserve(3));
+  map.insert(0x1000, value_for(0x1000));
+  map.insert(0x2000, value_for(0x2000));
+  EXPECT_EQ(map.find(0x2000), value_for(0x2000));
+  EXPECT_EQ(map.take(0x2000), value_for(0x2000));
+  EXPECT_EQ(map.take(0x2000), nullptr);
+  EXPECT_EQ(map.find(0), nullptr);
+  EXPECT_EQ(map.take(0), nullptr);
+  EXPECT_EQ(map.size(), 1u);
+  EXPECT_TRUE(map.consistent());
+  map.insert(0x2000, value_for(0x2000));
+  map.insert(0x3000, value_for(0x3000));
+  for (std::uintptr_t key : {0x1000, 0x2000, 0x3000}) EXPECT_EQ(map.find(key), value_for(key));
+  EXPECT_EQ(map.size(), 3u);
+  EXPECT_TRUE(map.consistent());
+}
+
 TEST(AddressMapTest, KeyZeroNeverMatchesAnEmptySlot) {
   AddressMap<Node> map;
   ASSERT_TRUE(map.reserve(10));
@@ -63,7 +87,8 @@ TEST(AddressMapTest, ReserveMakesInsertsAllocationFree) {
   AddressMap<Node> map;
   ASSERT_TRUE(map.reserve(1000));
   const std::size_t capacity = map.capacity();
-  EXPECT_TRUE(std::has_single_bit(capacity));
+  EXPECT_TRUE(std::has_single_bit(capacity / AddressMap<Node>::kBucketSlots));
+  EXPECT_EQ(capacity % AddressMap<Node>::kBucketSlots, 0u);
   EXPECT_GE(capacity * 7 / 10, 1000u);
   for (std::uintptr_t i = 1; i <= 1000; ++i) map.insert(i * 64, value_for(i * 64));
   EXPECT_EQ(map.capacity(), capacity);
@@ -82,7 +107,7 @@ TEST(AddressMapTest, GrowthKeepsEveryEntryAndTheLoadBelowSeventyPercent) {
     if (map.capacity() != capacity) {
       ++growths;
       capacity = map.capacity();
-      ASSERT_TRUE(std::has_single_bit(capacity));
+      ASSERT_TRUE(std::has_single_bit(capacity / AddressMap<Node>::kBucketSlots));
     }
     ASSERT_LE(map.size() * 10, map.capacity() * 7);
   }
@@ -91,19 +116,22 @@ TEST(AddressMapTest, GrowthKeepsEveryEntryAndTheLoadBelowSeventyPercent) {
   for (std::uintptr_t i = 1; i <= 20000; ++i) ASSERT_EQ(map.find(i * 16), value_for(i * 16)) << i;
 }
 
-// Keys whose home slot is the last one of a 64-slot table: their probe run
-// wraps around to slot 0, and erasing the first must pull the others back
-// across the wrap.
-TEST(AddressMapTest, BackwardShiftAcrossTheTableEnd) {
+// Keys whose home is the last bucket of an eight-bucket table: once it is
+// full they overflow across the table end into bucket 0, and erasing them
+// must keep every overflow count right.
+TEST(AddressMapTest, OverflowAcrossTheTableEnd) {
   AddressMap<Node> map;
-  ASSERT_TRUE(map.reserve(8));
-  ASSERT_EQ(map.capacity(), 64u);
+  ASSERT_TRUE(map.reserve(12));
+  ASSERT_EQ(map.capacity(), 8 * AddressMap<Node>::kBucketSlots);
   std::vector<std::uintptr_t> keys;
-  for (std::uintptr_t key = 16; keys.size() < 6; key += 16) {
-    if (((key * 0x9E3779B97F4A7C15ULL) >> 58) == 63) keys.push_back(key);
+  for (std::uintptr_t key = 16; keys.size() < 12; key += 16) {
+    if (((key * 0x9E3779B97F4A7C15ULL) >> 61) == 7) keys.push_back(key);
   }
   for (std::uintptr_t key : keys) map.insert(key, value_for(key));
   ASSERT_TRUE(map.consistent());
+  for (std::uintptr_t key : keys) ASSERT_EQ(map.find(key), value_for(key));
+  // Oldest first, so the entries in the home bucket go before the ones that
+  // overflowed past it.
   for (std::size_t erased = 0; erased < keys.size(); ++erased) {
     EXPECT_EQ(map.take(keys[erased]), value_for(keys[erased]));
     ASSERT_TRUE(map.consistent()) << "after erasing " << erased + 1;
@@ -112,8 +140,8 @@ TEST(AddressMapTest, BackwardShiftAcrossTheTableEnd) {
   EXPECT_EQ(map.size(), 0u);
 }
 
-// A small key universe keeps the table dense and the probe runs long, where
-// backward-shift deletion has the most to get wrong.
+// A small key universe keeps the table dense and buckets overflowing, where
+// the overflow counts have the most to get wrong.
 TEST(AddressMapTest, RandomOperationsMatchUnorderedMap) {
   for (std::uint64_t seed : {1u, 2u, 3u}) {
     std::mt19937_64 rng(seed);

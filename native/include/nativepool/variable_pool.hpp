@@ -77,6 +77,9 @@ class Tlsf {
     Block* next_free;
     Arena* arena;
     mutable std::uint32_t mark;  // validate()'s visit stamp
+    // Size class of the list a free block is in, kept so that unlinking it
+    // or resizing it in place need not recompute the class.
+    std::uint16_t size_class;
     bool free;
   };
   struct Arena {
@@ -89,15 +92,13 @@ class Tlsf {
   struct NodeSlab;
 
   // Second level: 32 classes per power of two, so a block's class bounds its
-  // size within ~3%. Sizes below 32 granules get one exact class each.
+  // size within ~3%. Sizes below 32 granules get one exact class each. A
+  // class is one flat index: first level in the high bits, second level in
+  // the low kSlBits.
   static constexpr unsigned kSlBits = 5;
   static constexpr unsigned kSlCount = 1U << kSlBits;
   static constexpr unsigned kFlCount = 64 - kSlBits + 1;
-  struct SizeClass {
-    unsigned fl;
-    unsigned sl;
-  };
-  static SizeClass size_class(std::size_t units) noexcept;
+  static unsigned size_class(std::size_t units) noexcept;
 
   Status add_arena(std::size_t size, Block** block) noexcept;
   Status refill(std::size_t size, std::size_t rounded, std::size_t align, Block** block) noexcept;
@@ -105,8 +106,9 @@ class Tlsf {
   [[nodiscard]] Block* find_free(std::size_t units) const noexcept;
   void insert_free(Block* block) noexcept;
   void remove_free(Block* block) noexcept;
-  Block* split(Block* block, std::size_t first_size) noexcept;
-  void absorb_next(Block* block) noexcept;
+  void resize_free(Block* block, std::size_t size) noexcept;
+  Block* carve_front(Block* block, std::size_t size) noexcept;
+  void unlink_phys(Block* block) noexcept;
   [[nodiscard]] bool reserve_nodes(std::size_t count) noexcept;
   bool grow_nodes() noexcept;
   Block* take_node() noexcept;
@@ -127,7 +129,7 @@ class Tlsf {
 
   std::uint64_t fl_bitmap_ = 0;
   std::uint32_t sl_bitmap_[kFlCount] = {};
-  Block* heads_[kFlCount][kSlCount] = {};
+  Block* heads_[kFlCount * kSlCount] = {};
   std::size_t free_bytes_ = 0;
   std::size_t free_blocks_ = 0;
 
