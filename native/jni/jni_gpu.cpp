@@ -58,8 +58,9 @@ extern "C" {
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_createManager(
     JNIEnv* env, jclass, jint simulated_devices, jlong simulated_capacity, jlong arena_size,
-    jlong max_bytes_per_device, jlong pinned_arena_size, jlong pinned_max_bytes) {
+    jlong max_bytes_per_device, jlong pinned_arena_size, jlong pinned_max_bytes, jint safety) {
   nativepool::gpu::DeviceManagerConfig config;
+  config.safety = static_cast<nativepool::SafetyLevel>(safety);
   std::size_t capacity = 0;
   if (!to_size(env, simulated_capacity, "capacity", &capacity) ||
       !to_size(env, arena_size, "arena size", &config.arena_size) ||
@@ -248,7 +249,7 @@ bool register_gpu_natives(JNIEnv* env) noexcept {
 #define NP_METHOD(name, signature) \
   JNINativeMethod { const_cast<char*>(#name), const_cast<char*>(signature), reinterpret_cast<void*>(&Java_org_nativepool_internal_GpuNative_##name) }
   static const JNINativeMethod methods[] = {
-      NP_METHOD(createManager, "(IJJJJJ)J"),
+      NP_METHOD(createManager, "(IJJJJJI)J"),
       NP_METHOD(destroyManager, "(J)V"),
       NP_METHOD(deviceCount, "(J)I"),
       NP_METHOD(runtimeName, "(J)Ljava/lang/String;"),

@@ -16,14 +16,17 @@ Status SafetyPlan::make(SafetyLevel level, const Backend& backend, SafetyPlan* o
     default:
       return fail(Status::kInvalidArgument, "unknown safety level %d", static_cast<int>(level));
   }
-  if (level != SafetyLevel::kOff && !backend.host_accessible()) {
+  std::shared_ptr<MemoryAccess> device = backend.memory_access();
+  if (level != SafetyLevel::kOff && !backend.host_accessible() && device == nullptr) {
     return fail(Status::kFeatureUnavailable,
-                "safety level %s needs memory the CPU can read; %.*s memory gets device-side guard checks "
-                "together with the GPU backends (use SafetyLevel OFF for now)",
+                "safety level %s needs memory the CPU can read, or a backend that copies to and from it; "
+                "%.*s offers neither (use SafetyLevel OFF)",
                 safety_level_name(level), static_cast<int>(backend.name().size()), backend.name().data());
   }
   out->level_ = level;
+  // The tools watch host memory only; device memory is checked by copies.
   out->hooks_ = backend.host_accessible() && hooks::active();
+  out->access_ = BlockAccess(std::move(device));
   return Status::kOk;
 }
 

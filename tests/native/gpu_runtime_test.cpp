@@ -119,6 +119,22 @@ TEST_P(GpuRuntimeTest, ABlockedStreamDoesNotBlockAnother) {
   EXPECT_EQ(in, out);
 }
 
+TEST_P(GpuRuntimeTest, SynchronousFillAndCopiesNeedNoStream) {
+  std::vector<unsigned char> in(1000, 0x5A), out(1000, 0);
+  auto* a = static_cast<unsigned char*>(device_memory(in.size()));
+  ASSERT_EQ(runtime_->memset_sync(0, a, 0xFD, in.size()), Status::kOk);
+  ASSERT_EQ(runtime_->memcpy_sync(0, a + 10, in.data(), 20, CopyKind::kHostToDevice), Status::kOk);
+  ASSERT_EQ(runtime_->memcpy_sync(0, out.data(), a, out.size(), CopyKind::kDeviceToHost), Status::kOk);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    ASSERT_EQ(out[i], i >= 10 && i < 30 ? 0x5A : 0xFD) << "byte " << i;
+  }
+  if (GetParam() != "simulated") return;  // CUDA's checks of host pointers depend on the driver
+  EXPECT_EQ(runtime_->memset_sync(0, in.data(), 0, in.size()), Status::kDeviceError);
+  EXPECT_STREQ(last_device_error().call, "cudaMemsetAsync");
+  EXPECT_EQ(runtime_->memcpy_sync(1, out.data(), a, 16, CopyKind::kDeviceToHost), Status::kDeviceError)
+      << "the memory belongs to device 0";
+}
+
 TEST_P(GpuRuntimeTest, OutOfDeviceMemoryIsACudaError) {
   MemoryInfo info;
   ASSERT_EQ(runtime_->memory_info(0, &info), Status::kOk);

@@ -234,7 +234,9 @@ TEST(Tracking, OnlyFullPoolsTrack) {
   EXPECT_FALSE(make_pool(SafetyLevel::kCanaries)->leak_report(&report));
 }
 
-TEST(SafetyPlan, CanariesNeedHostAccessibleMemory) {
+// Device backends reach their memory through MemoryAccess (gpu_canaries_test
+// covers them); one without it cannot have canaries.
+TEST(SafetyPlan, CanariesNeedMemoryTheyCanReach) {
   struct DeviceBackend final : Backend {
     Status allocate(std::size_t, std::size_t, void**) noexcept override { return Status::kOutOfPoolMemory; }
     void deallocate(void*, std::size_t, std::size_t) noexcept override {}

@@ -16,7 +16,9 @@ public enum SafetyLevel {
      * Guard bytes before and after every block, checked on free, by
      * {@link Pool#verify()} and at close; freed memory is poisoned and the
      * poison checked when it is handed out again. Damage throws
-     * {@link MemoryCorruptionException}. Host memory only.
+     * {@link MemoryCorruptionException}. Device pools
+     * ({@link org.nativepool.gpu.DeviceManager.Builder#safetyLevel(SafetyLevel)})
+     * set and check their guards with copies to and from the device.
      */
     CANARIES(1),
     /**

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 #include "nativepool/status.hpp"
@@ -27,6 +28,18 @@ enum class MemoryKind : int {
 
 /// Stable name of a memory kind, e.g. "HOST".
 [[nodiscard]] const char* memory_kind_name(MemoryKind kind) noexcept;
+
+/// Reads and writes memory the CPU cannot address, for the few layers that
+/// must touch block bytes (canaries). Both calls return once the copy is
+/// complete; the caller guarantees no queued device work uses the range.
+class MemoryAccess {
+ public:
+  virtual ~MemoryAccess() = default;
+  /// Sets [@p dst, @p dst + @p bytes) to @p value.
+  [[nodiscard]] virtual Status fill(void* dst, unsigned char value, std::size_t bytes) noexcept = 0;
+  /// Copies [@p src, @p src + @p bytes) to host memory at @p dst.
+  [[nodiscard]] virtual Status read(void* dst, const void* src, std::size_t bytes) noexcept = 0;
+};
 
 /// Upstream memory resource. Implementations must be thread-safe: several
 /// pools may share one backend, and a pool may grow from any thread.
@@ -53,6 +66,11 @@ class Backend {
 
   /// True when the CPU may read and write the memory directly.
   [[nodiscard]] bool host_accessible() const noexcept { return kind() != MemoryKind::kDevice; }
+
+  /// How the safety layers reach memory that is not host_accessible();
+  /// nullptr for memory the CPU reads directly, and for device memory
+  /// without such a path (canaries are then unavailable).
+  [[nodiscard]] virtual std::shared_ptr<MemoryAccess> memory_access() const noexcept { return nullptr; }
 };
 
 }  // namespace nativepool

@@ -11,16 +11,16 @@
 /// a block whose poison is damaged when it is handed out again was written
 /// after it was freed.
 ///
-/// Unlike the algorithms, this layer reads and writes the managed memory, so
-/// it serves host-accessible backends only. Its side table (never the
-/// margins) says which addresses are live, so a bad pointer is never
-/// dereferenced and never reaches the inner pool.
+/// Unlike the algorithms, this layer reads and writes the managed memory:
+/// directly when the CPU can address it, else through the backend's
+/// MemoryAccess (BlockAccess), with a synchronous device copy per fill or
+/// check. Its side table (never the margins) says which addresses are live,
+/// so a bad pointer is never dereferenced and never reaches the inner pool.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -29,9 +29,9 @@
 #include <unordered_map>
 #include <utility>
 
+#include "nativepool/block_access.hpp"
 #include "nativepool/corruption.hpp"
 #include "nativepool/guarded_backend.hpp"
-#include "nativepool/memory_hooks.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/thread_safety.hpp"
 
@@ -52,15 +52,8 @@ inline constexpr std::size_t kCanaryMinMargin = 16;
   return std::max(kCanaryMinMargin, unit);
 }
 
-namespace detail {
-
-/// Offset of the first byte in [p, p + n) that differs from @p byte, or @p n.
-[[nodiscard]] std::size_t first_mismatch(const unsigned char* p, std::size_t n, unsigned char byte) noexcept;
-
-}  // namespace detail
-
-/// Wraps a PoolAlgorithm over host-accessible memory with guard margins and
-/// poisoned freed memory. Thread-safe when the inner pool is.
+/// Wraps a PoolAlgorithm with guard margins and poisoned freed memory.
+/// Thread-safe when the inner pool is.
 template <PoolAlgorithm Inner>
 class WithCanaries {
  public:
@@ -68,8 +61,9 @@ class WithCanaries {
   /// @p unit as for canary_margin(). The inner pool's backend must be a
   /// GuardedBackend that poisons new regions, and a fixed pool's blocks
   /// must be 2 * canary_margin(unit) larger than the blocks handed out.
-  WithCanaries(std::unique_ptr<Inner> inner, std::size_t unit) noexcept
-      : inner_(std::move(inner)), margin_(canary_margin(unit)) {}
+  /// @p access reaches the backend's memory (host memory by default).
+  WithCanaries(std::unique_ptr<Inner> inner, std::size_t unit, BlockAccess access = {}) noexcept
+      : inner_(std::move(inner)), margin_(canary_margin(unit)), access_(std::move(access)) {}
 
   Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
     // Zero and absurd sizes are the inner pool's to refuse, with its message;
@@ -85,12 +79,15 @@ class WithCanaries {
     auto* bytes = static_cast<unsigned char*>(raw);
     const std::size_t span = inner_->counted_size(request);
 
-    hooks::full_access(bytes, span);
-    const std::size_t damaged = detail::first_mismatch(bytes, span, kPoisonByte);
-    if (damaged != span) [[unlikely]] return reject_reused(bytes, span, damaged);
-    std::memset(bytes, kGuardByte, front);
-    std::memset(bytes + front + size, kGuardByte, span - front - size);
-    hooks::no_access(bytes, span);
+    std::size_t damaged = 0;
+    Status touched = access_.find_mismatch(bytes, span, kPoisonByte, &damaged);
+    if (touched == Status::kOk && damaged != span) [[unlikely]] return reject_reused(bytes, span, damaged);
+    if (touched == Status::kOk) touched = access_.fill(bytes, kGuardByte, front);
+    if (touched == Status::kOk) touched = access_.fill(bytes + front + size, kGuardByte, span - front - size);
+    if (touched != Status::kOk) [[unlikely]] {  // a device copy failed: the runtime's status says why
+      give_back(bytes, span);
+      return touched;
+    }
 
     const auto user = reinterpret_cast<std::uintptr_t>(bytes + front);
     if (!record(user, Entry{reinterpret_cast<std::uintptr_t>(bytes), size, true})) [[unlikely]] {
@@ -171,12 +168,15 @@ class WithCanaries {
     const std::size_t span = inner_->counted_size(front + entry.size + margin_);
     auto* back = raw + front + entry.size;
     const std::size_t back_size = span - front - entry.size;
-    hooks::full_access(raw, front);
-    hooks::full_access(back, back_size);
-    const std::size_t front_damage = detail::first_mismatch(raw, front, kGuardByte);
-    const std::size_t back_damage = detail::first_mismatch(back, back_size, kGuardByte);
-    hooks::no_access(raw, front);
-    hooks::no_access(back, back_size);
+    std::size_t front_damage = 0;
+    std::size_t back_damage = 0;
+    if (const Status status = access_.find_mismatch(raw, front, kGuardByte, &front_damage); status != Status::kOk) {
+      return status;
+    }
+    if (const Status status = access_.find_mismatch(back, back_size, kGuardByte, &back_damage);
+        status != Status::kOk) {
+      return status;
+    }
     if (front_damage != front) {
       const auto offset = static_cast<std::ptrdiff_t>(front_damage) - static_cast<std::ptrdiff_t>(front);
       return fail_corruption({user, entry.size, Guard::kFront, offset, nullptr});
@@ -191,16 +191,15 @@ class WithCanaries {
   // Write after free: report the damage once, repair the poison and give the
   // block back, so the pool stays usable and the next allocation may succeed.
   [[gnu::noinline]] Status reject_reused(unsigned char* raw, std::size_t span, std::size_t damaged) noexcept {
-    hooks::no_access(raw, span);
     give_back(raw, span);
     return fail_corruption(
         {reinterpret_cast<std::uintptr_t>(raw), span, Guard::kFreed, static_cast<std::ptrdiff_t>(damaged), nullptr});
   }
 
+  // A failed device fill is not reported: the block goes back all the same,
+  // and the next allocation of it either finds the poison or reports it.
   void give_back(unsigned char* raw, std::size_t span) noexcept {
-    hooks::full_access(raw, span);
-    std::memset(raw, kPoisonByte, span);
-    hooks::no_access(raw, span);
+    (void)access_.fill(raw, kPoisonByte, span);
     (void)inner_->deallocate(raw, nullptr);
   }
 
@@ -230,6 +229,7 @@ class WithCanaries {
 
   std::unique_ptr<Inner> inner_;
   std::size_t margin_;
+  BlockAccess access_;
   mutable std::conditional_t<kConcurrent, std::mutex, NoLock> lock_;
   std::unordered_map<std::uintptr_t, Entry> table_;
   std::deque<std::uintptr_t> freed_;

@@ -4,12 +4,11 @@
 /// layers: poisoned for canaries, inaccessible for memcheck and ASan.
 #pragma once
 
-#include <cstring>
 #include <memory>
 #include <utility>
 
 #include "nativepool/backend.hpp"
-#include "nativepool/memory_hooks.hpp"
+#include "nativepool/block_access.hpp"
 
 namespace nativepool {
 
@@ -18,34 +17,46 @@ namespace nativepool {
 /// of a live block, so new regions start out filled with it.
 inline constexpr unsigned char kPoisonByte = 0xEF;
 
-/// Wraps a host-accessible backend. Every new region is made inaccessible to
+/// Wraps a backend. Every new region of host memory is made inaccessible to
 /// memcheck and ASan until the pool hands parts of it out (free outside those
 /// tools), and accessible again before it goes back to the inner backend;
-/// with @p poison it is also filled with kPoisonByte.
+/// with @p poison it is also filled with kPoisonByte (on the device, for
+/// device memory).
 class GuardedBackend final : public Backend {
  public:
   GuardedBackend(std::shared_ptr<Backend> inner, bool poison) noexcept
-      : inner_(std::move(inner)), poison_(poison) {}
+      : inner_(std::move(inner)), access_(inner_->memory_access()), poison_(poison) {}
 
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override {
     const Status status = inner_->allocate(size, alignment, out);
     if (status != Status::kOk) return status;
-    if (poison_) std::memset(*out, kPoisonByte, size);
-    hooks::no_access(*out, size);
+    auto* region = static_cast<unsigned char*>(*out);
+    if (!poison_) {
+      access_.hide(region, size);
+      return status;
+    }
+    if (const Status filled = access_.fill(region, kPoisonByte, size); filled != Status::kOk) [[unlikely]] {
+      inner_->deallocate(region, size, alignment);
+      return filled;
+    }
     return status;
   }
 
   void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept override {
-    hooks::release(region, size);
+    access_.release(region, size);
     inner_->deallocate(region, size, alignment);
   }
 
   [[nodiscard]] MemoryKind kind() const noexcept override { return inner_->kind(); }
   [[nodiscard]] int device() const noexcept override { return inner_->device(); }
   [[nodiscard]] std::string_view name() const noexcept override { return inner_->name(); }
+  [[nodiscard]] std::shared_ptr<MemoryAccess> memory_access() const noexcept override {
+    return inner_->memory_access();
+  }
 
  private:
   std::shared_ptr<Backend> inner_;
+  BlockAccess access_;
   bool poison_;
 };
 

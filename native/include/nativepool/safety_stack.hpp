@@ -10,7 +10,8 @@
 /// | FULL     | WithMemcheck<WithTracking<WithCanaries<A>>>             |
 ///
 /// each inside ErasedPool's WithStatistics. OFF without a tool is exactly
-/// the unguarded pool over the caller's backend.
+/// the unguarded pool over the caller's backend. Over device memory the
+/// tools see nothing, so the canary levels leave WithMemcheck out.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +20,7 @@
 #include <utility>
 
 #include "nativepool/backend.hpp"
+#include "nativepool/block_access.hpp"
 #include "nativepool/canaries.hpp"
 #include "nativepool/erased_pool.hpp"
 #include "nativepool/memcheck.hpp"
@@ -33,8 +35,9 @@ namespace nativepool {
 class SafetyPlan {
  public:
   /// kInvalidArgument for an unknown level; kFeatureUnavailable for
-  /// canaries over memory the CPU cannot read (device guard checks come
-  /// with the GPU backends).
+  /// canaries over memory the CPU cannot read when the backend offers no
+  /// MemoryAccess to reach it (device backends do: their guards are set
+  /// and checked with device copies).
   [[nodiscard]] static Status make(SafetyLevel level, const Backend& backend, SafetyPlan* out) noexcept;
 
   [[nodiscard]] SafetyLevel level() const noexcept { return level_; }
@@ -58,10 +61,11 @@ class SafetyPlan {
         if (!hooks_) return erase(std::move(algorithm), std::move(info), out);
         return with_hooks(std::move(algorithm), std::move(info), out);
       case SafetyLevel::kCanaries:
-        return with_hooks(wrap<WithCanaries<A>>(std::move(algorithm), unit), std::move(info), out);
+        return with_canaries(wrap<WithCanaries<A>>(std::move(algorithm), unit, access_), std::move(info), out);
       case SafetyLevel::kFull:
-        return with_hooks(wrap<WithTracking<WithCanaries<A>>>(wrap<WithCanaries<A>>(std::move(algorithm), unit)),
-                          std::move(info), out);
+        return with_canaries(
+            wrap<WithTracking<WithCanaries<A>>>(wrap<WithCanaries<A>>(std::move(algorithm), unit, access_)),
+            std::move(info), out);
     }
     return fail(Status::kInvalidArgument, "unknown safety level %d", static_cast<int>(level_));
   }
@@ -71,6 +75,16 @@ class SafetyPlan {
   static std::unique_ptr<Layer> wrap(std::unique_ptr<Inner> inner, Args... args) noexcept {
     if (inner == nullptr) return nullptr;
     return std::unique_ptr<Layer>(new (std::nothrow) Layer(std::move(inner), args...));
+  }
+
+  // Host canaries leave every byte they touch inaccessible to the tools, so
+  // WithMemcheck must open each block as it is handed out; device memory is
+  // never described to the tools (its simulation is host memory that the
+  // runtime copies from, which ASan would then report).
+  template <PoolAlgorithm A>
+  Status with_canaries(std::unique_ptr<A> pool, PoolInfo info, std::unique_ptr<Pool>* out) const noexcept {
+    if (access_.host()) return with_hooks(std::move(pool), std::move(info), out);
+    return erase(std::move(pool), std::move(info), out);
   }
 
   template <PoolAlgorithm A>
@@ -89,6 +103,7 @@ class SafetyPlan {
 
   SafetyLevel level_ = SafetyLevel::kOff;
   bool hooks_ = false;
+  BlockAccess access_;  // how the canaries reach the backend's memory
 };
 
 }  // namespace nativepool

@@ -219,6 +219,32 @@ class CudaRuntime final : public DeviceRuntime {
                  "cudaMemcpyPeerAsync");
   }
 
+  // On the calling thread's per-thread default stream, which never waits for
+  // the pools' non-blocking streams, then waited for: the legacy default
+  // stream would also be ordered after the caller's other work.
+  Status memset_sync(int device, void* dst, unsigned char value, std::size_t bytes) noexcept override {
+    if (const Status status = enter(device); status != Status::kOk) return status;
+    DeviceScope scope(device);
+    if (scope.status() != Status::kOk) return scope.status();
+    if (const Status status = check(cudaMemsetAsync(dst, value, bytes, cudaStreamPerThread), "cudaMemsetAsync");
+        status != Status::kOk) {
+      return status;
+    }
+    return check(cudaStreamSynchronize(cudaStreamPerThread), "cudaStreamSynchronize");
+  }
+
+  Status memcpy_sync(int device, void* dst, const void* src, std::size_t bytes, CopyKind kind) noexcept override {
+    if (const Status status = enter(device); status != Status::kOk) return status;
+    DeviceScope scope(device);
+    if (scope.status() != Status::kOk) return scope.status();
+    if (const Status status = check(cudaMemcpyAsync(dst, src, bytes, to_cuda(kind), cudaStreamPerThread),
+                                    "cudaMemcpyAsync");
+        status != Status::kOk) {
+      return status;
+    }
+    return check(cudaStreamSynchronize(cudaStreamPerThread), "cudaStreamSynchronize");
+  }
+
   Status host_callback(Stream stream, void (*fn)(void*), void* data) noexcept override {
     return check(cudaLaunchHostFunc(as_stream(stream)->stream, fn, data), "cudaLaunchHostFunc");
   }

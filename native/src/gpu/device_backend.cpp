@@ -8,10 +8,32 @@
 #include "nativepool/math.hpp"
 
 namespace nativepool::gpu {
+namespace {
+
+class DeviceMemoryAccess final : public MemoryAccess {
+ public:
+  DeviceMemoryAccess(std::shared_ptr<DeviceRuntime> runtime, int device) noexcept
+      : runtime_(std::move(runtime)), device_(device) {}
+
+  Status fill(void* dst, unsigned char value, std::size_t bytes) noexcept override {
+    return runtime_->memset_sync(device_, dst, value, bytes);
+  }
+
+  Status read(void* dst, const void* src, std::size_t bytes) noexcept override {
+    return runtime_->memcpy_sync(device_, dst, src, bytes, CopyKind::kDeviceToHost);
+  }
+
+ private:
+  std::shared_ptr<DeviceRuntime> runtime_;
+  int device_;
+};
+
+}  // namespace
 
 DeviceBackend::DeviceBackend(std::shared_ptr<DeviceRuntime> runtime, int device)
     : runtime_(std::move(runtime)), device_(device),
-      name_(std::string(runtime_->name()) + ":" + std::to_string(device)) {}
+      name_(std::string(runtime_->name()) + ":" + std::to_string(device)),
+      access_(std::make_shared<DeviceMemoryAccess>(runtime_, device)) {}
 
 Status DeviceBackend::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
   std::size_t padded = 0;

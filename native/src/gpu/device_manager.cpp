@@ -17,7 +17,7 @@ namespace {
 constexpr std::size_t kGranularity = 256;
 
 Status make_stream_ordered_pool(std::shared_ptr<DeviceRuntime> runtime, int device, std::shared_ptr<Backend> backend,
-                                std::size_t arena_size, std::size_t max_bytes,
+                                std::size_t arena_size, std::size_t max_bytes, SafetyLevel safety,
                                 std::unique_ptr<StreamOrderedPool>* out) noexcept {
   VariablePoolConfig config;
   config.arena_size = arena_size;
@@ -25,7 +25,7 @@ Status make_stream_ordered_pool(std::shared_ptr<DeviceRuntime> runtime, int devi
   config.max_bytes = max_bytes;
   std::unique_ptr<Pool> pool;
   // kNone: the stream-ordered adaptor serialises every call already.
-  if (const Status status = make_variable_pool(config, ThreadSafety::kNone, std::move(backend), &pool);
+  if (const Status status = make_variable_pool(config, ThreadSafety::kNone, std::move(backend), &pool, safety);
       status != Status::kOk) {
     return status;
   }
@@ -89,7 +89,7 @@ Status DeviceManager::create(std::shared_ptr<DeviceRuntime> runtime, const Devic
       std::unique_ptr<StreamOrderedPool> pool;
       if (const Status status =
               make_stream_ordered_pool(runtime, device, std::make_shared<DeviceBackend>(runtime, device),
-                                       arena_size, config.max_bytes_per_device, &pool);
+                                       arena_size, config.max_bytes_per_device, config.safety, &pool);
           status != Status::kOk) {
         return status;
       }
@@ -97,7 +97,7 @@ Status DeviceManager::create(std::shared_ptr<DeviceRuntime> runtime, const Devic
     }
     if (const Status status = make_stream_ordered_pool(runtime, -1, std::make_shared<PinnedBackend>(runtime),
                                                        config.pinned_arena_size, config.pinned_max_bytes,
-                                                       &manager->pinned_);
+                                                       config.safety, &manager->pinned_);
         status != Status::kOk) {
       return status;
     }

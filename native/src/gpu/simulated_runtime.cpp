@@ -283,9 +283,39 @@ class SimulatedRuntime final : public DeviceRuntime {
 
   Status memcpy_peer_async(void* dst, int dst_device, const void* src, int src_device, std::size_t bytes,
                            Stream stream) noexcept override {
-    if (const Status status = check_on(dst, bytes, dst_device, "destination"); status != Status::kOk) return status;
-    if (const Status status = check_on(src, bytes, src_device, "source"); status != Status::kOk) return status;
+    if (const Status status = check_on(dst, bytes, dst_device, "destination", "cudaMemcpyPeerAsync");
+        status != Status::kOk) {
+      return status;
+    }
+    if (const Status status = check_on(src, bytes, src_device, "source", "cudaMemcpyPeerAsync");
+        status != Status::kOk) {
+      return status;
+    }
     return enqueue(stream, [dst, src, bytes] { std::memcpy(dst, src, bytes); });
+  }
+
+  // Run on the calling thread at once: no stream of the caller orders them,
+  // as no stream orders the real runtime's per-thread default stream.
+  Status memset_sync(int device, void* dst, unsigned char value, std::size_t bytes) noexcept override {
+    if (const Status status = check_on(dst, bytes, device, "destination", "cudaMemsetAsync");
+        status != Status::kOk) {
+      return status;
+    }
+    std::memset(dst, value, bytes);
+    return Status::kOk;
+  }
+
+  Status memcpy_sync(int device, void* dst, const void* src, std::size_t bytes, CopyKind kind) noexcept override {
+    const bool dst_device = kind != CopyKind::kDeviceToHost;
+    const bool src_device = kind != CopyKind::kHostToDevice;
+    const Status dst_status = dst_device ? check_on(dst, bytes, device, "destination", "cudaMemcpyAsync")
+                                         : check_side(dst, bytes, false, "destination");
+    if (dst_status != Status::kOk) return dst_status;
+    const Status src_status = src_device ? check_on(src, bytes, device, "source", "cudaMemcpyAsync")
+                                         : check_side(src, bytes, false, "source");
+    if (src_status != Status::kOk) return src_status;
+    std::memcpy(dst, src, bytes);
+    return Status::kOk;
   }
 
   Status host_callback(Stream stream, void (*fn)(void*), void* data) noexcept override {
@@ -343,12 +373,12 @@ class SimulatedRuntime final : public DeviceRuntime {
     return device_fail({1, "cudaErrorInvalidValue", "cudaMemcpyAsync"}, message);
   }
 
-  Status check_on(const void* ptr, std::size_t bytes, int device, const char* side) const noexcept {
+  Status check_on(const void* ptr, std::size_t bytes, int device, const char* side, const char* call) const noexcept {
     if (device_of(ptr, bytes) == device) return Status::kOk;
     char message[128];
     std::snprintf(message, sizeof message, "the %s range %p+%zu is not memory of simulated device %d", side, ptr,
                   bytes, device);
-    return device_fail({1, "cudaErrorInvalidValue", "cudaMemcpyPeerAsync"}, message);
+    return device_fail({1, "cudaErrorInvalidValue", call}, message);
   }
 
   const std::size_t capacity_;

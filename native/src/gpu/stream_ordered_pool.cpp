@@ -149,9 +149,13 @@ Status StreamOrderedPool::deallocate(void* ptr) noexcept {
     return fail(cached ? Status::kDoubleFree : Status::kInvalidFree,
                 cached ? "block %p is already free" : "%p is not a block of this pool", ptr);
   }
+  // A block the pool refuses (a canary pool that found its guards damaged)
+  // stays the caller's, as it does in the pool beneath.
+  const Status status = upstream_->deallocate(ptr);
+  if (status != Status::kOk) return status;
   bytes_in_use_ -= found->second;
   live_.erase(found);
-  return upstream_->deallocate(ptr);
+  return Status::kOk;
 }
 
 void StreamOrderedPool::flush(FreeList& list) noexcept {
@@ -183,6 +187,11 @@ std::size_t StreamOrderedPool::trim() noexcept {
   std::lock_guard lock(mutex_);
   flush_all();
   return upstream_->trim();
+}
+
+Status StreamOrderedPool::verify() const noexcept {
+  std::lock_guard lock(mutex_);
+  return upstream_->verify();
 }
 
 StreamOrderedStats StreamOrderedPool::stats() const noexcept {

@@ -7,6 +7,7 @@ import java.util.Objects;
 import org.nativepool.FeatureUnavailableException;
 import org.nativepool.InvalidArgumentException;
 import org.nativepool.NativeResource;
+import org.nativepool.SafetyLevel;
 import org.nativepool.internal.GpuNative;
 import org.nativepool.internal.NativeLibrary;
 
@@ -202,6 +203,7 @@ public final class DeviceManager extends NativeResource {
         private long maxBytesPerDevice;
         private long pinnedArenaSize = 16L << 20;
         private long pinnedMaxBytes;
+        private SafetyLevel safetyLevel;
 
         private Builder() {
         }
@@ -238,6 +240,17 @@ public final class DeviceManager extends NativeResource {
         }
 
         /**
+         * What every pool of the manager checks of the way its memory is
+         * used. Device pools check their guards by copying them back to the
+         * host, which makes every allocation and free synchronous with the
+         * device: a debugging aid. Default {@link SafetyLevel#defaultLevel()}.
+         */
+        public Builder safetyLevel(SafetyLevel safetyLevel) {
+            this.safetyLevel = Objects.requireNonNull(safetyLevel, "safetyLevel");
+            return this;
+        }
+
+        /**
          * Creates the manager and its pools.
          *
          * @throws NoCudaDeviceException for CUDA without a driver or a GPU
@@ -246,8 +259,10 @@ public final class DeviceManager extends NativeResource {
          */
         public DeviceManager build() {
             NativeLibrary.ensureLoaded();
+            SafetyLevel level = safetyLevel != null ? safetyLevel : SafetyLevel.defaultLevel();
+            // Ordinals are the native codes: SafetyLevel is append only.
             return new DeviceManager(GpuNative.createManager(simulatedDevices, simulatedCapacity, arenaSize,
-                    maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes));
+                    maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes, level.ordinal()));
         }
     }
 }

@@ -20,7 +20,7 @@ public final class GpuNative {
 
     /** A CUDA manager when {@code simulatedDevices} is 0, else a simulated one. */
     public static native long createManager(int simulatedDevices, long simulatedCapacity, long arenaSize,
-            long maxBytesPerDevice, long pinnedArenaSize, long pinnedMaxBytes);
+            long maxBytesPerDevice, long pinnedArenaSize, long pinnedMaxBytes, int safetyLevel);
 
     public static native void destroyManager(long manager);
 

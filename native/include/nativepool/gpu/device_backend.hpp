@@ -15,7 +15,8 @@ namespace nativepool::gpu {
 
 /// Regions from device_malloc() on one device. Pools over it keep their
 /// metadata on the host and never touch the memory, so FixedPool and
-/// VariablePool manage it unchanged.
+/// VariablePool manage it unchanged; canary layers reach it through
+/// memory_access(), with the runtime's synchronous copies.
 class DeviceBackend final : public Backend {
  public:
   /// The alignment device_malloc() guarantees. Larger alignments (pools ask
@@ -30,11 +31,13 @@ class DeviceBackend final : public Backend {
   [[nodiscard]] MemoryKind kind() const noexcept override { return MemoryKind::kDevice; }
   [[nodiscard]] int device() const noexcept override { return device_; }
   [[nodiscard]] std::string_view name() const noexcept override { return name_; }
+  [[nodiscard]] std::shared_ptr<MemoryAccess> memory_access() const noexcept override { return access_; }
 
  private:
   std::shared_ptr<DeviceRuntime> runtime_;
   int device_;
   std::string name_;  // "cuda:0", "simulated:1"
+  std::shared_ptr<MemoryAccess> access_;
   std::mutex mutex_;
   std::unordered_map<void*, void*> over_allocated_;  // aligned region -> what device_malloc returned
 };

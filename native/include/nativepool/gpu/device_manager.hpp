@@ -13,6 +13,7 @@
 
 #include "nativepool/gpu/device_runtime.hpp"
 #include "nativepool/gpu/stream_ordered_pool.hpp"
+#include "nativepool/safety_level.hpp"
 
 namespace nativepool::gpu {
 
@@ -27,6 +28,9 @@ struct DeviceManagerConfig {
   std::size_t pinned_arena_size = std::size_t{16} << 20;
   /// Cap on the pinned host pool; 0: unbounded.
   std::size_t pinned_max_bytes = 0;
+  /// Safety level of every pool (device pools check their canaries with
+  /// device copies: a debugging aid, see docs/debugging.md).
+  SafetyLevel safety = default_safety_level();
 };
 
 /// Values are mirrored by org.nativepool.gpu.SelectionPolicy: append only.

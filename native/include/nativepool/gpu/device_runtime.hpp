@@ -82,6 +82,17 @@ class DeviceRuntime {
   [[nodiscard]] virtual Status memcpy_peer_async(void* dst, int dst_device, const void* src, int src_device,
                                                  std::size_t bytes, Stream stream) noexcept = 0;
 
+  /// Sets @p bytes of @p device's memory at @p dst to @p value and returns
+  /// once the device has done it. Ordered after none of the caller's streams:
+  /// the caller guarantees that no queued work uses the range. For the
+  /// safety layers' guard bytes, not for bulk work.
+  [[nodiscard]] virtual Status memset_sync(int device, void* dst, unsigned char value,
+                                           std::size_t bytes) noexcept = 0;
+  /// Copies between host memory and @p device's memory (or within it) and
+  /// returns once the copy is complete; ordered as memset_sync().
+  [[nodiscard]] virtual Status memcpy_sync(int device, void* dst, const void* src, std::size_t bytes,
+                                           CopyKind kind) noexcept = 0;
+
   /// Enqueues @p fn(@p data) on @p stream: it runs on a runtime thread once
   /// the work before it has completed, and the stream waits for it. @p fn
   /// must not call the runtime. Lets callers (and tests) hold a stream at a

@@ -81,6 +81,11 @@ class StreamOrderedPool {
   /// pool, and trims the pool; returns the bytes released to the backend.
   std::size_t trim() noexcept;
 
+  /// Pool::verify() of the pool beneath: with canaries, checks the guards
+  /// of every block it holds, cached ones included (which are checked
+  /// otherwise only when they go back to it, with no caller to tell).
+  [[nodiscard]] Status verify() const noexcept;
+
   [[nodiscard]] StreamOrderedStats stats() const noexcept;
   [[nodiscard]] const PoolInfo& info() const noexcept { return upstream_->info(); }
   [[nodiscard]] int device() const noexcept { return device_; }

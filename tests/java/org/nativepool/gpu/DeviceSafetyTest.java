@@ -1,0 +1,46 @@
+package org.nativepool.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.ByteBuffer;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.nativepool.SafetyLevel;
+
+/**
+ * The safety level of a manager reaches its device pools: their blocks carry
+ * guard margins (set and checked with device copies) and a clean sequence of
+ * copies and frees passes. Detection itself is proven by the native
+ * gpu_canaries_test, since the Java copies are bounds-checked.
+ */
+class DeviceSafetyTest {
+    private static final int SIZE = 4096;
+    /** A device pool's granularity, and so the width of each guard margin. */
+    private static final long MARGIN = 256;
+
+    @ParameterizedTest
+    @EnumSource(SafetyLevel.class)
+    void devicePoolsTakeTheManagersSafetyLevel(SafetyLevel level) {
+        try (DeviceManager manager = DeviceManager.builder().simulated(1, GpuRuntimes.CAPACITY).arenaSize(1L << 20)
+                        .pinnedArenaSize(1L << 20).safetyLevel(level).build();
+                CudaStream stream = manager.device(0).createStream();
+                PinnedBuffer in = manager.allocatePinned(SIZE);
+                PinnedBuffer out = manager.allocatePinned(SIZE)) {
+            DeviceBuffer buffer = manager.device(0).allocate(SIZE);
+            ByteBuffer data = in.asByteBuffer();
+            for (int i = 0; i < SIZE; i++) {
+                data.put(i, (byte) (i * 13));
+            }
+            stream.copy(buffer, in);
+            stream.copy(out, buffer);
+            assertEquals(data, out.asByteBuffer());
+
+            DeviceStats stats = manager.device(0).stats();
+            long margins = level == SafetyLevel.OFF ? 0 : 2 * MARGIN;
+            assertEquals(SIZE + margins, stats.reservedBytes() - stats.poolFreeBytes(),
+                    "the pool holds the block and its guard margins");
+            buffer.close();  // the guards are checked here: intact
+            assertEquals(0, manager.device(0).stats().liveBlocks());
+        }
+    }
+}
