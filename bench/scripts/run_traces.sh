@@ -34,6 +34,9 @@ for name in synthetic gcc; do
   LD_PRELOAD="$libs/libjemalloc.so.2" replay "$name" jemalloc malloc
   LD_PRELOAD="$libs/libmimalloc.so.2" replay "$name" mimalloc malloc
 done
+# Arena granularity: the g++ trace's live set (about 8 MiB) next to 1 MiB
+# arenas instead of the default 8 MiB.
+replay gcc nativepool-1MiB-arenas pool 0 $((1 << 20))
 # A tight fixed capacity: 2% above the synthetic trace's peak live bytes.
 peak=$(tail -1 "$out/synthetic-nativepool.csv" | cut -d, -f5)
 capacity=$(( peak * 102 / 100 ))

@@ -61,11 +61,13 @@ class Subject {
 
 class PoolSubject final : public Subject {
  public:
-  explicit PoolSubject(std::size_t capacity) {
+  // Arenas should be small next to the live set, so that reserved memory can
+  // follow it: the pool reserves whole arenas, and a live set just past an
+  // arena boundary costs a whole arena more. Larger requests get arenas of
+  // their own.
+  PoolSubject(std::size_t capacity, std::size_t arena_size) {
     nativepool::VariablePoolConfig config;
-    // Small arenas relative to the live set, so that reserved memory can
-    // follow it; requests above 8 MiB would get arenas of their own.
-    config.arena_size = std::size_t{8} << 20;
+    config.arena_size = arena_size;
     config.max_bytes = capacity;
     if (nativepool::VariablePool<nativepool::ThreadSafety::kNone>::create(
             config, std::make_shared<nativepool::MmapBackend>(), &pool_) != nativepool::Status::kOk) {
@@ -138,13 +140,15 @@ std::vector<Op> read_trace(std::istream& in) {
 
 int main(int argc, char** argv) {
   if (argc < 2 || (std::strcmp(argv[1], "pool") != 0 && std::strcmp(argv[1], "malloc") != 0)) {
-    std::fprintf(stderr, "usage: %s pool [capacity-bytes] | malloc  < trace > csv\n", argv[0]);
+    std::fprintf(stderr, "usage: %s pool [capacity-bytes [arena-bytes]] | malloc  < trace > csv\n", argv[0]);
     return 2;
   }
   const std::vector<Op> ops = read_trace(std::cin);
   std::unique_ptr<Subject> subject;
   if (std::strcmp(argv[1], "pool") == 0) {
-    subject = std::make_unique<PoolSubject>(argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 0);
+    constexpr std::size_t kDefaultArena = std::size_t{8} << 20;
+    subject = std::make_unique<PoolSubject>(argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 0,
+                                            argc > 3 ? std::strtoull(argv[3], nullptr, 10) : kDefaultArena);
   } else {
     subject = std::make_unique<MallocSubject>();
   }
