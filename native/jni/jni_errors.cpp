@@ -3,6 +3,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "nativepool/gpu/device_error.hpp"
 #include "nativepool/corruption.hpp"
@@ -24,6 +25,7 @@ struct ExceptionClasses {
   jmethodID cuda_init = nullptr;
   jclass memory_corruption = nullptr;
   jmethodID memory_corruption_init = nullptr;
+  jmethodID init_cause = nullptr;  // Throwable.initCause
 };
 
 ExceptionClasses g_classes;
@@ -53,6 +55,36 @@ jclass class_for(Status status) noexcept {
   return g_classes.base;
 }
 
+// CudaException carries the failed call and the CUDA error as fields, so
+// callers can branch on them without parsing the message.
+jthrowable make_cuda(JNIEnv* env, const char* message) noexcept {
+  const gpu::DeviceError error = gpu::last_device_error();
+  jstring text = env->NewStringUTF(message);
+  jstring name = env->NewStringUTF(error.name);
+  jstring call = env->NewStringUTF(error.call);
+  if (text == nullptr || name == nullptr || call == nullptr) return nullptr;  // OutOfMemoryError is pending
+  return static_cast<jthrowable>(
+      env->NewObject(g_classes.cuda, g_classes.cuda_init, text, name, static_cast<jint>(error.code), call));
+}
+
+void throw_cuda(JNIEnv* env, const char* message) noexcept {
+  if (jthrowable exception = make_cuda(env, message); exception != nullptr) env->Throw(exception);
+}
+
+// A pool that cannot grow because the CUDA runtime refused memory names the
+// failed call in its message (device_fail's "<call> failed: <name>"); the
+// same error, structured, becomes the exception's cause.
+void attach_device_cause(JNIEnv* env, jthrowable exception, const char* message) noexcept {
+  const gpu::DeviceError error = gpu::last_device_error();
+  if (error.code == 0) return;
+  char pattern[160];
+  std::snprintf(pattern, sizeof pattern, "%s failed: %s", error.call, error.name);
+  if (std::strstr(message, pattern) == nullptr) return;  // an older, unrelated device error
+  if (jthrowable cause = make_cuda(env, message); cause != nullptr) {
+    env->CallObjectMethod(exception, g_classes.init_cause, cause);
+  }
+}
+
 void throw_out_of_pool_memory(JNIEnv* env, const Fragmentation& free_space, std::size_t requested,
                               const char* message) noexcept {
   jstring text = env->NewStringUTF(message);
@@ -61,20 +93,9 @@ void throw_out_of_pool_memory(JNIEnv* env, const Fragmentation& free_space, std:
       g_classes.out_of_pool_memory, g_classes.out_of_pool_memory_init, text, static_cast<jlong>(requested),
       static_cast<jlong>(free_space.free_bytes), static_cast<jlong>(free_space.largest_free_block),
       static_cast<jlong>(free_space.free_blocks), free_space.external_fragmentation));
-  if (exception != nullptr) env->Throw(exception);
-}
-
-// CudaException carries the failed call and the CUDA error as fields, so
-// callers can branch on them without parsing the message.
-void throw_cuda(JNIEnv* env, const char* message) noexcept {
-  const gpu::DeviceError error = gpu::last_device_error();
-  jstring text = env->NewStringUTF(message);
-  jstring name = env->NewStringUTF(error.name);
-  jstring call = env->NewStringUTF(error.call);
-  if (text == nullptr || name == nullptr || call == nullptr) return;  // OutOfMemoryError is pending
-  auto exception = static_cast<jthrowable>(
-      env->NewObject(g_classes.cuda, g_classes.cuda_init, text, name, static_cast<jint>(error.code), call));
-  if (exception != nullptr) env->Throw(exception);
+  if (exception == nullptr) return;
+  attach_device_cause(env, exception, message);
+  if (!env->ExceptionCheck()) env->Throw(exception);
 }
 
 // The report's fields become the exception's, so callers need not parse text.
@@ -107,6 +128,10 @@ bool cache_exception_classes(JNIEnv* env) noexcept {
         env->GetMethodID(g_classes.cuda, "<init>", "(Ljava/lang/String;Ljava/lang/String;ILjava/lang/String;)V");
   }
   g_classes.memory_corruption = pin(env, "org/nativepool/MemoryCorruptionException");
+  if (jclass throwable = env->FindClass("java/lang/Throwable"); throwable != nullptr) {
+    g_classes.init_cause = env->GetMethodID(throwable, "initCause", "(Ljava/lang/Throwable;)Ljava/lang/Throwable;");
+    env->DeleteLocalRef(throwable);
+  }
   if (g_classes.out_of_pool_memory != nullptr) {
     g_classes.out_of_pool_memory_init =
         env->GetMethodID(g_classes.out_of_pool_memory, "<init>", "(Ljava/lang/String;JJJJD)V");
@@ -117,7 +142,7 @@ bool cache_exception_classes(JNIEnv* env) noexcept {
   }
   return g_classes.base && g_classes.invalid_argument && g_classes.out_of_pool_memory_init &&
          g_classes.invalid_free && g_classes.double_free && g_classes.feature_unavailable && g_classes.corrupted &&
-         g_classes.no_device && g_classes.cuda_init && g_classes.memory_corruption_init;
+         g_classes.no_device && g_classes.cuda_init && g_classes.memory_corruption_init && g_classes.init_cause;
 }
 
 void release_exception_classes(JNIEnv* env) noexcept {

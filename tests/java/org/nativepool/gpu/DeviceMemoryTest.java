@@ -2,6 +2,7 @@ package org.nativepool.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -144,6 +145,11 @@ class DeviceMemoryTest {
             OutOfPoolMemoryException e = assertThrows(OutOfPoolMemoryException.class,
                     () -> manager.device(0).allocate(2L << 20, stream));
             assertTrue(e.getMessage().contains("cudaMalloc failed: cudaErrorMemoryAllocation (2)"), e.getMessage());
+            // The CUDA error, structured, is the cause.
+            CudaException cause = assertInstanceOf(CudaException.class, e.getCause());
+            assertEquals("cudaErrorMemoryAllocation", cause.errorName());
+            assertEquals(2, cause.errorCode());
+            assertEquals("cudaMalloc", cause.call());
         }
     }
 
