@@ -82,6 +82,21 @@ class DeviceLeakDetectionTest {
 
     @ParameterizedTest
     @MethodSource("org.nativepool.gpu.GpuRuntimes#names")
+    void aDroppedBufferWhoseStreamIsClosedIsFreedAtOnce(String runtime) throws InterruptedException {
+        try (DeviceManager manager = GpuRuntimes.builder(runtime, 1).leakDetection(LeakDetection.ALL).build()) {
+            Device device = manager.device(0);
+            CudaStream stream = device.createStream();
+            long address = dropDeviceBuffer(device, stream);
+            stream.close();
+            LeakedBlock leak = awaitLeak(device.toString(), address);
+            assertNotNull(leak, "the dropped device buffer was not reported");
+            assertTrue(leak.reclaimed(), leak.toString());
+            assertEquals(0, device.stats().liveBlocks(), "the leak detector freed the block");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("org.nativepool.gpu.GpuRuntimes#names")
     void droppedPinnedBufferIsReportedWithItsStackAndReclaimed(String runtime) throws InterruptedException {
         try (DeviceManager manager = GpuRuntimes.builder(runtime, 1).leakDetection(LeakDetection.ALL).build()) {
             long address = dropPinnedBuffer(manager);
