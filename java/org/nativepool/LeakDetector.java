@@ -9,13 +9,19 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import org.nativepool.internal.LeakOwner;
+import org.nativepool.internal.LeakTracker;
 
 /**
  * The safety net behind {@link LeakDetection}: a {@link Cleaner} notices a
- * tracked {@link MemoryBlock} handle that became unreachable without
- * {@code close()}, logs it with the stack that allocated it, records it for
- * {@link #drainLeaks()}, and frees its block unless the pool was built with
- * {@code reclaimLeakedBlocks(false)}.
+ * tracked handle that became unreachable without {@code close()}, logs it
+ * with the stack that allocated it, records it for {@link #drainLeaks()}, and
+ * frees its block unless its pool was built with
+ * {@code reclaimLeakedBlocks(false)}. Tracked handles are the
+ * {@link MemoryBlock}s of host pools and the
+ * {@link org.nativepool.gpu.DeviceBuffer}s and
+ * {@link org.nativepool.gpu.PinnedBuffer}s of a
+ * {@link org.nativepool.gpu.DeviceManager}.
  */
 public final class LeakDetector {
     /** System property: one handle in this many is tracked at {@link LeakDetection#SAMPLED}. Default 128. */
@@ -70,16 +76,25 @@ public final class LeakDetector {
         }
     }
 
-    /** Starts tracking a new handle, or returns null when its pool's level does not select it. */
-    static Tracker track(MemoryBlock block, Pool pool, long address, long size) {
-        LeakDetection level = pool.leakDetection();
+    /**
+     * Not API: how the handles of nativepool, those of
+     * {@code org.nativepool.gpu} included, start being tracked.
+     *
+     * <p>Starts tracking a new handle, or returns null when its owner's level
+     * does not select it. The tracker holds no reference to {@code handle};
+     * the handle must close the tracker when it frees its block.
+     *
+     * @param context what {@link LeakOwner#freeLeaked} needs to free the block later
+     */
+    public static <C> LeakTracker track(Object handle, LeakOwner<C> owner, long address, long size, C context) {
+        LeakDetection level = owner.leakDetection();
         if (level == LeakDetection.OFF
                 || level == LeakDetection.SAMPLED && ThreadLocalRandom.current().nextInt(SAMPLING_INTERVAL) != 0) {
             return null;
         }
-        Tracker tracker = new Tracker(pool, address, size);
-        tracker.cleanable = CLEANER.register(block, tracker);
-        pool.tracked.put(address, tracker);
+        Tracker<C> tracker = new Tracker<>(owner, handle.getClass().getSimpleName(), address, size, context);
+        tracker.cleanable = CLEANER.register(handle, tracker);
+        owner.trackedHandles().put(address, tracker);
         return tracker;
     }
 
@@ -93,27 +108,36 @@ public final class LeakDetector {
     }
 
     /** The cleaning action of one tracked handle. Holds no reference to the handle itself. */
-    static final class Tracker implements Runnable {
-        private final Pool pool;
+    static final class Tracker<C> implements Runnable, LeakTracker {
+        private final LeakOwner<C> owner;
+        private final String handleType;
         private final long address;
         private final long size;
+        private final C context;
         final AllocationStack stack;
         private volatile boolean closed;
         private Cleaner.Cleanable cleanable;
 
-        private Tracker(Pool pool, long address, long size) {
-            this.pool = pool;
+        private Tracker(LeakOwner<C> owner, String handleType, long address, long size, C context) {
+            this.owner = owner;
+            this.handleType = handleType;
             this.address = address;
             this.size = size;
-            this.stack = new AllocationStack("MemoryBlock 0x" + Long.toHexString(address) + " (" + size
-                    + " bytes) of " + pool.name() + " was allocated here");
+            this.context = context;
+            this.stack = new AllocationStack(handleType + " 0x" + Long.toHexString(address) + " (" + size
+                    + " bytes) of " + owner.leakOwnerName() + " was allocated here");
         }
 
-        /** The handle was closed, or its pool was: nothing to report, and the cleaner forgets it. */
-        void close() {
+        @Override
+        public void close() {
             closed = true;
-            pool.tracked.remove(address, this);
+            owner.trackedHandles().remove(address, this);
             cleanable.clean();
+        }
+
+        @Override
+        public Throwable allocationStack() {
+            return stack;
         }
 
         @Override
@@ -121,17 +145,20 @@ public final class LeakDetector {
             if (closed) {
                 return;
             }
-            pool.tracked.remove(address, this);
+            owner.trackedHandles().remove(address, this);
             boolean reclaimed = false;
             String failure = "";
-            if (pool.reclaimLeakedBlocks()) {
+            if (owner.reclaimLeakedBlocks()) {
                 try {
-                    reclaimed = pool.freeFromHandle(address);
-                } catch (NativePoolException e) {
+                    reclaimed = owner.freeLeaked(address, context);
+                } catch (RuntimeException e) {
                     failure = "; freeing it failed: " + e.getMessage();
                 }
             }
-            LeakedBlock leak = new LeakedBlock(pool.name(), address, size, reclaimed, stack);
+            if (!reclaimed && closed) {
+                return; // the owner closed meanwhile and released the block: no leak of the handle's own
+            }
+            LeakedBlock leak = new LeakedBlock(owner.leakOwnerName(), address, size, reclaimed, stack, handleType);
             LEAKS.add(leak);
             LOG.log(Level.WARNING, leak + ": the handle became unreachable without close()" + failure, stack);
         }

@@ -1,18 +1,30 @@
 package org.nativepool;
 
 /**
- * A {@link MemoryBlock} handle that became unreachable without being closed.
+ * A tracked handle that became unreachable without being closed: a
+ * {@link MemoryBlock}, or a {@link org.nativepool.gpu.DeviceBuffer} or
+ * {@link org.nativepool.gpu.PinnedBuffer}.
  *
- * @param pool name of the pool the block came from
- * @param address address of the block
+ * @param pool name of the pool the block came from: a host pool's name, or for
+ *     GPU buffers the device ({@code "simulated:0"}, {@code "cuda:1"}) or the
+ *     pinned pool ({@code "cuda:pinned"}) of their manager
+ * @param address address of the block (a device pointer for device buffers)
  * @param size size of the block in bytes
  * @param reclaimed whether the block was freed when the leak was found
  * @param allocationStack where the handle was allocated (its stack trace)
+ * @param handleType the simple class name of the handle: {@code MemoryBlock},
+ *     {@code DeviceBuffer} or {@code PinnedBuffer}
  */
-public record LeakedBlock(String pool, long address, long size, boolean reclaimed, Throwable allocationStack) {
+public record LeakedBlock(String pool, long address, long size, boolean reclaimed, Throwable allocationStack,
+        String handleType) {
+    /** A leaked {@link MemoryBlock}. */
+    public LeakedBlock(String pool, long address, long size, boolean reclaimed, Throwable allocationStack) {
+        this(pool, address, size, reclaimed, allocationStack, "MemoryBlock");
+    }
+
     @Override
     public String toString() {
-        return "leaked MemoryBlock[0x" + Long.toHexString(address) + ", " + size + " bytes, " + pool + "]"
+        return "leaked " + handleType + "[0x" + Long.toHexString(address) + ", " + size + " bytes, " + pool + "]"
                 + (reclaimed ? " (reclaimed)" : " (still allocated)");
     }
 }

@@ -2,8 +2,10 @@ package org.nativepool;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
 
 /**
@@ -35,7 +37,7 @@ public final class MemoryBlock implements AutoCloseable {
     private final long address;
     private final long size;
     /** Null when the leak detector does not track this handle. */
-    private final LeakDetector.Tracker leakTracker;
+    private final LeakTracker leakTracker;
     @SuppressWarnings("unused")
     private volatile boolean closed;
 
@@ -43,7 +45,7 @@ public final class MemoryBlock implements AutoCloseable {
         this.pool = pool;
         this.address = address;
         this.size = size;
-        this.leakTracker = LeakDetector.track(this, pool, address, size);
+        this.leakTracker = LeakDetector.track(this, pool.leakOwner, address, size, null);
     }
 
     /** Native address of the first byte. */
@@ -96,6 +98,8 @@ public final class MemoryBlock implements AutoCloseable {
                 if (leakTracker != null) {
                     leakTracker.close();
                 }
+                // Until the tracker is closed, the cleaner must not see this handle unreachable.
+                Reference.reachabilityFence(this);
             }
         }
     }

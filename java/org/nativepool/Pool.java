@@ -4,6 +4,8 @@ import java.lang.System.Logger.Level;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import org.nativepool.internal.LeakOwner;
+import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
 import org.nativepool.internal.SafetyNative;
 
@@ -39,7 +41,34 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     private final LeakDetection leakDetection;
     private final boolean reclaimLeakedBlocks;
     /** Tracked handles by address, for their allocation stacks in corruption reports. */
-    final Map<Long, LeakDetector.Tracker> tracked = new ConcurrentHashMap<>();
+    final Map<Long, LeakTracker> tracked = new ConcurrentHashMap<>();
+    /** This pool as the leak detector sees it. */
+    final LeakOwner<Void> leakOwner = new LeakOwner<>() {
+        @Override
+        public String leakOwnerName() {
+            return name;
+        }
+
+        @Override
+        public LeakDetection leakDetection() {
+            return leakDetection;
+        }
+
+        @Override
+        public boolean reclaimLeakedBlocks() {
+            return reclaimLeakedBlocks;
+        }
+
+        @Override
+        public boolean freeLeaked(long address, Void unused) {
+            return freeFromHandle(address);
+        }
+
+        @Override
+        public Map<Long, LeakTracker> trackedHandles() {
+            return tracked;
+        }
+    };
     /** Fixed pools: the block size; variable pools: 0. */
     final long blockSize;
     /** Fixed pools: the block alignment; variable pools: the granularity. */
@@ -215,9 +244,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     /** Makes the Java stack that allocated the damaged block, when a handle recorded it, the cause. */
     private MemoryCorruptionException withAllocationStack(MemoryCorruptionException e) {
-        LeakDetector.Tracker tracker = tracked.get(e.blockAddress());
+        LeakTracker tracker = tracked.get(e.blockAddress());
         if (tracker != null && e.getCause() == null) {
-            e.initCause(tracker.stack);
+            e.initCause(tracker.allocationStack());
         }
         return e;
     }
@@ -275,7 +304,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         String live = last.liveBlocks() == 0 || leakPolicy == LeakPolicy.IGNORE ? null : leakReport(handle);
         PoolNative.destroy(handle);
         // The pool released and reported its live blocks: their handles are no leaks of their own.
-        tracked.values().forEach(LeakDetector.Tracker::close);
+        tracked.values().forEach(LeakTracker::close);
         PoolLeakException leak = live == null ? null : reportLeak(last, live);
         if (corruption != null) {
             if (leak != null) {

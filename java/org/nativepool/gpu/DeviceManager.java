@@ -3,12 +3,18 @@ package org.nativepool.gpu;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import org.nativepool.FeatureUnavailableException;
 import org.nativepool.InvalidArgumentException;
+import org.nativepool.LeakDetection;
+import org.nativepool.LeakDetector;
 import org.nativepool.NativeResource;
 import org.nativepool.SafetyLevel;
 import org.nativepool.internal.GpuNative;
+import org.nativepool.internal.LeakOwner;
+import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.NativeLibrary;
 
 /**
@@ -25,20 +31,38 @@ import org.nativepool.internal.NativeLibrary;
  * <p>Closing the manager releases every pool, stream and event it made;
  * buffers, streams and events still open become inert (their close does
  * nothing, other calls throw {@link org.nativepool.PoolClosedException}).
+ *
+ * <p>Its {@link LeakDetection} decides which buffers report being dropped
+ * without {@code close()}, with the stack that allocated them (see
+ * {@link LeakDetector}); buffers still open when the manager closes are no
+ * leaks of their own.
  */
 public final class DeviceManager extends NativeResource {
     private final String runtime;
     private final List<Device> devices;
+    private final LeakDetection leakDetection;
+    private final boolean reclaimLeakedBlocks;
+    /** The leak detector's view of each device pool, by device index. */
+    private final List<BufferLeaks> deviceLeaks;
+    /** The leak detector's view of the pinned pool. */
+    private final BufferLeaks pinnedLeaks;
 
-    private DeviceManager(long handle) {
+    private DeviceManager(long handle, LeakDetection leakDetection, boolean reclaimLeakedBlocks) {
         super(handle);
         this.runtime = GpuNative.runtimeName(handle);
+        this.leakDetection = leakDetection;
+        this.reclaimLeakedBlocks = reclaimLeakedBlocks;
         int count = GpuNative.deviceCount(handle);
         List<Device> list = new ArrayList<>(count);
+        List<BufferLeaks> leaks = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
-            list.add(new Device(this, i));
+            Device device = new Device(this, i);
+            list.add(device);
+            leaks.add(new BufferLeaks(i, device.toString()));
         }
         this.devices = Collections.unmodifiableList(list);
+        this.deviceLeaks = List.copyOf(leaks);
+        this.pinnedLeaks = new BufferLeaks(GpuNative.PINNED, runtime + ":pinned");
     }
 
     /**
@@ -84,6 +108,16 @@ public final class DeviceManager extends NativeResource {
 
     public List<Device> devices() {
         return devices;
+    }
+
+    /** Which buffers the leak detector tracks. */
+    public LeakDetection leakDetection() {
+        return leakDetection;
+    }
+
+    /** Whether the leak detector frees the block of a buffer dropped without {@code close()}. */
+    public boolean reclaimLeakedBlocks() {
+        return reclaimLeakedBlocks;
     }
 
     /** Picks a device by policy. */
@@ -185,14 +219,73 @@ public final class DeviceManager extends NativeResource {
         release();
     }
 
+    /** Starts tracking a new buffer of {@code pool}, or returns null when the level does not select it. */
+    LeakTracker trackLeak(PooledBuffer buffer, int pool, long address, long size, CudaStream stream) {
+        BufferLeaks owner = pool == GpuNative.PINNED ? pinnedLeaks : deviceLeaks.get(pool);
+        LeakTracker tracker = LeakDetector.track(buffer, owner, address, size, stream);
+        if (tracker != null && isClosed()) {
+            tracker.close(); // closed while the buffer was made: dispose() may have missed it
+        }
+        return tracker;
+    }
+
+    /** Releases all memory: the buffers still open are no leaks of their own. */
     @Override
     protected void dispose(long handle) {
-        GpuNative.destroyManager(handle);
+        try {
+            GpuNative.destroyManager(handle);
+        } finally {
+            for (BufferLeaks leaks : deviceLeaks) {
+                leaks.closeAll();
+            }
+            pinnedLeaks.closeAll();
+        }
     }
 
     @Override
     public String toString() {
         return "DeviceManager[" + runtime + ", " + devices.size() + " device(s)]";
+    }
+
+    /** One pool of the manager (a device's or the pinned one) as the leak detector sees it. */
+    private final class BufferLeaks implements LeakOwner<CudaStream> {
+        private final int pool;
+        private final String name;
+        private final Map<Long, LeakTracker> tracked = new ConcurrentHashMap<>();
+
+        BufferLeaks(int pool, String name) {
+            this.pool = pool;
+            this.name = name;
+        }
+
+        @Override
+        public String leakOwnerName() {
+            return name;
+        }
+
+        @Override
+        public LeakDetection leakDetection() {
+            return leakDetection;
+        }
+
+        @Override
+        public boolean reclaimLeakedBlocks() {
+            return reclaimLeakedBlocks;
+        }
+
+        @Override
+        public boolean freeLeaked(long address, CudaStream stream) {
+            return PooledBuffer.release(DeviceManager.this, pool, address, stream);
+        }
+
+        @Override
+        public Map<Long, LeakTracker> trackedHandles() {
+            return tracked;
+        }
+
+        void closeAll() {
+            tracked.values().forEach(LeakTracker::close);
+        }
     }
 
     /** Settings of a {@link DeviceManager}; every size is in bytes. */
@@ -204,6 +297,8 @@ public final class DeviceManager extends NativeResource {
         private long pinnedArenaSize = 16L << 20;
         private long pinnedMaxBytes;
         private SafetyLevel safetyLevel;
+        private LeakDetection leakDetection;
+        private boolean reclaimLeakedBlocks = true;
 
         private Builder() {
         }
@@ -251,6 +346,29 @@ public final class DeviceManager extends NativeResource {
         }
 
         /**
+         * Which {@link DeviceBuffer}s and {@link PinnedBuffer}s record the
+         * stack that allocated them, to be reported if dropped without
+         * {@code close()}. Default {@link LeakDetection#defaultFor(SafetyLevel)}
+         * of the manager's safety level.
+         */
+        public Builder leakDetection(LeakDetection leakDetection) {
+            this.leakDetection = Objects.requireNonNull(leakDetection, "leakDetection");
+            return this;
+        }
+
+        /**
+         * Whether the leak detector frees the block of a buffer dropped
+         * without {@code close()}, as {@code close()} would (in the order of
+         * its stream, if that is still open). Default true; false when other
+         * code (a kernel, a library) may still use the memory: the block then
+         * stays allocated until the manager closes.
+         */
+        public Builder reclaimLeakedBlocks(boolean reclaimLeakedBlocks) {
+            this.reclaimLeakedBlocks = reclaimLeakedBlocks;
+            return this;
+        }
+
+        /**
          * Creates the manager and its pools.
          *
          * @throws NoCudaDeviceException for CUDA without a driver or a GPU
@@ -260,9 +378,10 @@ public final class DeviceManager extends NativeResource {
         public DeviceManager build() {
             NativeLibrary.ensureLoaded();
             SafetyLevel level = safetyLevel != null ? safetyLevel : SafetyLevel.defaultLevel();
+            LeakDetection leaks = leakDetection != null ? leakDetection : LeakDetection.defaultFor(level);
             // Ordinals are the native codes: SafetyLevel is append only.
             return new DeviceManager(GpuNative.createManager(simulatedDevices, simulatedCapacity, arenaSize,
-                    maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes, level.ordinal()));
+                    maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes, level.ordinal()), leaks, reclaimLeakedBlocks);
         }
     }
 }

@@ -2,12 +2,20 @@ package org.nativepool.gpu;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
+import org.nativepool.LeakDetector;
 import org.nativepool.PoolClosedException;
 import org.nativepool.internal.GpuNative;
+import org.nativepool.internal.LeakTracker;
 
 /**
  * What device and pinned buffers share: a block of a manager's stream-ordered
  * pool that returns itself exactly once, in stream order or at once.
+ *
+ * <p>A buffer dropped without {@code close()} is reported, with the stack that
+ * allocated it, when its manager's {@link org.nativepool.LeakDetection}
+ * selected it (see {@link LeakDetector}), and freed as {@link #close()} would
+ * unless the manager was built with {@code reclaimLeakedBlocks(false)}.
  */
 abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer, PinnedBuffer {
     private static final VarHandle CLOSED;
@@ -27,6 +35,8 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
     private final long size;
     /** The stream it was allocated for, or null. */
     private final CudaStream stream;
+    /** Null when the leak detector does not track this buffer. */
+    private final LeakTracker leakTracker;
     @SuppressWarnings("unused")
     private volatile boolean closed;
 
@@ -36,6 +46,7 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
         this.address = address;
         this.size = size;
         this.stream = stream;
+        this.leakTracker = manager.trackLeak(this, pool, address, size, stream);
     }
 
     /** Size in bytes, as requested. */
@@ -74,6 +85,7 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
                     closed = false; // the pool refused, the block is still live: close() must still free it
                     throw e;
                 }
+                closeTracker();
             } finally {
                 on.exit();
             }
@@ -92,14 +104,30 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
         if (!CLOSED.compareAndSet(this, false, true)) {
             return;
         }
+        try {
+            release(manager, pool, address, stream);
+        } finally {
+            closeTracker();
+        }
+    }
+
+    /**
+     * Frees a block as {@link #close()} does: in the order of {@code stream}
+     * while it is open, else at once; nothing once the manager is closed (it
+     * released all memory). Also how the leak detector reclaims a dropped buffer.
+     *
+     * @return whether this call freed the block
+     */
+    static boolean release(DeviceManager manager, int pool, long address, CudaStream stream) {
         long handle = manager.tryEnter();
         if (handle == 0L) {
-            return;  // the manager released all memory
+            return false;  // the manager released all memory
         }
         try {
             long streamHandle = stream == null ? 0L : stream.tryEnter();
             try {
                 GpuNative.free(handle, pool, address, streamHandle);
+                return true;
             } finally {
                 if (streamHandle != 0L) {
                     stream.exit();
@@ -108,6 +136,15 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
         } finally {
             manager.exit();
         }
+    }
+
+    /** The block is freed: the leak detector forgets the buffer. */
+    private void closeTracker() {
+        if (leakTracker != null) {
+            leakTracker.close();
+        }
+        // Until the tracker is closed, the cleaner must not see this buffer unreachable.
+        Reference.reachabilityFence(this);
     }
 
     /** The address for a native call; throws once the buffer or its manager is closed. */
