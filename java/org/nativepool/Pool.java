@@ -1,9 +1,7 @@
 package org.nativepool;
 
 import java.lang.System.Logger.Level;
-import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
@@ -40,35 +38,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     private final SafetyLevel safetyLevel;
     private final LeakDetection leakDetection;
     private final boolean reclaimLeakedBlocks;
-    /** Tracked handles by address, for their allocation stacks in corruption reports. */
-    final Map<Long, LeakTracker> tracked = new ConcurrentHashMap<>();
-    /** This pool as the leak detector sees it. */
-    final LeakOwner<Void> leakOwner = new LeakOwner<>() {
-        @Override
-        public String leakOwnerName() {
-            return name;
-        }
-
-        @Override
-        public LeakDetection leakDetection() {
-            return leakDetection;
-        }
-
-        @Override
-        public boolean reclaimLeakedBlocks() {
-            return reclaimLeakedBlocks;
-        }
-
-        @Override
-        public boolean freeLeaked(long address, Void unused) {
-            return freeFromHandle(address);
-        }
-
-        @Override
-        public Map<Long, LeakTracker> trackedHandles() {
-            return tracked;
-        }
-    };
+    /** This pool as the leak detector sees it; its tracked handles give corruption reports their allocation stacks. */
+    final LeakOwner<Void> leakOwner;
     /** Fixed pools: the block size; variable pools: 0. */
     final long blockSize;
     /** Fixed pools: the block alignment; variable pools: the granularity. */
@@ -84,6 +55,12 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.leakDetection = settings.leakDetection != null ? settings.leakDetection
                 : LeakDetection.defaultFor(safetyLevel);
         this.reclaimLeakedBlocks = settings.reclaimLeakedBlocks;
+        this.leakOwner = new LeakOwner<>(name, leakDetection, reclaimLeakedBlocks) {
+            @Override
+            public boolean freeLeaked(long address, Void unused) {
+                return freeFromHandle(address);
+            }
+        };
         long[] info = new long[5];
         PoolNative.info(handle, info);
         this.memoryKind = MemoryKind.fromCode((int) info[0]);
@@ -244,7 +221,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     /** Makes the Java stack that allocated the damaged block, when a handle recorded it, the cause. */
     private MemoryCorruptionException withAllocationStack(MemoryCorruptionException e) {
-        LeakTracker tracker = tracked.get(e.blockAddress());
+        LeakTracker tracker = leakOwner.trackedHandles().get(e.blockAddress());
         if (tracker != null && e.getCause() == null) {
             e.initCause(tracker.allocationStack());
         }
@@ -304,7 +281,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         String live = last.liveBlocks() == 0 || leakPolicy == LeakPolicy.IGNORE ? null : leakReport(handle);
         PoolNative.destroy(handle);
         // The pool released and reported its live blocks: their handles are no leaks of their own.
-        tracked.values().forEach(LeakTracker::close);
+        leakOwner.closeAll();
         PoolLeakException leak = live == null ? null : reportLeak(last, live);
         if (corruption != null) {
             if (leak != null) {

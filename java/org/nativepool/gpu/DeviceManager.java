@@ -3,9 +3,7 @@ package org.nativepool.gpu;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 import org.nativepool.FeatureUnavailableException;
 import org.nativepool.InvalidArgumentException;
 import org.nativepool.LeakDetection;
@@ -248,43 +246,17 @@ public final class DeviceManager extends NativeResource {
     }
 
     /** One pool of the manager (a device's or the pinned one) as the leak detector sees it. */
-    private final class BufferLeaks implements LeakOwner<CudaStream> {
+    private final class BufferLeaks extends LeakOwner<CudaStream> {
         private final int pool;
-        private final String name;
-        private final Map<Long, LeakTracker> tracked = new ConcurrentHashMap<>();
 
         BufferLeaks(int pool, String name) {
+            super(name, leakDetection, reclaimLeakedBlocks);
             this.pool = pool;
-            this.name = name;
-        }
-
-        @Override
-        public String leakOwnerName() {
-            return name;
-        }
-
-        @Override
-        public LeakDetection leakDetection() {
-            return leakDetection;
-        }
-
-        @Override
-        public boolean reclaimLeakedBlocks() {
-            return reclaimLeakedBlocks;
         }
 
         @Override
         public boolean freeLeaked(long address, CudaStream stream) {
             return PooledBuffer.release(DeviceManager.this, pool, address, stream);
-        }
-
-        @Override
-        public Map<Long, LeakTracker> trackedHandles() {
-            return tracked;
-        }
-
-        void closeAll() {
-            tracked.values().forEach(LeakTracker::close);
         }
     }
 

@@ -1,6 +1,7 @@
 package org.nativepool.internal;
 
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.nativepool.LeakDetection;
 
 /**
@@ -12,15 +13,32 @@ import org.nativepool.LeakDetection;
  * @param <C> what a handle hands over, when tracked, for freeing its block
  *     later (a GPU buffer's stream); {@code Void} when nothing is needed
  */
-public interface LeakOwner<C> {
+public abstract class LeakOwner<C> {
+    private final String name;
+    private final LeakDetection leakDetection;
+    private final boolean reclaimLeakedBlocks;
+    private final Map<Long, LeakTracker> tracked = new ConcurrentHashMap<>();
+
+    protected LeakOwner(String name, LeakDetection leakDetection, boolean reclaimLeakedBlocks) {
+        this.name = name;
+        this.leakDetection = leakDetection;
+        this.reclaimLeakedBlocks = reclaimLeakedBlocks;
+    }
+
     /** Names the owner in reports: {@link org.nativepool.LeakedBlock#pool()}. */
-    String leakOwnerName();
+    public final String leakOwnerName() {
+        return name;
+    }
 
     /** Which of its handles are tracked. */
-    LeakDetection leakDetection();
+    public final LeakDetection leakDetection() {
+        return leakDetection;
+    }
 
     /** Whether the block of a leaked handle is freed when the leak is found. */
-    boolean reclaimLeakedBlocks();
+    public final boolean reclaimLeakedBlocks() {
+        return reclaimLeakedBlocks;
+    }
 
     /**
      * Frees the block of a leaked handle as the handle's {@code close()}
@@ -28,8 +46,15 @@ public interface LeakOwner<C> {
      *
      * @return whether this call freed the block
      */
-    boolean freeLeaked(long address, C context);
+    public abstract boolean freeLeaked(long address, C context);
 
     /** The tracked handles still open, by address; their trackers add and remove themselves. */
-    Map<Long, LeakTracker> trackedHandles();
+    public final Map<Long, LeakTracker> trackedHandles() {
+        return tracked;
+    }
+
+    /** Closes the trackers still open: the owner released every block, so none of them leaked. */
+    public final void closeAll() {
+        tracked.values().forEach(LeakTracker::close);
+    }
 }
