@@ -253,12 +253,15 @@ Status Tlsf::add_arena(std::size_t size, Block** block) noexcept {
 }
 
 // The good-fit search skips the class the request falls in, since not every
-// block there is large enough. Before growing, look there too (and, for
-// aligned requests, in the classes whose blocks fit only if their start
-// happens to be aligned), so the pool grows or fails only when nothing fits.
+// block there is large enough, and the class below, where a block one class
+// larger may be listed (see resize_free). Before growing, look there too
+// (and, for aligned requests, in the classes whose blocks fit only if their
+// start happens to be aligned), so the pool grows or fails only when nothing
+// fits.
 Tlsf::Block* Tlsf::find_exact(std::size_t rounded, std::size_t search, std::size_t align) const noexcept {
   const unsigned high = size_class(search >> granularity_shift_);
-  for (unsigned c = size_class(rounded >> granularity_shift_); c <= high; ++c) {
+  const unsigned low = size_class(rounded >> granularity_shift_);
+  for (unsigned c = low != 0 ? low - 1 : 0; c <= high; ++c) {
     for (Block* block = heads_[c]; block != nullptr; block = block->next_free) {
       const std::uintptr_t start = round_up(block->address, align);
       if (start - block->address + rounded <= block->size) return block;
@@ -318,10 +321,15 @@ void Tlsf::remove_free(Block* block) noexcept {
   --free_blocks_;
 }
 
-// A free block that grows or shrinks moves to another list only if its size
-// class changes; a large block that gives or takes a little stays put.
+// A free block that grows or shrinks moves to another list only if it leaves
+// the classes it may be listed in: its own, or the one just below. The slack
+// matters at class boundaries: with a power-of-two arena, the arena's large
+// block sits exactly on one, and without it every carve moved it down a
+// class and every merge back up. A block listed one class low is still at
+// least that class's lower bound, so the good-fit search stays correct.
 void Tlsf::resize_free(Block* block, std::size_t size) noexcept {
-  if (size_class(size >> granularity_shift_) == block->size_class) {
+  // Unsigned: a class below the listed one wraps and fails the test too.
+  if (size_class(size >> granularity_shift_) - block->size_class <= 1) {
     free_bytes_ = free_bytes_ - block->size + size;
     block->size = size;
     return;
@@ -447,13 +455,17 @@ void Tlsf::release_arena(Arena* arena) noexcept {
 
 std::size_t Tlsf::largest_free() const noexcept {
   if (fl_bitmap_ == 0) return 0;
-  // The highest non-empty class holds the largest block, but sizes within a
-  // class differ, so its list is scanned.
+  // The highest non-empty class holds the largest block, or the class just
+  // below does, where a block of the highest class may be listed (see
+  // resize_free). Sizes within a class differ, so both lists are scanned.
   const auto fl = static_cast<unsigned>(std::bit_width(fl_bitmap_) - 1);
   const auto sl = static_cast<unsigned>(std::bit_width(sl_bitmap_[fl]) - 1);
+  const unsigned top = (fl << kSlBits) | sl;
   std::size_t largest = 0;
-  for (const Block* block = heads_[(fl << kSlBits) | sl]; block != nullptr; block = block->next_free) {
-    largest = std::max(largest, block->size);
+  for (unsigned c = top != 0 ? top - 1 : 0; c <= top; ++c) {
+    for (const Block* block = heads_[c]; block != nullptr; block = block->next_free) {
+      largest = std::max(largest, block->size);
+    }
   }
   return largest;
 }
@@ -514,11 +526,13 @@ Status Tlsf::validate() const noexcept {
           return fail(Status::kCorrupted, "free block at 0x%" PRIxPTR " has a broken back link in list (%u, %u)",
                       block->address, fl, sl);
         }
+        // Its own class, or the one below (see resize_free).
         const unsigned c = size_class(block->size >> granularity_shift_);
-        if (c != ((fl << kSlBits) | sl) || block->size_class != c) {
+        const unsigned listed = (fl << kSlBits) | sl;
+        if (c - listed > 1 || block->size_class != listed) {
           return fail(Status::kCorrupted,
                       "free block at 0x%" PRIxPTR " (size %zu) is in size class (%u, %u) and records class %u,"
-                      " expected (%u, %u)",
+                      " expected (%u, %u) or the class below",
                       block->address, block->size, fl, sl, unsigned{block->size_class}, c >> kSlBits,
                       c & (kSlCount - 1));
         }

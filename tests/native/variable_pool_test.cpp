@@ -362,6 +362,23 @@ TYPED_TEST(VariablePoolTest, GrowsUntilMaxThenReportsFragmentation) {
   EXPECT_VALID(*pool);
 }
 
+// A power-of-two arena's block sits on a class boundary: a small carve moves
+// it a class down, and the merge back leaves it listed there. It must still
+// count as the largest free block and still serve a request for all of it.
+TYPED_TEST(VariablePoolTest, ABlockListedAClassLowIsStillFoundAndMeasured) {
+  auto pool = this->make(config_of(64 * kKiB, 16, 64 * kKiB));
+  void* p = nullptr;
+  ASSERT_EQ(pool->allocate(16, 0, &p), Status::kOk);
+  ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+  expect_all_free(*pool);
+  EXPECT_EQ(pool->fragmentation().largest_free_block, 64 * kKiB);
+  ASSERT_EQ(pool->allocate(64 * kKiB, 0, &p), Status::kOk) << error_detail();
+  EXPECT_EQ(pool->reservation().regions, 1u);
+  EXPECT_VALID(*pool);
+  ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+  expect_all_free(*pool);
+}
+
 TYPED_TEST(VariablePoolTest, LastArenaShrinksToWhatMaxLeaves) {
   auto pool = this->make(config_of(64 * kKiB, 16, 100 * kKiB));
   void* a = nullptr;

@@ -77,8 +77,9 @@ class Tlsf {
     Block* next_free;
     Arena* arena;
     mutable std::uint32_t mark;  // validate()'s visit stamp
-    // Size class of the list a free block is in, kept so that unlinking it
-    // or resizing it in place need not recompute the class.
+    // Size class of the list a free block is in (its own class or the one
+    // below, see resize_free), kept so that unlinking it need not recompute
+    // it.
     std::uint16_t size_class;
     bool free;
   };
