@@ -32,6 +32,7 @@
 #include "nativepool/block_access.hpp"
 #include "nativepool/corruption.hpp"
 #include "nativepool/guarded_backend.hpp"
+#include "nativepool/adaptor.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/thread_safety.hpp"
 
@@ -55,15 +56,18 @@ inline constexpr std::size_t kCanaryMinMargin = 16;
 /// Wraps a PoolAlgorithm with guard margins and poisoned freed memory.
 /// Thread-safe when the inner pool is.
 template <PoolAlgorithm Inner>
-class WithCanaries {
+class WithCanaries : public AdaptorBase<Inner> {
+  using Base = AdaptorBase<Inner>;
+  using Base::inner_;
+
  public:
-  static constexpr bool kConcurrent = Inner::kConcurrent;
+  using Base::kConcurrent;
   /// @p unit as for canary_margin(). The inner pool's backend must be a
   /// GuardedBackend that poisons new regions, and a fixed pool's blocks
   /// must be 2 * canary_margin(unit) larger than the blocks handed out.
   /// @p access reaches the backend's memory (host memory by default).
   WithCanaries(std::unique_ptr<Inner> inner, std::size_t unit, BlockAccess access = {}) noexcept
-      : inner_(std::move(inner)), margin_(canary_margin(unit)), access_(std::move(access)) {}
+      : Base(std::move(inner)), margin_(canary_margin(unit)), access_(std::move(access)) {}
 
   Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
     // Zero and absurd sizes are the inner pool's to refuse, with its message;
@@ -142,12 +146,6 @@ class WithCanaries {
     return Status::kOk;
   }
 
-  std::size_t trim() noexcept { return inner_->trim(); }
-  [[nodiscard]] Status validate() const noexcept { return inner_->validate(); }
-  [[nodiscard]] Fragmentation fragmentation() const noexcept { return inner_->fragmentation(); }
-  [[nodiscard]] Reservation reservation() const noexcept { return inner_->reservation(); }
-  [[nodiscard]] Inner& inner() noexcept { return *inner_; }
-  [[nodiscard]] const Inner& inner() const noexcept { return *inner_; }
 
  private:
   struct Entry {
@@ -227,7 +225,6 @@ class WithCanaries {
     }
   }
 
-  std::unique_ptr<Inner> inner_;
   std::size_t margin_;
   BlockAccess access_;
   mutable std::conditional_t<kConcurrent, std::mutex, NoLock> lock_;

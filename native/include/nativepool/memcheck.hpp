@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "nativepool/memory_hooks.hpp"
+#include "nativepool/adaptor.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/thread_safety.hpp"
 
@@ -24,11 +25,14 @@ namespace nativepool {
 
 /// Wraps a PoolAlgorithm whose backend is a hiding GuardedBackend.
 template <PoolAlgorithm Inner>
-class WithMemcheck {
- public:
-  static constexpr bool kConcurrent = Inner::kConcurrent;
+class WithMemcheck : public AdaptorBase<Inner> {
+  using Base = AdaptorBase<Inner>;
+  using Base::inner_;
 
-  explicit WithMemcheck(std::unique_ptr<Inner> inner) noexcept : inner_(std::move(inner)) {
+ public:
+  using Base::kConcurrent;
+
+  explicit WithMemcheck(std::unique_ptr<Inner> inner) noexcept : Base(std::move(inner)) {
     hooks::create_pool(this);
   }
   ~WithMemcheck() { hooks::destroy_pool(this); }
@@ -54,16 +58,8 @@ class WithMemcheck {
     return status;
   }
 
-  [[nodiscard]] std::size_t counted_size(std::size_t size) const noexcept { return inner_->counted_size(size); }
-  std::size_t trim() noexcept { return inner_->trim(); }
-  [[nodiscard]] Status validate() const noexcept { return inner_->validate(); }
-  [[nodiscard]] Fragmentation fragmentation() const noexcept { return inner_->fragmentation(); }
-  [[nodiscard]] Reservation reservation() const noexcept { return inner_->reservation(); }
-  [[nodiscard]] Inner& inner() noexcept { return *inner_; }
-  [[nodiscard]] const Inner& inner() const noexcept { return *inner_; }
 
  private:
-  std::unique_ptr<Inner> inner_;
   std::conditional_t<kConcurrent, std::mutex, NoLock> lock_;
 };
 

@@ -21,6 +21,7 @@
 
 #include "nativepool/allocation_site.hpp"
 #include "nativepool/corruption.hpp"
+#include "nativepool/adaptor.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/safety_checks.hpp"
 #include "nativepool/thread_safety.hpp"
@@ -38,13 +39,16 @@ struct LiveBlock {
 /// Wraps a PoolAlgorithm and records each live block. Thread-safe when the
 /// inner pool is.
 template <PoolAlgorithm Inner>
-class WithTracking {
+class WithTracking : public AdaptorBase<Inner> {
+  using Base = AdaptorBase<Inner>;
+  using Base::inner_;
+
  public:
-  static constexpr bool kConcurrent = Inner::kConcurrent;
+  using Base::kConcurrent;
   /// Blocks listed one by one in a report; the rest are only counted.
   static constexpr std::size_t kReportedBlocks = 32;
 
-  explicit WithTracking(std::unique_ptr<Inner> inner) noexcept : inner_(std::move(inner)) {}
+  explicit WithTracking(std::unique_ptr<Inner> inner) noexcept : Base(std::move(inner)) {}
 
   Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
     const Status status = inner_->allocate(size, alignment, out);
@@ -122,13 +126,6 @@ class WithTracking {
     return blocks;
   }
 
-  [[nodiscard]] std::size_t counted_size(std::size_t size) const noexcept { return inner_->counted_size(size); }
-  std::size_t trim() noexcept { return inner_->trim(); }
-  [[nodiscard]] Status validate() const noexcept { return inner_->validate(); }
-  [[nodiscard]] Fragmentation fragmentation() const noexcept { return inner_->fragmentation(); }
-  [[nodiscard]] Reservation reservation() const noexcept { return inner_->reservation(); }
-  [[nodiscard]] Inner& inner() noexcept { return *inner_; }
-  [[nodiscard]] const Inner& inner() const noexcept { return *inner_; }
 
  private:
   struct Record {
@@ -143,7 +140,6 @@ class WithTracking {
     if (it != live_.end()) attach_allocation_site(it->second.site != nullptr ? it->second.site : "(no site set)");
   }
 
-  std::unique_ptr<Inner> inner_;
   mutable std::conditional_t<kConcurrent, std::mutex, NoLock> lock_;
   std::unordered_map<std::uintptr_t, Record> live_;
 };
