@@ -1,6 +1,5 @@
 package org.nativepool.gpu;
 
-import org.nativepool.NativeResource;
 import org.nativepool.internal.GpuNative;
 
 /**
@@ -9,78 +8,28 @@ import org.nativepool.internal.GpuNative;
  * streams can wait for it ({@link CudaStream#waitFor(CudaEvent)}) without
  * blocking the host.
  */
-public final class CudaEvent extends NativeResource {
-    private final DeviceManager manager;
-    private final Device device;
-
+public final class CudaEvent extends DeviceObject {
     CudaEvent(DeviceManager manager, Device device, long handle) {
-        super(handle);
-        this.manager = manager;
-        this.device = device;
-    }
-
-    public Device device() {
-        return device;
-    }
-
-    /** The manager that made this event. */
-    public DeviceManager manager() {
-        return manager;
+        super(manager, device, handle);
     }
 
     /** True when the captured work has completed, or nothing was recorded. Never blocks. */
     public boolean isComplete() {
-        long event = acquire();
-        try {
-            long handle = manager.enter();
-            try {
-                return GpuNative.queryEvent(handle, event);
-            } finally {
-                manager.exit();
-            }
-        } finally {
-            release();
-        }
+        return query(GpuNative::queryEvent);
     }
 
     /** Blocks until the captured work has completed. */
     public void synchronize() {
-        long event = acquire();
-        try {
-            long handle = manager.enter();
-            try {
-                GpuNative.synchronizeEvent(handle, event);
-            } finally {
-                manager.exit();
-            }
-        } finally {
-            release();
-        }
-    }
-
-    long enter() {
-        return acquire();
-    }
-
-    void exit() {
-        release();
+        call(GpuNative::synchronizeEvent);
     }
 
     @Override
-    protected void dispose(long event) {
-        long handle = manager.tryEnter();
-        if (handle == 0L) {
-            return;  // the manager destroyed it
-        }
-        try {
-            GpuNative.destroyEvent(handle, event);
-        } finally {
-            manager.exit();
-        }
+    void destroy(long manager, long event) {
+        GpuNative.destroyEvent(manager, event);
     }
 
     @Override
     public String toString() {
-        return "CudaEvent[" + device + "]";
+        return "CudaEvent[" + device() + "]";
     }
 }

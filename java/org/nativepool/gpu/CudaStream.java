@@ -1,7 +1,6 @@
 package org.nativepool.gpu;
 
 import java.util.Objects;
-import org.nativepool.NativeResource;
 import org.nativepool.internal.GpuNative;
 
 /**
@@ -13,24 +12,9 @@ import org.nativepool.internal.GpuNative;
  * <p>Closing a stream waits for its work, and returns the blocks freed on it
  * to the pools.
  */
-public final class CudaStream extends NativeResource {
-    private final DeviceManager manager;
-    private final Device device;
-
+public final class CudaStream extends DeviceObject {
     CudaStream(DeviceManager manager, Device device, long handle) {
-        super(handle);
-        this.manager = manager;
-        this.device = device;
-    }
-
-    /** The device the stream runs on. */
-    public Device device() {
-        return device;
-    }
-
-    /** The manager that made this stream. */
-    public DeviceManager manager() {
-        return manager;
+        super(manager, device, handle);
     }
 
     /**
@@ -64,12 +48,12 @@ public final class CudaStream extends NativeResource {
 
     /** Blocks until all work enqueued so far has completed. */
     public void synchronize() {
-        call((handle, stream) -> GpuNative.synchronizeStream(handle, stream));
+        call(GpuNative::synchronizeStream);
     }
 
     /** Captures the work enqueued so far in {@code event}. */
     public void record(CudaEvent event) {
-        manager.requireOwn(event.manager(), event);
+        manager().requireOwn(event.manager(), event);
         call((handle, stream) -> {
             long e = event.enter();
             try {
@@ -82,7 +66,7 @@ public final class CudaStream extends NativeResource {
 
     /** Makes work enqueued after this call wait for {@code event}; the host does not wait. */
     public void waitFor(CudaEvent event) {
-        manager.requireOwn(event.manager(), event);
+        manager().requireOwn(event.manager(), event);
         call((handle, stream) -> {
             long e = event.enter();
             try {
@@ -103,7 +87,7 @@ public final class CudaStream extends NativeResource {
         Objects.requireNonNull(memory, "memory");
         long address;
         if (memory instanceof PooledBuffer buffer) {
-            manager.requireOwn(buffer.manager, buffer);
+            manager().requireOwn(buffer.manager, buffer);
             address = buffer.liveAddress();
         } else {
             address = ((HostMemory) memory).liveAddress();
@@ -111,52 +95,13 @@ public final class CudaStream extends NativeResource {
         return new long[] {address, memory.size(), memory.memoryKind().ordinal(), memory.device(), offset};
     }
 
-    /** A native call that needs the manager and this stream. */
-    private interface Call {
-        void run(long manager, long stream);
-    }
-
-    private void call(Call call) {
-        long stream = acquire();
-        try {
-            long handle = manager.enter();
-            try {
-                call.run(handle, stream);
-            } finally {
-                manager.exit();
-            }
-        } finally {
-            release();
-        }
-    }
-
-    long enter() {
-        return acquire();
-    }
-
-    long tryEnter() {
-        return tryAcquire();
-    }
-
-    void exit() {
-        release();
-    }
-
     @Override
-    protected void dispose(long stream) {
-        long handle = manager.tryEnter();
-        if (handle == 0L) {
-            return;  // the manager destroyed it
-        }
-        try {
-            GpuNative.destroyStream(handle, stream);
-        } finally {
-            manager.exit();
-        }
+    void destroy(long manager, long stream) {
+        GpuNative.destroyStream(manager, stream);
     }
 
     @Override
     public String toString() {
-        return "CudaStream[" + device + "]";
+        return "CudaStream[" + device() + "]";
     }
 }
