@@ -74,7 +74,7 @@ def report_native():
     out.append("## Native: allocation + free pairs (Google Benchmark)")
     out.append("")
     machine("native")
-    out.append("ns per pair per thread, median of 3 repetitions; ratios > 1 mean nativepool is faster.")
+    out.append("ns per pair per thread, median of 5 repetitions; ratios > 1 mean nativepool is faster.")
     out.append("")
     names = sorted({k[0] for k in times}, key=lambda n: (not n.startswith(("Cached", "Fixed", "Variable")), n))
     for threads in (1, 2):
@@ -281,7 +281,7 @@ def report_safety():
             else:  # Churn/<level>
                 label, level, value = "variable pool, churn over 4096 live blocks of 16..1024 B", parts[1], b["real_time"]
             rows[label][levels[int(level)]] = value
-        out.append("Native (safety_bench, ns per operation unless stated, median of 3):")
+        out.append("Native (safety_bench, ns per operation unless stated, median of 5):")
         out.append("")
         table(["benchmark"] + list(levels), [[label] + [fmt(v.get(l), 1) for l in levels] for label, v in rows.items()])
     if java.exists():

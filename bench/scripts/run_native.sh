@@ -15,7 +15,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DNATIVEPOOL_BUILD_BENCHMARKS=
 cmake --build "$build" --parallel 2 --target pairs_bench holes_bench safety_bench trace_replay malloc_log
 bench/scripts/machine.sh > "$out/machine.json"
 libs=/usr/lib/x86_64-linux-gnu
-common=(--benchmark_min_time="$min_time" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+common=(--benchmark_min_time="$min_time" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
         --benchmark_out_format=json --benchmark_context=commit="$(git rev-parse --short HEAD)")
 echo "== pairs: nativepool and glibc" >&2
 "$build/bench/pairs_bench" "${common[@]}" --benchmark_out="$out/pairs-glibc.json"
