@@ -168,6 +168,13 @@ def jmh_results():
     return results
 
 
+def jmh_settings():
+    """The run's forks, warm-up and measurement, as JMH recorded them."""
+    first = json.loads(next((RESULTS / "jmh").glob("jdk17-t1.json")).read_text())[0]
+    return (f"{first['forks']} fork(s), {first['warmupIterations']}×{first['warmupTime']} warm-up, "
+            f"{first['measurementIterations']}×{first['measurementTime']} measurement")
+
+
 JMH_ORDER = ["floor", "nativepoolCache", "nativepoolRaw", "nativepoolBatch", "nativepoolHandle", "unsafe",
              "netty", "arenaOfConfined", "arenaOfConfinedMixed", "arrow", "allocateDirect"]
 
@@ -180,7 +187,7 @@ def report_jmh():
     out.append("")
     machine("jmh")
     out.append("ns per pair (± 99.9% error) and × the floor (two empty JNI calls) in the same run. "
-               "1 fork, 2×0.5 s warm-up, 3×0.5 s measurement (bench/scripts/run_jmh.sh -wi 2 -w 500ms -i 3 -r 500ms).")
+               f"{jmh_settings()} per benchmark (bench/scripts/run_jmh.sh).")
     out.append("")
     for (jdk, threads), scores in sorted(results.items()):
         methods = [m for m in JMH_ORDER if any(k[0] == m for k in scores)]
