@@ -31,7 +31,7 @@ struct CorruptionReport {
   std::uintptr_t block = 0;  ///< address the user was given (or the freed region)
   std::size_t size = 0;      ///< bytes the user asked for (or of the freed region)
   Guard guard = Guard::kFront;
-  /// First damaged byte relative to @ref block: negative in the front guard.
+  /// First damaged byte relative to `block`: negative in the front guard.
   std::ptrdiff_t offset = 0;
   const char* site = nullptr;  ///< allocation site when tracked, else null
 };
