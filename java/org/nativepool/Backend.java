@@ -21,20 +21,26 @@ public final class Backend {
         this.name = name;
     }
 
-    /** Regions from the C heap ({@code aligned_alloc}). The default. */
+    /**
+     * {@return the backend that takes regions from the C heap ({@code aligned_alloc})}
+     * The default.
+     */
     public static Backend malloc() {
         return MALLOC;
     }
 
-    /** Regions from anonymous {@code mmap}; returned to the kernel when trimmed. */
+    /**
+     * {@return the backend of anonymous {@code mmap} regions} Trimmed regions go back
+     * to the kernel.
+     */
     public static Backend mmap() {
         return MMAP;
     }
 
     /**
-     * Anonymous {@code mmap} regions advised for transparent huge pages. Falls
-     * back to small pages where the kernel offers none
-     * ({@link Features#hugePages()} tells).
+     * {@return the backend of anonymous {@code mmap} regions advised for
+     * transparent huge pages} Falls back to small pages where the kernel offers
+     * none ({@link Features#hugePages()} tells).
      */
     public static Backend hugePages() {
         return HUGE_PAGES;

@@ -64,6 +64,7 @@ public final class BlockCache implements AutoCloseable {
      * A block of the pool's block size; refills the cache with one native call
      * when it is empty.
      *
+     * @return the block's address
      * @throws PoolClosedException if the cache or its pool is closed
      * @throws OutOfPoolMemoryException if the cache is empty and the pool cannot supply a batch
      */
@@ -82,6 +83,8 @@ public final class BlockCache implements AutoCloseable {
      * Parks a block of this cache's pool for reuse; drains half the cache to the
      * pool with one native call when it is full.
      *
+     * @param address a block of this cache's pool, from this cache, another cache of the
+     *     pool or the pool itself
      * @throws PoolClosedException if the cache or its pool is closed
      * @throws NativePoolException if draining finds a double free or a foreign address
      */
@@ -94,16 +97,20 @@ public final class BlockCache implements AutoCloseable {
         parked.putLong(0, count);
     }
 
-    /** Blocks parked in this cache now. */
+    /** {@return the number of blocks parked in this cache now} */
     public int size() {
         return count;
     }
 
-    /** The most blocks this cache parks. */
+    /**
+     * {@return the most blocks this cache parks: the capacity given to
+     * {@link FixedPool#newCache(int)}}
+     */
     public int capacity() {
         return blocks.length;
     }
 
+    /** {@return the pool whose blocks this cache parks} */
     public FixedPool pool() {
         return pool;
     }

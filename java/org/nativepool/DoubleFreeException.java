@@ -6,6 +6,7 @@ package org.nativepool;
 public class DoubleFreeException extends InvalidFreeException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message the detail message, naming the address */
     public DoubleFreeException(String message) {
         super(message);
     }

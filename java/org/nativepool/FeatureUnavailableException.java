@@ -6,6 +6,7 @@ package org.nativepool;
 public class FeatureUnavailableException extends NativePoolException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message the detail message, saying what is missing */
     public FeatureUnavailableException(String message) {
         super(message);
     }

@@ -44,7 +44,13 @@ public record Features(
                 f[2] != 0, f[3] != 0, (int) f[4], f[5] != 0, f[6] != 0, f[7] != 0, f[8] != 0, f[9] != 0);
     }
 
-    /** True when the feature is compiled in and usable on this machine now. */
+    /**
+     * {@return true when {@code feature} is compiled in and usable on this machine
+     * now} For {@link Feature#PMEM} and {@link Feature#VALGRIND}, being compiled in
+     * is enough.
+     *
+     * @param feature the feature to check
+     */
     public boolean has(Feature feature) {
         return switch (feature) {
             case CUDA -> cudaCompiled && cudaDevices > 0;
@@ -55,7 +61,7 @@ public record Features(
         };
     }
 
-    /** The features that are usable now. */
+    /** {@return a new set of the features usable now, those {@link #has(Feature)} accepts} */
     public Set<Feature> available() {
         Set<Feature> set = EnumSet.noneOf(Feature.class);
         for (Feature feature : Feature.values()) {
@@ -69,6 +75,7 @@ public record Features(
     /**
      * Throws unless the feature is usable.
      *
+     * @param feature the feature the caller needs
      * @throws FeatureUnavailableException saying whether it is missing from the build or from the machine
      */
     public void require(Feature feature) {

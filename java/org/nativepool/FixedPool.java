@@ -18,17 +18,34 @@ public final class FixedPool extends Pool {
         super(handle, builder);
     }
 
-    /** Starts a builder for blocks of {@code blockSize} bytes. */
+    /**
+     * {@return a new builder for blocks of {@code blockSize} bytes}
+     *
+     * @param blockSize usable bytes per block, at least 1 ({@link PoolBuilder#build()} checks it)
+     */
     public static Builder builder(long blockSize) {
         return new Builder(blockSize);
     }
 
-    /** Allocates one block as a handle. */
+    /**
+     * Allocates one block as a handle, which frees it on {@code close()}.
+     *
+     * @return a handle to a block of {@link #blockSize()} bytes
+     * @throws OutOfPoolMemoryException if the pool holds its maximum blocks or its backend
+     *     refuses to grow it
+     */
     public MemoryBlock allocate() {
         return new MemoryBlock(this, allocateRaw(blockSize, 0), blockSize);
     }
 
-    /** Allocates one block and returns its address: the fastest path, free it with {@link #free(long)}. */
+    /**
+     * Allocates one block and returns its address: the fastest path short of a
+     * {@link BlockCache}. Free it with {@link #free(long)}.
+     *
+     * @return the block's address
+     * @throws OutOfPoolMemoryException if the pool holds its maximum blocks or its backend
+     *     refuses to grow it
+     */
     public long allocateAddress() {
         return allocateRaw(blockSize, 0);
     }
@@ -37,6 +54,11 @@ public final class FixedPool extends Pool {
      * Allocates {@code count} blocks in one native call, storing their
      * addresses in {@code out[0..count)}. All or nothing: on failure no block
      * stays allocated.
+     *
+     * @param count how many blocks to allocate
+     * @param out receives the addresses, in {@code out[0..count)}
+     * @throws IndexOutOfBoundsException if {@code count} is negative or exceeds {@code out.length}
+     * @throws OutOfPoolMemoryException if the pool cannot supply all {@code count} blocks
      */
     public void allocate(int count, long[] out) {
         allocateRaw(blockSize, 0, out, count);
@@ -47,18 +69,23 @@ public final class FixedPool extends Pool {
      * {@code capacity} free blocks: the fastest way to allocate and free
      * blocks of a pool one at a time. Close it before the thread ends.
      *
+     * @param capacity the most blocks the cache parks, at least 2; it refills and drains
+     *     {@code capacity / 2} blocks at a time
+     * @return a new cache, usable only on the calling thread
+     * @throws InvalidArgumentException if {@code capacity} is less than 2
+     * @throws PoolClosedException if the pool is closed
      * @see BlockCache
      */
     public BlockCache newCache(int capacity) {
         return new BlockCache(this, capacity);
     }
 
-    /** Size of every block. */
+    /** {@return the usable size of every block, in bytes} */
     public long blockSize() {
         return blockSize;
     }
 
-    /** Alignment of every block. */
+    /** {@return the alignment of every block, in bytes} */
     public long alignment() {
         return alignment;
     }
@@ -81,25 +108,48 @@ public final class FixedPool extends Pool {
             this.blockSize = blockSize;
         }
 
-        /** Alignment of every block, a power of two. Default 16. */
+        /**
+         * Alignment of every block. The stride between blocks is the block size
+         * rounded up to it. Default 16.
+         *
+         * @param alignment a power of two, in bytes
+         * @return this builder
+         */
         public Builder alignment(long alignment) {
             this.alignment = alignment;
             return this;
         }
 
-        /** Blocks reserved per growth step. Default: about 1 MiB worth. */
+        /**
+         * Blocks reserved per growth step. Default: about 1 MiB worth.
+         *
+         * @param blocksPerChunk blocks per step, rounded up to a power of two; 0 for the default
+         * @return this builder
+         */
         public Builder blocksPerChunk(long blocksPerChunk) {
             this.blocksPerChunk = blocksPerChunk;
             return this;
         }
 
-        /** Blocks reserved when the pool is built. Default 0. */
+        /**
+         * Blocks reserved when the pool is built. Default 0.
+         *
+         * @param initialBlocks blocks to reserve, rounded up to whole chunks and capped by
+         *     {@link #maxBlocks(long)}
+         * @return this builder
+         */
         public Builder initialBlocks(long initialBlocks) {
             this.initialBlocks = initialBlocks;
             return this;
         }
 
-        /** The most blocks the pool will ever hold; 0 (the default) means no limit. */
+        /**
+         * The most blocks the pool will ever hold, honoured exactly.
+         *
+         * @param maxBlocks at most 2<sup>32</sup> - 2; 0 (the default) means as many as the
+         *     pool's 65536 chunks hold
+         * @return this builder
+         */
         public Builder maxBlocks(long maxBlocks) {
             this.maxBlocks = maxBlocks;
             return this;

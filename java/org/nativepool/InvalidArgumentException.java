@@ -6,6 +6,7 @@ package org.nativepool;
 public class InvalidArgumentException extends NativePoolException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message the detail message, naming the value and its range */
     public InvalidArgumentException(String message) {
         super(message);
     }

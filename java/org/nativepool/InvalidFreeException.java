@@ -6,6 +6,7 @@ package org.nativepool;
 public class InvalidFreeException extends NativePoolException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message the detail message, naming the address */
     public InvalidFreeException(String message) {
         super(message);
     }

@@ -20,10 +20,11 @@ public enum LeakDetection {
     public static final String PROPERTY = "nativepool.leakDetection";
 
     /**
-     * The level of pools whose builder sets none: the {@value #PROPERTY}
-     * system property if set, else {@link #ALL} for {@link SafetyLevel#FULL}
-     * pools and {@link #SAMPLED} for the others.
+     * {@return the level of pools whose builder sets none} That is the
+     * {@value #PROPERTY} system property if set, else {@link #ALL} for
+     * {@link SafetyLevel#FULL} pools and {@link #SAMPLED} for the others.
      *
+     * @param safetyLevel the safety level of the pool
      * @throws InvalidArgumentException if the property holds an unknown level
      */
     public static LeakDetection defaultFor(SafetyLevel safetyLevel) {

@@ -43,6 +43,8 @@ public final class LeakDetector {
      * Returns and forgets the leaks found so far. Leaks are found when the
      * garbage collector notices an unreachable handle, so a caller that needs
      * every leak up to now calls {@link #collectLeaks(long)} first.
+     *
+     * @return a new list of the leaks found since the last call, in the order they were found
      */
     public static List<LeakedBlock> drainLeaks() {
         List<LeakedBlock> drained = new ArrayList<>();
@@ -56,6 +58,9 @@ public final class LeakDetector {
      * Runs the garbage collector and waits, up to {@code timeoutMillis}, until
      * the handles it found unreachable have been reported. Best effort: the
      * JVM does not promise that one collection finds every unreachable object.
+     *
+     * @param timeoutMillis the longest wait, in milliseconds
+     * @throws InterruptedException if the thread is interrupted while it waits
      */
     public static void collectLeaks(long timeoutMillis) throws InterruptedException {
         // A fresh unreachable sentinel: the cleaner thread handles cleanables
@@ -84,7 +89,14 @@ public final class LeakDetector {
      * does not select it. The tracker holds no reference to {@code handle};
      * the handle must close the tracker when it frees its block.
      *
+     * @param <C> what the owner needs to free a leaked block
+     * @param handle the handle to watch
+     * @param owner the owner of the block, as the leak detector sees it
+     * @param address address of the block
+     * @param size size of the block in bytes
      * @param context what {@link LeakOwner#freeLeaked} needs to free the block later
+     * @return the tracker to close when the handle frees its block, or null when the
+     *     handle is not tracked
      */
     public static <C> LeakTracker track(Object handle, LeakOwner<C> owner, long address, long size, C context) {
         LeakDetection level = owner.leakDetection();

@@ -17,7 +17,15 @@ package org.nativepool;
  */
 public record LeakedBlock(String pool, long address, long size, boolean reclaimed, Throwable allocationStack,
         String handleType) {
-    /** A leaked {@link MemoryBlock}. */
+    /**
+     * A leaked {@link MemoryBlock}.
+     *
+     * @param pool name of the pool the block came from
+     * @param address address of the block
+     * @param size size of the block in bytes
+     * @param reclaimed whether the block was freed when the leak was found
+     * @param allocationStack where the handle was allocated (its stack trace)
+     */
     public LeakedBlock(String pool, long address, long size, boolean reclaimed, Throwable allocationStack) {
         this(pool, address, size, reclaimed, allocationStack, "MemoryBlock");
     }

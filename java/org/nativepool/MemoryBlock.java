@@ -48,26 +48,31 @@ public final class MemoryBlock implements AutoCloseable {
         this.leakTracker = LeakDetector.track(this, pool.leakOwner, address, size, null);
     }
 
-    /** Native address of the first byte. */
+    /**
+     * {@return the native address of the first byte}
+     *
+     * @throws PoolClosedException if the block or its pool is closed
+     */
     public long address() {
         checkOpen();
         return address;
     }
 
-    /** Usable size in bytes. */
+    /** {@return the usable size in bytes: the size asked for, or a fixed pool's block size} */
     public long size() {
         return size;
     }
 
-    /** The pool this block came from. */
+    /** {@return the pool this block came from} */
     public Pool pool() {
         return pool;
     }
 
     /**
-     * A new direct buffer over the whole block, position 0, limit {@link #size()},
-     * native byte order.
+     * {@return a new direct buffer over the whole block, position 0, limit
+     * {@link #size()}, native byte order}
      *
+     * @throws PoolClosedException if the block or its pool is closed
      * @throws InvalidArgumentException if the block is larger than a ByteBuffer can address (2 GiB - 1)
      */
     public ByteBuffer asByteBuffer() {
@@ -79,6 +84,11 @@ public final class MemoryBlock implements AutoCloseable {
         return PoolNative.wrap(address, size).order(ByteOrder.nativeOrder());
     }
 
+    /**
+     * {@return true once {@link #close()} was called on this handle} It stays false
+     * when only the pool closed, although the block is then released and
+     * {@link #address()} throws {@link PoolClosedException}.
+     */
     public boolean isClosed() {
         return closed;
     }

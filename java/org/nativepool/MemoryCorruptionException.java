@@ -26,13 +26,27 @@ public class MemoryCorruptionException extends PoolCorruptedException {
         FREED
     }
 
+    /** Address of the block, or of the freed region. */
     private final long blockAddress;
+    /** Size the block was allocated with, or of the freed region. */
     private final long blockSize;
+    /** The region whose bytes were found changed. */
     private final Guard guard;
+    /** First changed byte, relative to the block address. */
     private final long offset;
+    /** The native allocation site, or null. */
     private final String allocationSite;
 
-    /** Called by the native library with the fields of its corruption report. */
+    /**
+     * Called by the native library with the fields of its corruption report.
+     *
+     * @param message the detail message
+     * @param blockAddress address of the block (for {@link Guard#FREED}, of the freed region)
+     * @param blockSize size the block was allocated with (for {@link Guard#FREED}, of the region)
+     * @param guard the ordinal of the {@link Guard} found changed
+     * @param offset first changed byte, relative to the block address
+     * @param allocationSite the native allocation site, or null when it was not recorded
+     */
     public MemoryCorruptionException(String message, long blockAddress, long blockSize, int guard, long offset,
             String allocationSite) {
         super(message);
@@ -43,26 +57,33 @@ public class MemoryCorruptionException extends PoolCorruptedException {
         this.allocationSite = allocationSite;
     }
 
-    /** Address of the block (for {@link Guard#FREED}, of the freed region). */
+    /** {@return the address of the block (for {@link Guard#FREED}, of the freed region)} */
     public long blockAddress() {
         return blockAddress;
     }
 
-    /** Size the block was allocated with (for {@link Guard#FREED}, of the freed region). */
+    /**
+     * {@return the size the block was allocated with (for {@link Guard#FREED}, of the
+     * freed region)}
+     */
     public long blockSize() {
         return blockSize;
     }
 
+    /** {@return the region whose bytes were found changed} */
     public Guard guard() {
         return guard;
     }
 
-    /** First changed byte, relative to the block address: negative in the front guard. */
+    /**
+     * {@return the first changed byte, relative to the block address} It is negative
+     * in the front guard.
+     */
     public long offset() {
         return offset;
     }
 
-    /** The native allocation site recorded by a {@link SafetyLevel#FULL} pool, or null. */
+    /** {@return the native allocation site recorded by a {@link SafetyLevel#FULL} pool, or null} */
     public String allocationSite() {
         return allocationSite;
     }

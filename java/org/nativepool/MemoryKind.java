@@ -17,7 +17,7 @@ public enum MemoryKind {
         return values()[code];
     }
 
-    /** True when Java code may read and write the memory through a ByteBuffer. */
+    /** {@return true when Java code may read and write the memory through a ByteBuffer} */
     public boolean hostAccessible() {
         return this != DEVICE;
     }

@@ -14,17 +14,27 @@ public final class NativePool {
     private NativePool() {
     }
 
-    /** Probes which optional components are compiled in and usable now. Loads the library. */
+    /**
+     * Probes which optional components are compiled in and usable now. Loads the library.
+     *
+     * @return what the probe found; a later call probes again
+     * @throws NativeLibraryUnavailableException if the native library cannot be loaded
+     */
     public static Features features() {
         return Features.probe();
     }
 
-    /** Shorthand for {@link FixedPool#builder(long)}. */
+    /**
+     * Shorthand for {@link FixedPool#builder(long)}.
+     *
+     * @param blockSize usable bytes per block, at least 1
+     * @return a new builder for blocks of {@code blockSize} bytes
+     */
     public static FixedPool.Builder fixedPool(long blockSize) {
         return FixedPool.builder(blockSize);
     }
 
-    /** Shorthand for {@link VariablePool#builder()}. */
+    /** {@return a new builder with the defaults: shorthand for {@link VariablePool#builder()}} */
     public static VariablePool.Builder variablePool() {
         return VariablePool.builder();
     }

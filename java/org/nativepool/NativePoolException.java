@@ -8,10 +8,15 @@ package org.nativepool;
 public class NativePoolException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message the detail message */
     public NativePoolException(String message) {
         super(message);
     }
 
+    /**
+     * @param message the detail message
+     * @param cause the failure behind this one, or null
+     */
     public NativePoolException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -42,6 +42,11 @@ public abstract class NativeResource implements AutoCloseable {
     @SuppressWarnings("unused")
     private volatile int state;
 
+    /**
+     * Takes ownership of a native object, which {@link #dispose(long)} frees.
+     *
+     * @param handle the native object; not 0, which {@link #tryAcquire()} returns once closed
+     */
     protected NativeResource(long handle) {
         this.handle = handle;
     }
@@ -49,6 +54,7 @@ public abstract class NativeResource implements AutoCloseable {
     /**
      * Enters a native call and returns the handle to use for it.
      *
+     * @return the handle given to the constructor
      * @throws PoolClosedException if the resource is closed
      */
     protected final long acquire() {
@@ -61,7 +67,10 @@ public abstract class NativeResource implements AutoCloseable {
 
     /**
      * Like {@link #acquire()}, but returns 0 instead of throwing when closed:
-     * for paths where "already closed" is a normal outcome.
+     * for paths where "already closed" is a normal outcome. Call {@link #release()}
+     * only after it returned a handle.
+     *
+     * @return the handle given to the constructor, or 0 if the resource is closed
      */
     protected final long tryAcquire() {
         for (;;) {
@@ -82,7 +91,7 @@ public abstract class NativeResource implements AutoCloseable {
         STATE.getAndAdd(this, -1);
     }
 
-    /** True once {@link #close()} has succeeded. */
+    /** {@return true once {@link #close()} has succeeded} */
     public final boolean isClosed() {
         return (int) STATE.getVolatile(this) == CLOSED;
     }
@@ -117,6 +126,10 @@ public abstract class NativeResource implements AutoCloseable {
         dispose(handle);
     }
 
-    /** Frees the native object; runs once, with no call in flight. */
+    /**
+     * Frees the native object; runs once, with no call in flight.
+     *
+     * @param handle the handle given to the constructor
+     */
     protected abstract void dispose(long handle);
 }

@@ -69,7 +69,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.backendName = PoolNative.backendName(handle);
     }
 
-    /** A consistent snapshot of this pool's counters and free space. */
+    /** {@return a consistent snapshot of this pool's counters and free space} */
     public PoolStats stats() {
         long[] fields = new long[PoolStats.FIELD_COUNT];
         long pool = acquire();
@@ -120,6 +120,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * The blocks allocated now, oldest first, with size, age and allocation
      * site, as recorded by a {@link SafetyLevel#FULL} pool; for other levels
      * only the counts.
+     *
+     * @return a line with the number and bytes of the live blocks, then, at
+     *     {@link SafetyLevel#FULL}, a line for each of the oldest 32
      */
     public String leakReport() {
         long pool = acquire();
@@ -147,8 +150,11 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     /**
      * Frees a block obtained as a raw address.
      *
+     * @param address the address the pool handed out
      * @throws DoubleFreeException if the block is already free
      * @throws InvalidFreeException if the address is not a block of this pool
+     * @throws MemoryCorruptionException if the pool has canaries and a guard of the block was
+     *     overwritten; the block then stays allocated until the pool closes
      */
     public void free(long address) {
         long pool = acquire();
@@ -164,6 +170,11 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     /**
      * Frees {@code count} raw addresses in one native call. Stops at the first
      * invalid address; the exception message says how many were freed before it.
+     *
+     * @param addresses the addresses, in {@code addresses[0..count)}
+     * @param count how many addresses to free
+     * @throws IndexOutOfBoundsException if {@code count} is negative or exceeds
+     *     {@code addresses.length}
      */
     public void free(long[] addresses, int count) {
         Objects.checkFromIndexSize(0, count, addresses.length);
@@ -175,7 +186,11 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         }
     }
 
-    /** Frees every address in the array in one native call. */
+    /**
+     * Frees every address in the array in one native call, as {@link #free(long[], int)} does.
+     *
+     * @param addresses the addresses the pool handed out
+     */
     public void free(long[] addresses) {
         free(addresses, addresses.length);
     }
@@ -228,36 +243,51 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         return e;
     }
 
-    /** The name given at build time, used in messages and logs. */
+    /** {@return the name given at build time} It names the pool in messages and logs. */
     public String name() {
         return name;
     }
 
+    /** {@return how this pool synchronises concurrent callers} */
     public ThreadSafety threadSafety() {
         return threadSafety;
     }
 
+    /** {@return where this pool's regions come from} */
     public Backend backend() {
         return backend;
     }
 
+    /** {@return where this pool's memory lives} */
     public MemoryKind memoryKind() {
         return memoryKind;
     }
 
+    /** {@return what closing this pool with live blocks does} */
     public LeakPolicy leakPolicy() {
         return leakPolicy;
     }
 
+    /**
+     * {@return what this pool checks of the way its memory is used} That is the
+     * builder's level, or {@link SafetyLevel#defaultLevel()} as it was at build time.
+     */
     public SafetyLevel safetyLevel() {
         return safetyLevel;
     }
 
+    /**
+     * {@return which handles of this pool the leak detector tracks} That is the
+     * builder's level, or {@link LeakDetection#defaultFor(SafetyLevel)} of the safety level.
+     */
     public LeakDetection leakDetection() {
         return leakDetection;
     }
 
-    /** Whether the leak detector frees the block of a handle dropped without {@code close()}. */
+    /**
+     * {@return whether the leak detector frees the block of a handle dropped without
+     * {@code close()}}
+     */
     public boolean reclaimLeakedBlocks() {
         return reclaimLeakedBlocks;
     }

@@ -28,25 +28,45 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
         this.name = kind + "-" + SEQUENCE.incrementAndGet();
     }
 
-    /** A name for messages and logs. Default: the pool kind and a sequence number. */
+    /**
+     * A name for messages and logs. Default: the pool kind and a sequence number.
+     *
+     * @param name the name, not null
+     * @return this builder
+     */
     public B name(String name) {
         this.name = Objects.requireNonNull(name, "name");
         return self();
     }
 
-    /** How the pool synchronises threads. Default {@link ThreadSafety#MUTEX}. */
+    /**
+     * How the pool synchronises threads. Default {@link ThreadSafety#MUTEX}.
+     *
+     * @param threadSafety the mode, not null; {@link ThreadSafety#LOCK_FREE} for fixed pools only
+     * @return this builder
+     */
     public B threadSafety(ThreadSafety threadSafety) {
         this.threadSafety = Objects.requireNonNull(threadSafety, "threadSafety");
         return self();
     }
 
-    /** Where the pool's regions come from. Default {@link Backend#malloc()}. */
+    /**
+     * Where the pool's regions come from. Default {@link Backend#malloc()}.
+     *
+     * @param backend the backend, not null
+     * @return this builder
+     */
     public B backend(Backend backend) {
         this.backend = Objects.requireNonNull(backend, "backend");
         return self();
     }
 
-    /** What closing the pool with live blocks does. Default {@link LeakPolicy#LOG}. */
+    /**
+     * What closing the pool with live blocks does. Default {@link LeakPolicy#LOG}.
+     *
+     * @param leakPolicy the policy, not null
+     * @return this builder
+     */
     public B leakPolicy(LeakPolicy leakPolicy) {
         this.leakPolicy = Objects.requireNonNull(leakPolicy, "leakPolicy");
         return self();
@@ -56,6 +76,9 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
      * What the pool checks of the way its memory is used. Default
      * {@link SafetyLevel#defaultLevel()} (OFF unless a system property or a
      * debug build says otherwise).
+     *
+     * @param safetyLevel the level, not null
+     * @return this builder
      */
     public B safetyLevel(SafetyLevel safetyLevel) {
         this.safetyLevel = Objects.requireNonNull(safetyLevel, "safetyLevel");
@@ -65,6 +88,9 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     /**
      * Which handles record their allocation stack to report being dropped
      * without {@code close()}. Default {@link LeakDetection#defaultFor(SafetyLevel)}.
+     *
+     * @param leakDetection the level, not null
+     * @return this builder
      */
     public B leakDetection(LeakDetection leakDetection) {
         this.leakDetection = Objects.requireNonNull(leakDetection, "leakDetection");
@@ -75,6 +101,9 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
      * Whether the leak detector frees the block of a handle dropped without
      * {@code close()} (default true). Turn it off when native code may still
      * use a block through its raw address after its handle is gone.
+     *
+     * @param reclaimLeakedBlocks whether to free the blocks of dropped handles
+     * @return this builder
      */
     public B reclaimLeakedBlocks(boolean reclaimLeakedBlocks) {
         this.reclaimLeakedBlocks = reclaimLeakedBlocks;
@@ -84,6 +113,7 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     /**
      * Builds the pool. The native core validates the configuration.
      *
+     * @return the new pool; close it to release its memory
      * @throws InvalidArgumentException if a setting is out of range
      * @throws FeatureUnavailableException if the safety level is not available for the backend
      * @throws OutOfPoolMemoryException if the initial capacity cannot be reserved

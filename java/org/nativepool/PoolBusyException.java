@@ -6,6 +6,7 @@ package org.nativepool;
 public class PoolBusyException extends NativePoolException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message the detail message */
     public PoolBusyException(String message) {
         super(message);
     }

@@ -6,6 +6,7 @@ package org.nativepool;
 public class PoolClosedException extends NativePoolException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message the detail message, naming what was closed */
     public PoolClosedException(String message) {
         super(message);
     }

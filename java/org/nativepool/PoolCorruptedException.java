@@ -6,6 +6,7 @@ package org.nativepool;
 public class PoolCorruptedException extends NativePoolException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message the detail message, naming the broken invariant */
     public PoolCorruptedException(String message) {
         super(message);
     }

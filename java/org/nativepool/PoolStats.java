@@ -5,6 +5,11 @@ package org.nativepool;
  * Each figure is exact when no other thread was inside the pool while the
  * snapshot was taken.
  *
+ * <p>{@code allocations} and {@code frees} count blocks leaving and entering
+ * the pool proper, so a cache refill of 32 blocks counts 32 allocations;
+ * {@code allocations - frees = liveBlocks + cachedBlocks} when no thread is in
+ * the pool.
+ *
  * @param allocations successful allocations since the pool was built
  * @param frees successful frees
  * @param failures allocations that threw
@@ -21,11 +26,6 @@ package org.nativepool;
  * @param externalFragmentation {@code 1 - largestFreeBlock / freeBytes}; 0 for fixed pools
  * @param cachedBlocks free blocks parked in {@link BlockCache}s: out of the pool, in no user's hands
  * @param cachedBytes bytes in cached blocks
- *
- * <p>{@code allocations} and {@code frees} count blocks leaving and entering
- * the pool proper, so a cache refill of 32 blocks counts 32 allocations;
- * {@code allocations - frees = liveBlocks + cachedBlocks} when no thread is in
- * the pool.
  */
 public record PoolStats(
         long allocations,
@@ -69,7 +69,10 @@ public record PoolStats(
                 f[CACHED_BLOCKS], f[CACHED_BYTES]);
     }
 
-    /** {@code bytesInUse / bytesReserved}: how much of what the pool holds is in use. */
+    /**
+     * {@return how much of what the pool holds is in use: {@code bytesInUse / bytesReserved}}
+     * It is 0 while the pool holds nothing.
+     */
     public double utilization() {
         return bytesReserved == 0 ? 0.0 : (double) bytesInUse / bytesReserved;
     }

@@ -42,9 +42,10 @@ public enum SafetyLevel {
     }
 
     /**
-     * The level of pools whose builder sets none: the {@value #PROPERTY}
-     * system property if set, else the native build's default ({@link #FULL}
-     * in a build configured with {@code NATIVEPOOL_DEBUG_SAFETY}, else {@link #OFF}).
+     * {@return the level of pools whose builder sets none} That is the
+     * {@value #PROPERTY} system property if set, else the native build's default
+     * ({@link #FULL} in a build configured with {@code NATIVEPOOL_DEBUG_SAFETY},
+     * else {@link #OFF}).
      *
      * @throws InvalidArgumentException if the property holds an unknown level
      */

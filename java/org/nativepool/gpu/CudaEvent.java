@@ -13,7 +13,10 @@ public final class CudaEvent extends DeviceObject {
         super(manager, device, handle);
     }
 
-    /** True when the captured work has completed, or nothing was recorded. Never blocks. */
+    /**
+     * {@return true when the captured work has completed, or nothing was recorded}
+     * Never blocks.
+     */
     public boolean isComplete() {
         return query(GpuNative::queryEvent);
     }

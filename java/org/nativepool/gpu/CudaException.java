@@ -9,8 +9,11 @@ import org.nativepool.NativePoolException;
 public class CudaException extends NativePoolException {
     private static final long serialVersionUID = 1L;
 
+    /** The CUDA error name. */
     private final String errorName;
+    /** The numeric {@code cudaError_t}. */
     private final int errorCode;
+    /** The runtime call that failed. */
     private final String call;
 
     /**
@@ -26,17 +29,17 @@ public class CudaException extends NativePoolException {
         this.call = call;
     }
 
-    /** The CUDA error name, e.g. {@code cudaErrorMemoryAllocation}. */
+    /** {@return the CUDA error name, e.g. {@code cudaErrorMemoryAllocation}} */
     public String errorName() {
         return errorName;
     }
 
-    /** The numeric {@code cudaError_t} value. */
+    /** {@return the numeric {@code cudaError_t} value} */
     public int errorCode() {
         return errorCode;
     }
 
-    /** The runtime call that failed, e.g. {@code cudaMalloc}. */
+    /** {@return the runtime call that failed, e.g. {@code cudaMalloc}} */
     public String call() {
         return call;
     }

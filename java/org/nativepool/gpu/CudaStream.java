@@ -23,6 +23,11 @@ public final class CudaStream extends DeviceObject {
      * memory: host to device, device to host, device to device, or between
      * two devices (a peer copy, on a stream of either device).
      *
+     * @param dst the memory to copy to
+     * @param dstOffset where in {@code dst} the copy starts, in bytes
+     * @param src the memory to copy from
+     * @param srcOffset where in {@code src} the copy starts, in bytes
+     * @param bytes how many bytes to copy
      * @throws org.nativepool.InvalidArgumentException if a range runs past its buffer, both sides are
      *         host memory, or the stream's device is not involved in the copy
      * @throws org.nativepool.PoolClosedException if a buffer, the stream or the manager is closed
@@ -31,17 +36,36 @@ public final class CudaStream extends DeviceObject {
         copy(dst, dstOffset, src, srcOffset, bytes, false);
     }
 
-    /** Enqueues a copy of all of {@code src} to the start of {@code dst}. */
+    /**
+     * Enqueues a copy of all of {@code src} to the start of {@code dst}, as
+     * {@link #copyAsync(GpuMemory, long, GpuMemory, long, long)} does.
+     *
+     * @param dst the memory to copy to, at least as large as {@code src}
+     * @param src the memory to copy from
+     */
     public void copyAsync(GpuMemory dst, GpuMemory src) {
         copy(dst, 0, src, 0, src.size(), false);
     }
 
-    /** Like {@link #copyAsync(GpuMemory, long, GpuMemory, long, long)}, then waits for the stream. */
+    /**
+     * Like {@link #copyAsync(GpuMemory, long, GpuMemory, long, long)}, then waits for the stream.
+     *
+     * @param dst the memory to copy to
+     * @param dstOffset where in {@code dst} the copy starts, in bytes
+     * @param src the memory to copy from
+     * @param srcOffset where in {@code src} the copy starts, in bytes
+     * @param bytes how many bytes to copy
+     */
     public void copy(GpuMemory dst, long dstOffset, GpuMemory src, long srcOffset, long bytes) {
         copy(dst, dstOffset, src, srcOffset, bytes, true);
     }
 
-    /** Copies all of {@code src} to the start of {@code dst} and waits for the stream. */
+    /**
+     * Copies all of {@code src} to the start of {@code dst} and waits for the stream.
+     *
+     * @param dst the memory to copy to, at least as large as {@code src}
+     * @param src the memory to copy from
+     */
     public void copy(GpuMemory dst, GpuMemory src) {
         copy(dst, 0, src, 0, src.size(), true);
     }
@@ -51,7 +75,13 @@ public final class CudaStream extends DeviceObject {
         call(GpuNative::synchronizeStream);
     }
 
-    /** Captures the work enqueued so far in {@code event}. */
+    /**
+     * Captures the work enqueued so far in {@code event}.
+     *
+     * @param event an event of this stream's device
+     * @throws org.nativepool.InvalidArgumentException if the event belongs to another manager
+     * @throws CudaException if the event belongs to another device
+     */
     public void record(CudaEvent event) {
         manager().requireOwn(event.manager(), event);
         call((handle, stream) -> {
@@ -64,7 +94,12 @@ public final class CudaStream extends DeviceObject {
         });
     }
 
-    /** Makes work enqueued after this call wait for {@code event}; the host does not wait. */
+    /**
+     * Makes work enqueued after this call wait for {@code event}; the host does not wait.
+     *
+     * @param event an event of this stream's manager
+     * @throws org.nativepool.InvalidArgumentException if the event belongs to another manager
+     */
     public void waitFor(CudaEvent event) {
         manager().requireOwn(event.manager(), event);
         call((handle, stream) -> {

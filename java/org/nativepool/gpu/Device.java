@@ -13,16 +13,17 @@ public final class Device {
         this.index = index;
     }
 
-    /** The device ordinal. */
+    /** {@return the device ordinal, from 0 to {@link DeviceManager#deviceCount()} - 1} */
     public int index() {
         return index;
     }
 
+    /** {@return the manager this device belongs to} */
     public DeviceManager manager() {
         return manager;
     }
 
-    /** A new stream on this device; close it when done. */
+    /** {@return a new stream on this device} Close it when done. */
     public CudaStream createStream() {
         long handle = manager.enter();
         try {
@@ -32,7 +33,7 @@ public final class Device {
         }
     }
 
-    /** A new event on this device; close it when done. */
+    /** {@return a new event on this device} Close it when done. */
     public CudaEvent createEvent() {
         long handle = manager.enter();
         try {
@@ -49,20 +50,35 @@ public final class Device {
      * made to wait, so it is safe to use on {@code stream} (or after
      * synchronising with it). close() frees it in the order of {@code stream}.
      *
-     * @throws CudaException if the device is out of memory
-     * @throws org.nativepool.InvalidArgumentException if the stream belongs to another device
+     * @param size the bytes wanted, at least 1; the block holds them rounded up to 256
+     * @param stream the stream the buffer is for, of this device
+     * @return the buffer
+     * @throws org.nativepool.OutOfPoolMemoryException if the pool cannot grow: it holds its
+     *     maximum, or the device refused more memory (then a {@link CudaException} is the cause)
+     * @throws CudaException if another runtime call fails
+     * @throws org.nativepool.InvalidArgumentException if {@code size} is not positive, or the
+     *     stream belongs to another device or manager
      */
     public DeviceBuffer allocate(long size, CudaStream stream) {
         Objects.requireNonNull(stream, "stream");
         return new DeviceBuffer(manager, this, manager.allocate(index, size, stream), size, stream);
     }
 
-    /** Device memory usable on any stream at once; close() frees it immediately. */
+    /**
+     * Device memory usable on any stream at once; close() frees it immediately.
+     *
+     * @param size the bytes wanted, at least 1; the block holds them rounded up to 256
+     * @return the buffer
+     * @throws org.nativepool.OutOfPoolMemoryException if the pool cannot grow: it holds its
+     *     maximum, or the device refused more memory (then a {@link CudaException} is the cause)
+     * @throws CudaException if another runtime call fails
+     * @throws org.nativepool.InvalidArgumentException if {@code size} is not positive
+     */
     public DeviceBuffer allocate(long size) {
         return new DeviceBuffer(manager, this, manager.allocate(index, size, null), size, null);
     }
 
-    /** This device's memory and pool figures. */
+    /** {@return a snapshot of this device's memory and pool figures} */
     public DeviceStats stats() {
         return manager.stats(index, index);
     }

@@ -15,14 +15,16 @@ public final class DeviceBuffer extends PooledBuffer implements GpuMemory {
     }
 
     /**
-     * The device pointer, for handing to other CUDA code (kernels, cuBLAS,
-     * ...). Never dereference it from Java.
+     * {@return the device pointer, for handing to other CUDA code (kernels,
+     * cuBLAS, ...)} Never dereference it from Java.
+     *
+     * @throws org.nativepool.PoolClosedException if the buffer or its manager is closed
      */
     public long devicePointer() {
         return liveAddress();
     }
 
-    /** The device the memory lives on. */
+    /** {@return the device the memory lives on} */
     public Device owner() {
         return device;
     }

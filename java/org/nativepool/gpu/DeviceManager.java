@@ -66,6 +66,7 @@ public final class DeviceManager extends NativeResource {
     /**
      * Manages the CUDA devices of this machine with default pool settings.
      *
+     * @return the manager; close it to release all its memory
      * @throws NoCudaDeviceException if CUDA is compiled in but there is no driver or no GPU
      * @throws FeatureUnavailableException if this build has no CUDA support
      */
@@ -76,21 +77,26 @@ public final class DeviceManager extends NativeResource {
     /**
      * Manages {@code devices} simulated devices of {@code capacityPerDevice}
      * bytes each, backed by host memory taken as it is allocated.
+     *
+     * @param devices how many devices, at least 1 (0 manages the CUDA devices instead)
+     * @param capacityPerDevice the memory of each device, in bytes
+     * @return the manager; close it to release all its memory
      */
     public static DeviceManager simulated(int devices, long capacityPerDevice) {
         return builder().simulated(devices, capacityPerDevice).build();
     }
 
-    /** Settings for a manager and its pools. */
+    /** {@return a new builder of the settings of a manager and its pools} */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** "cuda" or "simulated". */
+    /** {@return the runtime's name: {@code "cuda"} or {@code "simulated"}} */
     public String runtimeName() {
         return runtime;
     }
 
+    /** {@return the number of devices, at least 1} */
     public int deviceCount() {
         return devices.size();
     }
@@ -98,27 +104,38 @@ public final class DeviceManager extends NativeResource {
     /**
      * The device with this ordinal: the explicit selection policy.
      *
+     * @param index the device ordinal, from 0 to {@link #deviceCount()} - 1
+     * @return the device
      * @throws IndexOutOfBoundsException if there is no such device
      */
     public Device device(int index) {
         return devices.get(index);
     }
 
+    /** {@return every device, by ordinal, in an unmodifiable list} */
     public List<Device> devices() {
         return devices;
     }
 
-    /** Which buffers the leak detector tracks. */
+    /** {@return which buffers the leak detector tracks} */
     public LeakDetection leakDetection() {
         return leakDetection;
     }
 
-    /** Whether the leak detector frees the block of a buffer dropped without {@code close()}. */
+    /**
+     * {@return whether the leak detector frees the block of a buffer dropped without
+     * {@code close()}}
+     */
     public boolean reclaimLeakedBlocks() {
         return reclaimLeakedBlocks;
     }
 
-    /** Picks a device by policy. */
+    /**
+     * Picks a device by policy.
+     *
+     * @param policy how to pick
+     * @return the device picked
+     */
     public Device select(SelectionPolicy policy) {
         Objects.requireNonNull(policy, "policy");
         long manager = acquire();
@@ -129,7 +146,13 @@ public final class DeviceManager extends NativeResource {
         }
     }
 
-    /** Whether {@code device} addresses {@code peer}'s memory directly (peer copies work either way). */
+    /**
+     * {@return whether {@code device} addresses {@code peer}'s memory directly} Peer
+     * copies work either way. False for a device and itself.
+     *
+     * @param device the device whose work would address the memory
+     * @param peer the device the memory lives on
+     */
     public boolean peerAccess(Device device, Device peer) {
         long manager = acquire();
         try {
@@ -139,7 +162,13 @@ public final class DeviceManager extends NativeResource {
         }
     }
 
-    /** A pinned host buffer usable at once; its close() frees it immediately. */
+    /**
+     * A pinned host buffer usable at once; its close() frees it immediately.
+     *
+     * @param size the bytes wanted, at least 1; the block holds them rounded up to 256
+     * @return the buffer
+     * @throws org.nativepool.OutOfPoolMemoryException if the pinned pool cannot grow
+     */
     public PinnedBuffer allocatePinned(long size) {
         return new PinnedBuffer(this, allocate(GpuNative.PINNED, size, null), size, null);
     }
@@ -149,18 +178,23 @@ public final class DeviceManager extends NativeResource {
      * freed on that stream whose copies are still in flight, so the host must
      * only touch it after work on the stream has reached this point. Its
      * close() frees it in the order of {@code stream}.
+     *
+     * @param size the bytes wanted, at least 1; the block holds them rounded up to 256
+     * @param stream the stream the buffer is for, of any device of this manager
+     * @return the buffer
+     * @throws org.nativepool.OutOfPoolMemoryException if the pinned pool cannot grow
      */
     public PinnedBuffer allocatePinned(long size, CudaStream stream) {
         Objects.requireNonNull(stream, "stream");
         return new PinnedBuffer(this, allocate(GpuNative.PINNED, size, stream), size, stream);
     }
 
-    /** Figures summed over all devices (device -1). */
+    /** {@return a snapshot of the figures summed over all devices, with {@code device} -1} */
     public DeviceStats stats() {
         return stats(GpuNative.AGGREGATE, -1);
     }
 
-    /** Figures of the pinned host pool. */
+    /** {@return a snapshot of the figures of the pinned host pool} */
     public DeviceStats pinnedStats() {
         return stats(GpuNative.PINNED, -1);
     }
@@ -275,32 +309,59 @@ public final class DeviceManager extends NativeResource {
         private Builder() {
         }
 
-        /** Simulated devices instead of CUDA ones. */
+        /**
+         * Simulated devices instead of CUDA ones.
+         *
+         * @param devices how many devices; 0 (the default) means the CUDA devices
+         * @param capacityPerDevice the memory of each simulated device, in bytes
+         * @return this builder
+         */
         public Builder simulated(int devices, long capacityPerDevice) {
             this.simulatedDevices = devices;
             this.simulatedCapacity = capacityPerDevice;
             return this;
         }
 
-        /** Growth step of each device pool (a multiple of 256), capped at a quarter of the device. Default 64 MiB. */
+        /**
+         * Growth step of each device pool, capped at a quarter of the device.
+         * Default 64 MiB.
+         *
+         * @param bytes a multiple of 256
+         * @return this builder
+         */
         public Builder arenaSize(long bytes) {
             this.arenaSize = bytes;
             return this;
         }
 
-        /** Cap on what each device pool reserves; 0 (default): what the device has. */
+        /**
+         * Cap on what each device pool reserves.
+         *
+         * @param bytes a byte count, or 0 (the default) for what the device has
+         * @return this builder
+         */
         public Builder maxBytesPerDevice(long bytes) {
             this.maxBytesPerDevice = bytes;
             return this;
         }
 
-        /** Growth step of the pinned host pool (a multiple of 256). Default 16 MiB. */
+        /**
+         * Growth step of the pinned host pool. Default 16 MiB.
+         *
+         * @param bytes a multiple of 256
+         * @return this builder
+         */
         public Builder pinnedArenaSize(long bytes) {
             this.pinnedArenaSize = bytes;
             return this;
         }
 
-        /** Cap on the pinned host pool; 0 (default): unbounded. */
+        /**
+         * Cap on what the pinned host pool reserves.
+         *
+         * @param bytes a byte count, or 0 (the default) for no limit
+         * @return this builder
+         */
         public Builder pinnedMaxBytes(long bytes) {
             this.pinnedMaxBytes = bytes;
             return this;
@@ -311,6 +372,9 @@ public final class DeviceManager extends NativeResource {
          * used. Device pools check their guards by copying them back to the
          * host, which makes every allocation and free synchronous with the
          * device: a debugging aid. Default {@link SafetyLevel#defaultLevel()}.
+         *
+         * @param safetyLevel the level, not null
+         * @return this builder
          */
         public Builder safetyLevel(SafetyLevel safetyLevel) {
             this.safetyLevel = Objects.requireNonNull(safetyLevel, "safetyLevel");
@@ -322,6 +386,9 @@ public final class DeviceManager extends NativeResource {
          * stack that allocated them, to be reported if dropped without
          * {@code close()}. Default {@link LeakDetection#defaultFor(SafetyLevel)}
          * of the manager's safety level.
+         *
+         * @param leakDetection the level, not null
+         * @return this builder
          */
         public Builder leakDetection(LeakDetection leakDetection) {
             this.leakDetection = Objects.requireNonNull(leakDetection, "leakDetection");
@@ -334,6 +401,9 @@ public final class DeviceManager extends NativeResource {
          * its stream, if that is still open). Default true; false when other
          * code (a kernel, a library) may still use the memory: the block then
          * stays allocated until the manager closes.
+         *
+         * @param reclaimLeakedBlocks whether to free the blocks of dropped buffers
+         * @return this builder
          */
         public Builder reclaimLeakedBlocks(boolean reclaimLeakedBlocks) {
             this.reclaimLeakedBlocks = reclaimLeakedBlocks;
@@ -343,6 +413,7 @@ public final class DeviceManager extends NativeResource {
         /**
          * Creates the manager and its pools.
          *
+         * @return the manager; close it to release all its memory
          * @throws NoCudaDeviceException for CUDA without a driver or a GPU
          * @throws FeatureUnavailableException for CUDA in a build without CUDA support
          * @throws org.nativepool.InvalidArgumentException if a setting is out of range

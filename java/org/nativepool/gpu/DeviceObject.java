@@ -20,12 +20,12 @@ abstract class DeviceObject extends NativeResource {
         this.device = device;
     }
 
-    /** The device this object lives on. */
+    /** {@return the device this object lives on} */
     public final Device device() {
         return device;
     }
 
-    /** The manager that made this object. */
+    /** {@return the manager that made this object} */
     public final DeviceManager manager() {
         return manager;
     }

@@ -8,12 +8,12 @@ import org.nativepool.MemoryKind;
  * memory (works, but the runtime stages it through pinned memory).
  */
 public sealed interface GpuMemory permits DeviceBuffer, PinnedBuffer, HostMemory {
-    /** Size in bytes; copies are bounds-checked against it. */
+    /** {@return the size in bytes} Copies are bounds-checked against it. */
     long size();
 
-    /** Where the memory lives. */
+    /** {@return where the memory lives} */
     MemoryKind memoryKind();
 
-    /** The device of device memory; -1 for host memory. */
+    /** {@return the device of device memory; -1 for host memory} */
     int device();
 }

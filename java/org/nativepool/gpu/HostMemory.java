@@ -28,6 +28,8 @@ public final class HostMemory implements GpuMemory {
     /**
      * The whole capacity of a direct buffer (position and limit are ignored).
      *
+     * @param buffer a direct buffer, kept reachable by the view
+     * @return a view of the buffer's memory
      * @throws InvalidArgumentException for a heap buffer, which has no stable address
      */
     public static HostMemory of(ByteBuffer buffer) {
@@ -39,7 +41,14 @@ public final class HostMemory implements GpuMemory {
         return new HostMemory(address, buffer.capacity(), buffer);
     }
 
-    /** A block of a host-memory pool. */
+    /**
+     * A block of a host-memory pool. Each copy checks that the block is still open.
+     *
+     * @param block an open block of a pool whose memory is {@link MemoryKind#hostAccessible()}
+     * @return a view of the block's memory
+     * @throws InvalidArgumentException if the block's memory is not host accessible
+     * @throws PoolClosedException if the block or its pool is closed
+     */
     public static HostMemory of(MemoryBlock block) {
         Objects.requireNonNull(block, "block");
         if (!block.pool().memoryKind().hostAccessible()) {

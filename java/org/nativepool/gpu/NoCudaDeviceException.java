@@ -9,6 +9,7 @@ import org.nativepool.FeatureUnavailableException;
 public class NoCudaDeviceException extends FeatureUnavailableException {
     private static final long serialVersionUID = 1L;
 
+    /** @param message the detail message, with the driver's answer */
     public NoCudaDeviceException(String message) {
         super(message);
     }

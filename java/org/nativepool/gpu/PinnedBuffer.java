@@ -18,10 +18,11 @@ public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
     }
 
     /**
-     * A direct buffer over the whole block, native byte order. Like any direct
-     * buffer it cannot be revoked: do not use it after the block is closed, nor
-     * while a copy into the block is in flight.
+     * {@return a new direct buffer over the whole block, native byte order} Like
+     * any direct buffer it cannot be revoked: do not use it after the block is
+     * closed, nor while a copy into the block is in flight.
      *
+     * @throws org.nativepool.PoolClosedException if the buffer or its manager is closed
      * @throws InvalidArgumentException if the block is larger than a ByteBuffer can address
      */
     public ByteBuffer asByteBuffer() {
@@ -32,7 +33,11 @@ public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
         return PoolNative.wrap(address, size()).order(ByteOrder.nativeOrder());
     }
 
-    /** The host address of the first byte. */
+    /**
+     * {@return the host address of the first byte}
+     *
+     * @throws org.nativepool.PoolClosedException if the buffer or its manager is closed
+     */
     public long address() {
         return liveAddress();
     }

@@ -49,16 +49,21 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
         this.leakTracker = manager.trackLeak(this, pool, address, size, stream);
     }
 
-    /** Size in bytes, as requested. */
+    /** {@return the size in bytes, as requested} */
     public long size() {
         return size;
     }
 
-    /** The stream the buffer was allocated for, or null if it was allocated without one. */
+    /** {@return the stream the buffer was allocated for, or null if allocated without one} */
     public CudaStream stream() {
         return stream;
     }
 
+    /**
+     * {@return true once the buffer was closed or freed} It stays false when only
+     * the manager closed, although its memory is then released: copies,
+     * {@link #free(CudaStream)} and the address accessors throw {@link PoolClosedException}.
+     */
     public boolean isClosed() {
         return closed;
     }
@@ -67,6 +72,8 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
      * Frees the buffer in the order of {@code on}: work already enqueued on
      * {@code on} may still use it; the pool reuses it only when that is safe.
      *
+     * @param on the stream whose work may still use the buffer: for a device buffer, a
+     *     stream of its device; for a pinned buffer, of any device
      * @throws PoolClosedException if the buffer, the stream or the manager is closed
      * @throws org.nativepool.InvalidArgumentException if {@code on} belongs to another device
      */

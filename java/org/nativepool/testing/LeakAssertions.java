@@ -42,6 +42,8 @@ public final class LeakAssertions {
      * {@code pools} still has live blocks. The error carries each leaked
      * handle's allocation stack as a suppressed exception, and each pool's
      * live-block report in its message.
+     *
+     * @param pools the pools that must hold no live blocks; closed ones are skipped
      */
     public static void assertNoLeaks(Pool... pools) {
         StringBuilder message = new StringBuilder();
@@ -60,6 +62,8 @@ public final class LeakAssertions {
      * device pool or the pinned pool of {@code manager} still has live
      * blocks (unless the manager is closed). The error carries each leaked
      * handle's allocation stack as a suppressed exception.
+     *
+     * @param manager the manager whose pools must hold no live blocks
      */
     public static void assertNoLeaks(DeviceManager manager) {
         StringBuilder message = new StringBuilder();
