@@ -57,7 +57,7 @@ StreamOrderedPool* pool_of(JNIEnv* env, DeviceManager* manager, jint device) noe
 extern "C" {
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_createManager(
-    JNIEnv* env, jclass, jint simulated_devices, jlong simulated_capacity, jlong arena_size,
+    JNIEnv* env, jclass, jboolean simulated, jint simulated_devices, jlong simulated_capacity, jlong arena_size,
     jlong max_bytes_per_device, jlong pinned_arena_size, jlong pinned_max_bytes, jint safety) {
   nativepool::gpu::DeviceManagerConfig config;
   config.safety = static_cast<nativepool::SafetyLevel>(safety);
@@ -70,7 +70,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_createManager(
     return 0;
   }
   std::shared_ptr<nativepool::gpu::DeviceRuntime> runtime;
-  const Status status = simulated_devices > 0
+  const Status status = simulated != JNI_FALSE
                             ? nativepool::gpu::make_simulated_runtime(simulated_devices, capacity, &runtime)
                             : nativepool::gpu::cuda_runtime(&runtime);
   if (!ok(env, status)) return 0;
@@ -249,7 +249,7 @@ bool register_gpu_natives(JNIEnv* env) noexcept {
 #define NP_METHOD(name, signature) \
   JNINativeMethod { const_cast<char*>(#name), const_cast<char*>(signature), reinterpret_cast<void*>(&Java_org_nativepool_internal_GpuNative_##name) }
   static const JNINativeMethod methods[] = {
-      NP_METHOD(createManager, "(IJJJJJI)J"),
+      NP_METHOD(createManager, "(ZIJJJJJI)J"),
       NP_METHOD(destroyManager, "(J)V"),
       NP_METHOD(deviceCount, "(J)I"),
       NP_METHOD(runtimeName, "(J)Ljava/lang/String;"),

@@ -1,6 +1,7 @@
 package org.nativepool;
 
 import java.util.Locale;
+import org.nativepool.internal.NativeLibrary;
 import org.nativepool.internal.SafetyNative;
 
 /**
@@ -54,6 +55,9 @@ public enum SafetyLevel {
         if (property != null) {
             return parse(property, PROPERTY);
         }
+        // The build's default is a native constant, and this may be the first
+        // call into nativepool.
+        NativeLibrary.ensureLoaded();
         int code = SafetyNative.defaultLevel();
         for (SafetyLevel level : values()) {
             if (level.code == code) {

@@ -78,9 +78,10 @@ public final class DeviceManager extends NativeResource {
      * Manages {@code devices} simulated devices of {@code capacityPerDevice}
      * bytes each, backed by host memory taken as it is allocated.
      *
-     * @param devices how many devices, at least 1 (0 manages the CUDA devices instead)
-     * @param capacityPerDevice the memory of each device, in bytes
+     * @param devices how many devices, at least 1
+     * @param capacityPerDevice the memory of each device, in bytes, at least 1
      * @return the manager; close it to release all its memory
+     * @throws InvalidArgumentException for fewer than 1 device or a capacity below 1 byte
      */
     public static DeviceManager simulated(int devices, long capacityPerDevice) {
         return builder().simulated(devices, capacityPerDevice).build();
@@ -152,8 +153,11 @@ public final class DeviceManager extends NativeResource {
      *
      * @param device the device whose work would address the memory
      * @param peer the device the memory lives on
+     * @throws InvalidArgumentException if either device belongs to another manager
      */
     public boolean peerAccess(Device device, Device peer) {
+        requireOwn(device.manager(), device);
+        requireOwn(peer.manager(), peer);
         long manager = acquire();
         try {
             return GpuNative.peerAccess(manager, device.index(), peer.index());
@@ -296,6 +300,7 @@ public final class DeviceManager extends NativeResource {
 
     /** Settings of a {@link DeviceManager}; every size is in bytes. */
     public static final class Builder {
+        private boolean simulated;
         private int simulatedDevices;
         private long simulatedCapacity;
         private long arenaSize = 64L << 20;
@@ -310,13 +315,16 @@ public final class DeviceManager extends NativeResource {
         }
 
         /**
-         * Simulated devices instead of CUDA ones.
+         * Simulated devices instead of CUDA ones; without this call the manager
+         * opens the CUDA devices. {@link #build()} refuses fewer than 1 device or
+         * a capacity below 1 byte.
          *
-         * @param devices how many devices; 0 (the default) means the CUDA devices
-         * @param capacityPerDevice the memory of each simulated device, in bytes
+         * @param devices how many devices, at least 1
+         * @param capacityPerDevice the memory of each simulated device, in bytes, at least 1
          * @return this builder
          */
         public Builder simulated(int devices, long capacityPerDevice) {
+            this.simulated = true;
             this.simulatedDevices = devices;
             this.simulatedCapacity = capacityPerDevice;
             return this;
@@ -423,7 +431,7 @@ public final class DeviceManager extends NativeResource {
             SafetyLevel level = safetyLevel != null ? safetyLevel : SafetyLevel.defaultLevel();
             LeakDetection leaks = leakDetection != null ? leakDetection : LeakDetection.defaultFor(level);
             // Ordinals are the native codes: SafetyLevel is append only.
-            return new DeviceManager(GpuNative.createManager(simulatedDevices, simulatedCapacity, arenaSize,
+            return new DeviceManager(GpuNative.createManager(simulated, simulatedDevices, simulatedCapacity, arenaSize,
                     maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes, level.ordinal()), leaks, reclaimLeakedBlocks);
         }
     }

@@ -18,9 +18,13 @@ public final class GpuNative {
     private GpuNative() {
     }
 
-    /** A CUDA manager when {@code simulatedDevices} is 0, else a simulated one. */
-    public static native long createManager(int simulatedDevices, long simulatedCapacity, long arenaSize,
-            long maxBytesPerDevice, long pinnedArenaSize, long pinnedMaxBytes, int safetyLevel);
+    /**
+     * A simulated manager of {@code simulatedDevices} devices when {@code simulated}, which
+     * the core refuses for fewer than 1 device; else a CUDA one.
+     */
+    public static native long createManager(boolean simulated, int simulatedDevices, long simulatedCapacity,
+            long arenaSize, long maxBytesPerDevice, long pinnedArenaSize, long pinnedMaxBytes,
+            int safetyLevel);
 
     public static native void destroyManager(long manager);
 

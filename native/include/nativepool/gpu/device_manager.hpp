@@ -24,7 +24,8 @@ struct DeviceManagerConfig {
   std::size_t arena_size = std::size_t{64} << 20;
   /// Cap on what each device pool reserves; 0: as much as the device has.
   std::size_t max_bytes_per_device = 0;
-  /// Growth step of the pinned host pool (a multiple of 4096).
+  /// Growth step of the pinned host pool (a multiple of 256, the granularity
+  /// of every manager pool).
   std::size_t pinned_arena_size = std::size_t{16} << 20;
   /// Cap on the pinned host pool; 0: unbounded.
   std::size_t pinned_max_bytes = 0;

@@ -56,6 +56,22 @@ class NativeLibraryTest {
     }
 
     @Test
+    void theDefaultSafetyLevelCanBeTheFirstCallIntoNativepool(@TempDir Path directory) throws Exception {
+        // A fresh JVM, so that nothing has loaded the library before.
+        Path program = Files.writeString(directory.resolve("FirstCall.java"), """
+                public class FirstCall {
+                    public static void main(String[] args) {
+                        System.out.println("default level " + org.nativepool.SafetyLevel.defaultLevel());
+                    }
+                }
+                """);
+        Result result = java(directory, "-Dnativepool.extract.dir=" + directory.resolve("x"), "-cp", JAR.toString(),
+                program.toString());
+        assertEquals(0, result.exitCode, result.output);
+        assertTrue(result.output.matches("(?s).*default level (OFF|CANARIES|FULL).*"), result.output);
+    }
+
+    @Test
     void severalJvmsExtractingAtOnceAllSucceed(@TempDir Path directory) throws Exception {
         Path extractTo = directory.resolve("shared");
         List<Process> processes = new ArrayList<>();

@@ -129,7 +129,20 @@ class DeviceManagerTest {
             assertThrows(InvalidArgumentException.class, () -> stream.record(foreignEvent));
             assertThrows(InvalidArgumentException.class, () -> stream.waitFor(foreignEvent));
             assertThrows(InvalidArgumentException.class, () -> buffer.free(foreign));
+            assertThrows(InvalidArgumentException.class, () -> one.peerAccess(one.device(0), other.device(0)));
+            assertThrows(InvalidArgumentException.class, () -> one.peerAccess(other.device(0), one.device(0)));
         }
+    }
+
+    @Test
+    void aSimulationOfNoDevicesIsRefusedRatherThanOpeningCuda() {
+        for (int devices : new int[] {0, -1}) {
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> DeviceManager.simulated(devices, 1L << 20).close());
+            assertTrue(e.getMessage().contains("at least one device"), e.getMessage());
+        }
+        assertThrows(InvalidArgumentException.class, () -> DeviceManager.simulated(1, 0).close());
+        assertThrows(InvalidArgumentException.class, () -> DeviceManager.simulated(1, -1).close());
     }
 
     @Test
