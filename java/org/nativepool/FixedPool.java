@@ -69,10 +69,11 @@ public final class FixedPool extends Pool {
      * {@code capacity} free blocks: the fastest way to allocate and free
      * blocks of a pool one at a time. Close it before the thread ends.
      *
-     * @param capacity the most blocks the cache parks, at least 2; it refills and drains
-     *     {@code capacity / 2} blocks at a time
+     * @param capacity the most blocks the cache parks, from 2 to {@link BlockCache#MAX_CAPACITY};
+     *     it refills and drains {@code capacity / 2} blocks at a time, so a pool of fewer than
+     *     that many blocks cannot refill it
      * @return a new cache, usable only on the calling thread
-     * @throws InvalidArgumentException if {@code capacity} is less than 2
+     * @throws InvalidArgumentException if {@code capacity} is out of range
      * @throws PoolClosedException if the pool is closed
      * @see BlockCache
      */

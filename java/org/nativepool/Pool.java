@@ -52,8 +52,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.backend = settings.backend;
         this.leakPolicy = settings.leakPolicy;
         this.safetyLevel = settings.resolvedSafetyLevel;
-        this.leakDetection = settings.leakDetection != null ? settings.leakDetection
-                : LeakDetection.defaultFor(safetyLevel);
+        this.leakDetection = settings.resolvedLeakDetection;
         this.reclaimLeakedBlocks = settings.reclaimLeakedBlocks;
         this.leakOwner = new LeakOwner<>(name, leakDetection, reclaimLeakedBlocks) {
             @Override
@@ -232,6 +231,18 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         } finally {
             release();
         }
+    }
+
+    /**
+     * Starts tracking a new handle, or returns null when the level does not select it. A pool
+     * closed since the block was allocated released it already: the handle is no leak.
+     */
+    final LeakTracker trackLeak(MemoryBlock block, long address, long size) {
+        LeakTracker tracker = LeakDetector.track(block, leakOwner, address, size, null);
+        if (tracker != null && isClosed()) {
+            tracker.close(); // closed while the handle was made: dispose() may have missed it
+        }
+        return tracker;
     }
 
     /** Makes the Java stack that allocated the damaged block, when a handle recorded it, the cause. */

@@ -23,6 +23,8 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     boolean reclaimLeakedBlocks = true;
     /** The level build() settled on: safetyLevel, or the default. */
     SafetyLevel resolvedSafetyLevel;
+    /** Likewise for leak detection, whose default follows the safety level. */
+    LeakDetection resolvedLeakDetection;
 
     PoolBuilder(String kind) {
         this.name = kind + "-" + SEQUENCE.incrementAndGet();
@@ -121,7 +123,10 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
      */
     public final P build() {
         NativeLibrary.ensureLoaded();
+        // Every setting that can still be refused is settled before the native
+        // pool exists, so a refusal leaves nothing behind.
         resolvedSafetyLevel = safetyLevel != null ? safetyLevel : SafetyLevel.defaultLevel();
+        resolvedLeakDetection = leakDetection != null ? leakDetection : LeakDetection.defaultFor(resolvedSafetyLevel);
         return create();
     }
 

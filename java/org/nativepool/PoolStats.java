@@ -15,7 +15,9 @@ package org.nativepool;
  * @param failures allocations that threw
  * @param liveBlocks blocks allocated and not yet freed, not counting those parked in caches
  * @param bytesInUse bytes in live blocks: each counts as its whole stride (fixed pools) or its size
- *     rounded to the granularity (variable pools), so {@code bytesInUse + cachedBytes + freeBytes == bytesReserved}
+ *     rounded to the granularity (variable pools), so at {@link SafetyLevel#OFF}
+ *     {@code bytesInUse + cachedBytes + freeBytes == bytesReserved}; above it, the guard margins
+ *     around each block are reserved too but counted in none of the three
  * @param peakBytesInUse the highest {@code bytesInUse} seen
  * @param bytesReserved bytes the pool holds from its backend
  * @param peakBytesReserved the highest {@code bytesReserved} seen

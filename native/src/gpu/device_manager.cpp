@@ -16,6 +16,12 @@ namespace {
 // Device allocations are 256-byte aligned, as cudaMalloc's are.
 constexpr std::size_t kGranularity = 256;
 
+// Index of (device, peer) in a count x count table, computed in size_t:
+// count * count overflows an int long before memory runs out.
+std::size_t pair_index(int device, int peer, int count) noexcept {
+  return static_cast<std::size_t>(device) * static_cast<std::size_t>(count) + static_cast<std::size_t>(peer);
+}
+
 Status make_stream_ordered_pool(std::shared_ptr<DeviceRuntime> runtime, int device, std::shared_ptr<Backend> backend,
                                 std::size_t arena_size, std::size_t max_bytes, SafetyLevel safety,
                                 std::unique_ptr<StreamOrderedPool>* out) noexcept {
@@ -103,12 +109,12 @@ Status DeviceManager::create(std::shared_ptr<DeviceRuntime> runtime, const Devic
     }
     // Peer access where the hardware has it; peer copies work without it
     // too (staged by the driver), only slower, so a refusal is not an error.
-    manager->peer_.assign(static_cast<std::size_t>(count * count), false);
+    manager->peer_.assign(static_cast<std::size_t>(count) * static_cast<std::size_t>(count), false);
     for (int device = 0; device < count; ++device) {
       for (int peer = 0; peer < count; ++peer) {
         bool possible = false;
         if (device != peer && runtime->can_access_peer(device, peer, &possible) == Status::kOk && possible) {
-          manager->peer_[static_cast<std::size_t>(device * count + peer)] =
+          manager->peer_[pair_index(device, peer, count)] =
               runtime->enable_peer_access(device, peer) == Status::kOk;
         }
       }
@@ -171,7 +177,7 @@ Status DeviceManager::select_device(SelectionPolicy policy, int requested, int* 
 bool DeviceManager::peer_access(int device, int peer) const noexcept {
   const int count = device_count();
   if (device < 0 || peer < 0 || device >= count || peer >= count) return false;
-  return peer_[static_cast<std::size_t>(device * count + peer)];
+  return peer_[pair_index(device, peer, count)];
 }
 
 Status DeviceManager::create_stream(int device, Stream* out) noexcept {

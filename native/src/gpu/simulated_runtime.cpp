@@ -394,6 +394,10 @@ Status make_simulated_runtime(int devices, std::size_t capacity, std::shared_ptr
     return fail(Status::kInvalidArgument, "simulated runtime needs at least one device and a capacity (got %d, %zu)",
                 devices, capacity);
   }
+  if (devices > kMaxSimulatedDevices) {
+    return fail(Status::kInvalidArgument, "simulated runtime: %d devices requested, at most %d can be simulated",
+                devices, kMaxSimulatedDevices);
+  }
   try {
     *out = std::make_shared<SimulatedRuntime>(devices, capacity);
     return Status::kOk;

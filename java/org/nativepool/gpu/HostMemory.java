@@ -7,6 +7,7 @@ import org.nativepool.MemoryBlock;
 import org.nativepool.MemoryKind;
 import org.nativepool.PoolClosedException;
 import org.nativepool.internal.GpuNative;
+import org.nativepool.internal.NativeLibrary;
 
 /**
  * Pageable host memory as a copy source or destination: a direct
@@ -30,10 +31,17 @@ public final class HostMemory implements GpuMemory {
      *
      * @param buffer a direct buffer, kept reachable by the view
      * @return a view of the buffer's memory
-     * @throws InvalidArgumentException for a heap buffer, which has no stable address
+     * @throws InvalidArgumentException for a heap buffer, which has no stable address, or a
+     *     read-only one, which a copy could write
      */
     public static HostMemory of(ByteBuffer buffer) {
         Objects.requireNonNull(buffer, "buffer");
+        if (buffer.isReadOnly()) {
+            // A copy to this memory would write through the read-only view.
+            throw new InvalidArgumentException("a read-only ByteBuffer cannot be copied to or from a GPU");
+        }
+        // May be the first call into nativepool.
+        NativeLibrary.ensureLoaded();
         long address = buffer.isDirect() ? GpuNative.directAddress(buffer) : 0L;
         if (address == 0L) {
             throw new InvalidArgumentException("only direct ByteBuffers can be copied to or from a GPU");

@@ -21,8 +21,13 @@ namespace nativepool::gpu {
 /// Why the CUDA runtime reports no device ("" when it has some).
 [[nodiscard]] const char* cuda_unavailable_reason() noexcept;
 
-/// A new simulated runtime: @p devices devices of @p capacity bytes each,
-/// backed by host memory.
+/// The most devices a simulated runtime has: more than any machine holds,
+/// and few enough for the per-pair tables (peer access) of a DeviceManager.
+inline constexpr int kMaxSimulatedDevices = 64;
+
+/// A new simulated runtime: @p devices devices (1 to kMaxSimulatedDevices)
+/// of @p capacity bytes each, backed by host memory. kInvalidArgument
+/// outside those bounds.
 [[nodiscard]] Status make_simulated_runtime(int devices, std::size_t capacity,
                                             std::shared_ptr<DeviceRuntime>* out) noexcept;
 

@@ -171,9 +171,26 @@ class BlockCacheTest {
     }
 
     @Test
-    void tooSmallACapacityIsRejected() {
+    void addressesNoBlockCanHaveAreRefusedAtOnce() {
+        try (FixedPool pool = FixedPool.builder(64).alignment(64).build();
+                BlockCache cache = pool.newCache(4)) {
+            long block = cache.allocate();
+            int parked = cache.size();
+            assertThrows(InvalidFreeException.class, () -> cache.free(0L));
+            assertThrows(InvalidFreeException.class, () -> cache.free(block + 8));
+            assertEquals(parked, cache.size(), "a refused address was parked");
+            cache.free(block);
+            assertEquals(block, cache.allocate(), "the cache still works");
+            cache.free(block);
+        }
+    }
+
+    @Test
+    void capacitiesOutOfRangeAreRejected() {
         try (FixedPool pool = FixedPool.builder(64).build()) {
-            assertThrows(InvalidArgumentException.class, () -> pool.newCache(1));
+            for (int capacity : new int[] {-1, 0, 1, BlockCache.MAX_CAPACITY + 1, Integer.MAX_VALUE}) {
+                assertThrows(InvalidArgumentException.class, () -> pool.newCache(capacity), "capacity " + capacity);
+            }
         }
     }
 }

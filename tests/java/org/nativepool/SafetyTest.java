@@ -140,6 +140,47 @@ class SafetyTest {
     }
 
     @Test
+    void aHandleMadeAfterItsPoolClosedIsNoLeak() {
+        // The interleaving of a thread that allocated just before another closed the pool:
+        // the pool released the block, so its late handle must not be tracked as a leak.
+        VariablePool pool = VariablePool.builder().leakDetection(LeakDetection.ALL).leakPolicy(LeakPolicy.IGNORE)
+                .build();
+        long address = pool.allocateAddress(64, 0);
+        pool.close();
+        MemoryBlock late = new MemoryBlock(pool, address, 64);
+        assertTrue(pool.leakOwner.trackedHandles().isEmpty(), "the late handle is tracked");
+        assertThrows(PoolClosedException.class, late::address);
+        late.close();
+    }
+
+    @Test
+    void aRefusedBuildLeavesNoNativePoolBehind() throws Exception {
+        String property = "nativepool.leakDetection";
+        long before = virtualMemoryKib();
+        System.setProperty(property, "bogus");
+        try {
+            for (int i = 0; i < 4; i++) {
+                assertThrows(InvalidArgumentException.class, () -> VariablePool.builder().arenaSize(256L << 20)
+                        .initialCapacity(256L << 20).backend(Backend.mmap()).build());
+            }
+        } finally {
+            System.clearProperty(property);
+        }
+        // Each refused pool would have kept a 256 MiB reservation: 1 GiB in all.
+        long grown = virtualMemoryKib() - before;
+        assertTrue(grown < (256L << 10), "virtual memory grew by " + grown + " KiB");
+    }
+
+    private static long virtualMemoryKib() throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmSize:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new AssertionError("no VmSize in /proc/self/status");
+    }
+
+    @Test
     void leakDetectionOffTracksNothing() {
         try (VariablePool pool = VariablePool.builder().leakDetection(LeakDetection.OFF).build()) {
             assertEquals(LeakDetection.OFF, pool.leakDetection());

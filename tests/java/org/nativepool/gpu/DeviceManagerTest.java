@@ -142,6 +142,10 @@ class DeviceManagerTest {
             assertTrue(e.getMessage().contains("at least one device"), e.getMessage());
         }
         assertThrows(InvalidArgumentException.class, () -> DeviceManager.simulated(1, 0).close());
+        InvalidArgumentException tooMany = assertThrows(InvalidArgumentException.class,
+                () -> DeviceManager.simulated(65, 1L << 20).close());
+        assertTrue(tooMany.getMessage().contains("at most 64"), tooMany.getMessage());
+        DeviceManager.simulated(64, 1L << 20).close();
         assertThrows(InvalidArgumentException.class, () -> DeviceManager.simulated(1, -1).close());
     }
 

@@ -20,6 +20,14 @@ import org.nativepool.VariablePool;
 /** Device and pinned buffers, copies in every direction, and their bounds checks. */
 class DeviceMemoryTest {
 
+    @Test
+    void hostMemoryRefusesBuffersACopyCouldNotUseSafely() {
+        assertThrows(InvalidArgumentException.class, () -> HostMemory.of(ByteBuffer.allocate(64)));
+        assertThrows(InvalidArgumentException.class,
+                () -> HostMemory.of(ByteBuffer.allocateDirect(64).asReadOnlyBuffer()));
+        assertEquals(64, HostMemory.of(ByteBuffer.allocateDirect(64)).size());
+    }
+
     @ParameterizedTest
     @MethodSource("org.nativepool.gpu.GpuRuntimes#names")
     void roundTripThroughPinnedMemory(String runtime) {
