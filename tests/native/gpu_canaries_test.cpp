@@ -204,6 +204,35 @@ TEST_P(GpuCanariesTest, DeviceManagerPoolsCheckTheirBlocks) {
   EXPECT_EQ(pool->stats().live_blocks, 1U) << "the damaged block stays the caller's";
 }
 
+TEST_P(GpuCanariesTest, StreamOrderedFreesCheckTheGuardsToo) {
+  DeviceManagerConfig config;
+  config.arena_size = std::size_t{1} << 20;
+  config.pinned_arena_size = std::size_t{1} << 20;
+  config.safety = SafetyLevel::kCanaries;
+  std::unique_ptr<DeviceManager> manager;
+  ASSERT_EQ(DeviceManager::create(runtime_, config, &manager), Status::kOk) << error_detail();
+  StreamOrderedPool* pool = nullptr;
+  ASSERT_EQ(manager->device_pool(0, &pool), Status::kOk);
+
+  void* block = nullptr;
+  ASSERT_EQ(pool->allocate(512, stream_, &block), Status::kOk) << error_detail();
+  // The overflow is still in flight on the stream when the block is freed.
+  std::vector<unsigned char> past_the_end(8, 0x5A);
+  ASSERT_EQ(runtime_->memcpy_async(static_cast<unsigned char*>(block) + 512, past_the_end.data(), past_the_end.size(),
+                                   CopyKind::kHostToDevice, stream_),
+            Status::kOk);
+  ASSERT_EQ(pool->deallocate(block, stream_), Status::kMemoryCorrupted);
+  EXPECT_EQ(last_corruption().block, reinterpret_cast<std::uintptr_t>(block));
+  EXPECT_EQ(last_corruption().guard, Guard::kBack);
+  EXPECT_EQ(pool->stats().live_blocks, 1U) << "the damaged block stays the caller's";
+  EXPECT_EQ(pool->stats().cached_blocks, 0U) << "a damaged block must not be handed out again";
+
+  void* clean = nullptr;
+  ASSERT_EQ(pool->allocate(512, stream_, &clean), Status::kOk);
+  EXPECT_NE(clean, block);
+  EXPECT_EQ(pool->deallocate(clean, stream_), Status::kOk) << error_detail();
+}
+
 NATIVEPOOL_ON_ALL_RUNTIMES(GpuCanariesTest);
 
 }  // namespace

@@ -43,8 +43,10 @@ class GpuStreamOrderedPoolTest : public testing::RuntimeTest {
     config.granularity = 256;
     config.max_bytes = max_bytes;
     std::unique_ptr<Pool> upstream;
+    // OFF: the reuse rules under test are those of pools without guards
+    // (a pool with guards frees at once; gpu_canaries_test covers it).
     EXPECT_EQ(make_variable_pool(config, ThreadSafety::kNone, std::make_shared<DeviceBackend>(runtime_, device),
-                                 &upstream),
+                                 &upstream, SafetyLevel::kOff),
               Status::kOk);
     return std::make_unique<StreamOrderedPool>(runtime_, device, std::move(upstream), 256);
   }

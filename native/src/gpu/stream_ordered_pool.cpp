@@ -10,7 +10,11 @@ namespace nativepool::gpu {
 
 StreamOrderedPool::StreamOrderedPool(std::shared_ptr<DeviceRuntime> runtime, int device,
                                      std::unique_ptr<Pool> upstream, std::size_t granularity) noexcept
-    : runtime_(std::move(runtime)), device_(device), upstream_(std::move(upstream)), granularity_(granularity) {}
+    : runtime_(std::move(runtime)),
+      device_(device),
+      upstream_(std::move(upstream)),
+      granularity_(granularity),
+      checks_guards_(upstream_->info().safety != SafetyLevel::kOff) {}
 
 StreamOrderedPool::~StreamOrderedPool() {
   flush_all();
@@ -112,6 +116,7 @@ Status StreamOrderedPool::allocate(std::size_t size, Stream stream, void** out) 
 Status StreamOrderedPool::deallocate(void* ptr, Stream stream) noexcept {
   if (stream == kNoStream) return deallocate(ptr);
   if (const Status status = check_stream(stream); status != Status::kOk) return status;
+  if (checks_guards_) return deallocate_checked(ptr, stream);
   std::lock_guard lock(mutex_);
   const auto found = live_.find(ptr);
   if (found == live_.end() || found->second == 0) {
@@ -156,6 +161,18 @@ Status StreamOrderedPool::deallocate(void* ptr) noexcept {
   bytes_in_use_ -= found->second;
   live_.erase(found);
   return Status::kOk;
+}
+
+// Cached, a block would go back to the pool beneath, and have its guards
+// checked, only when a flush gives it back, long after the free and with
+// nobody to tell. And the work enqueued before the free may still be writing
+// the block and its guards. So a pool that checks guards waits for that work
+// and frees at once: the damage is reported by the free that found it, as on
+// the host. Debug levels give up stream-ordered reuse here, as they give up
+// speed everywhere else.
+Status StreamOrderedPool::deallocate_checked(void* ptr, Stream stream) noexcept {
+  if (const Status status = runtime_->stream_synchronize(stream); status != Status::kOk) return status;
+  return deallocate(ptr);
 }
 
 void StreamOrderedPool::flush(FreeList& list) noexcept {

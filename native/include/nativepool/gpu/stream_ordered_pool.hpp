@@ -67,7 +67,9 @@ class StreamOrderedPool {
   [[nodiscard]] Status allocate(std::size_t size, Stream stream, void** out) noexcept;
   /// Stream-ordered free: @p ptr may still be in use by work already
   /// enqueued on @p stream; the block is reused only when that is safe.
-  /// With kNoStream, the same as deallocate(ptr).
+  /// With kNoStream, the same as deallocate(ptr). Over a pool with guard
+  /// margins (safety level above OFF) it waits for @p stream and frees at
+  /// once instead, so damage to the guards is reported by this call.
   [[nodiscard]] Status deallocate(void* ptr, Stream stream) noexcept;
   /// Immediate free: the caller guarantees no enqueued work uses @p ptr.
   [[nodiscard]] Status deallocate(void* ptr) noexcept;
@@ -100,6 +102,7 @@ class StreamOrderedPool {
   };
 
   Status check_stream(Stream stream) const noexcept;
+  Status deallocate_checked(void* ptr, Stream stream) noexcept;
   bool take(FreeList& list, std::size_t size, void** out) noexcept;
   Status take_from_other_streams(std::size_t size, Stream stream, void** out) noexcept;
   void flush(FreeList& list) noexcept;
@@ -109,6 +112,8 @@ class StreamOrderedPool {
   const int device_;
   std::unique_ptr<Pool> upstream_;
   const std::size_t granularity_;
+  // The upstream checks guard margins when a block comes back to it.
+  const bool checks_guards_;
 
   mutable std::mutex mutex_;
   std::unordered_map<void*, std::size_t> live_;  // block -> rounded size

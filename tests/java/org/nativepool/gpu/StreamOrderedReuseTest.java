@@ -8,6 +8,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nativepool.InvalidArgumentException;
 import org.nativepool.PoolClosedException;
+import org.nativepool.SafetyLevel;
 
 /**
  * Stream-ordered free from Java: a block freed on a stream is reused at once
@@ -20,7 +21,7 @@ class StreamOrderedReuseTest {
     @ParameterizedTest
     @MethodSource("org.nativepool.gpu.GpuRuntimes#names")
     void sameStreamReusesAtOnce(String runtime) {
-        try (DeviceManager manager = GpuRuntimes.open(runtime, 1);
+        try (DeviceManager manager = open(runtime);
                 CudaStream stream = manager.device(0).createStream()) {
             Device device = manager.device(0);
             DeviceBuffer first = device.allocate(1000, stream);
@@ -38,7 +39,7 @@ class StreamOrderedReuseTest {
     @ParameterizedTest
     @MethodSource("org.nativepool.gpu.GpuRuntimes#names")
     void otherStreamReusesOnceTheFreeCompleted(String runtime) {
-        try (DeviceManager manager = GpuRuntimes.open(runtime, 1);
+        try (DeviceManager manager = open(runtime);
                 CudaStream s = manager.device(0).createStream();
                 CudaStream t = manager.device(0).createStream()) {
             Device device = manager.device(0);
@@ -58,7 +59,7 @@ class StreamOrderedReuseTest {
     @MethodSource("org.nativepool.gpu.GpuRuntimes#names")
     void reuseOnAnotherStreamKeepsTheOldOwnersWorkFirst(String runtime) {
         int size = 8 << 20;
-        try (DeviceManager manager = GpuRuntimes.open(runtime, 1);
+        try (DeviceManager manager = open(runtime);
                 CudaStream s = manager.device(0).createStream();
                 CudaStream t = manager.device(0).createStream();
                 PinnedBuffer ones = manager.allocatePinned(size);
@@ -88,7 +89,7 @@ class StreamOrderedReuseTest {
     @ParameterizedTest
     @MethodSource("org.nativepool.gpu.GpuRuntimes#names")
     void misuseOfStreamOrderedFreeIsReported(String runtime) {
-        try (DeviceManager manager = GpuRuntimes.open(runtime, 1);
+        try (DeviceManager manager = open(runtime);
                 CudaStream stream = manager.device(0).createStream()) {
             DeviceBuffer buffer = manager.device(0).allocate(256, stream);
             buffer.free(stream);
@@ -106,5 +107,10 @@ class StreamOrderedReuseTest {
         for (int i = 0; i < buffer.capacity(); i++) {
             buffer.put(i, value);
         }
+    }
+
+    /** OFF: these are the reuse rules of pools without guards, which free at once (DeviceSafetyTest). */
+    private static DeviceManager open(String runtime) {
+        return GpuRuntimes.builder(runtime, 1).safetyLevel(SafetyLevel.OFF).build();
     }
 }
