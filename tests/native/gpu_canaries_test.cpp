@@ -32,6 +32,20 @@ class GpuCanariesTest : public testing::RuntimeTest {
     runtime_->stream_destroy(stream_);
   }
 
+  /// A manager of small pools at @p level; its device 0 pool in @p pool.
+  std::unique_ptr<DeviceManager> manager(SafetyLevel level, StreamOrderedPool** pool) {
+    DeviceManagerConfig config;
+    config.arena_size = std::size_t{1} << 20;
+    config.pinned_arena_size = std::size_t{1} << 20;
+    config.safety = level;
+    std::unique_ptr<DeviceManager> made;
+    EXPECT_EQ(DeviceManager::create(runtime_, config, &made), Status::kOk) << error_detail();
+    if (made != nullptr) {
+      EXPECT_EQ(made->device_pool(0, pool), Status::kOk);
+    }
+    return made;
+  }
+
   std::unique_ptr<Pool> variable_pool(SafetyLevel level) {
     VariablePoolConfig config;
     config.arena_size = std::size_t{1} << 20;
@@ -177,16 +191,11 @@ TEST_P(GpuCanariesTest, FixedPoolsOverDeviceMemoryHaveCanariesToo) {
 }
 
 TEST_P(GpuCanariesTest, DeviceManagerPoolsCheckTheirBlocks) {
-  DeviceManagerConfig config;
-  config.arena_size = std::size_t{1} << 20;
-  config.pinned_arena_size = std::size_t{1} << 20;
-  config.safety = SafetyLevel::kFull;
-  std::unique_ptr<DeviceManager> manager;
-  ASSERT_EQ(DeviceManager::create(runtime_, config, &manager), Status::kOk) << error_detail();
   StreamOrderedPool* pool = nullptr;
-  ASSERT_EQ(manager->device_pool(0, &pool), Status::kOk);
+  const auto full = manager(SafetyLevel::kFull, &pool);
+  ASSERT_NE(pool, nullptr);
   EXPECT_EQ(pool->info().safety, SafetyLevel::kFull);
-  EXPECT_EQ(manager->pinned_pool().info().safety, SafetyLevel::kFull);
+  EXPECT_EQ(full->pinned_pool().info().safety, SafetyLevel::kFull);
 
   void* clean = nullptr;
   ASSERT_EQ(pool->allocate(512, stream_, &clean), Status::kOk) << error_detail();
@@ -205,14 +214,9 @@ TEST_P(GpuCanariesTest, DeviceManagerPoolsCheckTheirBlocks) {
 }
 
 TEST_P(GpuCanariesTest, StreamOrderedFreesCheckTheGuardsToo) {
-  DeviceManagerConfig config;
-  config.arena_size = std::size_t{1} << 20;
-  config.pinned_arena_size = std::size_t{1} << 20;
-  config.safety = SafetyLevel::kCanaries;
-  std::unique_ptr<DeviceManager> manager;
-  ASSERT_EQ(DeviceManager::create(runtime_, config, &manager), Status::kOk) << error_detail();
   StreamOrderedPool* pool = nullptr;
-  ASSERT_EQ(manager->device_pool(0, &pool), Status::kOk);
+  const auto canaries = manager(SafetyLevel::kCanaries, &pool);
+  ASSERT_NE(pool, nullptr);
 
   void* block = nullptr;
   ASSERT_EQ(pool->allocate(512, stream_, &block), Status::kOk) << error_detail();
