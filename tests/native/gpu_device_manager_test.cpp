@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 
 #include "gpu_test_support.hpp"
 #include "nativepool/gpu/device_manager.hpp"
@@ -37,6 +38,20 @@ TEST_P(GpuDeviceManagerTest, OnePoolPerDeviceOnItsDevice) {
   StreamOrderedPool* none = nullptr;
   EXPECT_EQ(manager_->device_pool(manager_->device_count(), &none), Status::kInvalidArgument);
   EXPECT_EQ(manager_->pinned_pool().info().kind, MemoryKind::kPinnedHost);
+}
+
+TEST_P(GpuDeviceManagerTest, ArenaSizesMustBePositiveMultiplesOfTheGranularity) {
+  for (const std::size_t bad : {std::size_t{0}, std::size_t{1}, std::size_t{255}, std::size_t{1000}}) {
+    for (const bool pinned : {false, true}) {
+      DeviceManagerConfig config;
+      (pinned ? config.pinned_arena_size : config.arena_size) = bad;
+      std::unique_ptr<DeviceManager> refused;
+      EXPECT_EQ(DeviceManager::create(runtime_, config, &refused), Status::kInvalidArgument)
+          << (pinned ? "pinned " : "") << "arena size " << bad;
+      EXPECT_NE(std::string(error_detail()).find("multiple of 256"), std::string::npos) << error_detail();
+      EXPECT_EQ(refused, nullptr);
+    }
+  }
 }
 
 TEST_P(GpuDeviceManagerTest, SelectionPolicies) {

@@ -2,6 +2,7 @@
 #include "nativepool/gpu/device_manager.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 #include <new>
 #include <utility>
 
@@ -78,6 +79,14 @@ DeviceManager::DeviceManager(std::shared_ptr<DeviceRuntime> runtime) noexcept : 
 
 Status DeviceManager::create(std::shared_ptr<DeviceRuntime> runtime, const DeviceManagerConfig& config,
                              std::unique_ptr<DeviceManager>* out) noexcept {
+  // Checked here, before the cap below could round a bad value into a good one.
+  for (const auto& [what, bytes] : {std::pair{"arena size", config.arena_size},
+                                    std::pair{"pinned arena size", config.pinned_arena_size}}) {
+    if (bytes == 0 || bytes % kGranularity != 0) {
+      return fail(Status::kInvalidArgument, "device manager: %s %zu is not a positive multiple of %zu", what, bytes,
+                  kGranularity);
+    }
+  }
   const int count = runtime->device_count();
   if (count == 0) {
     return fail(Status::kNoDevice, "no CUDA device: %s",

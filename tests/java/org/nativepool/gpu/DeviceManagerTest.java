@@ -142,11 +142,21 @@ class DeviceManagerTest {
             assertTrue(e.getMessage().contains("at least one device"), e.getMessage());
         }
         assertThrows(InvalidArgumentException.class, () -> DeviceManager.simulated(1, 0).close());
+        assertThrows(InvalidArgumentException.class, () -> DeviceManager.simulated(1, -1).close());
         InvalidArgumentException tooMany = assertThrows(InvalidArgumentException.class,
                 () -> DeviceManager.simulated(65, 1L << 20).close());
         assertTrue(tooMany.getMessage().contains("at most 64"), tooMany.getMessage());
         DeviceManager.simulated(64, 1L << 20).close();
-        assertThrows(InvalidArgumentException.class, () -> DeviceManager.simulated(1, -1).close());
+    }
+
+    @Test
+    void arenaSizesThatAreNoPositiveMultipleOf256AreRefused() {
+        for (long arena : new long[] {0, 1, 255, 1000}) {
+            assertThrows(InvalidArgumentException.class,
+                    () -> DeviceManager.builder().simulated(1, 1L << 20).arenaSize(arena).build().close());
+            assertThrows(InvalidArgumentException.class,
+                    () -> DeviceManager.builder().simulated(1, 1L << 20).pinnedArenaSize(arena).build().close());
+        }
     }
 
     @Test
