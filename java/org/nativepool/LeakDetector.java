@@ -107,6 +107,12 @@ public final class LeakDetector {
         Tracker<C> tracker = new Tracker<>(owner, handle.getClass().getSimpleName(), address, size, context);
         tracker.cleanable = CLEANER.register(handle, tracker);
         owner.trackedHandles().put(address, tracker);
+        // A handle made while its owner closed (its block allocated just before): the owner
+        // released the block, and closeAll() may have run before the put. Either it saw the
+        // tracker or this sees the flag.
+        if (owner.isClosed()) {
+            tracker.close();
+        }
         return tracker;
     }
 

@@ -45,7 +45,7 @@ public final class MemoryBlock implements AutoCloseable {
         this.pool = pool;
         this.address = address;
         this.size = size;
-        this.leakTracker = pool.trackLeak(this, address, size);
+        this.leakTracker = LeakDetector.track(this, pool.leakOwner, address, size, null);
     }
 
     /**

@@ -233,18 +233,6 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         }
     }
 
-    /**
-     * Starts tracking a new handle, or returns null when the level does not select it. A pool
-     * closed since the block was allocated released it already: the handle is no leak.
-     */
-    final LeakTracker trackLeak(MemoryBlock block, long address, long size) {
-        LeakTracker tracker = LeakDetector.track(block, leakOwner, address, size, null);
-        if (tracker != null && isClosed()) {
-            tracker.close(); // closed while the handle was made: dispose() may have missed it
-        }
-        return tracker;
-    }
-
     /** Makes the Java stack that allocated the damaged block, when a handle recorded it, the cause. */
     private MemoryCorruptionException withAllocationStack(MemoryCorruptionException e) {
         LeakTracker tracker = leakOwner.trackedHandles().get(e.blockAddress());

@@ -258,11 +258,7 @@ public final class DeviceManager extends NativeResource {
     /** Starts tracking a new buffer of {@code pool}, or returns null when the level does not select it. */
     LeakTracker trackLeak(PooledBuffer buffer, int pool, long address, long size, CudaStream stream) {
         BufferLeaks owner = pool == GpuNative.PINNED ? pinnedLeaks : deviceLeaks.get(pool);
-        LeakTracker tracker = LeakDetector.track(buffer, owner, address, size, stream);
-        if (tracker != null && isClosed()) {
-            tracker.close(); // closed while the buffer was made: dispose() may have missed it
-        }
-        return tracker;
+        return LeakDetector.track(buffer, owner, address, size, stream);
     }
 
     /** Releases all memory: the buffers still open are no leaks of their own. */

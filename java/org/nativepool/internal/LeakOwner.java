@@ -18,6 +18,7 @@ public abstract class LeakOwner<C> {
     private final LeakDetection leakDetection;
     private final boolean reclaimLeakedBlocks;
     private final Map<Long, LeakTracker> tracked = new ConcurrentHashMap<>();
+    private volatile boolean closed;
 
     protected LeakOwner(String name, LeakDetection leakDetection, boolean reclaimLeakedBlocks) {
         this.name = name;
@@ -53,8 +54,17 @@ public abstract class LeakOwner<C> {
         return tracked;
     }
 
-    /** Closes the trackers still open: the owner released every block, so none of them leaked. */
+    /**
+     * Closes the trackers still open: the owner released every block, so none of them leaked.
+     * Trackers registered later are closed by {@link org.nativepool.LeakDetector#track} itself.
+     */
     public final void closeAll() {
+        closed = true;
         tracked.values().forEach(LeakTracker::close);
+    }
+
+    /** {@return whether {@link #closeAll()} has run: the owner released every block} */
+    public final boolean isClosed() {
+        return closed;
     }
 }
