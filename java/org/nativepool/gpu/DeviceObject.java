@@ -40,20 +40,15 @@ abstract class DeviceObject extends NativeResource {
         boolean test(long manager, long self);
     }
 
+    /** Runs {@code call} with this object and its manager both held open. */
     final void call(Call call) {
-        long self = acquire();
-        try {
-            long handle = manager.enter();
-            try {
-                call.run(handle, self);
-            } finally {
-                manager.exit();
-            }
-        } finally {
-            release();
-        }
+        query((managerHandle, self) -> {
+            call.run(managerHandle, self);
+            return true;
+        });
     }
 
+    /** Like {@link #call}, for a call that answers yes or no. */
     final boolean query(Query query) {
         long self = acquire();
         try {
