@@ -25,8 +25,9 @@ echo "== native: GPU test programs and gpu_alloc_bench (Release)" >&2
 # NATIVEPOOL_WITH_CUDA=ON: without a CUDA toolkit there is nothing to check on a GPU, and CMake says so.
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DNATIVEPOOL_WITH_CUDA=ON -DNATIVEPOOL_BUILD_JNI=OFF \
   -DNATIVEPOOL_BUILD_BENCHMARKS=ON >/dev/null
-gpu_tests=(gpu_runtime_test gpu_backend_test gpu_copy_test gpu_stream_ordered_pool_test gpu_device_manager_test
-           gpu_canaries_test)
+# One test program per tests/native/gpu_*_test.cpp, as tests/native/CMakeLists.txt makes them.
+gpu_tests=()
+for source in tests/native/gpu_*_test.cpp; do gpu_tests+=("$(basename "$source" .cpp)"); done
 cmake --build "$build" --parallel 2 --target "${gpu_tests[@]}" gpu_alloc_bench
 for t in "${gpu_tests[@]}"; do cp "$build/tests/native/$t" "$stage/bin/"; done
 cp "$build/bench/gpu_alloc_bench" "$stage/bin/"
