@@ -132,6 +132,8 @@ public final class NativeLibrary {
         try {
             System.loadLibrary(LIBRARY);
             return "java.library.path";
+        } catch (IllegalCallerException e) {
+            throw nativeAccessDenied("java.library.path", e);
         } catch (UnsatisfiedLinkError e) {
             attempts.add("System.loadLibrary(\"" + LIBRARY + "\") failed: " + e.getMessage());
         }
@@ -143,6 +145,8 @@ public final class NativeLibrary {
     private static void loadFile(Path path, String origin) {
         try {
             System.load(path.toAbsolutePath().toString());
+        } catch (IllegalCallerException e) {
+            throw nativeAccessDenied(origin, e);
         } catch (UnsatisfiedLinkError e) {
             String hint = e.getMessage() != null && e.getMessage().contains("failed to map segment")
                     ? " The directory is probably mounted noexec: set -D" + EXTRACT_DIR_PROPERTY
@@ -151,6 +155,21 @@ public final class NativeLibrary {
             throw new NativeLibraryUnavailableException(
                     "cannot load the nativepool native library from " + origin + ": " + e.getMessage() + "." + hint, e);
         }
+    }
+
+    /**
+     * JDK 24 and later refuse {@code System.load} to code without native access when the JVM runs
+     * with {@code --illegal-native-access=deny} (and warn without the flag). {@code java -jar}
+     * grants it through the manifest's {@code Enable-Native-Access}; other launches need the flag.
+     */
+    private static NativeLibraryUnavailableException nativeAccessDenied(String origin, IllegalCallerException e) {
+        Module module = NativeLibrary.class.getModule();
+        String grant = module.isNamed() ? module.getName() : "ALL-UNNAMED";
+        return new NativeLibraryUnavailableException("cannot load the nativepool native library from " + origin
+                + ": the JVM denies native access to " + (module.isNamed() ? "module " + grant : "the class path")
+                + " (" + e.getMessage() + "). Start java with --enable-native-access=" + grant
+                + " (class path: ALL-UNNAMED; module path: org.nativepool); java -jar nativepool.jar grants it"
+                + " through the JAR's manifest", e);
     }
 
     private static byte[] readResource(String resource) {

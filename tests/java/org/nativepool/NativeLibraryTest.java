@@ -3,25 +3,26 @@ package org.nativepool;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.nativepool.ChildJvm.JAR;
+import static org.nativepool.ChildJvm.finish;
+import static org.nativepool.ChildJvm.java;
+import static org.nativepool.ChildJvm.start;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.nativepool.ChildJvm.Result;
 import org.nativepool.internal.NativeLibrary;
 
 /** Loading the native library the way users do: from the packaged JAR. */
 class NativeLibraryTest {
-    private static final Path JAR = Paths.get(System.getProperty("nativepool.test.jar", "missing.jar"));
 
     @Test
     void loadsTheLibraryBundledInTheJar() {
@@ -51,10 +52,10 @@ class NativeLibraryTest {
     void theJarAloneLoadsAndAllocatesFromAnEmptyDirectory(@TempDir Path empty) throws Exception {
         Path jar = Files.copy(JAR, empty.resolve("nativepool.jar"), StandardCopyOption.REPLACE_EXISTING);
         Result result = java(empty, "-Dnativepool.extract.dir=" + empty.resolve("x"), "-cp", jar.toString(),
-                "org.nativepool.demo.Demo");
-        assertEquals(0, result.exitCode, result.output);
-        assertTrue(result.output.contains("PoolStats{"), result.output);
-        assertTrue(result.output.contains("a 3 MiB request fails"), result.output);
+                "org.nativepool.cli.Main");
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("PoolStats{"), result.output());
+        assertTrue(result.output().contains("a 3 MiB request fails"), result.output());
     }
 
     /** Public entry points that need the native library but build no pool. */
@@ -73,8 +74,8 @@ class NativeLibraryTest {
                 """.formatted(call));
         Result result = java(directory, "-Dnativepool.extract.dir=" + directory.resolve("x"), "-cp", JAR.toString(),
                 program.toString());
-        assertEquals(0, result.exitCode, result.output);
-        assertTrue(result.output.contains("first call: "), result.output);
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("first call: "), result.output());
     }
 
     @Test
@@ -83,11 +84,11 @@ class NativeLibraryTest {
         List<Process> processes = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             processes.add(start(directory, "-Dnativepool.extract.dir=" + extractTo, "-cp", JAR.toString(),
-                    "org.nativepool.demo.Demo"));
+                    "org.nativepool.cli.Main"));
         }
         for (Process process : processes) {
             Result result = finish(process);
-            assertEquals(0, result.exitCode, result.output);
+            assertEquals(0, result.exitCode(), result.output());
         }
         try (var files = Files.walk(extractTo)) {
             List<Path> libraries = files.filter(p -> p.toString().endsWith(".so")).toList();
@@ -99,24 +100,24 @@ class NativeLibraryTest {
     void aCorruptedExtractedCopyIsReplaced(@TempDir Path directory) throws Exception {
         Path extractTo = directory.resolve("x");
         assertEquals(0, java(directory, "-Dnativepool.extract.dir=" + extractTo, "-cp", JAR.toString(),
-                "org.nativepool.demo.Demo").exitCode);
+                "org.nativepool.cli.Main").exitCode());
         Path library;
         try (var files = Files.walk(extractTo)) {
             library = files.filter(p -> p.toString().endsWith(".so")).findFirst().orElseThrow();
         }
         Files.write(library, "not a library".getBytes(StandardCharsets.UTF_8));
         Result again = java(directory, "-Dnativepool.extract.dir=" + extractTo, "-cp", JAR.toString(),
-                "org.nativepool.demo.Demo");
-        assertEquals(0, again.exitCode, again.output);
+                "org.nativepool.cli.Main");
+        assertEquals(0, again.exitCode(), again.output());
     }
 
     @Test
     void aBadOverridePathFailsWithAMessageNamingTheProperty(@TempDir Path directory) throws Exception {
         Result result = java(directory, "-D" + NativeLibrary.PATH_PROPERTY + "=" + directory.resolve("nope.so"),
-                "-cp", JAR.toString(), "org.nativepool.demo.Demo");
-        assertTrue(result.exitCode != 0);
-        assertTrue(result.output.contains("NativeLibraryUnavailableException"), result.output);
-        assertTrue(result.output.contains(NativeLibrary.PATH_PROPERTY), result.output);
+                "-cp", JAR.toString(), "org.nativepool.cli.Main");
+        assertEquals(1, result.exitCode(), result.output());
+        assertTrue(result.output().contains("cannot load the nativepool native library"), result.output());
+        assertTrue(result.output().contains(NativeLibrary.PATH_PROPERTY), result.output());
     }
 
     @Test
@@ -124,31 +125,8 @@ class NativeLibraryTest {
             throws Exception {
         Path file = Files.writeString(directory.resolve("a-file"), "x");
         Result result = java(directory, "-Dnativepool.extract.dir=" + file, "-cp", JAR.toString(),
-                "org.nativepool.demo.Demo");
-        assertTrue(result.exitCode != 0);
-        assertTrue(result.output.contains(NativeLibrary.EXTRACT_DIR_PROPERTY), result.output);
-    }
-
-    private record Result(int exitCode, String output) {
-    }
-
-    private static Result java(Path workingDirectory, String... args) throws IOException, InterruptedException {
-        return finish(start(workingDirectory, args));
-    }
-
-    private static Process start(Path workingDirectory, String... args) throws IOException {
-        List<String> command = new ArrayList<>();
-        command.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(List.of(args));
-        return new ProcessBuilder(command).directory(workingDirectory.toFile()).redirectErrorStream(true).start();
-    }
-
-    private static Result finish(Process process) throws IOException, InterruptedException {
-        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!process.waitFor(120, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            throw new AssertionError("child JVM timed out:\n" + output);
-        }
-        return new Result(process.exitValue(), output);
+                "org.nativepool.cli.Main");
+        assertTrue(result.exitCode() != 0);
+        assertTrue(result.output().contains(NativeLibrary.EXTRACT_DIR_PROPERTY), result.output());
     }
 }

@@ -1,5 +1,6 @@
-package org.nativepool.demo;
+package org.nativepool.cli;
 
+import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import org.nativepool.Backend;
 import org.nativepool.FixedPool;
@@ -10,16 +11,16 @@ import org.nativepool.ThreadSafety;
 import org.nativepool.VariablePool;
 
 /**
- * The README's main command: shows which native features are present, then
- * builds a fixed and a variable pool, allocates, frees and prints the stats.
- * Run with {@code java -jar nativepool.jar}.
+ * The {@code demo} subcommand, which the README's main command runs: shows
+ * which native features are present, then builds a fixed and a variable pool,
+ * allocates, frees and prints the stats.
  */
-public final class Demo {
+final class Demo {
     private Demo() {
     }
 
-    public static void main(String[] args) {
-        System.out.println(NativePool.features());
+    static void run(PrintStream out) {
+        out.println(NativePool.features());
 
         try (FixedPool pages = FixedPool.builder(4096).name("pages").maxBlocks(1024)
                 .threadSafety(ThreadSafety.LOCK_FREE).backend(Backend.mmap()).build()) {
@@ -27,12 +28,12 @@ public final class Demo {
             pages.allocate(batch.length, batch);
             try (MemoryBlock page = pages.allocate()) {
                 page.asByteBuffer().putLong(0, 0xC0FFEEL);
-                System.out.printf("%s: block at 0x%x holds 0x%x%n", pages, page.address(),
+                out.printf("%s: block at 0x%x holds 0x%x%n", pages, page.address(),
                         page.asByteBuffer().getLong(0));
             }
-            System.out.println("  after 257 allocations: " + pages.stats());
+            out.println("  after 257 allocations: " + pages.stats());
             pages.free(batch);
-            System.out.println("  after freeing them:    " + pages.stats());
+            out.println("  after freeing them:    " + pages.stats());
         }
 
         try (VariablePool heap = VariablePool.builder().name("records").arenaSize(1 << 20).maxCapacity(4 << 20)
@@ -44,19 +45,19 @@ public final class Demo {
             for (int i = 0; i < held.length; i += 2) {
                 heap.free(held[i]);
             }
-            System.out.println(heap + " with every other block freed:\n  " + heap.stats());
+            out.println(heap + " with every other block freed:\n  " + heap.stats());
             try {
                 heap.allocateAddress(3 << 20);
             } catch (OutOfPoolMemoryException e) {
-                System.out.println("  a 3 MiB request fails: " + e.getMessage());
+                out.println("  a 3 MiB request fails: " + e.getMessage());
             }
             for (int i = 1; i < held.length; i += 2) {
                 heap.free(held[i]);
             }
-            System.out.println("  freed the rest and trimmed " + heap.trim() + " bytes: " + heap.stats());
+            out.println("  freed the rest and trimmed " + heap.trim() + " bytes: " + heap.stats());
             try (MemoryBlock big = heap.allocate(3 << 20)) {
                 ByteBuffer view = big.asByteBuffer();
-                System.out.println("  now a 3 MiB block fits in an arena of its own: " + view.capacity() + " bytes, "
+                out.println("  now a 3 MiB block fits in an arena of its own: " + view.capacity() + " bytes, "
                         + heap.stats());
             }
         }
