@@ -196,4 +196,18 @@ bool to_size(JNIEnv* env, jlong value, const char* what, std::size_t* out) noexc
   return true;
 }
 
+bool check_array(JNIEnv* env, jarray array, jlong needed, const char* what) noexcept {
+  char message[160];
+  if (array == nullptr) [[unlikely]] {
+    std::snprintf(message, sizeof message, "%s is null", what);
+  } else if (const jsize length = env->GetArrayLength(array); length < needed) [[unlikely]] {
+    std::snprintf(message, sizeof message, "%s has %" PRId32 " elements, needs %" PRId64, what,
+                  static_cast<std::int32_t>(length), static_cast<std::int64_t>(needed));
+  } else {
+    return true;
+  }
+  throw_invalid_argument(env, message);
+  return false;
+}
+
 }  // namespace nativepool::jni

@@ -32,4 +32,9 @@ void throw_invalid_argument(JNIEnv* env, const char* message) noexcept;
 /// when it is negative.
 [[nodiscard]] bool to_size(JNIEnv* env, jlong value, const char* what, std::size_t* out) noexcept;
 
+/// Checks a Java array before native code reads or writes it: false (and an
+/// InvalidArgumentException pending, naming @p what) when it is null or holds
+/// fewer than @p needed elements.
+[[nodiscard]] bool check_array(JNIEnv* env, jarray array, jlong needed, const char* what) noexcept;
+
 }  // namespace nativepool::jni

@@ -28,12 +28,21 @@ using nativepool::gpu::DeviceManager;
 using nativepool::gpu::Event;
 using nativepool::gpu::Stream;
 using nativepool::gpu::StreamOrderedPool;
+using nativepool::jni::check_array;
 using nativepool::jni::throw_status;
 using nativepool::jni::to_size;
 
-// Pseudo devices of the pool-addressed calls.
+// Pseudo devices of the pool-addressed calls, and the length of a stats
+// array: declared once, in GpuNative, and checked here against the javac -h
+// header whenever the glue is built from it.
 constexpr jint kPinned = -1;
 constexpr jint kAggregate = -2;
+constexpr jint kDeviceStatsFields = 15;
+#ifdef NATIVEPOOL_HAVE_JAVAH
+static_assert(kPinned == org_nativepool_internal_GpuNative_PINNED);
+static_assert(kAggregate == org_nativepool_internal_GpuNative_AGGREGATE);
+static_assert(kDeviceStatsFields == org_nativepool_internal_GpuNative_DEVICE_STATS_FIELDS);
+#endif
 
 DeviceManager* as_manager(jlong handle) noexcept { return reinterpret_cast<DeviceManager*>(handle); }
 Stream as_stream(jlong handle) noexcept { return static_cast<Stream>(static_cast<std::uintptr_t>(handle)); }
@@ -188,6 +197,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_copy(JNIEnv* env, 
   // Each side: {address, size, memory kind, device, offset}.
   jlong d[5];
   jlong s[5];
+  if (!check_array(env, dst, 5, "destination descriptor") || !check_array(env, src, 5, "source descriptor")) return;
   env->GetLongArrayRegion(dst, 0, 5, d);
   env->GetLongArrayRegion(src, 0, 5, s);
   std::size_t count = 0;
@@ -208,6 +218,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_copy(JNIEnv* env, 
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_stats(JNIEnv* env, jclass, jlong manager, jint device,
                                                                     jlongArray out) {
+  if (!check_array(env, out, kDeviceStatsFields, "device stats array")) return;
   DeviceManager* m = as_manager(manager);
   nativepool::gpu::DeviceStats stats;
   if (device == kPinned) {
@@ -234,6 +245,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_stats(JNIEnv* env,
       static_cast<jlong>(p.upstream.fragmentation.largest_free_block),
       static_cast<jlong>(p.upstream.fragmentation.free_blocks),
   };
+  static_assert(static_cast<jint>(std::size(fields)) == kDeviceStatsFields, "DeviceStats field order");
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }
 

@@ -3,7 +3,9 @@
 // cross-stream waits, copies, peer access and CUDA-style errors.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "gpu_test_support.hpp"
@@ -207,6 +209,12 @@ TEST(GpuRuntimeTest, SimulatedRuntimeNeedsDevicesAndCapacity) {
   std::shared_ptr<DeviceRuntime> runtime;
   EXPECT_EQ(make_simulated_runtime(0, 1024, &runtime), Status::kInvalidArgument);
   EXPECT_EQ(make_simulated_runtime(1, 0, &runtime), Status::kInvalidArgument);
+  // Totals that would not fit a signed 64-bit figure.
+  EXPECT_EQ(make_simulated_runtime(2, std::size_t{INT64_MAX}, &runtime), Status::kInvalidArgument);
+  EXPECT_NE(std::string(error_detail()).find("2 devices of 9223372036854775807 bytes exceed"), std::string::npos)
+      << error_detail();
+  ASSERT_EQ(make_simulated_runtime(1, std::size_t{INT64_MAX}, &runtime), Status::kOk);
+  ASSERT_EQ(make_simulated_runtime(2, std::size_t{INT64_MAX} / 2, &runtime), Status::kOk);
 }
 
 TEST(GpuRuntimeTest, CudaRuntimeAnswersEvenWithoutADevice) {

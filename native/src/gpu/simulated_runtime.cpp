@@ -6,6 +6,7 @@
 // stream (never the host), and failures carry the CUDA error the real
 // runtime would report. Callers must treat the "device" memory as opaque.
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -397,6 +398,15 @@ Status make_simulated_runtime(int devices, std::size_t capacity, std::shared_ptr
   if (devices > kMaxSimulatedDevices) {
     return fail(Status::kInvalidArgument, "simulated runtime: %d devices requested, at most %d can be simulated",
                 devices, kMaxSimulatedDevices);
+  }
+  // Totals over all devices reach Java as signed 64-bit figures: refuse what
+  // would make them wrap negative rather than report nonsense.
+  constexpr std::size_t kMaxTotal = std::size_t{INT64_MAX};
+  if (capacity > kMaxTotal / static_cast<std::size_t>(devices)) {
+    return fail(Status::kInvalidArgument,
+                "simulated runtime: %d devices of %zu bytes exceed %zu bytes in all (2^63 - 1, the most a total can "
+                "report)",
+                devices, capacity, kMaxTotal);
   }
   try {
     *out = std::make_shared<SimulatedRuntime>(devices, capacity);

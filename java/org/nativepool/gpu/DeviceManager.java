@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.nativepool.FeatureUnavailableException;
 import org.nativepool.InvalidArgumentException;
 import org.nativepool.LeakDetection;
@@ -36,6 +37,10 @@ import org.nativepool.internal.NativeLibrary;
  * leaks of their own.
  */
 public final class DeviceManager extends NativeResource {
+    /** Numbers the managers of this JVM, so that messages tell two of them apart. */
+    private static final AtomicInteger NEXT_ID = new AtomicInteger(1);
+
+    private final int id = NEXT_ID.getAndIncrement();
     private final String runtime;
     private final List<Device> devices;
     private final LeakDetection leakDetection;
@@ -276,7 +281,7 @@ public final class DeviceManager extends NativeResource {
 
     @Override
     public String toString() {
-        return "DeviceManager[" + runtime + ", " + devices.size() + " device(s)]";
+        return "DeviceManager#" + id + "[" + runtime + ", " + devices.size() + " device(s)]";
     }
 
     /** One pool of the manager (a device's or the pinned one) as the leak detector sees it. */

@@ -1,5 +1,7 @@
 package org.nativepool.gpu;
 
+import org.nativepool.internal.GpuNative;
+
 /**
  * A snapshot of one device's memory and pool, or of all devices summed
  * ({@link DeviceManager#stats()}, with {@code device} -1), or of the pinned
@@ -41,7 +43,7 @@ public record DeviceStats(
         long largestFreeBlock,
         long poolFreeBlocks) {
 
-    static final int FIELD_COUNT = 15;
+    static final int FIELD_COUNT = GpuNative.DEVICE_STATS_FIELDS;
 
     static DeviceStats fromNative(int device, long[] f) {
         return new DeviceStats(device, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11],

@@ -3,6 +3,7 @@ package org.nativepool.gpu;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
+import java.util.Objects;
 import org.nativepool.LeakDetector;
 import org.nativepool.PoolClosedException;
 import org.nativepool.internal.GpuNative;
@@ -69,19 +70,21 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
     }
 
     /**
-     * Frees the buffer in the order of {@code on}: work already enqueued on
-     * {@code on} may still use it; the pool reuses it only when that is safe.
+     * Frees the buffer in the order of {@code stream}: work already enqueued on
+     * {@code stream} may still use it; the pool reuses it only when that is safe.
      *
-     * @param on the stream whose work may still use the buffer: for a device buffer, a
+     * @param stream the stream whose work may still use the buffer: for a device buffer, a
      *     stream of its device; for a pinned buffer, of any device
+     * @throws NullPointerException if {@code stream} is null
      * @throws PoolClosedException if the buffer, the stream or the manager is closed
-     * @throws org.nativepool.InvalidArgumentException if {@code on} belongs to another device
+     * @throws org.nativepool.InvalidArgumentException if {@code stream} belongs to another device
      */
-    public void free(CudaStream on) {
-        manager.requireOwn(on.manager(), on);
+    public void free(CudaStream stream) {
+        Objects.requireNonNull(stream, "stream");
+        manager.requireOwn(stream.manager(), stream);
         long handle = manager.enter();
         try {
-            long streamHandle = on.enter();
+            long streamHandle = stream.enter();
             try {
                 if (!CLOSED.compareAndSet(this, false, true)) {
                     throw new PoolClosedException(this + " is already closed");
@@ -94,7 +97,7 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
                 }
                 closeTracker();
             } finally {
-                on.exit();
+                stream.exit();
             }
         } finally {
             manager.exit();

@@ -14,6 +14,11 @@ public final class GpuNative {
     public static final int PINNED = -1;
     /** The device number that asks for figures summed over all devices. */
     public static final int AGGREGATE = -2;
+    /**
+     * Length of the array {@link #stats} fills: the fields of {@code org.nativepool.gpu.DeviceStats}
+     * after its device number, in declaration order. The glue checks it against its own list.
+     */
+    public static final int DEVICE_STATS_FIELDS = 15;
 
     private GpuNative() {
     }

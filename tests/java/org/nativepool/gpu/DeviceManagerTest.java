@@ -2,6 +2,7 @@ package org.nativepool.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -124,7 +125,11 @@ class DeviceManagerTest {
                 CudaEvent foreignEvent = other.device(0).createEvent();
                 DeviceBuffer buffer = one.device(0).allocate(256);
                 DeviceBuffer foreignBuffer = other.device(0).allocate(256)) {
-            assertThrows(InvalidArgumentException.class, () -> one.device(0).allocate(256, foreign));
+            InvalidArgumentException mixed = assertThrows(InvalidArgumentException.class,
+                    () -> one.device(0).allocate(256, foreign));
+            // Two managers of the same kind and size: the message still tells them apart.
+            assertNotEquals(one.toString(), other.toString());
+            assertTrue(mixed.getMessage().contains("belongs to " + other + ", not to " + one), mixed.getMessage());
             assertThrows(InvalidArgumentException.class, () -> stream.copyAsync(buffer, foreignBuffer));
             assertThrows(InvalidArgumentException.class, () -> stream.record(foreignEvent));
             assertThrows(InvalidArgumentException.class, () -> stream.waitFor(foreignEvent));
@@ -147,6 +152,28 @@ class DeviceManagerTest {
                 () -> DeviceManager.simulated(65, 1L << 20).close());
         assertTrue(tooMany.getMessage().contains("at most 64"), tooMany.getMessage());
         DeviceManager.simulated(64, 1L << 20).close();
+    }
+
+    @Test
+    void simulatedTotalsThatWouldOverflowALongAreRefused() {
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                () -> DeviceManager.simulated(2, Long.MAX_VALUE).close());
+        assertTrue(e.getMessage().contains("2 devices of " + Long.MAX_VALUE + " bytes exceed"), e.getMessage());
+        try (DeviceManager manager = DeviceManager.simulated(2, Long.MAX_VALUE / 2)) {
+            DeviceStats total = manager.stats();
+            assertEquals(Long.MAX_VALUE / 2 * 2, total.deviceTotalBytes());
+            assertTrue(total.deviceFreeBytes() > 0, total.toString());
+        }
+    }
+
+    @Test
+    void freeOnANullStreamNamesTheParameter() {
+        try (DeviceManager manager = DeviceManager.simulated(1, 1L << 20);
+                DeviceBuffer buffer = manager.device(0).allocate(256)) {
+            NullPointerException e = assertThrows(NullPointerException.class, () -> buffer.free(null));
+            assertEquals("stream", e.getMessage());
+            assertFalse(buffer.isClosed(), "a refused free leaves the buffer live");
+        }
     }
 
     @Test
