@@ -237,6 +237,31 @@ TEST_P(GpuCanariesTest, StreamOrderedFreesCheckTheGuardsToo) {
   EXPECT_EQ(pool->deallocate(clean, stream_), Status::kOk) << error_detail();
 }
 
+TEST_P(GpuCanariesTest, BytesBetweenTheSizeAndTheRoundingAreGuarded) {
+  StreamOrderedPool* pool = nullptr;
+  const auto canaries = manager(SafetyLevel::kCanaries, &pool);
+  ASSERT_NE(pool, nullptr);
+  void* block = nullptr;
+  ASSERT_EQ(pool->allocate(1000, StreamOrderedPool::kNoStream, &block), Status::kOk) << error_detail();
+  device_write(static_cast<unsigned char*>(block), std::vector<unsigned char>(1000, 7));  // all of it: fine
+  ASSERT_EQ(pool->verify(), Status::kOk) << error_detail();
+  device_write(static_cast<unsigned char*>(block) + 1000, {0});  // byte 1000: inside the 1024 rounding
+  ASSERT_EQ(pool->deallocate(block), Status::kMemoryCorrupted);
+  EXPECT_EQ(last_corruption().guard, Guard::kBack);
+  EXPECT_EQ(last_corruption().size, 1000U);
+  EXPECT_EQ(last_corruption().offset, 1000);
+}
+
+TEST_P(GpuCanariesTest, OutOfMemoryQuotesTheRequestedSize) {
+  StreamOrderedPool* pool = nullptr;
+  const auto canaries = manager(SafetyLevel::kOff, &pool);
+  ASSERT_NE(pool, nullptr);
+  void* block = nullptr;
+  const std::size_t too_big = (std::size_t{1} << 40) + 1;
+  ASSERT_EQ(pool->allocate(too_big, StreamOrderedPool::kNoStream, &block), Status::kOutOfPoolMemory);
+  EXPECT_NE(std::string(error_detail()).find(std::to_string(too_big)), std::string::npos) << error_detail();
+}
+
 NATIVEPOOL_ON_ALL_RUNTIMES(GpuCanariesTest);
 
 }  // namespace

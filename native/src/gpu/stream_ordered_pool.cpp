@@ -95,11 +95,14 @@ Status StreamOrderedPool::allocate(std::size_t size, Stream stream, void** out) 
       return status;
     }
     if (block == nullptr) {
-      Status status = upstream_->allocate(rounded, granularity_, &block);
+      // The upstream gets the size asked for, not the rounded one: it rounds
+      // to the same granularity, and so its canaries guard the bytes between
+      // the two and its messages quote what the caller asked.
+      Status status = upstream_->allocate(size, granularity_, &block);
       if (status == Status::kOutOfPoolMemory || status == Status::kDeviceError) {
         // Cached blocks may be what is missing: give them back and retry.
         flush_all();
-        status = upstream_->allocate(rounded, granularity_, &block);
+        status = upstream_->allocate(size, granularity_, &block);
       }
       if (status != Status::kOk) return status;
       upstream_allocations_ += 1;
