@@ -13,8 +13,8 @@ void describe(const CorruptionReport& r) noexcept {
   const char* site = r.site != nullptr ? r.site : "unknown (tracking is off at this safety level)";
   if (r.guard == Guard::kFreed) {
     (void)fail(Status::kMemoryCorrupted,
-               "write after free: freed region 0x%" PRIxPTR " (%zu bytes) was modified at offset %td; "
-               "found when the region was handed out again",
+               "write after free: the freed block at 0x%" PRIxPTR " (%zu bytes) was modified at offset %td; "
+               "found when its memory was handed out again",
                r.block, r.size, r.offset);
     return;
   }

@@ -126,6 +126,8 @@ TEST_P(GpuCanariesTest, WriteAfterFreeIsReportedOnReuseThenRepaired) {
   void* again = nullptr;
   ASSERT_EQ(pool->allocate(256, 0, &again), Status::kMemoryCorrupted);
   EXPECT_EQ(last_corruption().guard, Guard::kFreed);
+  EXPECT_EQ(last_corruption().block, reinterpret_cast<std::uintptr_t>(block));
+  EXPECT_EQ(last_corruption().offset, 10);
   EXPECT_EQ(pool->stats().live_blocks, 0U);
   ASSERT_EQ(pool->allocate(256, 0, &again), Status::kOk) << "the poison was repaired";
   EXPECT_EQ(pool->deallocate(again), Status::kOk);

@@ -92,6 +92,9 @@ TEST_P(GuardedLevels, WriteAfterFreeIsReportedOnReuseThenRepaired) {
   void* again = nullptr;
   ASSERT_EQ(pool->allocate(256, 0, &again), Status::kMemoryCorrupted);
   EXPECT_EQ(last_corruption().guard, Guard::kFreed);
+  EXPECT_EQ(last_corruption().block, reinterpret_cast<std::uintptr_t>(block)) << "the address the user held";
+  EXPECT_EQ(last_corruption().size, 256U);
+  EXPECT_EQ(last_corruption().offset, 10);
   EXPECT_NE(std::strstr(error_detail(), "write after free"), nullptr) << error_detail();
   EXPECT_EQ(pool->stats().live_blocks, 0U);
   EXPECT_EQ(pool->allocate(256, 0, &again), Status::kOk) << "the poison was repaired";
@@ -161,6 +164,35 @@ TEST_P(GuardedLevels, ThreadsSeeNoFalseReports) {
 }
 
 // Fixed pools get canaries through the factory, which widens their blocks.
+TEST_P(GuardedLevels, FreeSpaceIsWhatAUserCanAllocate) {
+  FixedPoolConfig config;
+  config.block_size = 64;
+  config.blocks_per_chunk = 8;
+  std::unique_ptr<Pool> fixed;
+  ASSERT_EQ(make_fixed_pool(config, ThreadSafety::kMutex, std::make_shared<MallocBackend>(), &fixed, GetParam()),
+            Status::kOk)
+      << error_detail();
+  void* one = allocate(*fixed, 64);
+  PoolStats stats = fixed->stats();
+  EXPECT_EQ(stats.fragmentation.free_blocks, 7U);
+  EXPECT_EQ(stats.fragmentation.largest_free_block, 64U) << "not the 96 bytes of the guarded stride";
+  EXPECT_EQ(stats.fragmentation.free_bytes, 7U * 64);
+  EXPECT_EQ(stats.fragmentation.external_fragmentation, 0.0);
+  ASSERT_EQ(fixed->deallocate(one), Status::kOk);
+
+  auto variable = make_pool(GetParam());
+  void* block = allocate(*variable, 1000);
+  stats = variable->stats();
+  ASSERT_EQ(stats.fragmentation.free_blocks, 1U);
+  void* largest = nullptr;
+  ASSERT_EQ(variable->allocate(stats.fragmentation.largest_free_block, 0, &largest), Status::kOk)
+      << "the largest free block is a request that fits: " << error_detail();
+  EXPECT_EQ(variable->stats().reserved.regions, stats.reserved.regions) << "without growing";
+  EXPECT_EQ(variable->stats().fragmentation.free_bytes, 0U);
+  ASSERT_EQ(variable->deallocate(largest), Status::kOk);
+  ASSERT_EQ(variable->deallocate(block), Status::kOk);
+}
+
 TEST_P(GuardedLevels, FixedPoolsKeepBlockSizeAlignmentAndCounts) {
   for (ThreadSafety mode : {ThreadSafety::kNone, ThreadSafety::kMutex, ThreadSafety::kLockFree}) {
     FixedPoolConfig config;

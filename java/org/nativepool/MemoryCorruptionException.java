@@ -26,9 +26,9 @@ public class MemoryCorruptionException extends PoolCorruptedException {
         FREED
     }
 
-    /** Address of the block, or of the freed region. */
+    /** Address of the block, or, for a write after free, of the freed block. */
     private final long blockAddress;
-    /** Size the block was allocated with, or of the freed region. */
+    /** Size the block was allocated with, or, for a write after free, of the freed block. */
     private final long blockSize;
     /** The region whose bytes were found changed. */
     private final Guard guard;
@@ -41,8 +41,8 @@ public class MemoryCorruptionException extends PoolCorruptedException {
      * Called by the native library with the fields of its corruption report.
      *
      * @param message the detail message
-     * @param blockAddress address of the block (for {@link Guard#FREED}, of the freed region)
-     * @param blockSize size the block was allocated with (for {@link Guard#FREED}, of the region)
+     * @param blockAddress address of the block (for {@link Guard#FREED}, the address the freed block had)
+     * @param blockSize size the block was allocated with (for {@link Guard#FREED}, the freed block's usable size)
      * @param guard the ordinal of the {@link Guard} found changed
      * @param offset first changed byte, relative to the block address
      * @param allocationSite the native allocation site, or null when it was not recorded
@@ -57,14 +57,14 @@ public class MemoryCorruptionException extends PoolCorruptedException {
         this.allocationSite = allocationSite;
     }
 
-    /** {@return the address of the block (for {@link Guard#FREED}, of the freed region)} */
+    /** {@return the address of the block (for {@link Guard#FREED}, the address the freed block had)} */
     public long blockAddress() {
         return blockAddress;
     }
 
     /**
-     * {@return the size the block was allocated with (for {@link Guard#FREED}, of the
-     * freed region)}
+     * {@return the size the block was allocated with (for {@link Guard#FREED}, the freed
+     * block's usable size, rounded as the pool counts it)}
      */
     public long blockSize() {
         return blockSize;

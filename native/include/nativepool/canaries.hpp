@@ -134,6 +134,22 @@ class WithCanaries : public AdaptorBase<Inner> {
     return inner_->counted_size(size + 2 * margin_) - 2 * margin_;
   }
 
+  /// The free space as a user can have it: each hole loses the two margins
+  /// a block placed in it would need, so a 64-byte fixed pool reports 64
+  /// bytes per free block, not the 96 of its guarded stride, and the largest
+  /// free block is the largest request that fits.
+  [[nodiscard]] Fragmentation fragmentation() const noexcept {
+    Fragmentation f = inner_->fragmentation();
+    const std::uint64_t overhead = 2 * static_cast<std::uint64_t>(margin_);
+    f.free_bytes = f.free_bytes > overhead * f.free_blocks ? f.free_bytes - overhead * f.free_blocks : 0;
+    f.largest_free_block = f.largest_free_block > overhead ? f.largest_free_block - overhead : 0;
+    f.external_fragmentation =
+        f.free_bytes == 0 || f.external_fragmentation == 0.0
+            ? 0.0
+            : 1.0 - static_cast<double>(f.largest_free_block) / static_cast<double>(f.free_bytes);
+    return f;
+  }
+
   /// Checks both margins of every live block; kMemoryCorrupted for the first
   /// damaged one.
   [[nodiscard]] Status check_blocks() const noexcept {
@@ -188,10 +204,14 @@ class WithCanaries : public AdaptorBase<Inner> {
 
   // Write after free: report the damage once, repair the poison and give the
   // block back, so the pool stays usable and the next allocation may succeed.
+  // The report speaks of the region as a block the user held there: its
+  // address past the front margin, its size without the margins, and the
+  // offset from that address (negative inside the former front margin).
   [[gnu::noinline]] Status reject_reused(unsigned char* raw, std::size_t span, std::size_t damaged) noexcept {
     give_back(raw, span);
-    return fail_corruption(
-        {reinterpret_cast<std::uintptr_t>(raw), span, Guard::kFreed, static_cast<std::ptrdiff_t>(damaged), nullptr});
+    const auto margin = static_cast<std::ptrdiff_t>(margin_);
+    return fail_corruption({reinterpret_cast<std::uintptr_t>(raw) + margin_, span - 2 * margin_, Guard::kFreed,
+                            static_cast<std::ptrdiff_t>(damaged) - margin, nullptr});
   }
 
   // A failed device fill is not reported: the block goes back all the same,

@@ -28,8 +28,8 @@ enum class Guard : int {
 
 /// One detected corruption.
 struct CorruptionReport {
-  std::uintptr_t block = 0;  ///< address the user was given (or the freed region)
-  std::size_t size = 0;      ///< bytes the user asked for (or of the freed region)
+  std::uintptr_t block = 0;  ///< address the user was given (kFreed: the address the freed block had)
+  std::size_t size = 0;      ///< bytes the user asked for (kFreed: the freed block's usable size)
   Guard guard = Guard::kFront;
   /// First damaged byte relative to `block`: negative in the front guard.
   std::ptrdiff_t offset = 0;

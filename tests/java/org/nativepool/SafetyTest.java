@@ -69,11 +69,15 @@ class SafetyTest {
     void writeAfterFreeIsReportedWhenTheMemoryIsReused() {
         try (VariablePool pool = pool(SafetyLevel.CANARIES)) {
             MemoryBlock block = pool.allocate(256);
+            long address = block.address();
             ByteBuffer stale = block.asByteBuffer();
             block.close();
             stale.put(10, (byte) 42);
             MemoryCorruptionException e = assertThrows(MemoryCorruptionException.class, () -> pool.allocate(256));
             assertEquals(MemoryCorruptionException.Guard.FREED, e.guard());
+            assertEquals(address, e.blockAddress(), "the address the handle had");
+            assertEquals(256, e.blockSize());
+            assertEquals(10, e.offset());
             assertTrue(e.getMessage().contains("write after free"), e.getMessage());
             pool.allocate(256).close(); // repaired
         }
