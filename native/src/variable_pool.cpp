@@ -76,6 +76,10 @@ Status Tlsf::check_config(const VariablePoolConfig& config, const Backend* backe
                 "variable pool: max_bytes %zu is below the granularity %zu (0 means unbounded)",
                 config.max_bytes, config.granularity);
   }
+  if (config.max_bytes != 0 && config.initial_bytes > config.max_bytes) {
+    return fail(Status::kInvalidArgument, "variable pool: initial_bytes %zu exceeds max_bytes %zu",
+                config.initial_bytes, config.max_bytes);
+  }
   return Status::kOk;
 }
 

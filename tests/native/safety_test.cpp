@@ -164,6 +164,16 @@ TEST_P(GuardedLevels, ThreadsSeeNoFalseReports) {
 }
 
 // Fixed pools get canaries through the factory, which widens their blocks.
+TEST_P(GuardedLevels, OutOfMemoryQuotesTheSizeAskedFor) {
+  auto pool = make_pool(GetParam());
+  void* block = nullptr;
+  ASSERT_EQ(pool->allocate(2 * kArena, 0, &block), Status::kOk) << "an arena of its own";
+  const std::size_t too_big = std::size_t{1} << 60;
+  ASSERT_EQ(pool->allocate(too_big, 0, &block), Status::kOutOfPoolMemory);
+  const std::string expected = "cannot allocate " + std::to_string(too_big) + " bytes (";
+  EXPECT_EQ(std::string(error_detail()).rfind(expected, 0), 0U) << error_detail();
+}
+
 TEST_P(GuardedLevels, FreeSpaceIsWhatAUserCanAllocate) {
   FixedPoolConfig config;
   config.block_size = 64;

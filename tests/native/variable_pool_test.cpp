@@ -167,6 +167,7 @@ TYPED_TEST(VariablePoolTest, CreateRejectsBadConfigs) {
       {config_of(0), "arena_size 0 is not a positive multiple of the granularity 16"},
       {config_of(1000), "arena_size 1000 is not a positive multiple of the granularity 16"},
       {config_of(64 * kKiB, 256, 128), "max_bytes 128 is below the granularity 256"},
+      {config_of(64 * kKiB, 16, 128 * kKiB, 256 * kKiB), "initial_bytes 262144 exceeds max_bytes 131072"},
   };
   for (const Case& c : cases) {
     std::unique_ptr<TypeParam> pool;
@@ -198,7 +199,8 @@ TYPED_TEST(VariablePoolTest, InitialBytesReserveWholeArenasCappedByMax) {
     expect_all_free(*pool);
   }
   {
-    auto pool = this->make(config_of(64 * kKiB, 16, 160 * kKiB, 1 * kMiB));
+    // 150 KiB rounds up to three arenas, the last one capped at the maximum.
+    auto pool = this->make(config_of(64 * kKiB, 16, 160 * kKiB, 150 * kKiB));
     EXPECT_EQ(pool->reservation().bytes, 160 * kKiB);
     EXPECT_EQ(pool->reservation().regions, 3u);
     expect_all_free(*pool);

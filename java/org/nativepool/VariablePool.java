@@ -136,7 +136,7 @@ public final class VariablePool extends Pool {
          * Bytes reserved when the pool is built (whole arenas). Default 0.
          *
          * @param initialCapacity bytes to reserve, rounded up to whole arenas, the last one
-         *     capped by {@link #maxCapacity(long)}
+         *     capped by {@link #maxCapacity(long)}; {@link #build()} refuses more than a set maximum
          * @return this builder
          */
         public Builder initialCapacity(long initialCapacity) {

@@ -21,6 +21,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -79,7 +81,7 @@ class WithCanaries : public AdaptorBase<Inner> {
     const std::size_t request = size + front + margin_;
     void* raw = nullptr;
     const Status status = inner_->allocate(request, alignment, &raw);
-    if (status != Status::kOk) return status;
+    if (status != Status::kOk) [[unlikely]] return refused(status, size, request);
     auto* bytes = static_cast<unsigned char*>(raw);
     const std::size_t span = inner_->counted_size(request);
 
@@ -200,6 +202,19 @@ class WithCanaries : public AdaptorBase<Inner> {
       return fail_corruption({user, entry.size, Guard::kBack, offset, nullptr});
     }
     return Status::kOk;
+  }
+
+  // The inner pool's message quotes the request with its margins; the
+  // caller asked for @p size, so that is the figure it must read first.
+  [[gnu::noinline]] static Status refused(Status status, std::size_t size, std::size_t request) noexcept {
+    char quoted[64];
+    std::snprintf(quoted, sizeof quoted, "cannot allocate %zu bytes", request);
+    const char* detail = error_detail();
+    const std::size_t length = std::strlen(quoted);
+    if (std::strncmp(detail, quoted, length) != 0) return status;
+    char inner[512];
+    std::snprintf(inner, sizeof inner, "%s", detail + length);
+    return fail(status, "cannot allocate %zu bytes (%zu with the guard margins)%s", size, request, inner);
   }
 
   // Write after free: report the damage once, repair the poison and give the

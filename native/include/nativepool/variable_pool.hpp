@@ -32,7 +32,8 @@ struct VariablePoolConfig {
   /// Power of two: the minimum block size and the default alignment. Every
   /// block size is rounded up to it (device pools use 256).
   std::size_t granularity = 16;
-  /// Reserved at construction, in whole arenas (the last one capped by max).
+  /// Reserved at construction, in whole arenas (the last one capped by max);
+  /// more than a non-zero max_bytes is refused.
   std::size_t initial_bytes = 0;
   /// Upper bound on the bytes reserved from the backend; 0 means unbounded.
   std::size_t max_bytes = 0;
