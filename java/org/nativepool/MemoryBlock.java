@@ -1,12 +1,12 @@
 package org.nativepool;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Objects;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
+import org.nativepool.internal.ViewGuard;
 
 /**
  * A block of host-accessible pool memory that returns itself to its pool on
@@ -18,33 +18,41 @@ import org.nativepool.internal.PoolNative;
  * that allocated it, when its pool's {@link LeakDetection} selected it
  * (see {@link LeakDetector}).
  *
- * <p>A {@link ByteBuffer} obtained from {@link #asByteBuffer()} is a plain
- * direct buffer over the block: like any direct buffer it cannot be revoked,
- * so it must not be used after the block or its pool is closed.
+ * <p>Two ways to reach the bytes, both safe after close on any JDK:
+ * <ul>
+ *   <li>the bounds-checked accessors ({@link #getLong(long)},
+ *       {@link #putLong(long, long)}, {@link #copyFrom(long, byte[], int, int)},
+ *       ...), which throw {@link IndexOutOfBoundsException} outside the block
+ *       and {@link PoolClosedException} once it is closed;</li>
+ *   <li>a {@link ByteBuffer} from {@link #asByteBuffer()}. A direct buffer cannot
+ *       be revoked, so instead its memory outlives it: a block closed while a
+ *       view of it is still reachable is quarantined (it stays allocated, counted in
+ *       {@link PoolStats#liveBlocks()}) and goes back to the pool only once every
+ *       view is unreachable; a pool closed with views of its blocks still reachable
+ *       keeps its memory until then. A view therefore never reads or writes memory
+ *       that belongs to someone else, and never crashes the JVM. The leak detector
+ *       never reclaims a block while a view of it is reachable.</li>
+ * </ul>
  */
 public final class MemoryBlock implements AutoCloseable {
-    private static final VarHandle CLOSED;
-
-    static {
-        try {
-            CLOSED = MethodHandles.lookup().findVarHandle(MemoryBlock.class, "closed", boolean.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     private final Pool pool;
     private final long address;
     private final long size;
     /** Null when the leak detector does not track this handle. */
     private final LeakTracker leakTracker;
-    @SuppressWarnings("unused")
-    private volatile boolean closed;
+    /** Closed by {@link #close()}; frees the block once no accessor or view holds it. */
+    private final ViewGuard guard;
+    /** The accessors' window over the block, made on first use; null for blocks beyond 2 GiB. */
+    private ByteBuffer window;
 
     MemoryBlock(Pool pool, long address, long size) {
         this.pool = pool;
         this.address = address;
         this.size = size;
+        // A method of this handle, not a lambda over pool and address: a view's cleaner
+        // action holds the guard, the guard holds this handle, so the leak detector never
+        // sees the handle unreachable while a view of its block lives.
+        this.guard = new ViewGuard(this::freeBlock);
         this.leakTracker = LeakDetector.track(this, pool.leakOwner, address, size, null);
     }
 
@@ -70,7 +78,9 @@ public final class MemoryBlock implements AutoCloseable {
 
     /**
      * {@return a new direct buffer over the whole block, position 0, limit
-     * {@link #size()}, native byte order}
+     * {@link #size()}, native byte order} The block's memory stays reserved
+     * until this buffer is unreachable, even after {@link #close()} (see the
+     * class comment).
      *
      * @throws PoolClosedException if the block or its pool is closed
      * @throws InvalidArgumentException if the block is larger than a ByteBuffer can address (2 GiB - 1)
@@ -79,9 +89,222 @@ public final class MemoryBlock implements AutoCloseable {
         checkOpen();
         if (size > Integer.MAX_VALUE) {
             throw new InvalidArgumentException("a block of " + size + " bytes exceeds the 2 GiB limit of ByteBuffer;"
-                    + " use address() with your own accessor instead");
+                    + " use the accessors (getLong, copyTo, ...) instead");
         }
-        return PoolNative.wrap(address, size).order(ByteOrder.nativeOrder());
+        ByteBuffer view = guard.bind(PoolNative.wrap(address, size).order(ByteOrder.nativeOrder()), pool.views);
+        if (view == null) {
+            checkOpen(); // the block or the pool closed meanwhile: throws
+        }
+        return view;
+    }
+
+    /**
+     * {@return the byte at {@code offset}}
+     *
+     * @param offset from the block's first byte
+     * @throws IndexOutOfBoundsException if the byte lies outside the block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public byte getByte(long offset) {
+        ByteBuffer at = enter(offset, Byte.BYTES);
+        try {
+            return at.get(index(at, offset));
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Stores a byte at {@code offset}.
+     *
+     * @param offset from the block's first byte
+     * @param value the byte
+     * @throws IndexOutOfBoundsException if the byte lies outside the block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public void putByte(long offset, byte value) {
+        ByteBuffer at = enter(offset, Byte.BYTES);
+        try {
+            at.put(index(at, offset), value);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * {@return the int at {@code offset}, in native byte order}
+     *
+     * @param offset from the block's first byte; any alignment
+     * @throws IndexOutOfBoundsException if a byte of it lies outside the block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public int getInt(long offset) {
+        ByteBuffer at = enter(offset, Integer.BYTES);
+        try {
+            return at.getInt(index(at, offset));
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Stores an int at {@code offset}, in native byte order.
+     *
+     * @param offset from the block's first byte; any alignment
+     * @param value the int
+     * @throws IndexOutOfBoundsException if a byte of it lies outside the block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public void putInt(long offset, int value) {
+        ByteBuffer at = enter(offset, Integer.BYTES);
+        try {
+            at.putInt(index(at, offset), value);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * {@return the long at {@code offset}, in native byte order}
+     *
+     * @param offset from the block's first byte; any alignment
+     * @throws IndexOutOfBoundsException if a byte of it lies outside the block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public long getLong(long offset) {
+        ByteBuffer at = enter(offset, Long.BYTES);
+        try {
+            return at.getLong(index(at, offset));
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Stores a long at {@code offset}, in native byte order.
+     *
+     * @param offset from the block's first byte; any alignment
+     * @param value the long
+     * @throws IndexOutOfBoundsException if a byte of it lies outside the block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public void putLong(long offset, long value) {
+        ByteBuffer at = enter(offset, Long.BYTES);
+        try {
+            at.putLong(index(at, offset), value);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * {@return the double at {@code offset}, in native byte order}
+     *
+     * @param offset from the block's first byte; any alignment
+     * @throws IndexOutOfBoundsException if a byte of it lies outside the block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public double getDouble(long offset) {
+        return Double.longBitsToDouble(getLong(offset));
+    }
+
+    /**
+     * Stores a double at {@code offset}, in native byte order.
+     *
+     * @param offset from the block's first byte; any alignment
+     * @param value the double
+     * @throws IndexOutOfBoundsException if a byte of it lies outside the block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public void putDouble(long offset, double value) {
+        putLong(offset, Double.doubleToRawLongBits(value));
+    }
+
+    /**
+     * Copies {@code length} bytes of {@code src} from {@code srcOffset} into the block at {@code offset}.
+     *
+     * @param offset where in the block the copy starts
+     * @param src the bytes
+     * @param srcOffset where in {@code src} they start
+     * @param length how many
+     * @throws NullPointerException if {@code src} is null
+     * @throws IndexOutOfBoundsException if either range lies outside its array or block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public void copyFrom(long offset, byte[] src, int srcOffset, int length) {
+        Objects.requireNonNull(src, "src");
+        Objects.checkFromIndexSize(srcOffset, length, src.length);
+        ByteBuffer at = enter(offset, length);
+        try {
+            at.put(index(at, offset), src, srcOffset, length);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Copies {@code length} bytes of the block from {@code offset} into {@code dst} at {@code dstOffset}.
+     *
+     * @param offset where in the block the copy starts
+     * @param dst where the bytes go
+     * @param dstOffset where in {@code dst}
+     * @param length how many
+     * @throws NullPointerException if {@code dst} is null
+     * @throws IndexOutOfBoundsException if either range lies outside its array or block
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public void copyTo(long offset, byte[] dst, int dstOffset, int length) {
+        Objects.requireNonNull(dst, "dst");
+        Objects.checkFromIndexSize(dstOffset, length, dst.length);
+        ByteBuffer at = enter(offset, length);
+        try {
+            at.get(index(at, offset), dst, dstOffset, length);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Copies the remaining bytes of {@code src} into the block at {@code offset}, advancing its position.
+     *
+     * @param offset where in the block the copy starts
+     * @param src the bytes, from its position to its limit
+     * @throws NullPointerException if {@code src} is null
+     * @throws IndexOutOfBoundsException if they do not fit in the block from {@code offset}
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public void copyFrom(long offset, ByteBuffer src) {
+        Objects.requireNonNull(src, "src");
+        int length = src.remaining();
+        ByteBuffer at = enter(offset, length);
+        try {
+            at.put(index(at, offset), src, src.position(), length);
+            src.position(src.position() + length);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Fills the remaining space of {@code dst} with the block's bytes from {@code offset}, advancing its position.
+     *
+     * @param offset where in the block the copy starts
+     * @param dst where the bytes go, from its position to its limit
+     * @throws NullPointerException if {@code dst} is null
+     * @throws IndexOutOfBoundsException if the block holds fewer bytes from {@code offset}
+     * @throws java.nio.ReadOnlyBufferException if {@code dst} is read-only
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    public void copyTo(long offset, ByteBuffer dst) {
+        Objects.requireNonNull(dst, "dst");
+        int length = dst.remaining();
+        ByteBuffer at = enter(offset, length);
+        try {
+            dst.put(dst.position(), at, index(at, offset), length);
+            dst.position(dst.position() + length);
+        } finally {
+            exit();
+        }
     }
 
     /**
@@ -90,32 +313,71 @@ public final class MemoryBlock implements AutoCloseable {
      * {@link #address()} throws {@link PoolClosedException}.
      */
     public boolean isClosed() {
-        return closed;
+        return guard.isClosed();
     }
 
     /**
-     * Returns the block to its pool. Later calls, and calls after the pool closed, do nothing.
+     * Returns the block to its pool: at once, or, while a view from
+     * {@link #asByteBuffer()} is still reachable, when the last one is
+     * collected. Later calls, and calls after the pool closed, do nothing.
      *
      * @throws MemoryCorruptionException if the pool has canaries and a guard of the block was
-     *     overwritten; the block then stays allocated until the pool closes
+     *     overwritten; the block then stays allocated until the pool closes (when the free waits
+     *     for views, the damage is logged when it happens instead)
      */
     @Override
     public void close() {
-        if (CLOSED.compareAndSet(this, false, true)) {
-            try {
-                pool.freeFromHandle(address);
-            } finally {
-                if (leakTracker != null) {
-                    leakTracker.close();
-                }
-                // Until the tracker is closed, the cleaner must not see this handle unreachable.
-                Reference.reachabilityFence(this);
+        try {
+            guard.close();
+        } finally {
+            if (leakTracker != null) {
+                leakTracker.close();
             }
+            // Until the tracker is closed, the cleaner must not see this handle unreachable.
+            Reference.reachabilityFence(this);
         }
     }
 
+    /**
+     * Enters an accessor over {@code [offset, offset + width)}: the pool's guard keeps the pool
+     * open, this block's keeps the block allocated, until {@link #exit()}.
+     *
+     * @return a buffer whose index {@link #index(ByteBuffer, long)} names {@code offset}
+     */
+    private ByteBuffer enter(long offset, int width) {
+        Objects.checkFromIndexSize(offset, width, size);
+        pool.acquire();
+        if (!guard.retain()) {
+            pool.release();
+            throw new PoolClosedException("block 0x" + Long.toHexString(address) + " of " + pool + " is closed");
+        }
+        if (size > Integer.MAX_VALUE) {
+            return PoolNative.wrap(address + offset, width).order(ByteOrder.nativeOrder());
+        }
+        ByteBuffer at = window;
+        if (at == null) {
+            at = PoolNative.wrap(address, size).order(ByteOrder.nativeOrder());
+            window = at; // a benign race: every thread's window is the same view
+        }
+        return at;
+    }
+
+    /** The index of {@code offset} in a buffer from {@link #enter(long, int)}: a window of the whole block, or of the range alone. */
+    private int index(ByteBuffer at, long offset) {
+        return at.capacity() == size ? (int) offset : 0;
+    }
+
+    private void exit() {
+        guard.release();
+        pool.release();
+    }
+
+    private void freeBlock() {
+        pool.freeFromHandle(address);
+    }
+
     private void checkOpen() {
-        if (closed) {
+        if (guard.isClosed()) {
             throw new PoolClosedException("block 0x" + Long.toHexString(address) + " of " + pool + " is closed");
         }
         if (pool.isClosed()) {
@@ -126,6 +388,6 @@ public final class MemoryBlock implements AutoCloseable {
     @Override
     public String toString() {
         return "MemoryBlock[0x" + Long.toHexString(address) + ", " + size + " bytes, " + pool.name()
-                + (closed ? ", closed]" : "]");
+                + (guard.isClosed() ? ", closed]" : "]");
     }
 }

@@ -6,6 +6,7 @@ import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
 import org.nativepool.internal.SafetyNative;
+import org.nativepool.internal.ViewGuard;
 
 /**
  * A memory pool whose blocks and bookkeeping live in the native core. Built
@@ -19,7 +20,10 @@ import org.nativepool.internal.SafetyNative;
  *
  * <p>Closing the pool releases all of its memory, including blocks still
  * allocated, which are reported according to its {@link LeakPolicy}. Handles
- * of such blocks become inert: closing them later does nothing.
+ * of such blocks become inert: closing them later does nothing. While a
+ * {@link MemoryBlock#asByteBuffer() view} of a block is still reachable, the
+ * memory is kept (the pool is closed for every call) and released when the
+ * last view is collected, so no view ever outlives its memory.
  *
  * <p>A pool's {@link SafetyLevel} decides whether writes outside blocks and
  * after free are detected ({@link MemoryCorruptionException}); its
@@ -40,6 +44,11 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     private final boolean reclaimLeakedBlocks;
     /** This pool as the leak detector sees it; its tracked handles give corruption reports their allocation stacks. */
     final LeakOwner<Void> leakOwner;
+    /**
+     * Closed by {@link #dispose(long)}: destroys the native pool once no view of its memory is
+     * reachable ({@link MemoryBlock#asByteBuffer()}), so that no view outlives the memory.
+     */
+    final ViewGuard views;
     /** Fixed pools: the block size; variable pools: 0. */
     final long blockSize;
     /** Fixed pools: the block alignment; variable pools: the granularity. */
@@ -47,6 +56,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     Pool(long handle, PoolBuilder<?, ?> settings) {
         super(handle);
+        this.views = new ViewGuard(() -> PoolNative.destroy(handle));
         this.name = settings.name;
         this.threadSafety = settings.threadSafety;
         this.backend = settings.backend;
@@ -308,7 +318,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         }
         PoolStats last = stats(handle);
         String live = last.liveBlocks() == 0 || leakPolicy == LeakPolicy.IGNORE ? null : leakReport(handle);
-        PoolNative.destroy(handle);
+        views.close(); // destroys the native pool now, or when the last view of its memory goes
         // The pool released and reported its live blocks: their handles are no leaks of their own.
         leakOwner.closeAll();
         PoolLeakException leak = live == null ? null : reportLeak(last, live);

@@ -1,7 +1,6 @@
 package org.nativepool.cli;
 
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
 import org.nativepool.Backend;
 import org.nativepool.FixedPool;
 import org.nativepool.MemoryBlock;
@@ -27,9 +26,8 @@ final class Demo {
             long[] batch = new long[256];
             pages.allocate(batch.length, batch);
             try (MemoryBlock page = pages.allocate()) {
-                page.asByteBuffer().putLong(0, 0xC0FFEEL);
-                out.printf("%s: block at 0x%x holds 0x%x%n", pages, page.address(),
-                        page.asByteBuffer().getLong(0));
+                page.putLong(0, 0xC0FFEEL);
+                out.printf("%s: block at 0x%x holds 0x%x%n", pages, page.address(), page.getLong(0));
             }
             out.println("  after 257 allocations: " + pages.stats());
             pages.free(batch);
@@ -56,8 +54,8 @@ final class Demo {
             }
             out.println("  freed the rest and trimmed " + heap.trim() + " bytes: " + heap.stats());
             try (MemoryBlock big = heap.allocate(3 << 20)) {
-                ByteBuffer view = big.asByteBuffer();
-                out.println("  now a 3 MiB block fits in an arena of its own: " + view.capacity() + " bytes, "
+                big.putByte(big.size() - 1, (byte) 1);
+                out.println("  now a 3 MiB block fits in an arena of its own: " + big.size() + " bytes, "
                         + heap.stats());
             }
         }

@@ -69,7 +69,7 @@ class ConcurrencyTest {
             if (held.isEmpty() || random.nextBoolean()) {
                 MemoryBlock block = allocate.apply(random.nextInt(Integer.MAX_VALUE));
                 long stamp = seed << 40 | i;
-                block.asByteBuffer().putLong(0, stamp);
+                block.putLong(0, stamp);
                 held.add(block);
                 stamps.add(stamp);
                 count++;
@@ -85,7 +85,7 @@ class ConcurrencyTest {
     }
 
     private static void release(MemoryBlock block, long stamp) {
-        assertEquals(stamp, block.asByteBuffer().getLong(0), "another thread wrote into " + block);
+        assertEquals(stamp, block.getLong(0), "another thread wrote into " + block);
         block.close();
     }
 

@@ -35,7 +35,7 @@ class VariablePoolTest {
             List<MemoryBlock> blocks = new ArrayList<>();
             for (int i = 0; i < 3000; i++) {
                 MemoryBlock block = pool.allocate(1 + random.nextInt(2000));
-                block.asByteBuffer().put(0, (byte) i);
+                block.putByte(0, (byte) i);
                 blocks.add(block);
             }
             PoolStats busy = pool.stats();
@@ -116,8 +116,8 @@ class VariablePoolTest {
     void requestsLargerThanAnArenaGetTheirOwn() {
         try (VariablePool pool = VariablePool.builder().arenaSize(1 << 20).build()) {
             MemoryBlock big = pool.allocate(5 << 20);
-            big.asByteBuffer().put((5 << 20) - 1, (byte) 9);
-            assertEquals(9, big.asByteBuffer().get((5 << 20) - 1));
+            big.putByte((5 << 20) - 1, (byte) 9);
+            assertEquals(9, big.getByte((5 << 20) - 1));
             assertTrue(pool.stats().bytesReserved() >= 5 << 20);
             big.close();
             assertTrue(pool.trim() >= 5 << 20);

@@ -143,7 +143,7 @@ class PoolApiFuzzTest {
             try {
                 MemoryBlock block = pool instanceof FixedPool fixed ? fixed.allocate()
                         : ((VariablePool) pool).allocate(data.consumeLong(-1, MAX_SIZE));
-                block.asByteBuffer().put(0, (byte) 1);
+                block.putByte(0, (byte) 1);
                 handles.add(block);
                 freed.remove(block.address());
             } catch (InvalidArgumentException | OutOfPoolMemoryException expected) {

@@ -121,6 +121,62 @@ final class MisuseCatalogue {
                     f.pool.close();
                     block.address();
                 }),
+                noOp("view-used-after-block-close", f -> {
+                    MemoryBlock block = handle(f.pool);
+                    long address = block.address();
+                    ByteBuffer view = block.asByteBuffer();
+                    block.close();
+                    long next = f.allocate(); // must not be the block the view still reaches
+                    view.putLong(0, -1L);
+                    f.pool.free(next);
+                    if (next == address) {
+                        throw new AssertionError("a closed block still viewed was handed out again");
+                    }
+                }),
+                noOp("view-used-after-pool-close", f -> {
+                    ByteBuffer view = handle(f.pool).asByteBuffer();
+                    f.pool.close();
+                    view.putLong(0, 42L);
+                    if (view.getLong(0) != 42L) {
+                        throw new AssertionError("the view lost its memory");
+                    }
+                }),
+                noOp("view-used-after-block-close-and-trim", f -> {
+                    MemoryBlock block = handle(f.pool);
+                    ByteBuffer view = block.asByteBuffer();
+                    block.close();
+                    f.pool.trim();
+                    view.putLong(0, 7L);
+                }),
+                throwing("view-of-a-closed-block", PoolClosedException.class, "is closed", f -> {
+                    MemoryBlock block = handle(f.pool);
+                    block.close();
+                    block.asByteBuffer();
+                }),
+                throwing("accessor-after-close", PoolClosedException.class, "is closed", f -> {
+                    MemoryBlock block = handle(f.pool);
+                    block.close();
+                    block.getLong(0);
+                }),
+                throwing("accessor-after-pool-close", PoolClosedException.class, "closed", f -> {
+                    MemoryBlock block = handle(f.pool);
+                    f.pool.close();
+                    block.putLong(0, 1L);
+                }),
+                throwing("accessor-past-the-end", IndexOutOfBoundsException.class, "",
+                        f -> handle(f.pool).getLong(60)),
+                throwing("accessor-negative-offset", IndexOutOfBoundsException.class, "",
+                        f -> handle(f.pool).putByte(-1, (byte) 0)),
+                throwing("accessor-offset-overflow", IndexOutOfBoundsException.class, "",
+                        f -> handle(f.pool).getInt(Long.MAX_VALUE - 1)),
+                throwing("copy-from-past-the-end", IndexOutOfBoundsException.class, "",
+                        f -> handle(f.pool).copyFrom(32, new byte[64], 0, 64)),
+                throwing("copy-to-past-the-array", IndexOutOfBoundsException.class, "",
+                        f -> handle(f.pool).copyTo(0, new byte[16], 8, 16)),
+                throwing("copy-from-null-array", NullPointerException.class, "src",
+                        f -> handle(f.pool).copyFrom(0, (byte[]) null, 0, 1)),
+                throwing("copy-to-null-buffer", NullPointerException.class, "dst",
+                        f -> handle(f.pool).copyTo(0, (ByteBuffer) null)),
                 noOp("pool-close-twice", f -> {
                     f.pool.close();
                     f.pool.close();

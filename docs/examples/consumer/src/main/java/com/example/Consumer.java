@@ -22,8 +22,8 @@ public final class Consumer {
         try (FixedPool pages = NativePool.fixedPool(4096).maxBlocks(64).threadSafety(ThreadSafety.LOCK_FREE).build();
              VariablePool heap = NativePool.variablePool().arenaSize(1 << 20).build()) {
             try (MemoryBlock page = pages.allocate()) {
-                page.asByteBuffer().putLong(0, 42L);
-                check(page.asByteBuffer().getLong(0) == 42L, "a page reads back what was written");
+                page.putLong(0, 42L); // bounds-checked, and an exception once the page is closed
+                check(page.getLong(0) == 42L, "a page reads back what was written");
             }
             long record = heap.allocateAddress(1000, 64);
             check(record % 64 == 0, "a 64-byte aligned record");
