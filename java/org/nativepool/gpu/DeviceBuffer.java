@@ -10,7 +10,7 @@ public final class DeviceBuffer extends PooledBuffer implements GpuMemory {
     private final Device device;
 
     DeviceBuffer(DeviceManager manager, Device device, long address, long size, CudaStream stream) {
-        super(manager, device.index(), address, size, stream);
+        super(manager, device.index(), address, size, stream, false);
         this.device = device;
     }
 

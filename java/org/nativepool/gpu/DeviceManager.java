@@ -15,6 +15,7 @@ import org.nativepool.internal.GpuNative;
 import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.NativeLibrary;
+import org.nativepool.internal.ViewGuard;
 
 /**
  * All GPUs of one runtime, each with its own stream-ordered device pool, plus
@@ -49,9 +50,12 @@ public final class DeviceManager extends NativeResource {
     private final List<BufferLeaks> deviceLeaks;
     /** The leak detector's view of the pinned pool. */
     private final BufferLeaks pinnedLeaks;
+    /** Closed by {@link #dispose(long)}: destroys the native manager once no pinned view is reachable. */
+    final ViewGuard views;
 
     private DeviceManager(long handle, LeakDetection leakDetection, boolean reclaimLeakedBlocks) {
         super(handle);
+        this.views = new ViewGuard(() -> GpuNative.destroyManager(handle));
         this.runtime = GpuNative.runtimeName(handle);
         this.leakDetection = leakDetection;
         this.reclaimLeakedBlocks = reclaimLeakedBlocks;
@@ -270,7 +274,7 @@ public final class DeviceManager extends NativeResource {
     @Override
     protected void dispose(long handle) {
         try {
-            GpuNative.destroyManager(handle);
+            views.close(); // destroys the manager now, or when the last pinned view goes
         } finally {
             for (BufferLeaks leaks : deviceLeaks) {
                 leaks.closeAll();

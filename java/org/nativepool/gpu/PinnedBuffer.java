@@ -14,13 +14,17 @@ import org.nativepool.internal.PoolNative;
  */
 public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
     PinnedBuffer(DeviceManager manager, long address, long size, CudaStream stream) {
-        super(manager, GpuNative.PINNED, address, size, stream);
+        super(manager, GpuNative.PINNED, address, size, stream, true);
     }
 
     /**
-     * {@return a new direct buffer over the whole block, native byte order} Like
-     * any direct buffer it cannot be revoked: do not use it after the block is
-     * closed, nor while a copy into the block is in flight.
+     * {@return a new direct buffer over the whole block, native byte order} A
+     * direct buffer cannot be revoked, so its memory outlives it instead: a
+     * buffer closed or freed while a view of it is reachable keeps its block
+     * until the view is collected, and a manager closed meanwhile keeps its
+     * memory until then; the view never reaches memory handed to someone else
+     * and never crashes the JVM. Do not touch it while a copy into the block is
+     * in flight.
      *
      * @throws org.nativepool.PoolClosedException if the buffer or its manager is closed
      * @throws InvalidArgumentException if the block is larger than a ByteBuffer can address
@@ -30,7 +34,11 @@ public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
         if (size() > Integer.MAX_VALUE) {
             throw new InvalidArgumentException("a block of " + size() + " bytes exceeds the 2 GiB limit of ByteBuffer");
         }
-        return PoolNative.wrap(address, size()).order(ByteOrder.nativeOrder());
+        ByteBuffer view = hold.bind(PoolNative.wrap(address, size()).order(ByteOrder.nativeOrder()), manager.views);
+        if (view == null) {
+            liveAddress(); // closed meanwhile: throws
+        }
+        return view;
     }
 
     /**

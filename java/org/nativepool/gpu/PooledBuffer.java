@@ -8,6 +8,7 @@ import org.nativepool.LeakDetector;
 import org.nativepool.PoolClosedException;
 import org.nativepool.internal.GpuNative;
 import org.nativepool.internal.LeakTracker;
+import org.nativepool.internal.ViewGuard;
 
 /**
  * What device and pinned buffers share: a block of a manager's stream-ordered
@@ -38,15 +39,24 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
     private final CudaStream stream;
     /** Null when the leak detector does not track this buffer. */
     private final LeakTracker leakTracker;
+    /**
+     * Pinned buffers: keeps the block while a host view of it is reachable (its free action
+     * is a method of this buffer, so a view also keeps the buffer reachable); null for
+     * device buffers, which have no views.
+     */
+    final ViewGuard hold;
+    /** The stream an explicit {@link #free(CudaStream)} named, for a free that waits for views. */
+    private volatile CudaStream freeOn;
     @SuppressWarnings("unused")
     private volatile boolean closed;
 
-    PooledBuffer(DeviceManager manager, int pool, long address, long size, CudaStream stream) {
+    PooledBuffer(DeviceManager manager, int pool, long address, long size, CudaStream stream, boolean viewable) {
         this.manager = manager;
         this.pool = pool;
         this.address = address;
         this.size = size;
         this.stream = stream;
+        this.hold = viewable ? new ViewGuard(this::freeHeld) : null;
         this.leakTracker = manager.trackLeak(this, pool, address, size, stream);
     }
 
@@ -82,6 +92,25 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
     public void free(CudaStream stream) {
         Objects.requireNonNull(stream, "stream");
         manager.requireOwn(stream.manager(), stream);
+        if (hold != null) {
+            // A pinned buffer takes a stream of any device: nothing below can refuse it.
+            if (stream.isClosed()) {
+                throw new PoolClosedException(stream + " is closed");
+            }
+            if (manager.isClosed()) {
+                throw new PoolClosedException(this + " belongs to closed " + manager);
+            }
+            if (!CLOSED.compareAndSet(this, false, true)) {
+                throw new PoolClosedException(this + " is already closed");
+            }
+            freeOn = stream;
+            try {
+                hold.close();
+            } finally {
+                closeTracker();
+            }
+            return;
+        }
         long handle = manager.enter();
         try {
             long streamHandle = stream.enter();
@@ -115,10 +144,20 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
             return;
         }
         try {
-            release(manager, pool, address, stream);
+            if (hold != null) {
+                hold.close();
+            } else {
+                release(manager, pool, address, stream);
+            }
         } finally {
             closeTracker();
         }
+    }
+
+    /** A pinned block's free, once no view holds it: on the stream free() named, else as close() frees. */
+    private void freeHeld() {
+        CudaStream on = freeOn;
+        release(manager, pool, address, on != null ? on : stream);
     }
 
     /**

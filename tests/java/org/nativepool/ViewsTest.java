@@ -11,6 +11,8 @@ import java.nio.ByteOrder;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
+import org.nativepool.gpu.DeviceManager;
+import org.nativepool.gpu.PinnedBuffer;
 
 /**
  * Views never outlive their memory: a block closed while its ByteBuffer
@@ -47,6 +49,20 @@ class ViewsTest {
             second = null;
             assertTrue(collectUntil(() -> pool.stats().liveBlocks() == 0), "freed once the views are gone");
             pool.validate();
+        }
+    }
+
+    @Test
+    void aClosedPinnedBufferIsQuarantinedUntilItsLastViewIsCollected() throws Exception {
+        try (DeviceManager manager = DeviceManager.simulated(1, 1 << 20)) {
+            PinnedBuffer pinned = manager.allocatePinned(256);
+            ByteBuffer view = pinned.asByteBuffer();
+            pinned.close();
+            assertTrue(pinned.isClosed());
+            assertEquals(1, manager.pinnedStats().liveBlocks(), "quarantined, still counted live");
+            view.putLong(0, 9L);
+            view = null;
+            assertTrue(collectUntil(() -> manager.pinnedStats().liveBlocks() == 0), "freed once the view is gone");
         }
     }
 

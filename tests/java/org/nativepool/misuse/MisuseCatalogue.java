@@ -487,6 +487,49 @@ final class MisuseCatalogue {
                     pinned.close();
                     pinned.asByteBuffer();
                 }),
+                noOp("gpu/pinned-view-used-after-close", f -> {
+                    DeviceManager manager = gpu(f);
+                    PinnedBuffer pinned = manager.allocatePinned(64);
+                    long address = pinned.address();
+                    ByteBuffer view = pinned.asByteBuffer();
+                    pinned.close();
+                    PinnedBuffer next = f.keep(manager.allocatePinned(64));
+                    view.putLong(0, 3L);
+                    if (next.address() == address) {
+                        throw new AssertionError("a closed pinned buffer still viewed was handed out again");
+                    }
+                }),
+                noOp("gpu/pinned-view-used-after-stream-free", f -> {
+                    DeviceManager manager = gpu(f);
+                    CudaStream stream = f.keep(manager.device(0).createStream());
+                    PinnedBuffer pinned = manager.allocatePinned(64, stream);
+                    ByteBuffer view = pinned.asByteBuffer();
+                    pinned.free(stream);
+                    view.putLong(8, 4L);
+                }),
+                noOp("gpu/pinned-view-used-after-manager-close", f -> {
+                    DeviceManager manager = DeviceManager.simulated(1, 1 << 20);
+                    ByteBuffer view = manager.allocatePinned(64).asByteBuffer();
+                    manager.close();
+                    view.putLong(0, 5L);
+                    if (view.getLong(0) != 5L) {
+                        throw new AssertionError("the view lost its memory");
+                    }
+                }),
+                throwing("gpu/pinned-free-twice", PoolClosedException.class, "already closed", f -> {
+                    DeviceManager manager = gpu(f);
+                    CudaStream stream = f.keep(manager.device(0).createStream());
+                    PinnedBuffer pinned = manager.allocatePinned(64, stream);
+                    pinned.free(stream);
+                    pinned.free(stream);
+                }),
+                throwing("gpu/pinned-free-on-closed-stream", PoolClosedException.class, "closed", f -> {
+                    DeviceManager manager = gpu(f);
+                    CudaStream stream = manager.device(0).createStream();
+                    PinnedBuffer pinned = f.keep(manager.allocatePinned(64));
+                    stream.close();
+                    pinned.free(stream);
+                }),
                 throwing("gpu/allocate-after-manager-close", PoolClosedException.class, "", f -> {
                     DeviceManager manager = DeviceManager.simulated(1, 1 << 20);
                     manager.close();
