@@ -164,6 +164,9 @@ public final class LeakDetector {
                 return;
             }
             owner.trackedHandles().remove(address, this);
+            if (owner.isClosed()) {
+                return; // the owner released and reported its blocks: no leak of the handle's own
+            }
             boolean reclaimed = false;
             String failure = "";
             if (owner.reclaimLeakedBlocks()) {
@@ -173,7 +176,7 @@ public final class LeakDetector {
                     failure = "; freeing it failed: " + e.getMessage();
                 }
             }
-            if (!reclaimed && closed) {
+            if (!reclaimed && (closed || owner.isClosed())) {
                 return; // the owner closed meanwhile and released the block: no leak of the handle's own
             }
             LeakedBlock leak = new LeakedBlock(owner.leakOwnerName(), address, size, reclaimed, stack, handleType);

@@ -318,9 +318,11 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         }
         PoolStats last = stats(handle);
         String live = last.liveBlocks() == 0 || leakPolicy == LeakPolicy.IGNORE ? null : leakReport(handle);
-        views.close(); // destroys the native pool now, or when the last view of its memory goes
-        // The pool released and reported its live blocks: their handles are no leaks of their own.
+        // The pool reported its live blocks and releases them now: their handles are no leaks
+        // of their own. Marked before the release, so that a dropped handle's cleaner that finds
+        // the pool closed also finds its owner closed, and reports nothing.
         leakOwner.closeAll();
+        views.close(); // destroys the native pool now, or when the last view of its memory goes
         PoolLeakException leak = live == null ? null : reportLeak(last, live);
         if (corruption != null) {
             if (leak != null) {

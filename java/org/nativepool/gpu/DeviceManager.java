@@ -273,14 +273,13 @@ public final class DeviceManager extends NativeResource {
     /** Releases all memory: the buffers still open are no leaks of their own. */
     @Override
     protected void dispose(long handle) {
-        try {
-            views.close(); // destroys the manager now, or when the last pinned view goes
-        } finally {
-            for (BufferLeaks leaks : deviceLeaks) {
-                leaks.closeAll();
-            }
-            pinnedLeaks.closeAll();
+        // Marked before the release, so that a dropped buffer's cleaner that finds the manager
+        // closed also finds its owner closed, and reports nothing.
+        for (BufferLeaks leaks : deviceLeaks) {
+            leaks.closeAll();
         }
+        pinnedLeaks.closeAll();
+        views.close(); // destroys the manager now, or when the last pinned view goes
     }
 
     @Override
