@@ -243,13 +243,28 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         }
     }
 
-    /** Makes the Java stack that allocated the damaged block, when a handle recorded it, the cause. */
+    /**
+     * Makes the Java stack that allocated the damaged block, when a handle recorded it, the
+     * cause; and names its caller where the native report has no site.
+     */
     private MemoryCorruptionException withAllocationStack(MemoryCorruptionException e) {
-        LeakTracker tracker = leakOwner.trackedHandles().get(e.blockAddress());
-        if (tracker != null && e.getCause() == null) {
-            e.initCause(tracker.allocationStack());
+        Throwable stack = allocationStack(e.blockAddress());
+        if (stack == null || e.getCause() != null) {
+            return e;
         }
+        String caller = JavaSites.callerOf(stack);
+        if (caller != null && JavaSites.NO_SITE.equals(e.allocationSite())) {
+            e = new MemoryCorruptionException(String.valueOf(e.getMessage()).replace(JavaSites.NO_SITE, caller),
+                    e.blockAddress(), e.blockSize(), e.guard().ordinal(), e.offset(), caller);
+        }
+        e.initCause(stack);
         return e;
+    }
+
+    /** {@return the stack that allocated the block at {@code address}, if its handle is tracked} */
+    private Throwable allocationStack(long address) {
+        LeakTracker tracker = leakOwner.trackedHandles().get(address);
+        return tracker == null ? null : tracker.allocationStack();
     }
 
     /** {@return the name given at build time} It names the pool in messages and logs. */
@@ -345,10 +360,10 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         return null;
     }
 
-    private static String leakReport(long handle) {
+    private String leakReport(long handle) {
         String tracked = SafetyNative.leakReport(handle);
         if (tracked != null) {
-            return tracked;
+            return JavaSites.fill(tracked, this::allocationStack);
         }
         PoolStats stats = stats(handle);
         return stats.liveBlocks() + " live block(s), " + Sizes.format(stats.bytesInUse()) + " still allocated";

@@ -40,6 +40,9 @@ class SafetyTest {
             if (level == SafetyLevel.FULL) {
                 assertInstanceOf(LeakDetector.AllocationStack.class, e.getCause(), "FULL tracks every handle");
                 assertTrue(stackMentions(e.getCause(), "overflowIsReportedOnCloseOfTheBlockWithItsAllocationStack"));
+                // The native report knows no site set in C++: it names the Java caller instead.
+                assertTrue(e.getMessage().contains("allocated at: Java org.nativepool.SafetyTest."), e.getMessage());
+                assertTrue(e.allocationSite().startsWith("Java org.nativepool.SafetyTest."), e.allocationSite());
             }
             assertEquals(1, pool.stats().liveBlocks(), "a damaged block stays allocated");
             assertThrows(MemoryCorruptionException.class, pool::verify);
@@ -108,6 +111,17 @@ class SafetyTest {
             String report = pool.leakReport();
             assertTrue(report.startsWith("1 live block(s), 1000 bytes"), report);
             assertTrue(report.contains("1000 bytes, allocated"), report);
+            assertTrue(report.endsWith("(no site set)"), "a raw address has no handle to tell its caller: " + report);
+        }
+    }
+
+    @Test
+    void fullPoolsNameTheJavaCallerOfEachLiveHandle() {
+        try (VariablePool pool = pool(SafetyLevel.FULL); MemoryBlock block = pool.allocate(48)) {
+            String report = pool.leakReport();
+            assertTrue(report.contains("0x" + Long.toHexString(block.address()) + ": 48 bytes, allocated"), report);
+            assertTrue(report.contains(" at Java org.nativepool.SafetyTest.fullPoolsNameTheJavaCallerOfEachLiveHandle("),
+                    report);
         }
     }
 
