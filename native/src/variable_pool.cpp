@@ -418,6 +418,7 @@ void Tlsf::release_arena(Arena* arena) noexcept {
 // Only a failed free gets here, so a walk over the arena costs nothing on
 // the normal path and buys a precise diagnosis.
 [[gnu::noinline]] Status Tlsf::bad_free(const void* ptr) const noexcept {
+  if (ptr == nullptr) return fail(Status::kInvalidFree, "cannot free a null pointer");
   const auto address = reinterpret_cast<std::uintptr_t>(ptr);
   for (const Arena* arena = arenas_; arena != nullptr; arena = arena->next) {
     if (address - arena->base >= arena->size) continue;
@@ -429,12 +430,15 @@ void Tlsf::release_arena(Arena* arena) noexcept {
                     "0x%" PRIxPTR " points %zu bytes into the block at 0x%" PRIxPTR " (size %zu)", address,
                     offset, block->address, block->size);
       }
+      // The start of a free block: a block freed before (allocations hand
+      // out block starts), so a double free.
       if (offset == 0) return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free", address);
-      // Inside free space: most likely a block freed before and since merged
-      // with a neighbour.
-      return fail(Status::kDoubleFree,
-                  "0x%" PRIxPTR " is already free (it lies %zu bytes into the free block at 0x%" PRIxPTR
-                  " of size %zu)",
+      // Inside free space: a block freed before and since merged with a
+      // neighbour, or an address this pool never handed out; the pool keeps
+      // no history to tell, so it claims neither.
+      return fail(Status::kInvalidFree,
+                  "0x%" PRIxPTR " is not a block in use: it lies %zu bytes into the free block at 0x%" PRIxPTR
+                  " of size %zu (freed already, or never handed out)",
                   address, offset, block->address, block->size);
     }
   }

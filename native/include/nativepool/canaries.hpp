@@ -105,6 +105,7 @@ class WithCanaries : public AdaptorBase<Inner> {
   }
 
   Status deallocate(void* ptr, std::size_t* freed_size) noexcept {
+    if (ptr == nullptr) [[unlikely]] return fail(Status::kInvalidFree, "cannot free a null pointer");
     const auto user = reinterpret_cast<std::uintptr_t>(ptr);
     Entry entry;
     {

@@ -54,7 +54,7 @@ final class MisuseCatalogue {
     /** What every pool must refuse, whatever its algorithm, thread safety and safety level. */
     private static List<MisuseCase> poolCases(PoolKind kind) {
         List<MisuseCase> cases = new ArrayList<>(List.of(
-                throwing("free-zero", InvalidFreeException.class, "", f -> f.pool.free(0L)),
+                throwing("free-zero", InvalidFreeException.class, "cannot free a null pointer", f -> f.pool.free(0L)),
                 throwing("free-minus-one", InvalidFreeException.class, "", f -> f.pool.free(-1L)),
                 throwing("free-one", InvalidFreeException.class, "", f -> f.pool.free(1L)),
                 throwing("free-interior-plus-one", InvalidFreeException.class, "", f -> f.pool.free(f.allocate() + 1)),
@@ -246,6 +246,10 @@ final class MisuseCatalogue {
                             f -> f.fixed().newCache(BlockCache.MAX_CAPACITY + 1))));
         } else {
             cases.addAll(List.of(
+                    throwing("free-into-free-space", InvalidFreeException.class, "", f -> {
+                        long block = f.allocate();
+                        f.pool.free(block + 4096); // never handed out: no double free to claim
+                    }),
                     throwing("allocate-size-zero", InvalidArgumentException.class, "at least 1 byte",
                             f -> f.variable().allocateAddress(0)),
                     throwing("allocate-size-negative", InvalidArgumentException.class, "negative",
