@@ -4,6 +4,7 @@ import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Objects;
+import java.util.function.Supplier;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
 import org.nativepool.internal.ViewGuard;
@@ -44,6 +45,8 @@ public final class MemoryBlock implements AutoCloseable {
     private final ViewGuard guard;
     /** The accessors' window over the block, made on first use; null for blocks beyond 2 GiB. */
     private ByteBuffer window;
+    /** JDK 22+: the arena of the block's segments ({@code Segments}), closed before the free; guarded by this. */
+    private AutoCloseable scope;
 
     MemoryBlock(Pool pool, long address, long size) {
         this.pool = pool;
@@ -328,6 +331,7 @@ public final class MemoryBlock implements AutoCloseable {
     @Override
     public void close() {
         try {
+            closeScope();
             guard.close();
         } finally {
             if (leakTracker != null) {
@@ -370,6 +374,36 @@ public final class MemoryBlock implements AutoCloseable {
     private void exit() {
         guard.release();
         pool.release();
+    }
+
+    /**
+     * The scope of this block's segments, made by {@code make} on first use and registered with
+     * the pool, which closes it if it closes first.
+     *
+     * @throws PoolClosedException if the block or its pool is closed
+     */
+    synchronized <S extends AutoCloseable> S scope(Supplier<S> make) {
+        checkOpen();
+        if (scope == null) {
+            S made = make.get();
+            pool.scopes.add(made);
+            scope = made;
+            if (pool.isClosed()) { // the pool closed its scopes before this one was added
+                closeScope();
+                checkOpen();
+            }
+        }
+        @SuppressWarnings("unchecked")
+        S existing = (S) scope;
+        return existing;
+    }
+
+    /** Revokes this block's segments: their accesses throw from now on. */
+    private synchronized void closeScope() {
+        if (scope != null) {
+            pool.scopes.remove(scope);
+            Pool.closeScope(scope);
+        }
     }
 
     private void freeBlock() {

@@ -2,6 +2,8 @@ package org.nativepool;
 
 import java.lang.System.Logger.Level;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
@@ -49,6 +51,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * reachable ({@link MemoryBlock#asByteBuffer()}), so that no view outlives the memory.
      */
     final ViewGuard views;
+    /** JDK 22+: the open arenas of blocks' segments ({@code Segments}), closed before the memory goes. */
+    final Set<AutoCloseable> scopes = ConcurrentHashMap.newKeySet();
     /** Fixed pools: the block size; variable pools: 0. */
     final long blockSize;
     /** Fixed pools: the block alignment; variable pools: the granularity. */
@@ -337,6 +341,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         // of their own. Marked before the release, so that a dropped handle's cleaner that finds
         // the pool closed also finds its owner closed, and reports nothing.
         leakOwner.closeAll();
+        for (AutoCloseable scope : scopes) {
+            closeScope(scope);
+        }
         views.close(); // destroys the native pool now, or when the last view of its memory goes
         PoolLeakException leak = live == null ? null : reportLeak(last, live);
         if (corruption != null) {
@@ -367,6 +374,17 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         }
         PoolStats stats = stats(handle);
         return stats.liveBlocks() + " live block(s), " + Sizes.format(stats.bytesInUse()) + " still allocated";
+    }
+
+    /** Closes a segment arena; it closes once, so a second close (pool, then block) is a no-op. */
+    static void closeScope(AutoCloseable scope) {
+        try {
+            scope.close();
+        } catch (IllegalStateException alreadyClosed) {
+            // Arena.close() of a closed arena
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot revoke the segments of a block", e);
+        }
     }
 
     private static PoolStats stats(long handle) {
