@@ -70,14 +70,12 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     /** {@return a consistent snapshot of this pool's counters and free space} */
     public PoolStats stats() {
-        long[] fields = new long[PoolStats.FIELD_COUNT];
         long pool = acquire();
         try {
-            PoolNative.stats(pool, fields);
+            return stats(pool);
         } finally {
             release();
         }
-        return PoolStats.fromNative(fields);
     }
 
     /**
@@ -218,7 +216,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      *
      * @return whether this call freed the block
      */
-    final boolean freeFromHandle(long address) {
+    boolean freeFromHandle(long address) {
         long pool = tryAcquire();
         if (pool == 0L) {
             return false;
@@ -333,7 +331,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         return null;
     }
 
-    private static String leakReport(long handle) {
+    private String leakReport(long handle) {
         String tracked = SafetyNative.leakReport(handle);
         if (tracked != null) {
             return tracked;
@@ -342,10 +340,31 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         return stats.liveBlocks() + " live block(s), " + Sizes.format(stats.bytesInUse()) + " still allocated";
     }
 
-    private static PoolStats stats(long handle) {
+    /** The native figures, with the blocks parked in Java thread caches moved from live to cached. */
+    final PoolStats stats(long handle) {
         long[] fields = new long[PoolStats.FIELD_COUNT];
         PoolNative.stats(handle, fields);
+        long parked = threadCached();
+        if (parked > 0) {
+            // As the native clamp does: a count read after a refill the native figures missed stays possible.
+            parked = Math.min(parked, fields[PoolStats.LIVE_BLOCKS]);
+            long bytes = parked * threadCachedBlockBytes();
+            fields[PoolStats.LIVE_BLOCKS] -= parked;
+            fields[PoolStats.BYTES_IN_USE] -= bytes;
+            fields[PoolStats.CACHED_BLOCKS] += parked;
+            fields[PoolStats.CACHED_BYTES] += bytes;
+        }
         return PoolStats.fromNative(fields);
+    }
+
+    /** {@return the blocks parked in this pool's Java thread caches, which the native pool counts as live} */
+    long threadCached() {
+        return 0;
+    }
+
+    /** {@return the bytes each block parked in a Java thread cache counts for} */
+    long threadCachedBlockBytes() {
+        return 0;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package org.nativepool;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -9,6 +10,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongFunction;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -25,9 +27,25 @@ class ConcurrencyTest {
     @ParameterizedTest
     @EnumSource(value = ThreadSafety.class, names = {"MUTEX", "LOCK_FREE"})
     void fixedPoolUnderContention(ThreadSafety mode) throws Exception {
-        try (FixedPool pool = FixedPool.builder(64).blocksPerChunk(64).threadSafety(mode).build()) {
+        // Without thread caches: every allocation and free meets the shared pool.
+        try (FixedPool pool = FixedPool.builder(64).blocksPerChunk(64).threadSafety(mode).threadCache(0).build()) {
             long allocations = hammer(random -> pool.allocate());
             assertIdle(pool, allocations);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ThreadSafety.class, names = {"MUTEX", "LOCK_FREE"})
+    void fixedPoolWithThreadCachesUnderContention(ThreadSafety mode) throws Exception {
+        try (FixedPool pool = FixedPool.builder(64).blocksPerChunk(64).threadSafety(mode).build()) {
+            long allocations = hammer(random -> pool.allocate());
+            // The workers have ended, so stats() returns their caches' blocks to the pool first.
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.cachedBlocks(), stats.toString());
+            assertEquals(stats.allocations(), stats.frees());
+            assertTrue(stats.allocations() <= allocations + THREADS * FixedPool.Builder.DEFAULT_THREAD_CACHE,
+                    "refills fetch at most one cache's worth beyond what the threads used: " + stats);
+            assertIdle(pool, stats.allocations());
         }
     }
 
@@ -57,6 +75,7 @@ class ConcurrencyTest {
             return total;
         } finally {
             executor.shutdownNow();
+            assertTrue(executor.awaitTermination(1, TimeUnit.MINUTES), "workers ended");
         }
     }
 
