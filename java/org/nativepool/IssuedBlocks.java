@@ -20,8 +20,8 @@ import java.lang.invoke.VarHandle;
  */
 final class IssuedBlocks {
     /** 0 and 1 are never block addresses: an empty slot and a removed one. */
-    private static final long EMPTY = 0L;
-    private static final long REMOVED = 1L;
+    static final long EMPTY = 0L;
+    static final long REMOVED = 1L;
     private static final int MIN_LENGTH = 64;
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
 
@@ -37,7 +37,7 @@ final class IssuedBlocks {
         }
         long[] slots = table;
         int mask = slots.length - 1;
-        for (int i = indexOf(address, mask);; i = (i + 1) & mask) {
+        for (int i = indexOf(address, shiftFor(slots.length));; i = (i + 1) & mask) {
             long entry = (long) SLOT.getOpaque(slots, i);
             if (entry == address) {
                 return true;
@@ -50,14 +50,15 @@ final class IssuedBlocks {
 
     /** Lists {@code addresses[0..count)}, which the pool just handed out. */
     synchronized void addAll(long[] addresses, int count) {
-        if ((entries + tombstones + count) * 2L > table.length) {
+        if ((entries + tombstones + count) * 4L > table.length) {
             rebuild(entries + count);
         }
         long[] slots = table;
         int mask = slots.length - 1;
+        int shift = shiftFor(slots.length);
         for (int k = 0; k < count; k++) {
             long address = addresses[k];
-            int i = indexOf(address, mask);
+            int i = indexOf(address, shift);
             long entry;
             while ((entry = (long) SLOT.getOpaque(slots, i)) != EMPTY && entry != REMOVED) {
                 i = (i + 1) & mask;
@@ -70,16 +71,30 @@ final class IssuedBlocks {
         }
     }
 
-    /** Unlists those of {@code addresses[0..count)} that are listed, before they go back to the pool. */
-    synchronized void removeAll(long[] addresses, int count) {
+    /**
+     * Unlists those of {@code addresses[0..count)} that are listed, before they
+     * go back to the pool. Takes the lock only if one is: a batch of blocks
+     * that came from a batch allocation meets no other thread here.
+     */
+    void removeAll(long[] addresses, int count) {
+        for (int k = 0; k < count; k++) {
+            if (contains(addresses[k])) {
+                removeListed(addresses, count);
+                return;
+            }
+        }
+    }
+
+    private synchronized void removeListed(long[] addresses, int count) {
         long[] slots = table;
         int mask = slots.length - 1;
+        int shift = shiftFor(slots.length);
         for (int k = 0; k < count; k++) {
             long address = addresses[k];
             if (address == EMPTY || address == REMOVED) {
                 continue;
             }
-            for (int i = indexOf(address, mask);; i = (i + 1) & mask) {
+            for (int i = indexOf(address, shift);; i = (i + 1) & mask) {
                 long entry = (long) SLOT.getOpaque(slots, i);
                 if (entry == address) {
                     SLOT.setRelease(slots, i, REMOVED);
@@ -94,18 +109,19 @@ final class IssuedBlocks {
         }
     }
 
-    /** A fresh table, at most a quarter full after adding up to {@code needed} entries, without tombstones. */
+    /** A fresh table, at most an eighth full after adding up to {@code needed} entries, without tombstones. */
     private void rebuild(int needed) {
         int length = MIN_LENGTH;
-        while (length < needed * 4L && length < 1 << 30) {
+        while (length < needed * 8L && length < 1 << 30) {
             length <<= 1;
         }
         long[] old = table;
         long[] fresh = new long[length];
         int mask = length - 1;
+        int shift = shiftFor(length);
         for (long entry : old) {
             if (entry != EMPTY && entry != REMOVED) {
-                int i = indexOf(entry, mask);
+                int i = indexOf(entry, shift);
                 while (fresh[i] != EMPTY) {
                     i = (i + 1) & mask;
                 }
@@ -116,8 +132,16 @@ final class IssuedBlocks {
         table = fresh;
     }
 
-    /** Fibonacci hashing: the high bits of the product mix every bit of an aligned address. */
-    static int indexOf(long address, int mask) {
-        return (int) ((address * 0x9E3779B97F4A7C15L) >>> 32) & mask;
+    /**
+     * Fibonacci hashing: the top bits of the product, which every bit of an
+     * aligned address reaches, index a table of {@code 2^(64 - shift)} slots.
+     */
+    static int indexOf(long address, int shift) {
+        return (int) ((address * 0x9E3779B97F4A7C15L) >>> shift);
+    }
+
+    /** {@return the shift of {@link #indexOf} for a table of {@code length} slots, a power of two} */
+    static int shiftFor(int length) {
+        return Long.numberOfLeadingZeros(length) + 1;
     }
 }

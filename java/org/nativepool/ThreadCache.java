@@ -1,5 +1,7 @@
 package org.nativepool;
 
+import java.util.Arrays;
+
 /**
  * One thread's cache of free blocks of one {@link FixedPool}, found and
  * created by {@link ThreadCaches}: the transparent twin of {@link BlockCache}.
@@ -25,8 +27,15 @@ final class ThreadCache {
     private final long[] blocks;
     /** Where drain() puts the blocks leaving, so that draining allocates nothing. */
     private final long[] leaving;
-    /** The parked addresses again, as an open-addressing set (0 = empty), to refuse a second free at once. */
+    /**
+     * The parked addresses again, as an open-addressing set, to refuse a second
+     * free at once; {@code slotOf[i]} is the slot of {@code blocks[i]}, so an
+     * allocation unlists its block with one store of a tombstone.
+     */
     private final long[] parkedSet;
+    private final int[] slotOf;
+    private final int parkedShift;
+    private int tombstones;
     private int count;
 
     ThreadCache(FixedPool pool, ThreadCaches caches, Thread owner, int capacity) {
@@ -35,23 +44,31 @@ final class ThreadCache {
         this.caches = caches;
         this.blocks = new long[capacity];
         this.leaving = new long[capacity];
+        this.slotOf = new int[capacity];
+        // At most a quarter full of entries and another of tombstones, so probes stay short.
         this.parkedSet = new long[Integer.highestOneBit(capacity) * 4];
+        this.parkedShift = IssuedBlocks.shiftFor(parkedSet.length);
     }
 
     long allocate() {
         if (count == 0 || pool.isClosed()) {
             return refillThenAllocate();
         }
-        long address = blocks[--count];
-        unpark(address);
-        return address;
+        parkedSet[slotOf[--count]] = IssuedBlocks.REMOVED;
+        if (++tombstones > blocks.length) {
+            relist();
+        }
+        return blocks[count];
     }
 
     void free(long address) {
-        if (count == blocks.length || pool.isClosed() || !caches.issued.contains(address) || !park(address)) {
+        int slot;
+        if (count == blocks.length || pool.isClosed() || !caches.issued.contains(address)
+                || (slot = park(address)) < 0) {
             freeSlow(address);
             return;
         }
+        slotOf[count] = slot;
         blocks[count++] = address;
     }
 
@@ -78,10 +95,8 @@ final class ThreadCache {
         }
         pool.allocateRaw(pool.blockSize, 0, blocks, n);
         caches.issued.addAll(blocks, n);
-        for (int i = 0; i < n - 1; i++) {
-            park(blocks[i]);
-        }
         count = n - 1;
+        relist();
         return blocks[n - 1];
     }
 
@@ -96,7 +111,7 @@ final class ThreadCache {
                     + " cache of " + owner.getName() + " for " + pool);
         }
         drain(blocks.length / 2);
-        park(address);
+        slotOf[count] = park(address);
         blocks[count++] = address;
     }
 
@@ -109,9 +124,7 @@ final class ThreadCache {
         System.arraycopy(blocks, 0, leaving, 0, n);
         System.arraycopy(blocks, n, blocks, 0, count - n);
         count -= n;
-        for (int i = 0; i < n; i++) {
-            unpark(leaving[i]);
-        }
+        relist();
         pool.free(leaving, n);
     }
 
@@ -121,22 +134,34 @@ final class ThreadCache {
         }
     }
 
-    /** Adds the address to the parked set; false if it is there already. */
-    private boolean park(long address) {
+    /** Lists the address as parked and returns its slot; -1 if it is parked already. */
+    private int park(long address) {
         int mask = parkedSet.length - 1;
-        int i = IssuedBlocks.indexOf(address, mask);
-        for (long entry; (entry = parkedSet[i]) != 0L; i = (i + 1) & mask) {
+        int reusable = -1;
+        for (int i = IssuedBlocks.indexOf(address, parkedShift);; i = (i + 1) & mask) {
+            long entry = parkedSet[i];
             if (entry == address) {
-                return false;
+                return -1;
+            }
+            if (entry == IssuedBlocks.EMPTY) {
+                if (reusable < 0) {
+                    reusable = i;
+                } else {
+                    tombstones--;
+                }
+                parkedSet[reusable] = address;
+                return reusable;
+            }
+            if (entry == IssuedBlocks.REMOVED && reusable < 0) {
+                reusable = i;
             }
         }
-        parkedSet[i] = address;
-        return true;
     }
 
     private boolean isParked(long address) {
         int mask = parkedSet.length - 1;
-        for (int i = IssuedBlocks.indexOf(address, mask); parkedSet[i] != 0L; i = (i + 1) & mask) {
+        for (int i = IssuedBlocks.indexOf(address, parkedShift); parkedSet[i] != IssuedBlocks.EMPTY;
+                i = (i + 1) & mask) {
             if (parkedSet[i] == address) {
                 return true;
             }
@@ -144,21 +169,12 @@ final class ThreadCache {
         return false;
     }
 
-    /** Removes a parked address, shifting later entries of its run back so that no probe stops early. */
-    private void unpark(long address) {
-        int mask = parkedSet.length - 1;
-        int hole = IssuedBlocks.indexOf(address, mask);
-        while (parkedSet[hole] != address) {
-            hole = (hole + 1) & mask;
+    /** Rebuilds the parked set from {@code blocks[0..count)}, without tombstones. */
+    private void relist() {
+        Arrays.fill(parkedSet, IssuedBlocks.EMPTY);
+        tombstones = 0;
+        for (int i = 0; i < count; i++) {
+            slotOf[i] = park(blocks[i]);
         }
-        for (int i = (hole + 1) & mask; parkedSet[i] != 0L; i = (i + 1) & mask) {
-            int home = IssuedBlocks.indexOf(parkedSet[i], mask);
-            // The entry at i may fill the hole unless its home lies cyclically in (hole, i].
-            if (((i - home) & mask) >= ((i - hole) & mask)) {
-                parkedSet[hole] = parkedSet[i];
-                hole = i;
-            }
-        }
-        parkedSet[hole] = 0L;
     }
 }
