@@ -243,9 +243,10 @@ public final class FixedPool extends Pool {
     }
 
     /**
-     * A cache of this pool's blocks for the calling thread, parking up to
+     * An explicit cache of this pool's blocks for the calling thread, parking up to
      * {@code capacity} free blocks: the fastest way to allocate and free
-     * blocks of a pool one at a time. Close it before the thread ends.
+     * blocks of a pool one at a time, faster than the transparent thread
+     * cache because it checks less (see {@link BlockCache}). Close it before the thread ends.
      *
      * @param capacity the most blocks the cache parks, from 2 to {@link BlockCache#MAX_CAPACITY};
      *     it refills and drains {@code capacity / 2} blocks at a time, so a pool of fewer than
