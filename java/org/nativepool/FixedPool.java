@@ -202,18 +202,6 @@ public final class FixedPool extends Pool {
         super.free(address);
     }
 
-    /** The native figures alone: blocks parked in thread caches count as live. */
-    PoolStats nativeStats() {
-        long[] fields = new long[PoolStats.FIELD_COUNT];
-        long pool = acquire();
-        try {
-            PoolNative.stats(pool, fields);
-        } finally {
-            release();
-        }
-        return PoolStats.fromNative(fields);
-    }
-
     long stride() {
         return stride;
     }

@@ -70,12 +70,21 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     /** {@return a consistent snapshot of this pool's counters and free space} */
     public PoolStats stats() {
+        // The thread caches are counted after the native call, outside it: their registry lock is
+        // never taken inside the in-flight guard.
+        return withThreadCaches(nativeFields());
+    }
+
+    /** {@return the native figures, in the order of {@code PoolStats}' field indices} */
+    final long[] nativeFields() {
+        long[] fields = new long[PoolStats.FIELD_COUNT];
         long pool = acquire();
         try {
-            return stats(pool);
+            PoolNative.stats(pool, fields);
         } finally {
             release();
         }
+        return fields;
     }
 
     /**
@@ -340,10 +349,14 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         return stats.liveBlocks() + " live block(s), " + Sizes.format(stats.bytesInUse()) + " still allocated";
     }
 
-    /** The native figures, with the blocks parked in Java thread caches moved from live to cached. */
-    final PoolStats stats(long handle) {
+    private PoolStats stats(long handle) {
         long[] fields = new long[PoolStats.FIELD_COUNT];
         PoolNative.stats(handle, fields);
+        return withThreadCaches(fields);
+    }
+
+    /** The native figures, with the blocks parked in Java thread caches moved from live to cached. */
+    private PoolStats withThreadCaches(long[] fields) {
         long parked = threadCached();
         if (parked > 0) {
             // As the native clamp does: a count read after a refill the native figures missed stays possible.

@@ -96,9 +96,9 @@ final class ThreadCaches {
         if (maxBlocks == 0) {
             return batch;
         }
-        PoolStats stats = pool.nativeStats();
+        long[] stats = pool.nativeFields();
         long stride = pool.stride();
-        long available = stats.freeBytes() / stride + maxBlocks - stats.bytesReserved() / stride;
+        long available = stats[PoolStats.FREE_BYTES] / stride + maxBlocks - stats[PoolStats.BYTES_RESERVED] / stride;
         return (int) Math.max(1, Math.min(batch, available));
     }
 
