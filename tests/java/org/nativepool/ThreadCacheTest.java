@@ -12,6 +12,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
@@ -211,6 +212,70 @@ class ThreadCacheTest {
             assertEquals(0, before.cachedBlocks(), "every thread has ended: " + before);
             assertEquals(0, before.liveBlocks());
             assertEquals(before.allocations(), before.frees());
+        }
+    }
+
+    @Test
+    void manyLiveThreadsEachFindTheirOwnCache() throws Exception {
+        int threads = 100; // more than the lookup table's first 16 slots: ids collide and the table grows
+        try (FixedPool pool = FixedPool.builder(64).threadCache(8).threadSafety(ThreadSafety.LOCK_FREE).build()) {
+            CountDownLatch allUsed = new CountDownLatch(threads);
+            CountDownLatch checked = new CountDownLatch(1);
+            List<Runnable> tasks = new ArrayList<>();
+            Set<Long> firstBlocks = ConcurrentHashMap.newKeySet();
+            for (int t = 0; t < threads; t++) {
+                tasks.add(() -> {
+                    long first = pool.allocateAddress();
+                    assertTrue(firstBlocks.add(first), "two threads got the same block");
+                    pool.free(first);
+                    allUsed.countDown();
+                    assertDoesNotThrow(() -> allUsed.await());
+                    // Every thread is alive and registered now: a free and an allocation hit the own cache.
+                    assertEquals(first, pool.allocateAddress(), "the thread's own cache answered");
+                    pool.free(first);
+                    assertDoesNotThrow(() -> checked.await());
+                });
+            }
+            tasks = new ArrayList<>(tasks);
+            tasks.add(() -> {
+                assertDoesNotThrow(() -> allUsed.await());
+                PoolStats stats;
+                do {
+                    stats = pool.stats(); // the workers may still be freeing
+                } while (stats.liveBlocks() != 0);
+                assertEquals(threads * 4, stats.cachedBlocks(), "one refill of 4 per thread: " + stats);
+                assertBalanced(stats);
+                checked.countDown();
+            });
+            runThreads(tasks);
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.cachedBlocks(), stats.toString());
+            assertEquals(stats.allocations(), stats.frees());
+        }
+    }
+
+    @Test
+    void explicitBlockCachesAndThreadCachesShareBlocksExactly() {
+        try (FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.MUTEX).build()) {
+            long viaThreadCache;
+            try (BlockCache cache = pool.newCache(4)) {
+                long fromCache = cache.allocate();
+                pool.free(fromCache); // no thread cache issued it: the pool frees it at once
+                assertThrows(DoubleFreeException.class, () -> pool.free(fromCache), "the pool holds it free");
+
+                viaThreadCache = pool.allocateAddress();
+                cache.free(viaThreadCache);
+                assertBalanced(pool.stats());
+            } // closing drains 'viaThreadCache' to the pool
+            assertThrows(DoubleFreeException.class, () -> pool.free(viaThreadCache), "the explicit cache returned it");
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.liveBlocks(), stats.toString());
+            assertBalanced(stats);
+            pool.flushThreadCache();
+            stats = pool.stats();
+            assertEquals(0, stats.cachedBlocks());
+            assertEquals(stats.allocations(), stats.frees());
+            pool.validate();
         }
     }
 
