@@ -5,10 +5,11 @@ import java.util.Arrays;
 /**
  * One thread's cache of free blocks of one {@link FixedPool}, found and
  * created by {@link ThreadCaches}: the transparent twin of {@link BlockCache}.
- * A hit is a Java array pop or push plus a probe of two hash tables read by
- * this thread alone or only read by all; the cache reaches the pool with one
- * batch call to refill half its capacity when empty or drain its older half
- * when full.
+ * An allocation hit is an array pop and the store of a tombstone; a free hit
+ * an array push and a probe of two hash tables, the pool's issued set (only
+ * read) and this cache's parked set (its own). The cache reaches the pool
+ * with one batch call to refill half its capacity when empty or drain its
+ * older half when full.
  *
  * <p>Only the owner thread touches a cache, except {@link ThreadCaches}, which
  * reads {@link #parked()} for stats and empties the cache once its owner has
@@ -46,7 +47,7 @@ final class ThreadCache {
         this.leaving = new long[capacity];
         this.slotOf = new int[capacity];
         // At most a quarter full of entries and another of tombstones, so probes stay short.
-        this.parkedSet = new long[Integer.highestOneBit(capacity) * 4];
+        this.parkedSet = new long[Integer.highestOneBit(capacity - 1) << 3];
         this.parkedShift = IssuedBlocks.shiftFor(parkedSet.length);
     }
 
