@@ -6,8 +6,13 @@ import org.nativepool.internal.CacheNative;
 import org.nativepool.internal.PoolNative;
 
 /**
- * A cache of free blocks of one {@link FixedPool}, owned by one thread (a
- * "magazine"): {@link #allocate()} and {@link #free(long)} are plain array
+ * An explicit cache of free blocks of one {@link FixedPool}, owned by one
+ * thread (a "magazine"). The pool's own {@link FixedPool#allocateAddress()}
+ * and {@link FixedPool#free(long)} already go through a transparent cache per
+ * thread; a BlockCache is for callers who want control instead: a capacity
+ * of their own per call site, blocks returned at a moment they choose
+ * ({@link #close()}), and fewer checks per free (see below), which make it
+ * faster than the transparent path. {@link #allocate()} and {@link #free(long)} are plain array
  * operations, and the cache refills from, or drains half of itself to, the
  * pool with one batch native call. An allocation + free pair therefore costs
  * less than a single JNI call, and a native call happens only once every

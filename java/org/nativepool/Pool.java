@@ -84,6 +84,13 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     /** {@return a consistent snapshot of this pool's counters and free space} */
     public PoolStats stats() {
+        // The thread caches are counted after the native call, outside it: their registry lock is
+        // never taken inside the in-flight guard.
+        return withThreadCaches(nativeFields());
+    }
+
+    /** {@return the native figures, in the order of {@code PoolStats}' field indices} */
+    final long[] nativeFields() {
         long[] fields = new long[PoolStats.FIELD_COUNT];
         long pool = acquire();
         try {
@@ -91,7 +98,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         } finally {
             release();
         }
-        return PoolStats.fromNative(fields);
+        return fields;
     }
 
     /**
@@ -232,7 +239,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      *
      * @return whether this call freed the block
      */
-    final boolean freeFromHandle(long address) {
+    boolean freeFromHandle(long address) {
         long pool = tryAcquire();
         if (pool == 0L) {
             return false;
@@ -387,10 +394,35 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         }
     }
 
-    private static PoolStats stats(long handle) {
+    private PoolStats stats(long handle) {
         long[] fields = new long[PoolStats.FIELD_COUNT];
         PoolNative.stats(handle, fields);
+        return withThreadCaches(fields);
+    }
+
+    /** The native figures, with the blocks parked in Java thread caches moved from live to cached. */
+    private PoolStats withThreadCaches(long[] fields) {
+        long parked = threadCached();
+        if (parked > 0) {
+            // As the native clamp does: a count read after a refill the native figures missed stays possible.
+            parked = Math.min(parked, fields[PoolStats.LIVE_BLOCKS]);
+            long bytes = parked * threadCachedBlockBytes();
+            fields[PoolStats.LIVE_BLOCKS] -= parked;
+            fields[PoolStats.BYTES_IN_USE] -= bytes;
+            fields[PoolStats.CACHED_BLOCKS] += parked;
+            fields[PoolStats.CACHED_BYTES] += bytes;
+        }
         return PoolStats.fromNative(fields);
+    }
+
+    /** {@return the blocks parked in this pool's Java thread caches, which the native pool counts as live} */
+    long threadCached() {
+        return 0;
+    }
+
+    /** {@return the bytes each block parked in a Java thread cache counts for} */
+    long threadCachedBlockBytes() {
+        return 0;
     }
 
     @Override

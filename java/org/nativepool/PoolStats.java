@@ -26,7 +26,8 @@ package org.nativepool;
  * @param largestFreeBlock largest request that fits without growing
  * @param freeBlocks number of free blocks (holes)
  * @param externalFragmentation {@code 1 - largestFreeBlock / freeBytes}; 0 for fixed pools
- * @param cachedBlocks free blocks parked in {@link BlockCache}s: out of the pool, in no user's hands
+ * @param cachedBlocks free blocks parked in {@link BlockCache}s and in the thread caches of a
+ *     {@link FixedPool}: out of the pool, in no user's hands
  * @param cachedBytes bytes in cached blocks
  */
 public record PoolStats(

@@ -1,8 +1,10 @@
 package org.nativepool;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
@@ -25,9 +27,25 @@ class ConcurrencyTest {
     @ParameterizedTest
     @EnumSource(value = ThreadSafety.class, names = {"MUTEX", "LOCK_FREE"})
     void fixedPoolUnderContention(ThreadSafety mode) throws Exception {
-        try (FixedPool pool = FixedPool.builder(64).blocksPerChunk(64).threadSafety(mode).build()) {
+        // Without thread caches: every allocation and free meets the shared pool.
+        try (FixedPool pool = FixedPool.builder(64).blocksPerChunk(64).threadSafety(mode).threadCache(0).build()) {
             long allocations = hammer(random -> pool.allocate());
             assertIdle(pool, allocations);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ThreadSafety.class, names = {"MUTEX", "LOCK_FREE"})
+    void fixedPoolWithThreadCachesUnderContention(ThreadSafety mode) throws Exception {
+        try (FixedPool pool = FixedPool.builder(64).blocksPerChunk(64).threadSafety(mode).build()) {
+            long allocations = hammer(random -> pool.allocate());
+            // The workers have ended, so stats() returns their caches' blocks to the pool first.
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.cachedBlocks(), stats.toString());
+            assertEquals(stats.allocations(), stats.frees());
+            assertTrue(stats.allocations() <= allocations + THREADS * FixedPool.Builder.DEFAULT_THREAD_CACHE,
+                    "refills fetch at most one cache's worth beyond what the threads used: " + stats);
+            assertIdle(pool, stats.allocations());
         }
     }
 
@@ -43,7 +61,12 @@ class ConcurrencyTest {
 
     /** Runs THREADS workers doing random allocate/free rounds; returns the allocations made. */
     private static long hammer(LongFunction<MemoryBlock> allocate) throws Exception {
-        ExecutorService executor = Executors.newFixedThreadPool(THREADS);
+        List<Thread> workers = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService executor = Executors.newFixedThreadPool(THREADS, task -> {
+            Thread worker = new Thread(task);
+            workers.add(worker);
+            return worker;
+        });
         try {
             List<Future<Long>> futures = new ArrayList<>();
             for (int t = 0; t < THREADS; t++) {
@@ -57,6 +80,10 @@ class ConcurrencyTest {
             return total;
         } finally {
             executor.shutdownNow();
+            // Joined, not just terminated: a thread cache counts as ended once its thread is no longer alive.
+            for (Thread worker : workers) {
+                worker.join();
+            }
         }
     }
 

@@ -24,7 +24,10 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * One allocation + free of a fixed size, per operation, with every allocator
  * in the same run. Run with {@code -t 1} and {@code -t 2}: the threads share
- * one LOCK_FREE pool (and each has its own {@link BlockCache}).
+ * one LOCK_FREE pool, whose shared API goes through each thread's transparent
+ * cache (and each thread also has its own explicit {@link BlockCache}), and
+ * one LOCK_FREE pool built with {@code threadCache(0)}, whose every call meets
+ * the shared pool.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -39,17 +42,21 @@ public class FixedSizeBenchmark {
     int size;
 
     FixedPool pool;
+    FixedPool uncached;
     Allocators allocators;
 
     @Setup(Level.Trial)
     public void open() {
         pool = FixedPool.builder(size).threadSafety(ThreadSafety.LOCK_FREE).leakPolicy(LeakPolicy.THROW).build();
+        uncached = FixedPool.builder(size).threadSafety(ThreadSafety.LOCK_FREE).leakPolicy(LeakPolicy.THROW)
+                .threadCache(0).build();
         allocators = new Allocators();
     }
 
     @TearDown(Level.Trial)
     public void close() {
         pool.close();
+        uncached.close();
         allocators.close();
     }
 
@@ -106,6 +113,14 @@ public class FixedSizeBenchmark {
     public long nativepoolRaw() {
         long address = pool.allocateAddress();
         pool.free(address);
+        return address;
+    }
+
+    /** The shared API without thread caches: two native calls on the shared pool. */
+    @Benchmark
+    public long nativepoolRawUncached() {
+        long address = uncached.allocateAddress();
+        uncached.free(address);
         return address;
     }
 

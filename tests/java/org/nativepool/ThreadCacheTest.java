@@ -1,0 +1,431 @@
+package org.nativepool;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.nativepool.internal.PoolNative;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The transparent per-thread caches of FixedPool's shared API. */
+class ThreadCacheTest {
+
+    /** The identity every snapshot taken with no thread inside the pool must satisfy. */
+    private static void assertBalanced(PoolStats stats) {
+        assertEquals(stats.allocations() - stats.frees(), stats.liveBlocks() + stats.cachedBlocks(), stats.toString());
+        assertEquals(stats.bytesReserved(), stats.bytesInUse() + stats.cachedBytes() + stats.freeBytes(),
+                stats.toString());
+    }
+
+    /** Runs each task on its own thread and rethrows the first failure. */
+    private static void runThreads(List<Runnable> tasks) throws InterruptedException {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        List<Thread> threads = new ArrayList<>();
+        for (Runnable task : tasks) {
+            Thread thread = new Thread(() -> {
+                try {
+                    task.run();
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                }
+            });
+            thread.start();
+            threads.add(thread);
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        if (failure.get() != null) {
+            throw new AssertionError(failure.get());
+        }
+    }
+
+    private static ByteBuffer at(long address) {
+        return PoolNative.wrap(address, Long.BYTES).order(ByteOrder.nativeOrder());
+    }
+
+    /** Frees {address, stamp} after checking that no other owner overwrote the stamp. */
+    private static void free(FixedPool pool, long[] block) {
+        assertEquals(block[1], at(block[0]).getLong(0), "another owner wrote into 0x" + Long.toHexString(block[0]));
+        pool.free(block[0]);
+    }
+
+    @Test
+    void aFreeParksTheBlockAndTheNextAllocationReusesItWithoutThePool() {
+        try (FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.LOCK_FREE).build()) {
+            assertEquals(FixedPool.Builder.DEFAULT_THREAD_CACHE, pool.threadCacheCapacity());
+            long first = pool.allocateAddress();
+            PoolStats stats = pool.stats();
+            assertEquals(32, stats.allocations(), "one refill of half the capacity");
+            assertEquals(1, stats.liveBlocks());
+            assertEquals(31, stats.cachedBlocks());
+            assertEquals(31 * 64, stats.cachedBytes());
+            assertBalanced(stats);
+            pool.free(first);
+            assertEquals(first, pool.allocateAddress(), "the cache hands out the block freed last");
+            pool.free(first);
+            stats = pool.stats();
+            assertEquals(32, stats.allocations());
+            assertEquals(0, stats.frees(), "nothing reached the pool");
+            assertEquals(0, stats.liveBlocks());
+            assertEquals(32, stats.cachedBlocks());
+            pool.flushThreadCache();
+            stats = pool.stats();
+            assertEquals(0, stats.cachedBlocks());
+            assertEquals(32, stats.frees());
+            assertBalanced(stats);
+            pool.validate();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ThreadSafety.class, names = {"MUTEX", "LOCK_FREE"})
+    void eightThreadsWithCrossThreadFreesKeepExactStats(ThreadSafety mode) throws Exception {
+        int threads = 8;
+        try (FixedPool pool = FixedPool.builder(64).blocksPerChunk(256).threadSafety(mode).build()) {
+            // Blocks in flight between threads, as {address, stamp}: each allocation writes a stamp of its
+            // own into the block, and every free checks it, so a block handed to two owners shows.
+            ConcurrentLinkedQueue<long[]> handoff = new ConcurrentLinkedQueue<>();
+            CountDownLatch done = new CountDownLatch(threads);
+            CountDownLatch checked = new CountDownLatch(1);
+            List<Runnable> tasks = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                long seed = t + 1;
+                tasks.add(() -> {
+                    Random random = new Random(seed);
+                    List<long[]> held = new ArrayList<>();
+                    List<MemoryBlock> handles = new ArrayList<>();
+                    for (int i = 0; i < 40_000; i++) {
+                        int op = random.nextInt(6);
+                        if (op == 0 || held.isEmpty()) {
+                            long[] block = {pool.allocateAddress(), seed << 40 | i};
+                            at(block[0]).putLong(0, block[1]);
+                            held.add(block);
+                        } else if (op == 1) {
+                            handles.add(pool.allocate());
+                        } else if (op == 2 && !handles.isEmpty()) {
+                            handles.remove(random.nextInt(handles.size())).close();
+                        } else if (op == 3) {
+                            handoff.add(held.remove(held.size() - 1)); // another thread frees it
+                        } else {
+                            long[] other = handoff.poll();
+                            free(pool, other != null ? other : held.remove(random.nextInt(held.size())));
+                        }
+                    }
+                    held.forEach(block -> free(pool, block));
+                    handles.forEach(MemoryBlock::close);
+                    done.countDown();
+                    // Stay alive while the checker looks at the caches of live threads.
+                    assertDoesNotThrow(() -> checked.await());
+                });
+            }
+            Thread checker = new Thread(() -> {
+                assertDoesNotThrow(() -> done.await());
+                for (long[] left; (left = handoff.poll()) != null;) {
+                    free(pool, left);
+                }
+                PoolStats stats = pool.stats();
+                assertEquals(0, stats.liveBlocks(), stats.toString());
+                assertEquals(0, stats.bytesInUse());
+                assertTrue(stats.cachedBlocks() <= (threads + 1) * pool.threadCacheCapacity(), stats.toString());
+                assertBalanced(stats);
+                checked.countDown();
+            });
+            List<Runnable> all = new ArrayList<>(tasks);
+            all.add(checker::run);
+            runThreads(all);
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.liveBlocks(), stats.toString());
+            assertEquals(0, stats.cachedBlocks(), "the caches of the ended threads went back: " + stats);
+            assertEquals(stats.allocations(), stats.frees());
+            assertEquals(stats.bytesReserved(), stats.freeBytes());
+            pool.validate();
+        }
+    }
+
+    @Test
+    void closingThePoolFromAnotherThreadReleasesParkedBlocks() throws Exception {
+        FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.LOCK_FREE).leakPolicy(LeakPolicy.THROW)
+                .build();
+        CountDownLatch parked = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        AtomicReference<Long> kept = new AtomicReference<>();
+        List<Runnable> tasks = List.of(() -> {
+            long[] blocks = new long[10];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = pool.allocateAddress();
+            }
+            for (long block : blocks) {
+                pool.free(block);
+            }
+            kept.set(blocks[0]);
+            parked.countDown();
+            assertDoesNotThrow(() -> closed.await());
+            assertThrows(PoolClosedException.class, pool::allocateAddress, "the cache hands out nothing now");
+            assertThrows(PoolClosedException.class, () -> pool.free(kept.get()));
+            assertThrows(PoolClosedException.class, pool::flushThreadCache);
+        }, () -> {
+            assertDoesNotThrow(() -> parked.await());
+            PoolStats stats = pool.stats();
+            assertEquals(32, stats.cachedBlocks());
+            assertEquals(0, stats.liveBlocks());
+            assertDoesNotThrow(pool::close, "parked blocks are no leak");
+            closed.countDown();
+        });
+        runThreads(tasks);
+        assertTrue(pool.isClosed());
+    }
+
+    @Test
+    void shortLivedThreadsGiveTheirCachesBack() throws Exception {
+        try (FixedPool pool = FixedPool.builder(64).blocksPerChunk(256).threadSafety(ThreadSafety.LOCK_FREE).build()) {
+            for (int round = 0; round < 2_000; round++) {
+                Thread thread = new Thread(() -> {
+                    long[] blocks = new long[10];
+                    for (int i = 0; i < blocks.length; i++) {
+                        blocks[i] = pool.allocateAddress();
+                    }
+                    for (long block : blocks) {
+                        pool.free(block);
+                    }
+                });
+                thread.start();
+                thread.join();
+            }
+            PoolStats before = pool.stats();
+            // 2,000 caches of 32 blocks would need 250 chunks of 256; swept ones need a few.
+            assertTrue(before.regions() <= 8, before.toString());
+            assertEquals(0, before.cachedBlocks(), "every thread has ended: " + before);
+            assertEquals(0, before.liveBlocks());
+            assertEquals(before.allocations(), before.frees());
+        }
+    }
+
+    @Test
+    void manyLiveThreadsEachFindTheirOwnCache() throws Exception {
+        int threads = 100; // more than the lookup table's first 16 slots: ids collide and the table grows
+        try (FixedPool pool = FixedPool.builder(64).threadCache(8).threadSafety(ThreadSafety.LOCK_FREE).build()) {
+            CountDownLatch allUsed = new CountDownLatch(threads);
+            CountDownLatch checked = new CountDownLatch(1);
+            List<Runnable> tasks = new ArrayList<>();
+            Set<Long> firstBlocks = ConcurrentHashMap.newKeySet();
+            for (int t = 0; t < threads; t++) {
+                tasks.add(() -> {
+                    long first = pool.allocateAddress();
+                    assertTrue(firstBlocks.add(first), "two threads got the same block");
+                    pool.free(first);
+                    allUsed.countDown();
+                    assertDoesNotThrow(() -> allUsed.await());
+                    // Every thread is alive and registered now: a free and an allocation hit the own cache.
+                    assertEquals(first, pool.allocateAddress(), "the thread's own cache answered");
+                    pool.free(first);
+                    assertDoesNotThrow(() -> checked.await());
+                });
+            }
+            tasks = new ArrayList<>(tasks);
+            tasks.add(() -> {
+                assertDoesNotThrow(() -> allUsed.await());
+                PoolStats stats;
+                do {
+                    stats = pool.stats(); // the workers may still be freeing
+                } while (stats.liveBlocks() != 0);
+                assertEquals(threads * 4, stats.cachedBlocks(), "one refill of 4 per thread: " + stats);
+                assertBalanced(stats);
+                checked.countDown();
+            });
+            runThreads(tasks);
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.cachedBlocks(), stats.toString());
+            assertEquals(stats.allocations(), stats.frees());
+        }
+    }
+
+    @Test
+    void explicitBlockCachesAndThreadCachesShareBlocksExactly() {
+        try (FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.MUTEX).build()) {
+            long viaThreadCache;
+            try (BlockCache cache = pool.newCache(4)) {
+                long fromCache = cache.allocate();
+                pool.free(fromCache); // no thread cache issued it: the pool frees it at once
+                assertThrows(DoubleFreeException.class, () -> pool.free(fromCache), "the pool holds it free");
+
+                viaThreadCache = pool.allocateAddress();
+                cache.free(viaThreadCache);
+                assertBalanced(pool.stats());
+            } // closing drains 'viaThreadCache' to the pool
+            assertThrows(DoubleFreeException.class, () -> pool.free(viaThreadCache), "the explicit cache returned it");
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.liveBlocks(), stats.toString());
+            assertBalanced(stats);
+            pool.flushThreadCache();
+            stats = pool.stats();
+            assertEquals(0, stats.cachedBlocks());
+            assertEquals(stats.allocations(), stats.frees());
+            pool.validate();
+        }
+    }
+
+    @Test
+    void noThreadParksMoreThanTheCapacity() throws Exception {
+        int threads = 4;
+        int capacity = 16;
+        try (FixedPool pool = FixedPool.builder(32).threadCache(capacity).threadSafety(ThreadSafety.MUTEX).build()) {
+            assertEquals(capacity, pool.threadCacheCapacity());
+            CountDownLatch done = new CountDownLatch(threads);
+            CountDownLatch checked = new CountDownLatch(1);
+            List<Runnable> tasks = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                tasks.add(() -> {
+                    long[] blocks = new long[500];
+                    for (int round = 0; round < 3; round++) {
+                        for (int i = 0; i < blocks.length; i++) {
+                            blocks[i] = pool.allocateAddress();
+                        }
+                        for (long block : blocks) {
+                            pool.free(block);
+                        }
+                    }
+                    done.countDown();
+                    assertDoesNotThrow(() -> checked.await());
+                });
+            }
+            tasks = new ArrayList<>(tasks);
+            tasks.add(() -> {
+                assertDoesNotThrow(() -> done.await());
+                PoolStats stats = pool.stats();
+                assertTrue(stats.cachedBlocks() <= (long) threads * capacity, stats.toString());
+                assertTrue(stats.cachedBlocks() >= threads * (capacity / 2), "each cache kept blocks: " + stats);
+                assertEquals(0, stats.liveBlocks());
+                assertBalanced(stats);
+                checked.countDown();
+            });
+            runThreads(tasks);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(ThreadSafety.class)
+    void doubleAndForeignFreesThroughTheCacheAreRefused(ThreadSafety mode) {
+        try (FixedPool pool = FixedPool.builder(64).threadSafety(mode).build();
+             FixedPool stranger = FixedPool.builder(64).build()) {
+            long block = pool.allocateAddress();
+            long other = pool.allocateAddress();
+            pool.free(block);
+            DoubleFreeException parked = assertThrows(DoubleFreeException.class, () -> pool.free(block),
+                    "a second free of a block parked in this thread's cache");
+            assertTrue(parked.getMessage().contains(Long.toHexString(block)), parked.getMessage());
+
+            assertThrows(InvalidFreeException.class, () -> pool.free(0L), "null");
+            assertThrows(InvalidFreeException.class, () -> pool.free(other + 16), "interior, aligned");
+            assertThrows(InvalidFreeException.class, () -> pool.free(other + 1), "misaligned");
+            assertThrows(InvalidFreeException.class, () -> pool.free(0x10L), "foreign address");
+            long foreign = stranger.allocateAddress();
+            assertThrows(InvalidFreeException.class, () -> pool.free(foreign), "block of another pool");
+            stranger.free(foreign);
+
+            // Filling the cache drains its oldest half, 'block' first: a second free of it then meets the pool.
+            long[] more = new long[64];
+            pool.allocate(64, more);
+            for (long address : more) {
+                pool.free(address);
+            }
+            PoolStats stats = pool.stats();
+            assertTrue(stats.frees() > 0, "the cache drained: " + stats);
+            assertThrows(DoubleFreeException.class, () -> pool.free(block), "a free of a block the pool holds free");
+
+            stats = pool.stats();
+            assertEquals(1, stats.liveBlocks(), "only 'other' is in use: " + stats);
+            assertBalanced(stats);
+            pool.free(other);
+            pool.flushThreadCache();
+            stats = pool.stats();
+            assertEquals(stats.allocations(), stats.frees());
+            pool.validate();
+        }
+    }
+
+    @Test
+    void blocksHandedOutTwiceNeverComeFromTheCache() {
+        try (FixedPool pool = FixedPool.builder(16).threadSafety(ThreadSafety.NONE).threadCache(8).build()) {
+            Set<Long> held = new HashSet<>();
+            Random random = new Random(7);
+            for (int i = 0; i < 20_000; i++) {
+                if (held.isEmpty() || random.nextInt(3) != 0) {
+                    assertTrue(held.add(pool.allocateAddress()), "a block handed out twice");
+                } else {
+                    long victim = held.iterator().next();
+                    held.remove(victim);
+                    pool.free(victim);
+                    assertThrows(InvalidFreeException.class, () -> pool.free(victim), "double free of " + victim);
+                }
+            }
+            assertEquals(held.size(), pool.stats().liveBlocks());
+            assertBalanced(pool.stats());
+        }
+    }
+
+    @Test
+    void threadCacheZeroTurnsCachingOff() {
+        try (FixedPool pool = FixedPool.builder(64).threadCache(0).build()) {
+            assertEquals(0, pool.threadCacheCapacity());
+            long block = pool.allocateAddress();
+            pool.free(block);
+            PoolStats stats = pool.stats();
+            assertEquals(1, stats.allocations());
+            assertEquals(1, stats.frees(), "the free reached the pool at once");
+            assertEquals(0, stats.cachedBlocks());
+            assertDoesNotThrow(pool::flushThreadCache);
+        }
+        try (FixedPool guarded = FixedPool.builder(64).safetyLevel(SafetyLevel.CANARIES).build()) {
+            assertEquals(0, guarded.threadCacheCapacity(), "safety levels above OFF check every free in the pool");
+        }
+        for (int capacity : new int[] {-1, 1, BlockCache.MAX_CAPACITY + 1}) {
+            assertThrows(InvalidArgumentException.class, () -> FixedPool.builder(64).threadCache(capacity).build(),
+                    "capacity " + capacity);
+        }
+    }
+
+    @Test
+    void aBlockLimitIsHonouredWithoutSpuriousFailures() {
+        try (FixedPool pool = FixedPool.builder(64).maxBlocks(40).build()) {
+            long[] blocks = new long[40];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = pool.allocateAddress();
+            }
+            assertThrows(OutOfPoolMemoryException.class, pool::allocateAddress);
+            PoolStats stats = pool.stats();
+            assertEquals(1, stats.failures(), "refills near the limit take only what is left");
+            assertEquals(40, stats.allocations());
+            pool.free(blocks[3]);
+            assertEquals(blocks[3], pool.allocateAddress());
+            pool.free(blocks);
+            assertEquals(0, pool.stats().liveBlocks());
+        }
+    }
+
+    @Test
+    void handlesClosedAfterThePoolDoNothing() {
+        FixedPool pool = FixedPool.builder(64).leakPolicy(LeakPolicy.IGNORE).build();
+        MemoryBlock open = pool.allocate();
+        MemoryBlock parked = pool.allocate();
+        parked.close();
+        pool.close();
+        assertDoesNotThrow(open::close, "the pool released the block");
+        assertDoesNotThrow(parked::close, "a second close does nothing");
+        assertThrows(PoolClosedException.class, open::address);
+    }
+}
