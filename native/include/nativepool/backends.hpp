@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "nativepool/backend.hpp"
+#include "nativepool/numa.hpp"
 
 namespace nativepool {
 
@@ -18,11 +19,18 @@ enum class BackendType : int {
   kCudaDevice = 3,       ///< parameter: the CUDA device ordinal
   kCudaPinned = 4,       ///< page-locked host memory from the CUDA runtime
   kSimulatedDevice = 5,  ///< parameter: a device of the default simulated runtime
+  kNuma = 6,             ///< parameter: an id from register_numa_spec()
 };
 
 /// Creates a backend. @p parameter is type-specific (a device or NUMA node
 /// for the types that need one) and ignored by the host backends. Returns
 /// kFeatureUnavailable when the type needs a component that is absent.
 [[nodiscard]] Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* out) noexcept;
+
+/// Checks @p spec (numa_check_spec) and stores the id that stands for it as
+/// kNuma's parameter in @p id. Equal specs get equal ids, so the Java side can
+/// compare backends by (type, parameter); ids live as long as the process
+/// (one small entry per distinct spec).
+[[nodiscard]] Status register_numa_spec(NumaSpec spec, int* id) noexcept;
 
 }  // namespace nativepool
