@@ -24,6 +24,10 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_FeatureNative_probe(JNIEnv* 
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }
 
+JNIEXPORT jstring JNICALL Java_org_nativepool_internal_FeatureNative_numaUnavailableReason(JNIEnv* env, jclass) {
+  return env->NewStringUTF(nativepool::probe_features().numa_unavailable_reason);
+}
+
 JNIEXPORT jstring JNICALL Java_org_nativepool_internal_NativeLibrary_nativeVersion(JNIEnv* env, jclass) {
   return env->NewStringUTF(nativepool::probe_features().version);
 }
@@ -36,6 +40,8 @@ bool register_feature_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod feature_methods[] = {
       {const_cast<char*>("probe"), const_cast<char*>("([J)V"),
        reinterpret_cast<void*>(&Java_org_nativepool_internal_FeatureNative_probe)},
+      {const_cast<char*>("numaUnavailableReason"), const_cast<char*>("()Ljava/lang/String;"),
+       reinterpret_cast<void*>(&Java_org_nativepool_internal_FeatureNative_numaUnavailableReason)},
   };
   static const JNINativeMethod library_methods[] = {
       {const_cast<char*>("nativeVersion"), const_cast<char*>("()Ljava/lang/String;"),

@@ -17,5 +17,6 @@ namespace nativepool::jni {
 [[nodiscard]] bool register_gpu_natives(JNIEnv* env) noexcept;
 [[nodiscard]] bool register_safety_natives(JNIEnv* env) noexcept;
 [[nodiscard]] bool register_cache_natives(JNIEnv* env) noexcept;
+[[nodiscard]] bool register_numa_natives(JNIEnv* env) noexcept;
 
 }  // namespace nativepool::jni
