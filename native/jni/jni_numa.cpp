@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// JNI glue of org.nativepool.internal.NumaNative: topology, backend specs and
-// placement queries, each flattened into a long[] that the Java records read.
+// JNI glue of org.nativepool.internal.NumaNative: topology, backend specs,
+// placement queries and node-local pools' per-node stats, each flattened
+// into an array that the Java records read.
 #include <jni.h>
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include "jni_errors.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
+#include "nativepool/node_local_pool.hpp"
 #include "nativepool/numa.hpp"
 
 #ifdef NATIVEPOOL_HAVE_JAVAH
@@ -95,6 +97,33 @@ JNIEXPORT jlongArray JNICALL Java_org_nativepool_internal_NumaNative_placement(J
   }
 }
 
+JNIEXPORT void JNICALL Java_org_nativepool_internal_NumaNative_nodeStats(JNIEnv* env, jclass, jlong handle, jint node,
+                                                                        jlongArray out) {
+  const auto* pool = reinterpret_cast<const nativepool::Pool*>(handle);
+  const auto* group = dynamic_cast<const nativepool::NodeLocalPool*>(pool);
+  if (group == nullptr) {
+    throw_status(env, nativepool::fail(Status::kInvalidArgument,
+                                       "%s has one node: only pools over Backend.nodeLocal() have per-node stats",
+                                       pool->info().backend.c_str()));
+    return;
+  }
+  nativepool::PoolStats stats;
+  if (const Status status = group->node_stats(node, &stats); status != Status::kOk) {
+    throw_status(env, status);
+    return;
+  }
+  nativepool::jni::store_stats(env, stats, out);
+}
+
+JNIEXPORT jintArray JNICALL Java_org_nativepool_internal_NumaNative_poolNodes(JNIEnv* env, jclass, jlong handle) {
+  const auto* group = dynamic_cast<const nativepool::NodeLocalPool*>(reinterpret_cast<const nativepool::Pool*>(handle));
+  const std::vector<int> none;
+  const std::vector<int>& nodes = group != nullptr ? group->nodes() : none;
+  jintArray array = env->NewIntArray(static_cast<jsize>(nodes.size()));
+  if (array != nullptr) env->SetIntArrayRegion(array, 0, static_cast<jsize>(nodes.size()), nodes.data());
+  return array;
+}
+
 }  // extern "C"
 
 namespace nativepool::jni {
@@ -106,6 +135,8 @@ bool register_numa_natives(JNIEnv* env) noexcept {
       NP_METHOD(topology, "()[J"),
       NP_METHOD(registerSpec, "(I[I)I"),
       NP_METHOD(placement, "(JJ)[J"),
+      NP_METHOD(nodeStats, "(JI[J)V"),
+      NP_METHOD(poolNodes, "(J)[I"),
   };
 #undef NP_METHOD
   return register_natives(env, "org/nativepool/internal/NumaNative", methods, static_cast<int>(std::size(methods)));

@@ -78,6 +78,19 @@ Status register_numa_spec(NumaSpec spec, int* id) noexcept {
   return Status::kOk;
 }
 
+Status make_pool_over(BackendType type, int parameter, const NodePoolMaker& make,
+                      std::unique_ptr<Pool>* out) noexcept {
+  if (type == BackendType::kNodeLocal) {
+    std::unique_ptr<NodeLocalPool> group;
+    if (const Status status = NodeLocalPool::create(make, &group); status != Status::kOk) return status;
+    *out = std::move(group);
+    return Status::kOk;
+  }
+  std::shared_ptr<Backend> backend;
+  if (const Status status = make_backend(type, parameter, &backend); status != Status::kOk) return status;
+  return make(std::move(backend), out);
+}
+
 Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* out) noexcept {
   std::shared_ptr<Backend> backend;
   std::shared_ptr<gpu::DeviceRuntime> runtime;
@@ -105,6 +118,8 @@ Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* o
       return make_device_backend(gpu::default_simulated_runtime(), parameter, out);
     case BackendType::kNuma:
       return make_numa_backend(parameter, out);
+    case BackendType::kNodeLocal:
+      return fail(Status::kInvalidArgument, "node-local memory is a group of pools, not one backend");
     default:
       return fail(Status::kInvalidArgument, "unknown backend type %d", static_cast<int>(type));
   }

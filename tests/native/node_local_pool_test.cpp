@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "nativepool/backends.hpp"
 #include "nativepool/host_backend.hpp"
 #include "nativepool/node_local_pool.hpp"
 #include "nativepool/numa.hpp"
@@ -208,6 +209,23 @@ TEST(NodeLocalPool, OverTheRealNodesEachPoolIsBoundToItsNode) {
   ASSERT_EQ(numa_placement(block, 256, &placement), Status::kOk) << error_detail();
   EXPECT_EQ(placement.pages_on_node.at(static_cast<std::size_t>(home)), 1u);
   EXPECT_EQ(group->deallocate(block), Status::kOk);
+}
+
+TEST(NodeLocalPool, TheJavaBackendTypeBuildsAGroupOrOnePool) {
+  std::unique_ptr<Pool> pool;
+  ASSERT_EQ(make_pool_over(BackendType::kMmap, 0, fixed_pools(ThreadSafety::kMutex), &pool), Status::kOk);
+  EXPECT_EQ(dynamic_cast<NodeLocalPool*>(pool.get()), nullptr);
+  EXPECT_EQ(pool->info().backend, "mmap");
+  std::shared_ptr<Backend> backend;
+  EXPECT_EQ(make_backend(BackendType::kNodeLocal, 0, &backend), Status::kInvalidArgument);
+  const Status status = make_pool_over(BackendType::kNodeLocal, 0, fixed_pools(ThreadSafety::kMutex), &pool);
+  if (!numa_available()) {
+    EXPECT_EQ(status, Status::kFeatureUnavailable);
+    return;
+  }
+  ASSERT_EQ(status, Status::kOk) << error_detail();
+  ASSERT_NE(dynamic_cast<NodeLocalPool*>(pool.get()), nullptr);
+  EXPECT_EQ(pool->info().backend.rfind("node-local[numa:bind:", 0), 0u) << pool->info().backend;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ public final class Backend {
     private static final Backend MMAP = new Backend(1, 0, "mmap");
     private static final Backend HUGE_PAGES = new Backend(2, 0, "mmap+thp");
     private static final int NUMA = 6;
+    private static final Backend NODE_LOCAL = new Backend(7, 0, "node-local");
 
     private final int type;
     private final int parameter;
@@ -87,6 +88,22 @@ public final class Backend {
         String name = "numa:" + policy.name().toLowerCase(Locale.ROOT) + Arrays.stream(nodes).sorted().distinct()
                 .mapToObj(Integer::toString).collect(Collectors.joining(",", nodes.length == 0 ? "" : ":", ""));
         return new Backend(NUMA, id, name);
+    }
+
+    /**
+     * {@return the backend that makes a pool node-local: one pool per NUMA node
+     * with memory, each bound to its node} Every allocation is served from the
+     * node of the calling thread's CPU (a thread on a CPU-only node, from the
+     * nearest node with memory); every free goes back to the node that owns
+     * the block, whichever thread frees it. A full node fails the allocation
+     * rather than spill onto another. The pool's stats are the sum over the
+     * nodes ({@link NativePool#nodeStats(Pool, int)} gives one node's); its
+     * settings (block size, arena size, maximum, safety level) apply to each
+     * node. Building the pool throws {@link FeatureUnavailableException} where
+     * NUMA is unavailable.
+     */
+    public static Backend nodeLocal() {
+        return NODE_LOCAL;
     }
 
     int type() {

@@ -1,6 +1,9 @@
 package org.nativepool;
 
+import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
+import org.nativepool.internal.NumaNative;
 import org.nativepool.internal.NativeLibrary;
 
 /**
@@ -73,6 +76,43 @@ public final class NativePool {
     public static NumaPlacement placement(long address, long bytes) {
         NativeLibrary.ensureLoaded();
         return NumaPlacement.of(address, bytes);
+    }
+
+    /**
+     * {@return one node's share of a {@link Backend#nodeLocal() node-local}
+     * pool: the blocks its pool handed out, its reservation and free space}
+     * {@link Pool#stats()} is the sum over the nodes.
+     *
+     * @param pool a pool built over {@link Backend#nodeLocal()}
+     * @param node one of {@link #nodes(Pool)}
+     * @throws InvalidArgumentException if the pool is not node-local or has no pool on {@code node}
+     * @throws PoolClosedException if the pool is closed
+     */
+    public static PoolStats nodeStats(Pool pool, int node) {
+        long[] fields = new long[PoolStats.FIELD_COUNT];
+        long handle = pool.acquire();
+        try {
+            NumaNative.nodeStats(handle, node, fields);
+        } finally {
+            pool.release();
+        }
+        return PoolStats.fromNative(fields);
+    }
+
+    /**
+     * {@return the nodes a {@link Backend#nodeLocal() node-local} pool has a
+     * pool on, ascending; empty for any other pool}
+     *
+     * @param pool a pool
+     * @throws PoolClosedException if the pool is closed
+     */
+    public static List<Integer> nodes(Pool pool) {
+        long handle = pool.acquire();
+        try {
+            return Arrays.stream(NumaNative.poolNodes(handle)).boxed().toList();
+        } finally {
+            pool.release();
+        }
     }
 
     /**

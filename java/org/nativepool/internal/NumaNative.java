@@ -16,4 +16,10 @@ public final class NumaNative {
 
     /** Page size, pages not present, then the pages on node 0, 1, ... of the range. */
     public static native long[] placement(long address, long bytes);
+
+    /** Fills {@code out} with one node's stats of a node-local pool; throws for other pools and nodes. */
+    public static native void nodeStats(long pool, int node, long[] out);
+
+    /** The nodes of a node-local pool, ascending; empty for other pools. */
+    public static native int[] poolNodes(long pool);
 }

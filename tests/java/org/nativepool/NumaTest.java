@@ -163,6 +163,63 @@ class NumaTest {
     }
 
     @Test
+    void nodeLocalPoolsServeEachThreadFromItsNodeAndCountPerNode() throws Exception {
+        requireNuma();
+        List<Integer> withMemory = NativePool.numa().nodes().stream().filter(node -> node.totalBytes() > 0)
+                .map(NumaTopology.Node::id).toList();
+        try (FixedPool pool = FixedPool.builder(4096).threadSafety(ThreadSafety.LOCK_FREE).maxBlocks(512)
+                .backend(Backend.nodeLocal()).build()) {
+            assertEquals(MemoryKind.NUMA_HOST, pool.memoryKind());
+            assertEquals(withMemory, NativePool.nodes(pool));
+            long[] held = new long[64];
+            Thread[] threads = new Thread[4];
+            for (int t = 0; t < threads.length; t++) {
+                int first = t * 16;
+                threads[t] = new Thread(() -> {
+                    for (int i = first; i < first + 16; i++) {
+                        held[i] = pool.allocateAddress();
+                    }
+                });
+                threads[t].start();
+            }
+            for (Thread thread : threads) {
+                thread.join();
+            }
+            long live = 0;
+            for (int node : NativePool.nodes(pool)) {
+                live += NativePool.nodeStats(pool, node).liveBlocks();
+            }
+            assertEquals(64, live, "the nodes' blocks add up");
+            assertEquals(64, pool.stats().liveBlocks());
+            try (BlockCache cache = pool.newCache(16)) {  // refills from this thread's node, drains to the owners
+                long block = cache.allocate();
+                assertEquals(0, block % 4096);
+                cache.free(block);
+            }
+            assertEquals(64, pool.stats().liveBlocks());
+            assertEquals(0, pool.stats().cachedBlocks());
+            pool.free(held);  // from this thread, whatever node allocated them
+            assertEquals(0, pool.stats().liveBlocks());
+            try (MemoryBlock block = pool.allocate()) {
+                block.asByteBuffer().putLong(0, 1L);
+                NumaPlacement placement = NativePool.placement(block);
+                assertEquals(1, placement.pagesOnNode().size(), placement.toString());
+                assertTrue(withMemory.containsAll(placement.pagesOnNode().keySet()), placement.toString());
+            }
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> NativePool.nodeStats(pool, 100_000));
+            assertTrue(e.getMessage().contains("node 100000 has no pool"), e.getMessage());
+        }
+        try (VariablePool plain = VariablePool.builder().build()) {
+            assertEquals(List.of(), NativePool.nodes(plain));
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> NativePool.nodeStats(plain, 0));
+            assertTrue(e.getMessage().contains("only pools over Backend.nodeLocal() have per-node stats"),
+                    e.getMessage());
+        }
+    }
+
+    @Test
     void inAContainerThatRefusesTheNumaCallsNumaIsUnavailableAndHostPoolsWork(@TempDir Path dir) throws Exception {
         assumeTrue(Files.isExecutable(LAUNCHER), "the native test build has no " + LAUNCHER);
         assertUnavailable(ChildJvm.javaVia(List.of(LAUNCHER.toString()), Map.of(), dir, "-jar",
