@@ -56,16 +56,16 @@ class NodeLocalPool::Directory {
 };
 
 /// A node's backend that enters each region it hands out in the directory.
-class NodeLocalPool::RoutedBackend final : public Backend {
+class NodeLocalPool::RoutedBackend final : public BackendAdaptor {
  public:
   RoutedBackend(std::shared_ptr<Backend> inner, Directory* directory, std::size_t slot) noexcept
-      : inner_(std::move(inner)), directory_(directory), slot_(slot) {}
+      : BackendAdaptor(std::move(inner)), directory_(directory), slot_(slot) {}
 
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override {
     void* region = nullptr;
-    if (const Status status = inner_->allocate(size, alignment, &region); status != Status::kOk) return status;
+    if (const Status status = inner().allocate(size, alignment, &region); status != Status::kOk) return status;
     if (!directory_->add(region, size, slot_)) {
-      inner_->deallocate(region, size, alignment);
+      inner().deallocate(region, size, alignment);
       return fail(Status::kInternal, "out of host memory for the node-local region directory");
     }
     *out = region;
@@ -73,17 +73,10 @@ class NodeLocalPool::RoutedBackend final : public Backend {
   }
   void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept override {
     directory_->remove(region);
-    inner_->deallocate(region, size, alignment);
-  }
-  [[nodiscard]] MemoryKind kind() const noexcept override { return inner_->kind(); }
-  [[nodiscard]] int device() const noexcept override { return inner_->device(); }
-  [[nodiscard]] std::string_view name() const noexcept override { return inner_->name(); }
-  [[nodiscard]] std::shared_ptr<MemoryAccess> memory_access() const noexcept override {
-    return inner_->memory_access();
+    inner().deallocate(region, size, alignment);
   }
 
  private:
-  std::shared_ptr<Backend> inner_;
   Directory* directory_;  // owned by the NodeLocalPool, which outlives its pools
   std::size_t slot_;
 };
@@ -227,24 +220,8 @@ Status NodeLocalPool::deallocate_batch(void* const* ptrs, std::size_t count, std
 
 PoolStats NodeLocalPool::stats() const noexcept {
   PoolStats total;
-  for (const auto& pool : pools_) {
-    const PoolStats node = pool->stats();
-    total.allocations += node.allocations;
-    total.frees += node.frees;
-    total.failures += node.failures;
-    total.bytes_in_use += node.bytes_in_use;
-    total.peak_bytes_in_use += node.peak_bytes_in_use;
-    total.live_blocks += node.live_blocks;
-    total.cached_blocks += node.cached_blocks;
-    total.cached_bytes += node.cached_bytes;
-    total.reserved.bytes += node.reserved.bytes;
-    total.reserved.peak_bytes += node.reserved.peak_bytes;
-    total.reserved.regions += node.reserved.regions;
-    total.fragmentation.free_bytes += node.fragmentation.free_bytes;
-    total.fragmentation.free_blocks += node.fragmentation.free_blocks;
-    total.fragmentation.largest_free_block =
-        std::max(total.fragmentation.largest_free_block, node.fragmentation.largest_free_block);
-  }
+  for (const auto& pool : pools_) accumulate(total, pool->stats());
+  // Fixed pools report no external fragmentation: any free block fits.
   if (total.fragmentation.free_bytes > 0 && info_.block_size == 0) {
     total.fragmentation.external_fragmentation =
         1.0 - static_cast<double>(total.fragmentation.largest_free_block) /
