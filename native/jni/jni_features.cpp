@@ -7,6 +7,7 @@
 
 #include "jni_registration.hpp"
 #include "nativepool/features.hpp"
+#include "nativepool/numa.hpp"
 
 #ifdef NATIVEPOOL_HAVE_JAVAH
 #include "org_nativepool_internal_FeatureNative.h"
@@ -25,7 +26,8 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_FeatureNative_probe(JNIEnv* 
 }
 
 JNIEXPORT jstring JNICALL Java_org_nativepool_internal_FeatureNative_numaUnavailableReason(JNIEnv* env, jclass) {
-  return env->NewStringUTF(nativepool::probe_features().numa_unavailable_reason);
+  // Not probe_features(): the reason alone needs none of the other probes.
+  return env->NewStringUTF(nativepool::numa_unavailable_reason());
 }
 
 JNIEXPORT jstring JNICALL Java_org_nativepool_internal_NativeLibrary_nativeVersion(JNIEnv* env, jclass) {
