@@ -12,7 +12,7 @@ out=bench/results/native
 mkdir -p "$out"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DNATIVEPOOL_BUILD_BENCHMARKS=ON -DNATIVEPOOL_BUILD_JNI=OFF \
   -DNATIVEPOOL_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" --parallel 2 --target pairs_bench holes_bench safety_bench trace_replay malloc_log
+cmake --build "$build" --parallel 2 --target pairs_bench holes_bench safety_bench numa_bench trace_replay malloc_log
 bench/scripts/machine.sh > "$out/machine.json"
 libs=/usr/lib/x86_64-linux-gnu
 common=(--benchmark_min_time="$min_time" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -28,3 +28,5 @@ echo "== holes" >&2
 "$build/bench/holes_bench" "${common[@]}" --benchmark_out="$out/holes.json"
 echo "== safety levels" >&2
 "$build/bench/safety_bench" "${common[@]}" --benchmark_out="$out/safety.json"
+echo "== NUMA backend and bandwidth per node pair" >&2
+"$build/bench/numa_bench" "${common[@]}" --benchmark_out="$out/numa.json"

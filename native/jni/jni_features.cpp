@@ -7,6 +7,7 @@
 
 #include "jni_registration.hpp"
 #include "nativepool/features.hpp"
+#include "nativepool/numa.hpp"
 
 #ifdef NATIVEPOOL_HAVE_JAVAH
 #include "org_nativepool_internal_FeatureNative.h"
@@ -24,6 +25,11 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_FeatureNative_probe(JNIEnv* 
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }
 
+JNIEXPORT jstring JNICALL Java_org_nativepool_internal_FeatureNative_numaUnavailableReason(JNIEnv* env, jclass) {
+  // Not probe_features(): the reason alone needs none of the other probes.
+  return env->NewStringUTF(nativepool::numa_unavailable_reason());
+}
+
 JNIEXPORT jstring JNICALL Java_org_nativepool_internal_NativeLibrary_nativeVersion(JNIEnv* env, jclass) {
   return env->NewStringUTF(nativepool::probe_features().version);
 }
@@ -36,6 +42,8 @@ bool register_feature_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod feature_methods[] = {
       {const_cast<char*>("probe"), const_cast<char*>("([J)V"),
        reinterpret_cast<void*>(&Java_org_nativepool_internal_FeatureNative_probe)},
+      {const_cast<char*>("numaUnavailableReason"), const_cast<char*>("()Ljava/lang/String;"),
+       reinterpret_cast<void*>(&Java_org_nativepool_internal_FeatureNative_numaUnavailableReason)},
   };
   static const JNINativeMethod library_methods[] = {
       {const_cast<char*>("nativeVersion"), const_cast<char*>("()Ljava/lang/String;"),

@@ -25,7 +25,8 @@ extern "C" JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM* vm, void* /*reserved*/) {
   if (!cache_exception_classes(env) || !register_pool_natives(env) || !register_feature_natives(env) ||
       !register_gpu_natives(env) ||
       !register_safety_natives(env) ||
-      !register_cache_natives(env)) {
+      !register_cache_natives(env) ||
+      !register_numa_natives(env)) {
     return JNI_ERR;
   }
   return JNI_VERSION_10;

@@ -32,11 +32,6 @@ Pool* as_pool(jlong handle) noexcept { return reinterpret_cast<Pool*>(handle); }
 
 jlong to_handle(std::unique_ptr<Pool> pool) noexcept { return reinterpret_cast<jlong>(pool.release()); }
 
-bool make_backend(JNIEnv* env, jint type, jint parameter, std::shared_ptr<nativepool::Backend>* out) noexcept {
-  const Status status = nativepool::make_backend(static_cast<nativepool::BackendType>(type), parameter, out);
-  if (status != Status::kOk) throw_status(env, status, nullptr, 0);
-  return status == Status::kOk;
-}
 
 }  // namespace
 
@@ -53,12 +48,14 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
       !to_size(env, max_blocks, "max blocks", &config.max_blocks)) {
     return 0;
   }
-  std::shared_ptr<nativepool::Backend> backend;
-  if (!make_backend(env, backend_type, backend_parameter, &backend)) return 0;
   std::unique_ptr<Pool> pool;
-  const Status status = nativepool::make_fixed_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
-                                                    std::move(backend), &pool,
-                                                    static_cast<nativepool::SafetyLevel>(safety));
+  const Status status = nativepool::make_pool_over(
+      static_cast<nativepool::BackendType>(backend_type), backend_parameter,
+      [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
+        return nativepool::make_fixed_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
+                                           std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
+      },
+      &pool);
   if (status != Status::kOk) {
     throw_status(env, status, nullptr, config.block_size);
     return 0;
@@ -76,12 +73,14 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
       !to_size(env, max_bytes, "max capacity", &config.max_bytes)) {
     return 0;
   }
-  std::shared_ptr<nativepool::Backend> backend;
-  if (!make_backend(env, backend_type, backend_parameter, &backend)) return 0;
   std::unique_ptr<Pool> pool;
-  const Status status =
-      nativepool::make_variable_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
-                                     std::move(backend), &pool, static_cast<nativepool::SafetyLevel>(safety));
+  const Status status = nativepool::make_pool_over(
+      static_cast<nativepool::BackendType>(backend_type), backend_parameter,
+      [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
+        return nativepool::make_variable_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
+                                              std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
+      },
+      &pool);
   if (status != Status::kOk) {
     throw_status(env, status, nullptr, config.initial_bytes);
     return 0;
@@ -162,29 +161,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_validate(JNIEnv* 
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_stats(JNIEnv* env, jclass, jlong handle,
                                                                      jlongArray out) {
-  const Pool* pool = as_pool(handle);
-  const nativepool::PoolStats s = pool->stats();
-  jlong fragmentation_bits = 0;
-  std::memcpy(&fragmentation_bits, &s.fragmentation.external_fragmentation, sizeof fragmentation_bits);
-  // Order of org.nativepool.PoolStats' field indices.
-  const jlong fields[] = {
-      static_cast<jlong>(s.allocations),
-      static_cast<jlong>(s.frees),
-      static_cast<jlong>(s.failures),
-      static_cast<jlong>(s.live_blocks),
-      static_cast<jlong>(s.bytes_in_use),
-      static_cast<jlong>(s.peak_bytes_in_use),
-      static_cast<jlong>(s.reserved.bytes),
-      static_cast<jlong>(s.reserved.peak_bytes),
-      static_cast<jlong>(s.reserved.regions),
-      static_cast<jlong>(s.fragmentation.free_bytes),
-      static_cast<jlong>(s.fragmentation.largest_free_block),
-      static_cast<jlong>(s.fragmentation.free_blocks),
-      fragmentation_bits,
-      static_cast<jlong>(s.cached_blocks),
-      static_cast<jlong>(s.cached_bytes),
-  };
-  env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
+  nativepool::jni::store_stats(env, as_pool(handle)->stats(), out);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_info(JNIEnv* env, jclass, jlong handle,
@@ -207,6 +184,30 @@ JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PoolNative_wrap(JNIEnv* e
 }  // extern "C"
 
 namespace nativepool::jni {
+
+void store_stats(JNIEnv* env, const PoolStats& s, jlongArray out) noexcept {
+  jlong fragmentation_bits = 0;
+  std::memcpy(&fragmentation_bits, &s.fragmentation.external_fragmentation, sizeof fragmentation_bits);
+  // Order of org.nativepool.PoolStats' field indices.
+  const jlong fields[] = {
+      static_cast<jlong>(s.allocations),
+      static_cast<jlong>(s.frees),
+      static_cast<jlong>(s.failures),
+      static_cast<jlong>(s.live_blocks),
+      static_cast<jlong>(s.bytes_in_use),
+      static_cast<jlong>(s.peak_bytes_in_use),
+      static_cast<jlong>(s.reserved.bytes),
+      static_cast<jlong>(s.reserved.peak_bytes),
+      static_cast<jlong>(s.reserved.regions),
+      static_cast<jlong>(s.fragmentation.free_bytes),
+      static_cast<jlong>(s.fragmentation.largest_free_block),
+      static_cast<jlong>(s.fragmentation.free_blocks),
+      fragmentation_bits,
+      static_cast<jlong>(s.cached_blocks),
+      static_cast<jlong>(s.cached_bytes),
+  };
+  env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
+}
 
 bool register_pool_natives(JNIEnv* env) noexcept {
 #define NP_METHOD(name, signature) \

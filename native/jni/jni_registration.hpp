@@ -5,6 +5,8 @@
 
 #include <jni.h>
 
+#include "nativepool/pool.hpp"
+
 namespace nativepool::jni {
 
 /// Binds @p count methods to @p class_name; false with an exception pending
@@ -17,5 +19,10 @@ namespace nativepool::jni {
 [[nodiscard]] bool register_gpu_natives(JNIEnv* env) noexcept;
 [[nodiscard]] bool register_safety_natives(JNIEnv* env) noexcept;
 [[nodiscard]] bool register_cache_natives(JNIEnv* env) noexcept;
+[[nodiscard]] bool register_numa_natives(JNIEnv* env) noexcept;
+
+/// Writes @p stats into @p out in the order of org.nativepool.PoolStats'
+/// field indices (shared by the pool and the NUMA areas).
+void store_stats(JNIEnv* env, const PoolStats& stats, jlongArray out) noexcept;
 
 }  // namespace nativepool::jni

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "nativepool/backends.hpp"
 
+#include <mutex>
 #include <new>
+#include <vector>
 
 #include "nativepool/gpu/device_backend.hpp"
 #include "nativepool/gpu/pinned_backend.hpp"
 #include "nativepool/gpu/runtimes.hpp"
 #include "nativepool/host_backend.hpp"
+#include "nativepool/numa_backend.hpp"
 
 namespace nativepool {
 
@@ -24,7 +27,69 @@ Status make_device_backend(std::shared_ptr<gpu::DeviceRuntime> runtime, int devi
   return Status::kOk;
 }
 
+struct NumaSpecs {
+  std::mutex mutex;
+  std::vector<NumaSpec> specs;
+};
+
+NumaSpecs& numa_specs() noexcept {
+  static NumaSpecs instance;
+  return instance;
+}
+
+Status make_numa_backend(int id, std::shared_ptr<Backend>* out) noexcept {
+  NumaSpec spec;
+  {
+    NumaSpecs& registry = numa_specs();
+    const std::lock_guard lock(registry.mutex);
+    if (id < 0 || static_cast<std::size_t>(id) >= registry.specs.size()) {
+      return fail(Status::kInvalidArgument, "unknown NUMA backend id %d", id);
+    }
+    try {
+      spec = registry.specs[static_cast<std::size_t>(id)];
+    } catch (const std::bad_alloc&) {
+      return fail(Status::kInternal, "out of host memory for a NUMA backend");
+    }
+  }
+  std::shared_ptr<NumaBackend> backend;
+  if (const Status status = NumaBackend::create(std::move(spec), &backend); status != Status::kOk) return status;
+  *out = std::move(backend);
+  return Status::kOk;
+}
+
 }  // namespace
+
+Status register_numa_spec(NumaSpec spec, int* id) noexcept {
+  if (const Status status = numa_check_spec(&spec); status != Status::kOk) return status;
+  NumaSpecs& registry = numa_specs();
+  const std::lock_guard lock(registry.mutex);
+  for (std::size_t i = 0; i < registry.specs.size(); ++i) {
+    if (registry.specs[i] == spec) {
+      *id = static_cast<int>(i);
+      return Status::kOk;
+    }
+  }
+  try {
+    registry.specs.push_back(std::move(spec));
+  } catch (const std::bad_alloc&) {
+    return fail(Status::kInternal, "out of host memory for a NUMA backend");
+  }
+  *id = static_cast<int>(registry.specs.size() - 1);
+  return Status::kOk;
+}
+
+Status make_pool_over(BackendType type, int parameter, const NodePoolMaker& make,
+                      std::unique_ptr<Pool>* out) noexcept {
+  if (type == BackendType::kNodeLocal) {
+    std::unique_ptr<NodeLocalPool> group;
+    if (const Status status = NodeLocalPool::create(make, &group); status != Status::kOk) return status;
+    *out = std::move(group);
+    return Status::kOk;
+  }
+  std::shared_ptr<Backend> backend;
+  if (const Status status = make_backend(type, parameter, &backend); status != Status::kOk) return status;
+  return make(std::move(backend), out);
+}
 
 Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* out) noexcept {
   std::shared_ptr<Backend> backend;
@@ -51,6 +116,10 @@ Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* o
       break;
     case BackendType::kSimulatedDevice:
       return make_device_backend(gpu::default_simulated_runtime(), parameter, out);
+    case BackendType::kNuma:
+      return make_numa_backend(parameter, out);
+    case BackendType::kNodeLocal:
+      return fail(Status::kInvalidArgument, "node-local memory is a group of pools, not one backend");
     default:
       return fail(Status::kInvalidArgument, "unknown backend type %d", static_cast<int>(type));
   }

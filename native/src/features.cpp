@@ -6,6 +6,7 @@
 #include "nativepool/gpu/runtimes.hpp"
 #include "nativepool/host_backend.hpp"
 #include "nativepool/memory_hooks.hpp"
+#include "nativepool/numa.hpp"
 
 namespace nativepool {
 
@@ -16,6 +17,11 @@ Features probe_features() noexcept {
   std::shared_ptr<gpu::DeviceRuntime> cuda;
   if (gpu::cuda_runtime(&cuda) == Status::kOk) features.cuda_devices = cuda->device_count();
   clear_error_detail();
+  // libnuma is opened at run time, so NUMA support is always in the build.
+  features.numa_compiled = true;
+  features.numa_available = numa_available();
+  features.numa_nodes = numa_node_count();
+  features.numa_unavailable_reason = numa_unavailable_reason();
   features.huge_pages = MmapBackend::transparent_huge_pages_available();
   features.valgrind_hooks = hooks::kValgrindHooks;
 #if defined(NATIVEPOOL_HAVE_VALGRIND)

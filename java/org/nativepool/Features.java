@@ -13,9 +13,12 @@ import org.nativepool.internal.NativeLibrary;
  * @param libraryOrigin where the native library was loaded from
  * @param cudaCompiled CUDA support is in this build
  * @param cudaDevices CUDA devices the driver reports (0 without a driver)
- * @param numaCompiled libnuma support is in this build
- * @param numaAvailable libnuma works here (the kernel has NUMA support)
- * @param numaNodes NUMA nodes configured on this machine
+ * @param numaCompiled NUMA support is in this build; always true, as libnuma
+ *     is opened at run time ({@code libnuma.so.1})
+ * @param numaAvailable libnuma loaded and the kernel accepts the NUMA system calls
+ * @param numaNodes NUMA nodes configured on this machine; 0 when NUMA is unavailable
+ * @param numaUnavailableReason why NUMA is unavailable (libnuma not found, the
+ *     system calls refused as in many containers, ...); empty when it is available
  * @param pmemCompiled persistent-memory support is in this build
  * @param valgrindHooks memcheck client requests are compiled into the pools
  * @param runningOnValgrind this process runs under Valgrind now
@@ -30,6 +33,7 @@ public record Features(
         boolean numaCompiled,
         boolean numaAvailable,
         int numaNodes,
+        String numaUnavailableReason,
         boolean pmemCompiled,
         boolean valgrindHooks,
         boolean runningOnValgrind,
@@ -41,7 +45,8 @@ public record Features(
         long[] f = new long[10];
         FeatureNative.probe(f);
         return new Features(NativeLibrary.javaVersion(), NativeLibrary.loadedFrom(), f[0] != 0, (int) f[1],
-                f[2] != 0, f[3] != 0, (int) f[4], f[5] != 0, f[6] != 0, f[7] != 0, f[8] != 0, f[9] != 0);
+                f[2] != 0, f[3] != 0, (int) f[4], FeatureNative.numaUnavailableReason(), f[5] != 0, f[6] != 0,
+                f[7] != 0, f[8] != 0, f[9] != 0);
     }
 
     /**
@@ -88,8 +93,7 @@ public record Features(
         return switch (feature) {
             case CUDA -> cudaCompiled ? "no CUDA device is visible (driver missing or no GPU)"
                     : "this build of nativepool was compiled without CUDA";
-            case NUMA -> numaCompiled ? "the kernel reports no NUMA support"
-                    : "this build of nativepool was compiled without libnuma";
+            case NUMA -> numaUnavailableReason;
             case PMEM -> "this build of nativepool was compiled without libpmem";
             case VALGRIND -> "this build of nativepool was compiled without the Valgrind headers";
             case HUGE_PAGES -> "the kernel offers no transparent huge pages";

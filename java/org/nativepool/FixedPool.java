@@ -30,7 +30,9 @@ import org.nativepool.internal.PoolNative;
  * double free is not caught at once: of a block parked in <em>another</em>
  * thread's cache; the pool refuses it when that cache drains, and until then
  * both caches may hand it out. Pools above {@link SafetyLevel#OFF} have no
- * thread caches, so that the pool checks every block's guards at its free.
+ * thread caches, so that the pool checks every block's guards at its free,
+ * and neither have {@link Backend#nodeLocal() node-local} pools, whose blocks
+ * must go back to their own node.
  *
  * <pre>{@code
  * try (FixedPool pool = FixedPool.builder(4096).maxBlocks(1024).build();
@@ -48,7 +50,10 @@ public final class FixedPool extends Pool {
     private FixedPool(long handle, Builder builder) {
         super(handle, builder);
         this.stride = (blockSize + alignment - 1) & -alignment;
-        this.caches = builder.threadCache == 0 || safetyLevel() != SafetyLevel.OFF ? null
+        // Node-local pools serve each thread from its node: a Java cache would park
+        // blocks of other nodes that threads freed across nodes, so they have none.
+        this.caches = builder.threadCache == 0 || safetyLevel() != SafetyLevel.OFF
+                || backend().equals(Backend.nodeLocal()) ? null
                 : new ThreadCaches(this, builder.threadCache, builder.maxBlocks);
     }
 
@@ -330,7 +335,8 @@ public final class FixedPool extends Pool {
         /**
          * The most free blocks each thread's cache parks (see {@link FixedPool});
          * a cache refills and drains half of it at a time. Default
-         * {@link #DEFAULT_THREAD_CACHE}; ignored above {@link SafetyLevel#OFF}.
+         * {@link #DEFAULT_THREAD_CACHE}; ignored above {@link SafetyLevel#OFF} and for
+         * {@link Backend#nodeLocal()}.
          *
          * @param capacity 0 for no thread caches, or from 2 to {@link BlockCache#MAX_CAPACITY}
          * @return this builder

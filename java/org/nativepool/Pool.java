@@ -73,6 +73,11 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
             public boolean freeLeaked(long address, Void unused) {
                 return freeFromHandle(address);
             }
+
+            @Override
+            protected boolean ownerClosing() {
+                return Pool.this.isClosed();
+            }
         };
         long[] info = new long[5];
         PoolNative.info(handle, info);

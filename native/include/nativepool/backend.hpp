@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include "nativepool/status.hpp"
 
@@ -71,6 +72,27 @@ class Backend {
   /// nullptr for memory the CPU reads directly, and for device memory
   /// without such a path (canaries are then unavailable).
   [[nodiscard]] virtual std::shared_ptr<MemoryAccess> memory_access() const noexcept { return nullptr; }
+};
+
+/// Base of the backends that wrap another (decorators): forwards what they
+/// leave alone, so each says only what it adds to allocate() and deallocate().
+class BackendAdaptor : public Backend {
+ public:
+  explicit BackendAdaptor(std::shared_ptr<Backend> inner) noexcept : inner_(std::move(inner)) {}
+
+  [[nodiscard]] MemoryKind kind() const noexcept override { return inner_->kind(); }
+  [[nodiscard]] int device() const noexcept override { return inner_->device(); }
+  [[nodiscard]] std::string_view name() const noexcept override { return inner_->name(); }
+  [[nodiscard]] std::shared_ptr<MemoryAccess> memory_access() const noexcept override {
+    return inner_->memory_access();
+  }
+
+ protected:
+  /// The wrapped backend.
+  [[nodiscard]] Backend& inner() const noexcept { return *inner_; }
+
+ private:
+  std::shared_ptr<Backend> inner_;
 };
 
 }  // namespace nativepool

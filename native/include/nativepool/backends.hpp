@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "nativepool/backend.hpp"
+#include "nativepool/node_local_pool.hpp"
+#include "nativepool/numa.hpp"
 
 namespace nativepool {
 
@@ -18,11 +20,25 @@ enum class BackendType : int {
   kCudaDevice = 3,       ///< parameter: the CUDA device ordinal
   kCudaPinned = 4,       ///< page-locked host memory from the CUDA runtime
   kSimulatedDevice = 5,  ///< parameter: a device of the default simulated runtime
+  kNuma = 6,             ///< parameter: an id from register_numa_spec()
+  kNodeLocal = 7,        ///< not one backend: a NodeLocalPool, one pool per node (make_pool_over)
 };
 
 /// Creates a backend. @p parameter is type-specific (a device or NUMA node
 /// for the types that need one) and ignored by the host backends. Returns
 /// kFeatureUnavailable when the type needs a component that is absent.
 [[nodiscard]] Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* out) noexcept;
+
+/// Builds a pool with @p make over the backend of (@p type, @p parameter);
+/// for kNodeLocal, a NodeLocalPool over this machine's nodes whose per-node
+/// pools @p make builds, each over its node's bound backend.
+[[nodiscard]] Status make_pool_over(BackendType type, int parameter, const NodePoolMaker& make,
+                                    std::unique_ptr<Pool>* out) noexcept;
+
+/// Checks @p spec (numa_check_spec) and stores the id that stands for it as
+/// kNuma's parameter in @p id. Equal specs get equal ids, so the Java side can
+/// compare backends by (type, parameter); ids live as long as the process
+/// (one small entry per distinct spec).
+[[nodiscard]] Status register_numa_spec(NumaSpec spec, int* id) noexcept;
 
 }  // namespace nativepool

@@ -11,9 +11,10 @@ struct Features {
   const char* version = "";
   bool cuda_compiled = false;
   int cuda_devices = 0;  ///< devices the driver reports (0 without driver)
-  bool numa_compiled = false;
+  bool numa_compiled = false;  ///< always true: libnuma is opened at run time (numa.hpp)
   bool numa_available = false;
   int numa_nodes = 0;
+  const char* numa_unavailable_reason = "";  ///< why not, when !numa_available
   bool pmem_compiled = false;
   bool valgrind_hooks = false;       ///< memcheck client requests compiled in
   bool running_on_valgrind = false;  ///< this process runs under Valgrind now

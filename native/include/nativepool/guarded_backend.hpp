@@ -22,13 +22,13 @@ inline constexpr unsigned char kPoisonByte = 0xEF;
 /// tools), and accessible again before it goes back to the inner backend;
 /// with @p poison it is also filled with kPoisonByte (on the device, for
 /// device memory).
-class GuardedBackend final : public Backend {
+class GuardedBackend final : public BackendAdaptor {
  public:
   GuardedBackend(std::shared_ptr<Backend> inner, bool poison) noexcept
-      : inner_(std::move(inner)), access_(inner_->memory_access()), poison_(poison) {}
+      : BackendAdaptor(std::move(inner)), access_(memory_access()), poison_(poison) {}
 
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override {
-    const Status status = inner_->allocate(size, alignment, out);
+    const Status status = inner().allocate(size, alignment, out);
     if (status != Status::kOk) return status;
     auto* region = static_cast<unsigned char*>(*out);
     if (!poison_) {
@@ -36,7 +36,7 @@ class GuardedBackend final : public Backend {
       return status;
     }
     if (const Status filled = access_.fill(region, kPoisonByte, size); filled != Status::kOk) [[unlikely]] {
-      inner_->deallocate(region, size, alignment);
+      inner().deallocate(region, size, alignment);
       return filled;
     }
     return status;
@@ -44,18 +44,10 @@ class GuardedBackend final : public Backend {
 
   void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept override {
     access_.release(region, size);
-    inner_->deallocate(region, size, alignment);
-  }
-
-  [[nodiscard]] MemoryKind kind() const noexcept override { return inner_->kind(); }
-  [[nodiscard]] int device() const noexcept override { return inner_->device(); }
-  [[nodiscard]] std::string_view name() const noexcept override { return inner_->name(); }
-  [[nodiscard]] std::shared_ptr<MemoryAccess> memory_access() const noexcept override {
-    return inner_->memory_access();
+    inner().deallocate(region, size, alignment);
   }
 
  private:
-  std::shared_ptr<Backend> inner_;
   BlockAccess access_;
   bool poison_;
 };

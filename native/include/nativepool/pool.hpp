@@ -51,6 +51,30 @@ struct PoolStats {
   Fragmentation fragmentation;
 };
 
+/// Adds the counters and figures of @p part to @p sum, for several pools
+/// reported as one: counts and current figures add up exactly, the largest
+/// free block is the larger one, and peaks add up too (an upper bound of the
+/// combined peak when the parts peaked at different moments).
+/// external_fragmentation is left alone: the caller knows whether it applies.
+inline void accumulate(PoolStats& sum, const PoolStats& part) noexcept {
+  sum.allocations += part.allocations;
+  sum.frees += part.frees;
+  sum.failures += part.failures;
+  sum.bytes_in_use += part.bytes_in_use;
+  sum.peak_bytes_in_use += part.peak_bytes_in_use;
+  sum.live_blocks += part.live_blocks;
+  sum.cached_blocks += part.cached_blocks;
+  sum.cached_bytes += part.cached_bytes;
+  sum.reserved.bytes += part.reserved.bytes;
+  sum.reserved.peak_bytes += part.reserved.peak_bytes;
+  sum.reserved.regions += part.reserved.regions;
+  sum.fragmentation.free_bytes += part.fragmentation.free_bytes;
+  sum.fragmentation.free_blocks += part.fragmentation.free_blocks;
+  if (part.fragmentation.largest_free_block > sum.fragmentation.largest_free_block) {
+    sum.fragmentation.largest_free_block = part.fragmentation.largest_free_block;
+  }
+}
+
 /// The contract of a pool algorithm (FixedPool, VariablePool, ...). An
 /// algorithm manages blocks only; counting lives in adaptors that wrap it.
 template <class A>

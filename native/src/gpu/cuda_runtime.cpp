@@ -120,6 +120,13 @@ class CudaRuntime final : public DeviceRuntime {
 
   void pinned_free(void* ptr) noexcept override { (void)check(cudaFreeHost(ptr), "cudaFreeHost"); }
 
+  Status host_register(void* ptr, std::size_t size) noexcept override {
+    if (const Status status = enter(0); status != Status::kOk) return status;
+    return check(cudaHostRegister(ptr, size, cudaHostRegisterPortable), "cudaHostRegister");
+  }
+
+  void host_unregister(void* ptr) noexcept override { (void)check(cudaHostUnregister(ptr), "cudaHostUnregister"); }
+
   Status stream_create(int device, Stream* out) noexcept override {
     if (const Status status = enter(device); status != Status::kOk) return status;
     DeviceScope scope(device);

@@ -40,23 +40,6 @@ Status make_stream_ordered_pool(std::shared_ptr<DeviceRuntime> runtime, int devi
   return Status::kOk;
 }
 
-void add(PoolStats& sum, const PoolStats& part) noexcept {
-  sum.allocations += part.allocations;
-  sum.frees += part.frees;
-  sum.failures += part.failures;
-  sum.bytes_in_use += part.bytes_in_use;
-  sum.peak_bytes_in_use += part.peak_bytes_in_use;
-  sum.live_blocks += part.live_blocks;
-  sum.reserved.bytes += part.reserved.bytes;
-  sum.reserved.peak_bytes += part.reserved.peak_bytes;
-  sum.reserved.regions += part.reserved.regions;
-  sum.fragmentation.free_bytes += part.fragmentation.free_bytes;
-  sum.fragmentation.free_blocks += part.fragmentation.free_blocks;
-  if (part.fragmentation.largest_free_block > sum.fragmentation.largest_free_block) {
-    sum.fragmentation.largest_free_block = part.fragmentation.largest_free_block;
-  }
-}
-
 void add(DeviceStats& sum, const DeviceStats& part) noexcept {
   sum.memory.free_bytes += part.memory.free_bytes;
   sum.memory.total_bytes += part.memory.total_bytes;
@@ -70,7 +53,7 @@ void add(DeviceStats& sum, const DeviceStats& part) noexcept {
   s.reused_after_event += p.reused_after_event;
   s.reused_after_wait += p.reused_after_wait;
   s.upstream_allocations += p.upstream_allocations;
-  add(s.upstream, p.upstream);
+  accumulate(s.upstream, p.upstream);
 }
 
 }  // namespace

@@ -195,6 +195,33 @@ class SimulatedRuntime final : public DeviceRuntime {
 
   void pinned_free(void* ptr) noexcept override { std::free(ptr); }
 
+  // As cudaHostRegister: refuses a range registered already, and faults every
+  // page in (rewriting a byte of each leaves the contents as they were).
+  Status host_register(void* ptr, std::size_t size) noexcept override {
+    if (ptr == nullptr || size == 0) {
+      return device_fail({1, "cudaErrorInvalidValue", "cudaHostRegister"}, "null or empty range");
+    }
+    {
+      std::lock_guard lock(mutex_);
+      try {
+        if (!registered_.emplace(reinterpret_cast<std::uintptr_t>(ptr), size).second) {
+          return device_fail({712, "cudaErrorHostMemoryAlreadyRegistered", "cudaHostRegister"},
+                             "the range is registered already");
+        }
+      } catch (const std::bad_alloc&) {
+        return device_fail({2, "cudaErrorMemoryAllocation", "cudaHostRegister"}, "out of host memory");
+      }
+    }
+    auto* bytes = static_cast<volatile unsigned char*>(ptr);
+    for (std::size_t at = 0; at < size; at += kPageSize) bytes[at] = bytes[at];
+    return Status::kOk;
+  }
+
+  void host_unregister(void* ptr) noexcept override {
+    std::lock_guard lock(mutex_);
+    registered_.erase(reinterpret_cast<std::uintptr_t>(ptr));
+  }
+
   Status stream_create(int device, Stream* out) noexcept override {
     if (const Status status = check_device(device); status != Status::kOk) return status;
     try {
@@ -383,9 +410,10 @@ class SimulatedRuntime final : public DeviceRuntime {
   }
 
   const std::size_t capacity_;
-  mutable std::mutex mutex_;  // guards used_ and allocations_
+  mutable std::mutex mutex_;  // guards used_, allocations_ and registered_
   std::vector<std::size_t> used_;
   std::map<std::uintptr_t, Allocation> allocations_;
+  std::map<std::uintptr_t, std::size_t> registered_;  // host_register()ed ranges by start
 };
 
 }  // namespace

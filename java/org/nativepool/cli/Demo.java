@@ -2,9 +2,13 @@ package org.nativepool.cli;
 
 import java.io.PrintStream;
 import org.nativepool.Backend;
+import org.nativepool.Feature;
+import org.nativepool.Features;
 import org.nativepool.FixedPool;
 import org.nativepool.MemoryBlock;
 import org.nativepool.NativePool;
+import org.nativepool.NumaPolicy;
+import org.nativepool.NumaTopology;
 import org.nativepool.OutOfPoolMemoryException;
 import org.nativepool.ThreadSafety;
 import org.nativepool.VariablePool;
@@ -12,14 +16,19 @@ import org.nativepool.VariablePool;
 /**
  * The {@code demo} subcommand, which the README's main command runs: shows
  * which native features are present, then builds a fixed and a variable pool,
- * allocates, frees and prints the stats.
+ * allocates, frees and prints the stats; where NUMA works, a pool bound to
+ * the caller's node and where its pages went.
  */
 final class Demo {
     private Demo() {
     }
 
     static void run(PrintStream out) {
-        out.println(NativePool.features());
+        Features features = NativePool.features();
+        out.println(features);
+        if (features.has(Feature.NUMA)) {
+            numa(out);
+        }
 
         try (FixedPool pages = FixedPool.builder(4096).name("pages").maxBlocks(1024)
                 .threadSafety(ThreadSafety.LOCK_FREE).backend(Backend.mmap()).build()) {
@@ -58,6 +67,22 @@ final class Demo {
                 out.println("  now a 3 MiB block fits in an arena of its own: " + big.size() + " bytes, "
                         + heap.stats());
             }
+        }
+    }
+
+    private static void numa(PrintStream out) {
+        NumaTopology topology = NativePool.numa();
+        for (NumaTopology.Node node : topology.nodes()) {
+            // Free memory is left out: the demo's output is the same from run to run.
+            out.printf("NUMA node %d: CPUs %s, %d MiB, distances %s%n", node.id(), node.cpus(),
+                    node.totalBytes() >> 20, node.distances());
+        }
+        int here = topology.currentNode();
+        try (FixedPool local = FixedPool.builder(4096).name("node-" + here).maxBlocks(256)
+                .backend(Backend.numa(here, NumaPolicy.BIND)).build();
+             MemoryBlock page = local.allocate()) {
+            page.putLong(0, 1L);
+            out.printf("%s: a touched page lies on %s%n%n", local, NativePool.placement(page).pagesOnNode());
         }
     }
 }

@@ -300,6 +300,11 @@ public final class DeviceManager extends NativeResource {
         public boolean freeLeaked(long address, CudaStream stream) {
             return PooledBuffer.release(DeviceManager.this, pool, address, stream);
         }
+
+        @Override
+        protected boolean ownerClosing() {
+            return DeviceManager.this.isClosed();
+        }
     }
 
     /** Settings of a {@link DeviceManager}; every size is in bytes. */

@@ -7,4 +7,7 @@ public final class FeatureNative {
 
     /** Fills {@code out} in the order of {@code Features}' field indices. */
     public static native void probe(long[] out);
+
+    /** Why NUMA is unavailable ("libnuma.so.1 not found: ..."), or "" when it is available. */
+    public static native String numaUnavailableReason();
 }

@@ -63,8 +63,20 @@ public abstract class LeakOwner<C> {
         tracked.values().forEach(LeakTracker::close);
     }
 
-    /** {@return whether {@link #closeAll()} has run: the owner released every block} */
+    /**
+     * {@return whether the owner released, or is releasing, every block} True once
+     * {@link #closeAll()} ran, and already while the owner closes (see {@link #ownerClosing()}).
+     */
     public final boolean isClosed() {
-        return closed;
+        return closed || ownerClosing();
+    }
+
+    /**
+     * {@return true from the moment the owner refuses calls for good}: between that moment and
+     * its {@link #closeAll()}, a dropped handle's block is released and reported by the owner,
+     * not by the leak detector. Owners override it; the default knows only {@link #closeAll()}.
+     */
+    protected boolean ownerClosing() {
+        return false;
     }
 }

@@ -55,6 +55,12 @@ class DeviceRuntime {
   /// Page-locked host memory, aligned to at least a page, usable by all devices.
   [[nodiscard]] virtual Status pinned_malloc(std::size_t size, void** out) noexcept = 0;
   virtual void pinned_free(void* ptr) noexcept = 0;
+  /// Page-locks host memory the caller mapped itself (a region bound to a
+  /// NUMA node, say) for all devices; its pages are faulted in now, so they
+  /// land where the mapping's memory policy says. Undo with host_unregister()
+  /// before unmapping.
+  [[nodiscard]] virtual Status host_register(void* ptr, std::size_t size) noexcept = 0;
+  virtual void host_unregister(void* ptr) noexcept = 0;
 
   [[nodiscard]] virtual Status stream_create(int device, Stream* out) noexcept = 0;
   /// Waits for the stream's work, then destroys it.

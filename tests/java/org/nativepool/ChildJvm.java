@@ -1,11 +1,14 @@
 package org.nativepool;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -31,6 +34,33 @@ final class ChildJvm {
     /** Runs {@code javaHome/bin/java}, for tests that need a JDK other than the test's own. */
     static Result java(Path javaHome, Path workingDirectory, String... args) throws IOException, InterruptedException {
         return finish(start(javaHome, workingDirectory, args));
+    }
+
+    /** What a child wrote on stdout and on stderr, kept apart. */
+    record Streams(int exitCode, String stdout, String stderr) {
+    }
+
+    /**
+     * Runs the test's own JVM with {@code args} through {@code launcher} (a
+     * command that execs its arguments; may be empty), with {@code environment}
+     * added, keeping stderr apart for tests that check it stays silent.
+     */
+    static Streams javaVia(List<String> launcher, Map<String, String> environment, Path workingDirectory,
+            String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(launcher);
+        command.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(List.of(args));
+        File errors = File.createTempFile("child-jvm", ".stderr");
+        try {
+            ProcessBuilder builder = new ProcessBuilder(command).directory(workingDirectory.toFile())
+                    .redirectError(errors);
+            builder.environment().putAll(environment);
+            Result result = finish(builder.start());
+            return new Streams(result.exitCode(), result.output(),
+                    new String(Files.readAllBytes(errors.toPath()), StandardCharsets.UTF_8));
+        } finally {
+            errors.delete();
+        }
     }
 
     static Process start(Path workingDirectory, String... args) throws IOException {
