@@ -46,7 +46,9 @@ public abstract class NativeResource implements AutoCloseable {
      * fool it. The sum never counts too few: the add of every call that got in
      * precedes the CLOSING store, and is only undone by that call's release.
      * It may count a call that has just seen CLOSING and not yet taken its add
-     * back; that delays the decision by a few instructions. A release
+     * back; that delays the decision by a few instructions (or, should that
+     * thread be descheduled just there for the whole wait, makes the close
+     * give up as if the call were in flight). A release
      * happens-before the close's read that sees it, so the native work of every
      * finished call happens-before dispose.
      */
