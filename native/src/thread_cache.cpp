@@ -347,7 +347,12 @@ PoolStats ThreadCachedPool<Mode>::stats() const noexcept {
   stats.cached_blocks = in_blocks + parked;
   stats.cached_bytes = stats.cached_blocks * stride_;
   stats.reserved = pool_->reservation();
+  // Parked blocks are free blocks of the pool that only their thread hands
+  // out: free bytes still complete bytes in use to the bytes reserved.
   stats.fragmentation = pool_->fragmentation();
+  stats.fragmentation.free_blocks += parked;
+  stats.fragmentation.free_bytes += parked * stride_;
+  if (stats.fragmentation.free_blocks != 0) stats.fragmentation.largest_free_block = block_size_;
   return stats;
 }
 

@@ -105,9 +105,12 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   Status allocate_batch(std::size_t size, std::size_t alignment, void** out, std::size_t count) noexcept override;
   Status deallocate_batch(void* const* ptrs, std::size_t count, std::size_t* freed) noexcept override;
 
-  /// Blocks parked in thread caches (these and explicit BlockCaches') are
-  /// cached_blocks, not live: allocations - frees = live_blocks + the blocks
-  /// of explicit BlockCaches.
+  /// Blocks parked in thread caches are cached_blocks and, being free
+  /// blocks of the pool, counted in fragmentation.free_blocks too; never
+  /// live. Blocks of explicit BlockCaches are cached_blocks as ErasedPool
+  /// counts them. So allocations - frees = live_blocks + the blocks of
+  /// explicit BlockCaches, and bytes_in_use + free_bytes + those blocks'
+  /// bytes = reserved.
   PoolStats stats() const noexcept override;
   /// The pool's own check, and that the caches hold exactly the blocks
   /// marked parked. Quiescent only.
