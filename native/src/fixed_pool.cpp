@@ -225,16 +225,6 @@ Status FixedPool<Mode>::take_parked(std::uint32_t* out, std::size_t max, std::si
 }
 
 template <ThreadSafety Mode>
-Status FixedPool<Mode>::park(void* ptr, std::uint32_t* index) noexcept {
-  return claim(ptr, kParked, index);
-}
-
-template <ThreadSafety Mode>
-void* FixedPool<Mode>::unpark(std::uint32_t index) noexcept {
-  return hand_out(index, kAllocated);
-}
-
-template <ThreadSafety Mode>
 void FixedPool<Mode>::release_parked(const std::uint32_t* indices, std::size_t count) noexcept {
   if (count == 0) return;
   for (std::size_t n = 0; n < count; ++n) {
@@ -246,44 +236,6 @@ void FixedPool<Mode>::release_parked(const std::uint32_t* indices, std::size_t c
   std::lock_guard guard(lock_);
   add_free(count);
   push(indices[0], indices[count - 1]);
-}
-
-// Checks that @p ptr is an allocated block of this pool and moves its state
-// to @p kind. Concurrent modes use a CAS even under kMutex's lock: a thread
-// cache parks without that lock, and only one of two racing frees of the
-// same block may win.
-template <ThreadSafety Mode>
-[[gnu::always_inline]] inline Status FixedPool<Mode>::claim(void* ptr, std::uint8_t kind,
-                                                            std::uint32_t* index) noexcept {
-  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
-  const auto* entry = find(*snapshot_.load(std::memory_order_acquire), address);
-  if (entry == nullptr) [[unlikely]] return bad_free(ptr);
-  const std::size_t offset = address - entry->base;
-  const std::size_t slot = by_stride_.divide(offset);
-  if (slot * stride_ != offset) [[unlikely]] return bad_free(ptr);
-  auto& state = chunks_[entry->chunk].state[slot];
-  std::uint8_t expected = mark(entry->generation, kAllocated);
-  if constexpr (kConcurrent) {
-    if (!state.compare_exchange_strong(expected, mark(entry->generation, kind), std::memory_order_acq_rel,
-                                       std::memory_order_relaxed)) [[unlikely]] {
-      return bad_free(ptr);
-    }
-  } else {
-    if (state.load(std::memory_order_relaxed) != expected) [[unlikely]] return bad_free(ptr);
-    state.store(mark(entry->generation, kind), std::memory_order_relaxed);
-  }
-  *index = static_cast<std::uint32_t>(std::size_t{entry->chunk} << chunk_shift_ | slot);
-  return Status::kOk;
-}
-
-// The block is off the stack (or parked by the caller), so trim() cannot
-// release its chunk under us.
-template <ThreadSafety Mode>
-[[gnu::always_inline]] inline void* FixedPool<Mode>::hand_out(std::uint32_t index, std::uint8_t kind) noexcept {
-  const Chunk& chunk = chunks_[index >> chunk_shift_];
-  const std::uint32_t slot = index & slot_mask_;
-  chunk.state[slot].store(mark(chunk.generation, kind), std::memory_order_relaxed);
-  return reinterpret_cast<void*>(chunk.base + slot * stride_);
 }
 
 template <ThreadSafety Mode>
@@ -350,16 +302,6 @@ template <ThreadSafety Mode>
     link(last).store(static_cast<std::uint32_t>(head_.load(std::memory_order_relaxed)), std::memory_order_relaxed);
     head_.store(first, std::memory_order_relaxed);
   }
-}
-
-template <ThreadSafety Mode>
-[[gnu::always_inline]] inline const typename FixedPool<Mode>::Snapshot::Entry* FixedPool<Mode>::find(const Snapshot& snapshot,
-                                                                       std::uintptr_t address) noexcept {
-  const auto after = std::upper_bound(snapshot.entries.begin(), snapshot.entries.end(), address,
-                                      [](std::uintptr_t a, const typename Snapshot::Entry& e) { return a < e.base; });
-  if (after == snapshot.entries.begin()) return nullptr;
-  const auto* entry = &*(after - 1);
-  return address < entry->end ? entry : nullptr;
 }
 
 template <ThreadSafety Mode>

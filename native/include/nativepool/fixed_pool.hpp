@@ -9,6 +9,7 @@
 /// serves device memory unchanged, and a user's overrun cannot corrupt it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -265,6 +266,66 @@ class FixedPool {
   std::atomic<std::uint64_t> peak_reserved_bytes_{0};
   std::atomic<std::uint64_t> regions_{0};
 };
+
+// ---- Inline: the part of freeing and parking a thread cache runs -------
+
+template <ThreadSafety Mode>
+[[gnu::always_inline]] inline auto FixedPool<Mode>::find(const Snapshot& snapshot, std::uintptr_t address) noexcept
+    -> const typename Snapshot::Entry* {
+  const auto after = std::upper_bound(snapshot.entries.begin(), snapshot.entries.end(), address,
+                                      [](std::uintptr_t a, const typename Snapshot::Entry& e) { return a < e.base; });
+  if (after == snapshot.entries.begin()) return nullptr;
+  const auto* entry = &*(after - 1);
+  return address < entry->end ? entry : nullptr;
+}
+
+// Checks that @p ptr is an allocated block of this pool and moves its state
+// to @p kind. Concurrent modes use a CAS even under kMutex's lock: a thread
+// cache parks without that lock, and only one of two racing frees of the
+// same block may win.
+template <ThreadSafety Mode>
+[[gnu::always_inline]] inline Status FixedPool<Mode>::claim(void* ptr, std::uint8_t kind,
+                                                            std::uint32_t* index) noexcept {
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  const auto* entry = find(*snapshot_.load(std::memory_order_acquire), address);
+  if (entry == nullptr) [[unlikely]] return bad_free(ptr);
+  const std::size_t offset = address - entry->base;
+  const std::size_t slot = by_stride_.divide(offset);
+  if (slot * stride_ != offset) [[unlikely]] return bad_free(ptr);
+  auto& state = chunks_[entry->chunk].state[slot];
+  std::uint8_t expected = mark(entry->generation, kAllocated);
+  if constexpr (kConcurrent) {
+    if (!state.compare_exchange_strong(expected, mark(entry->generation, kind), std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) [[unlikely]] {
+      return bad_free(ptr);
+    }
+  } else {
+    if (state.load(std::memory_order_relaxed) != expected) [[unlikely]] return bad_free(ptr);
+    state.store(mark(entry->generation, kind), std::memory_order_relaxed);
+  }
+  *index = static_cast<std::uint32_t>(std::size_t{entry->chunk} << chunk_shift_ | slot);
+  return Status::kOk;
+}
+
+// The block is off the stack (or parked by the caller), so trim() cannot
+// release its chunk under us.
+template <ThreadSafety Mode>
+[[gnu::always_inline]] inline void* FixedPool<Mode>::hand_out(std::uint32_t index, std::uint8_t kind) noexcept {
+  const Chunk& chunk = chunks_[index >> chunk_shift_];
+  const std::uint32_t slot = index & slot_mask_;
+  chunk.state[slot].store(mark(chunk.generation, kind), std::memory_order_relaxed);
+  return reinterpret_cast<void*>(chunk.base + slot * stride_);
+}
+
+template <ThreadSafety Mode>
+inline Status FixedPool<Mode>::park(void* ptr, std::uint32_t* index) noexcept {
+  return claim(ptr, kParked, index);
+}
+
+template <ThreadSafety Mode>
+inline void* FixedPool<Mode>::unpark(std::uint32_t index) noexcept {
+  return hand_out(index, kAllocated);
+}
 
 extern template class FixedPool<ThreadSafety::kNone>;
 extern template class FixedPool<ThreadSafety::kMutex>;
