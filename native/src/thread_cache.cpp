@@ -340,15 +340,16 @@ PoolStats ThreadCachedPool<Mode>::stats() const noexcept {
   // Slots are read one after another while their threads run: the clamps
   // keep every figure one the pool could have had.
   const auto live = static_cast<std::uint64_t>(std::max<std::int64_t>(net, 0));
-  const std::uint64_t in_blocks = std::min(parked_blocks(this), live);  // explicit BlockCaches
-  stats.live_blocks = live - in_blocks;
+  // cached_blocks are those of caches that took them from the pool as
+  // allocations (explicit BlockCaches, Java's thread caches).
+  stats.cached_blocks = std::min(parked_blocks(this), live);
+  stats.cached_bytes = stats.cached_blocks * stride_;
+  stats.live_blocks = live - stats.cached_blocks;
   stats.bytes_in_use = stats.live_blocks * stride_;
   stats.peak_bytes_in_use = static_cast<std::uint64_t>(std::max(peak, net)) * stride_;
-  stats.cached_blocks = in_blocks + parked;
-  stats.cached_bytes = stats.cached_blocks * stride_;
   stats.reserved = pool_->reservation();
-  // Parked blocks are free blocks of the pool that only their thread hands
-  // out: free bytes still complete bytes in use to the bytes reserved.
+  // This pool's own caches are transparent: their blocks were never counted
+  // as allocated, and are free blocks that only their thread hands out.
   stats.fragmentation = pool_->fragmentation();
   stats.fragmentation.free_blocks += parked;
   stats.fragmentation.free_bytes += parked * stride_;
@@ -357,13 +358,16 @@ PoolStats ThreadCachedPool<Mode>::stats() const noexcept {
 }
 
 template <ThreadSafety Mode>
+std::uint64_t ThreadCachedPool<Mode>::thread_cached_blocks() const noexcept {
+  std::lock_guard lock(mutex_);
+  std::uint64_t parked = 0;
+  for (const auto& slot : slots_) parked += load(slot->count);
+  return parked;
+}
+
+template <ThreadSafety Mode>
 Status ThreadCachedPool<Mode>::validate() const noexcept {
-  std::size_t parked = 0;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& slot : slots_) parked += load(slot->count);
-  }
-  return pool_->validate_parked(parked);
+  return pool_->validate_parked(thread_cached_blocks());
 }
 
 template <ThreadSafety Mode>

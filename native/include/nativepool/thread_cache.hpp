@@ -20,9 +20,9 @@
 /// Counting is per thread too: each thread's magazine carries the counters
 /// of that thread's operations, written by it alone, and stats() adds them
 /// up. Allocations, frees, failures, live blocks and bytes in use are exact
-/// whenever no thread is inside the pool. The peak is the sum of every
-/// thread's own peak: exact while one thread at a time uses the pool, an
-/// upper bound otherwise.
+/// whenever no thread is inside the pool; parked blocks count as free. The
+/// peak is the sum of every thread's own peak: exact while one thread at a
+/// time uses the pool, an upper bound otherwise.
 ///
 /// Lifetimes. The pool owns the magazines; a thread reaches its own through
 /// a thread-local table keyed by a pool id that is never reused, so a thread
@@ -105,12 +105,12 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   Status allocate_batch(std::size_t size, std::size_t alignment, void** out, std::size_t count) noexcept override;
   Status deallocate_batch(void* const* ptrs, std::size_t count, std::size_t* freed) noexcept override;
 
-  /// Blocks parked in thread caches are cached_blocks and, being free
-  /// blocks of the pool, counted in fragmentation.free_blocks too; never
-  /// live. Blocks of explicit BlockCaches are cached_blocks as ErasedPool
-  /// counts them. So allocations - frees = live_blocks + the blocks of
-  /// explicit BlockCaches, and bytes_in_use + free_bytes + those blocks'
-  /// bytes = reserved.
+  /// The caches are transparent: allocations and frees are the callers',
+  /// and a parked block is a free block (fragmentation.free_blocks), never
+  /// live. cached_blocks are the blocks of explicit BlockCaches (and Java's
+  /// thread caches), as ErasedPool counts them: allocations - frees =
+  /// live_blocks + cached_blocks, bytes_in_use + cached_bytes + free_bytes =
+  /// reserved.
   PoolStats stats() const noexcept override;
   /// The pool's own check, and that the caches hold exactly the blocks
   /// marked parked. Quiescent only.
@@ -123,6 +123,9 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   const PoolInfo& info() const noexcept override { return info_; }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  /// Blocks parked in this pool's thread caches now (counted in
+  /// fragmentation.free_blocks).
+  [[nodiscard]] std::uint64_t thread_cached_blocks() const noexcept;
 
  private:
   using Slot = detail::CacheSlot;
