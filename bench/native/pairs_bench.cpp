@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Allocation + free pairs: FixedPool and VariablePool in each thread-safety
 // mode against malloc (glibc, or jemalloc/mimalloc when preloaded), on 1 and 2
-// threads sharing one pool. items_per_second counts pairs over all threads.
+// threads sharing one pool (1, 2 and 4 with thread caches), and a producer
+// thread whose blocks a consumer thread frees. items_per_second counts pairs
+// over all threads.
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -40,11 +43,13 @@ void create_fixed(const benchmark::State& state) {
       bench::make_direct<nativepool::FixedPool<Mode>>(config));
 }
 
-template <ThreadSafety Mode>
+// Capacity 0: the pool as the JNI layer got it before thread caches.
+template <ThreadSafety Mode, std::size_t ThreadCache = 0>
 void create_erased_fixed(const benchmark::State& state) {
   nativepool::FixedPoolConfig config;
   config.block_size = static_cast<std::size_t>(state.range(0));
   config.alignment = 16;
+  config.thread_cache_blocks = ThreadCache;
   std::unique_ptr<nativepool::Pool> erased;
   if (nativepool::make_fixed_pool(config, Mode, std::make_shared<nativepool::MmapBackend>(), &erased) !=
       nativepool::Status::kOk) {
@@ -134,6 +139,52 @@ void BM_CachedFixedPool(benchmark::State& state) {
   run_pairs(state, allocator, static_cast<std::size_t>(state.range(0)));
 }
 
+// A single-producer single-consumer ring: thread 0 allocates and hands each
+// block over, thread 1 frees it, so every free is of another thread's block.
+struct HandOver {
+  static constexpr std::size_t kSlots = 1024;
+  std::array<std::atomic<void*>, kSlots> slots{};
+  alignas(64) std::atomic<std::size_t> produced{0};
+  alignas(64) std::atomic<std::size_t> consumed{0};
+};
+HandOver hand_over;
+
+void run_producer_consumer(benchmark::State& state, auto& allocator, std::size_t size) {
+  if (state.thread_index() == 0) {
+    hand_over.produced.store(0);
+    hand_over.consumed.store(0);
+  }
+  std::size_t n = 0;
+  if (state.thread_index() == 0) {
+    for (auto _ : state) {
+      void* ptr = allocator.allocate(size);
+      while (n - hand_over.consumed.load(std::memory_order_acquire) == HandOver::kSlots) {
+      }
+      hand_over.slots[n % HandOver::kSlots].store(ptr, std::memory_order_relaxed);
+      hand_over.produced.store(++n, std::memory_order_release);
+    }
+  } else {
+    for (auto _ : state) {
+      while (hand_over.produced.load(std::memory_order_acquire) == n) {
+      }
+      allocator.deallocate(hand_over.slots[n % HandOver::kSlots].load(std::memory_order_relaxed));
+      hand_over.consumed.store(++n, std::memory_order_release);
+    }
+  }
+  // Both threads run the same number of iterations: one pair each.
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_MallocProducerConsumer(benchmark::State& state) {
+  state.SetLabel(bench::Malloc::name());
+  bench::Malloc allocator;
+  run_producer_consumer(state, allocator, static_cast<std::size_t>(state.range(0)));
+}
+
+void BM_ProducerConsumer(benchmark::State& state) {
+  run_producer_consumer(state, *shared<bench::Erased>, static_cast<std::size_t>(state.range(0)));
+}
+
 template <ThreadSafety Mode>
 using Fixed = bench::Direct<nativepool::FixedPool<Mode>>;
 template <ThreadSafety Mode>
@@ -171,6 +222,20 @@ BENCHMARK(BM_CachedFixedPool)->Name("BM_CachedFixedPool<ThreadSafety::kMutex>")
 BENCHMARK(BM_CachedFixedPool)->Name("BM_CachedFixedPool<ThreadSafety::kLockFree>")
     ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
     ->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
+// The transparent thread caches of make_fixed_pool (64 blocks per thread).
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedFixedPool<ThreadSafety::kMutex>")
+    ->Setup(create_erased_fixed<ThreadSafety::kMutex, 64>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Arg(1024)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedFixedPool<ThreadSafety::kLockFree>")
+    ->Setup(create_erased_fixed<ThreadSafety::kLockFree, 64>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Arg(1024)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+BENCHMARK(BM_MallocProducerConsumer)->Arg(64)->Threads(2)->UseRealTime();
+BENCHMARK(BM_ProducerConsumer)->Name("BM_ProducerConsumer<ErasedFixedPool<ThreadSafety::kLockFree>>")
+    ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Threads(2)->UseRealTime();
+BENCHMARK(BM_ProducerConsumer)->Name("BM_ProducerConsumer<ThreadCachedFixedPool<ThreadSafety::kLockFree>>")
+    ->Setup(create_erased_fixed<ThreadSafety::kLockFree, 64>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Threads(2)->UseRealTime();
 BENCHMARK(BM_Shared<Variable<ThreadSafety::kNone>>)->Name("BM_VariablePool<ThreadSafety::kNone>")
     ->Setup(create_variable<ThreadSafety::kNone>)->Teardown(destroy<Variable<ThreadSafety::kNone>>)
     ->Apply(all_sizes)->Threads(1)->UseRealTime();

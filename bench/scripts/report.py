@@ -61,6 +61,8 @@ def native_pairs():
             if b.get("aggregate_name") != "median":
                 continue
             m = re.match(r"BM_(\w+)(?:<ThreadSafety::k(\w+)>)?/(\d+)/.*threads:(\d+)", b["run_name"])
+            if m is None:  # e.g. the producer/consumer runs, which have no per-size table
+                continue
             family, mode, size, threads = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
             name = b.get("label") if family == "Malloc" else f"{family}<{mode}>"
             times[(name, size, threads)] = threads * 1e9 / b["items_per_second"]

@@ -23,7 +23,7 @@ constexpr std::size_t kMaxBlocksPerChunk = std::size_t{1} << 31;
 constexpr std::size_t kMaxChunkBytes = std::size_t{1} << 48;
 // Chunks start on a cache line, so blocks of different chunks never share one.
 constexpr std::size_t kMinChunkAlignment = 64;
-constexpr std::uint8_t kGenerationMask = 0x7F;
+constexpr std::uint8_t kGenerationMask = 0x3F;  // the state byte's upper six bits
 
 std::uint64_t pack(std::uint64_t tag, std::uint32_t index) noexcept { return tag << 32 | index; }
 std::uint32_t index_of(std::uint64_t head) noexcept { return static_cast<std::uint32_t>(head); }
@@ -109,7 +109,8 @@ FixedPool<Mode>::FixedPool(const FixedPoolConfig& config, std::size_t stride, st
       max_chunks_(max_chunks),
       max_blocks_(config.max_blocks != 0 ? config.max_blocks : max_chunks * blocks_per_chunk),
       backend_(std::move(backend)),
-      chunks_(new (std::nothrow) Chunk[max_chunks]) {}
+      chunks_(new (std::nothrow) Chunk[max_chunks]),
+      retain_snapshots_(Mode == ThreadSafety::kLockFree || (kConcurrent && config.thread_cache_blocks != 0)) {}
 
 template <ThreadSafety Mode>
 FixedPool<Mode>::~FixedPool() {
@@ -136,41 +137,105 @@ Status FixedPool<Mode>::allocate(std::size_t size, std::size_t alignment, void**
   if (index == kNil) [[unlikely]] {
     if (Status status = allocate_slow(&index); status != Status::kOk) return status;
   }
-  // The chunk holds this block, so trim() cannot release it under us.
-  const Chunk& chunk = chunks_[index >> chunk_shift_];
-  const std::uint32_t slot = index & slot_mask_;
-  chunk.state[slot].store(allocated_mark(chunk.generation), std::memory_order_relaxed);
   remove_free(1);
-  *out = reinterpret_cast<void*>(chunk.base + slot * stride_);
+  *out = hand_out(index, kAllocated);
   return Status::kOk;
 }
 
 template <ThreadSafety Mode>
 Status FixedPool<Mode>::deallocate(void* ptr, std::size_t* freed_size) noexcept {
   std::lock_guard guard(lock_);
-  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
-  const auto* entry = find(*snapshot_.load(std::memory_order_acquire), address);
-  if (entry == nullptr) [[unlikely]] return bad_free(ptr);
-  const std::size_t offset = address - entry->base;
-  const std::size_t slot = by_stride_.divide(offset);
-  if (slot * stride_ != offset) [[unlikely]] return bad_free(ptr);
-  auto& state = chunks_[entry->chunk].state[slot];
-  std::uint8_t expected = allocated_mark(entry->generation);
-  if constexpr (Mode == ThreadSafety::kLockFree) {
-    // Only one of two racing frees of the same block may push it.
-    if (!state.compare_exchange_strong(expected, free_mark(entry->generation), std::memory_order_acq_rel,
-                                       std::memory_order_relaxed)) [[unlikely]] {
-      return bad_free(ptr);
-    }
-  } else {
-    if (state.load(std::memory_order_relaxed) != expected) [[unlikely]] return bad_free(ptr);
-    state.store(free_mark(entry->generation), std::memory_order_relaxed);
-  }
+  std::uint32_t index = 0;
+  if (Status status = claim(ptr, kFree, &index); status != Status::kOk) [[unlikely]] return status;
   add_free(1);
-  const auto index = static_cast<std::uint32_t>(std::size_t{entry->chunk} << chunk_shift_ | slot);
   push(index, index);
   if (freed_size != nullptr) *freed_size = stride_;
   return Status::kOk;
+}
+
+template <ThreadSafety Mode>
+Status FixedPool<Mode>::allocate_batch(std::size_t size, std::size_t alignment, void** out,
+                                       std::size_t count) noexcept {
+  if (size - 1 >= block_size_ || alignment > alignment_ || (alignment & (alignment - 1)) != 0) [[unlikely]] {
+    return bad_request(size, alignment);
+  }
+  if (count == 0) return Status::kOk;
+  std::lock_guard guard(lock_);
+  Chain chain = pop_chain(count);
+  if (chain.length != count) [[unlikely]] {
+    if (Status status = pop_chain_slow(count, count, &chain); status != Status::kOk) return status;
+  }
+  remove_free(count);
+  for (std::uint32_t i = chain.first; count-- != 0; ++out) {
+    const std::uint32_t next = link(i).load(std::memory_order_relaxed);
+    *out = hand_out(i, kAllocated);
+    i = next;
+  }
+  return Status::kOk;
+}
+
+template <ThreadSafety Mode>
+Status FixedPool<Mode>::deallocate_batch(void* const* ptrs, std::size_t count, std::size_t* freed,
+                                         std::size_t* freed_bytes) noexcept {
+  std::lock_guard guard(lock_);
+  // Each block is claimed (its state checked and set free) before it joins
+  // the chain, so the chain holds only blocks this call owns.
+  Status status = Status::kOk;
+  std::uint32_t first = kNil;
+  std::uint32_t last = kNil;
+  std::size_t done = 0;
+  for (; done < count; ++done) {
+    std::uint32_t index = 0;
+    status = claim(ptrs[done], kFree, &index);
+    if (status != Status::kOk) [[unlikely]] break;
+    if (last == kNil) {
+      last = index;
+    } else {
+      link(index).store(first, std::memory_order_relaxed);
+    }
+    first = index;
+  }
+  if (done != 0) {
+    add_free(done);
+    push(first, last);
+  }
+  *freed = done;
+  if (freed_bytes != nullptr) *freed_bytes = done * stride_;
+  return status;
+}
+
+template <ThreadSafety Mode>
+Status FixedPool<Mode>::take_parked(std::uint32_t* out, std::size_t max, std::size_t* taken) noexcept {
+  std::lock_guard guard(lock_);
+  Chain chain = pop_chain(max);
+  if (chain.length == 0) [[unlikely]] {
+    if (Status status = pop_chain_slow(max, 1, &chain); status != Status::kOk) return status;
+  }
+  remove_free(chain.length);
+  std::uint32_t i = chain.first;
+  for (std::size_t n = 0; n < chain.length; ++n) {
+    const std::uint32_t next = link(i).load(std::memory_order_relaxed);
+    const Chunk& chunk = chunks_[i >> chunk_shift_];
+    chunk.state[i & slot_mask_].store(mark(chunk.generation, kParked), std::memory_order_relaxed);
+    out[n] = i;
+    i = next;
+  }
+  *taken = chain.length;
+  return Status::kOk;
+}
+
+template <ThreadSafety Mode>
+void FixedPool<Mode>::release_parked(const std::uint32_t* indices, std::size_t count) noexcept {
+  if (count == 0) return;
+  for (std::size_t n = 0; n < count; ++n) {
+    const std::uint32_t i = indices[n];
+    const Chunk& chunk = chunks_[i >> chunk_shift_];
+    chunk.state[i & slot_mask_].store(mark(chunk.generation, kFree), std::memory_order_relaxed);
+    if (n + 1 < count) link(i).store(indices[n + 1], std::memory_order_relaxed);
+  }
+  std::lock_guard guard(lock_);
+  add_free(count);
+  push(indices[0], indices[count - 1]);
 }
 
 template <ThreadSafety Mode>
@@ -196,6 +261,34 @@ template <ThreadSafety Mode>
   }
 }
 
+// Detaches a prefix of up to @p max blocks with one CAS. The walk may follow
+// links another thread is rewriting; then the tag has moved and the CAS
+// fails. Every link ever stored is kNil or the index of a block of a slot
+// whose arrays exist (grow() ends its chain with kNil), so even a stale walk
+// reads only memory the pool owns.
+template <ThreadSafety Mode>
+auto FixedPool<Mode>::pop_chain(std::size_t max) noexcept -> Chain {
+  std::uint64_t head = head_.load(std::memory_order_acquire);
+  for (;;) {
+    Chain chain{index_of(head), index_of(head), 0};
+    if (chain.first == kNil) return Chain{};
+    std::uint32_t next = link(chain.first).load(std::memory_order_relaxed);
+    for (chain.length = 1; chain.length < max && next != kNil; ++chain.length) {
+      chain.last = next;
+      next = link(next).load(std::memory_order_relaxed);
+    }
+    if constexpr (Mode == ThreadSafety::kLockFree) {
+      if (head_.compare_exchange_weak(head, pack(tag_of(head) + 1, next), std::memory_order_acquire,
+                                      std::memory_order_acquire)) {
+        return chain;
+      }
+    } else {
+      head_.store(next, std::memory_order_relaxed);
+      return chain;
+    }
+  }
+}
+
 // Pushes the chain first..last, already linked, in one step.
 template <ThreadSafety Mode>
 [[gnu::always_inline]] inline void FixedPool<Mode>::push(std::uint32_t first, std::uint32_t last) noexcept {
@@ -209,16 +302,6 @@ template <ThreadSafety Mode>
     link(last).store(static_cast<std::uint32_t>(head_.load(std::memory_order_relaxed)), std::memory_order_relaxed);
     head_.store(first, std::memory_order_relaxed);
   }
-}
-
-template <ThreadSafety Mode>
-[[gnu::always_inline]] inline const typename FixedPool<Mode>::Snapshot::Entry* FixedPool<Mode>::find(const Snapshot& snapshot,
-                                                                       std::uintptr_t address) noexcept {
-  const auto after = std::upper_bound(snapshot.entries.begin(), snapshot.entries.end(), address,
-                                      [](std::uintptr_t a, const typename Snapshot::Entry& e) { return a < e.base; });
-  if (after == snapshot.entries.begin()) return nullptr;
-  const auto* entry = &*(after - 1);
-  return address < entry->end ? entry : nullptr;
 }
 
 template <ThreadSafety Mode>
@@ -265,6 +348,37 @@ Status FixedPool<Mode>::allocate_slow(std::uint32_t* index) noexcept {
   return Status::kOk;
 }
 
+// Extends @p chain to @p count blocks, or to at least @p min of them, growing
+// the pool as needed. Refused (the chain pushed back) when fewer than @p min
+// blocks are free and the pool cannot grow by the rest: a request beyond the
+// maximum grows nothing.
+template <ThreadSafety Mode>
+Status FixedPool<Mode>::pop_chain_slow(std::size_t count, std::size_t min, Chain* chain) noexcept {
+  std::lock_guard growth(growth_);
+  Status status = Status::kOk;
+  while (chain->length < min) {
+    Chain more = pop_chain(count - chain->length);
+    if (more.length == 0) {
+      const std::size_t growable = max_blocks_ - reserved_bytes_.load(std::memory_order_relaxed) / stride_;
+      status = min - chain->length > growable ? pool_full() : grow();
+      if (status != Status::kOk) break;
+      continue;
+    }
+    if (chain->length == 0) {
+      chain->first = more.first;
+    } else {
+      link(chain->last).store(more.first, std::memory_order_relaxed);
+    }
+    chain->last = more.last;
+    chain->length += more.length;
+  }
+  if (status != Status::kOk && chain->length != 0) {
+    push(chain->first, chain->last);
+    *chain = Chain{};
+  }
+  return status;
+}
+
 // Called with growth_ held (and lock_ in kMutex mode).
 template <ThreadSafety Mode>
 Status FixedPool<Mode>::grow() noexcept {
@@ -301,8 +415,8 @@ Status FixedPool<Mode>::grow() noexcept {
   const auto generation = static_cast<std::uint8_t>((chunk.generation + 1) & kGenerationMask);
   const auto first = static_cast<std::uint32_t>(slot << chunk_shift_);
   for (std::uint32_t i = 0; i < count; ++i) {
-    chunk.state[i].store(free_mark(generation), std::memory_order_relaxed);
-    chunk.next[i].store(first + i + 1, std::memory_order_relaxed);
+    chunk.state[i].store(mark(generation, kFree), std::memory_order_relaxed);
+    chunk.next[i].store(i + 1 < count ? first + i + 1 : kNil, std::memory_order_relaxed);
   }
   chunk.base = reinterpret_cast<std::uintptr_t>(memory);
   chunk.blocks = count;
@@ -353,7 +467,7 @@ void FixedPool<Mode>::publish(std::unique_ptr<Snapshot> snapshot) noexcept {
   snapshots_.push_back(std::move(snapshot));
   snapshot_.store(snapshots_.back().get(), std::memory_order_release);
   // Without lock-free readers nobody can still be searching an old one.
-  if constexpr (Mode != ThreadSafety::kLockFree) snapshots_.erase(snapshots_.begin(), snapshots_.end() - 1);
+  if (!retain_snapshots_) snapshots_.erase(snapshots_.begin(), snapshots_.end() - 1);
 }
 
 template <ThreadSafety Mode>
@@ -465,6 +579,11 @@ Status FixedPool<Mode>::bad_free(const void* ptr) const noexcept {
     return fail(Status::kInvalidFree, "0x%" PRIxPTR " points %zu bytes into block 0x%" PRIxPTR " (size %zu)",
                 address, into, address - into, block_size_);
   }
+  const std::size_t slot = (address - entry->base) / stride_;
+  if ((chunks_[entry->chunk].state[slot].load(std::memory_order_relaxed) & 3) == kParked) {
+    return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free, parked in a thread cache (block of %zu bytes)",
+                address, block_size_);
+  }
   return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free (block of %zu bytes)", address, block_size_);
 }
 
@@ -487,11 +606,22 @@ Reservation FixedPool<Mode>::reservation() const noexcept {
 
 template <ThreadSafety Mode>
 Status FixedPool<Mode>::validate() const noexcept {
+  return check(nullptr);
+}
+
+template <ThreadSafety Mode>
+Status FixedPool<Mode>::validate_parked(std::size_t parked) const noexcept {
+  return check(&parked);
+}
+
+template <ThreadSafety Mode>
+Status FixedPool<Mode>::check(const std::size_t* parked) const noexcept {
   std::lock_guard guard(lock_);
   std::lock_guard growth(growth_);
   std::size_t live_chunks = 0;
   std::size_t live_blocks = 0;
   std::size_t free_states = 0;
+  std::size_t parked_states = 0;
   for (std::size_t c = 0; c < slots_used_; ++c) {
     const Chunk& chunk = chunks_[c];
     if (chunk.base == 0) continue;
@@ -499,11 +629,12 @@ Status FixedPool<Mode>::validate() const noexcept {
     live_blocks += chunk.blocks;
     for (std::uint32_t s = 0; s < chunk.blocks; ++s) {
       const std::uint8_t state = chunk.state[s].load(std::memory_order_relaxed);
-      if ((state >> 1) != chunk.generation) {
+      if ((state >> 2) != chunk.generation || (state & 3) > kParked) {
         return fail(Status::kCorrupted, "fixed pool: block %u of chunk %zu has state %u, not of generation %u", s,
                     c, state, chunk.generation);
       }
-      free_states += state == free_mark(chunk.generation) ? 1 : 0;
+      free_states += state == mark(chunk.generation, kFree) ? 1 : 0;
+      parked_states += state == mark(chunk.generation, kParked) ? 1 : 0;
     }
   }
   // A list longer than the pool has blocks must revisit one: a cycle.
@@ -514,8 +645,8 @@ Status FixedPool<Mode>::validate() const noexcept {
     if (c >= slots_used_ || chunks_[c].base == 0 || (i & slot_mask_) >= chunks_[c].blocks) {
       return fail(Status::kCorrupted, "fixed pool: free list holds index %u outside every live chunk", i);
     }
-    if (chunks_[c].state[i & slot_mask_].load(std::memory_order_relaxed) != free_mark(chunks_[c].generation)) {
-      return fail(Status::kCorrupted, "fixed pool: allocated block %u is on the free list", i);
+    if (chunks_[c].state[i & slot_mask_].load(std::memory_order_relaxed) != mark(chunks_[c].generation, kFree)) {
+      return fail(Status::kCorrupted, "fixed pool: allocated or parked block %u is on the free list", i);
     }
     if (++listed > live_blocks) {
       return fail(Status::kCorrupted, "fixed pool: free list loops (more than the %zu blocks in the pool)",
@@ -525,6 +656,10 @@ Status FixedPool<Mode>::validate() const noexcept {
   if (listed != free_states || listed != free_blocks()) {
     return fail(Status::kCorrupted, "fixed pool: %zu blocks listed free, %zu marked free, %zu counted free", listed,
                 free_states, free_blocks());
+  }
+  if (parked != nullptr && parked_states != *parked) {
+    return fail(Status::kCorrupted, "fixed pool: %zu blocks marked parked, %zu held by thread caches", parked_states,
+                *parked);
   }
   const Snapshot& snapshot = *snapshot_.load(std::memory_order_acquire);
   if (snapshot.entries.size() != live_chunks) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "nativepool/safety_stack.hpp"
+#include "nativepool/thread_cache.hpp"
 
 namespace nativepool {
 namespace {
@@ -34,6 +35,17 @@ Status build_fixed(const FixedPoolConfig& config, const SafetyPlan& plan, std::s
     return fail(Status::kInvalidArgument, "fixed pool: block size %zu is too large", config.block_size);
   }
   if (config.block_size != 0) guarded.block_size += overhead;  // 0 stays 0: the algorithm refuses it
+  const std::size_t cache = config.thread_cache_blocks;
+  if (cache != 0 && (cache < 2 || cache > kMaxThreadCacheBlocks)) {
+    return fail(Status::kInvalidArgument, "fixed pool: a thread cache of %zu blocks is outside [2, %zu] (0: none)",
+                cache, kMaxThreadCacheBlocks);
+  }
+  // Thread caches front shared pools whose every block any thread may take
+  // (blocks parked by one thread cannot serve another, so a pool with a
+  // maximum has none), and only the bare algorithm: the safety layers must
+  // see each allocation and free.
+  const bool cached = Mode != ThreadSafety::kNone && plan.bare() && config.max_blocks == 0 && cache != 0;
+  if (!cached) guarded.thread_cache_blocks = 0;
   std::shared_ptr<Backend> pool_backend = plan.backend(backend);
   if (pool_backend == nullptr) return fail(Status::kInternal, "out of host memory for pool metadata");
   std::unique_ptr<FixedPool<Mode>> algorithm;
@@ -43,6 +55,12 @@ Status build_fixed(const FixedPoolConfig& config, const SafetyPlan& plan, std::s
   }
   const std::size_t alignment = algorithm->alignment();
   PoolInfo info = describe("fixed", Mode, *backend, config.block_size, alignment);
+  if constexpr (Mode != ThreadSafety::kNone) {
+    if (cached) {
+      info.safety = plan.level();
+      return ThreadCachedPool<Mode>::create(std::move(algorithm), cache, std::move(info), out);
+    }
+  }
   return plan.build(std::move(algorithm), alignment, std::move(info), out);
 } catch (const std::bad_alloc&) {
   return fail(Status::kInternal, "out of host memory for pool metadata");

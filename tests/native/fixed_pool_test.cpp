@@ -341,6 +341,113 @@ TYPED_TEST(FixedPoolTest, ReusedBlockCanBeFreedAgainButNotTwice) {
   EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
 }
 
+TYPED_TEST(FixedPoolTest, BatchAllocationIsAllOrNothingAndGrowsNothingWhenRefused) {
+  auto pool = this->make({.block_size = 64, .blocks_per_chunk = 8, .max_blocks = 20});
+  std::vector<void*> blocks(12, nullptr);
+  ASSERT_EQ(pool->allocate_batch(64, 0, blocks.data(), blocks.size()), Status::kOk) << error_detail();
+  std::set<void*> distinct(blocks.begin(), blocks.end());
+  EXPECT_EQ(distinct.size(), blocks.size());
+  EXPECT_EQ(distinct.count(nullptr), 0u);
+  EXPECT_EQ(pool->reservation().regions, 2u);
+  // 4 blocks free and room for 4 more: 9 cannot be served, and no chunk grows.
+  const Observed before = observe(*pool);
+  int sentinel = 0;
+  std::vector<void*> more(9, &sentinel);
+  EXPECT_EQ(pool->allocate_batch(64, 0, more.data(), more.size()), Status::kOutOfPoolMemory);
+  EXPECT_TRUE(contains(error_detail(), "is full")) << error_detail();
+  EXPECT_EQ(observe(*pool), before);
+  for (void* slot : more) EXPECT_EQ(slot, &sentinel) << "a refused batch writes nothing";
+  EXPECT_EQ(pool->allocate_batch(65, 0, more.data(), 1), Status::kInvalidArgument);
+  EXPECT_EQ(observe(*pool), before);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  ASSERT_EQ(pool->allocate_batch(64, 0, more.data(), 8), Status::kOk) << error_detail();
+  EXPECT_EQ(pool->fragmentation().free_blocks, 0u);
+  EXPECT_EQ(pool->reservation().bytes, 20u * 64);
+  distinct.insert(more.begin(), more.begin() + 8);
+  EXPECT_EQ(distinct.size(), 20u);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+}
+
+TYPED_TEST(FixedPoolTest, BatchRefusedByTheBackendGivesItsBlocksBack) {
+  auto backend = std::make_shared<CountingBackend>(2);
+  auto pool = this->make({.block_size = 64, .blocks_per_chunk = 4}, backend);
+  std::vector<void*> blocks(9, nullptr);
+  EXPECT_EQ(pool->allocate_batch(64, 0, blocks.data(), blocks.size()), Status::kOutOfPoolMemory);
+  EXPECT_TRUE(contains(error_detail(), "test budget spent")) << error_detail();
+  // The two chunks grown before the refusal stay, wholly free.
+  EXPECT_EQ(pool->fragmentation().free_blocks, 8u);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  ASSERT_EQ(pool->allocate_batch(64, 0, blocks.data(), 8), Status::kOk);
+  EXPECT_EQ(pool->fragmentation().free_blocks, 0u);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+}
+
+TYPED_TEST(FixedPoolTest, BatchFreeStopsAtTheFirstBadPointerAndChecksEveryBlock) {
+  auto pool = this->make({.block_size = 48, .blocks_per_chunk = 16});
+  std::vector<void*> blocks(10, nullptr);
+  ASSERT_EQ(pool->allocate_batch(48, 0, blocks.data(), blocks.size()), Status::kOk);
+  int on_stack = 0;
+  struct Case {
+    std::vector<void*> batch;
+    Status status;
+    std::size_t freed;
+  };
+  const Case cases[] = {
+      {{blocks[0], blocks[1], blocks[0], blocks[2]}, Status::kDoubleFree, 2},  // twice in one batch
+      {{blocks[2], &on_stack, blocks[3]}, Status::kInvalidFree, 1},
+      {{blocks[3], static_cast<char*>(blocks[4]) + 8, blocks[5]}, Status::kInvalidFree, 1},
+      {{blocks[2], blocks[4]}, Status::kDoubleFree, 0},  // freed by the case before
+      {{blocks[4], blocks[5], blocks[6], blocks[7], blocks[8], blocks[9]}, Status::kOk, 6},
+  };
+  std::size_t free_blocks = pool->fragmentation().free_blocks;
+  for (const Case& c : cases) {
+    std::size_t freed = 99;
+    std::size_t bytes = 99;
+    EXPECT_EQ(pool->deallocate_batch(c.batch.data(), c.batch.size(), &freed, &bytes), c.status) << error_detail();
+    EXPECT_EQ(freed, c.freed);
+    EXPECT_EQ(bytes, c.freed * 48);
+    free_blocks += c.freed;
+    EXPECT_EQ(pool->fragmentation().free_blocks, free_blocks);
+    EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  }
+  EXPECT_EQ(free_blocks, 16u);
+}
+
+TYPED_TEST(FixedPoolTest, ParkedBlocksAreNeitherFreeNorFreeable) {
+  auto pool = this->make({.block_size = 64, .blocks_per_chunk = 8});
+  std::uint32_t parked[8];
+  std::size_t taken = 0;
+  ASSERT_EQ(pool->take_parked(parked, 5, &taken), Status::kOk);
+  EXPECT_EQ(taken, 5u);
+  EXPECT_EQ(pool->fragmentation().free_blocks, 3u);
+  EXPECT_EQ(pool->validate_parked(5), Status::kOk) << error_detail();
+  EXPECT_EQ(pool->validate_parked(4), Status::kCorrupted);
+  void* block = pool->unpark(parked[4]);
+  void* free_block = nullptr;
+  ASSERT_EQ(pool->allocate(64, 0, &free_block), Status::kOk);
+  EXPECT_NE(block, free_block);
+  // A parked block cannot be freed or parked again; a handed-out one can.
+  ASSERT_EQ(pool->park(block, &parked[4]), Status::kOk);
+  EXPECT_EQ(pool->deallocate(block, nullptr), Status::kDoubleFree);
+  EXPECT_TRUE(contains(error_detail(), "parked in a thread cache")) << error_detail();
+  std::uint32_t index = 0;
+  EXPECT_EQ(pool->park(block, &index), Status::kDoubleFree);
+  EXPECT_EQ(pool->park(static_cast<char*>(free_block) + 1, &index), Status::kInvalidFree);
+  int on_stack = 0;
+  EXPECT_EQ(pool->park(&on_stack, &index), Status::kInvalidFree);
+  EXPECT_EQ(pool->validate_parked(5), Status::kOk) << error_detail();
+  // Taking more than are free takes what is free, growing only when none is.
+  std::size_t more = 0;
+  ASSERT_EQ(pool->take_parked(parked + 5, 3, &more), Status::kOk);
+  EXPECT_EQ(more, 2u);
+  EXPECT_EQ(pool->reservation().regions, 1u);
+  pool->release_parked(parked, 7);
+  EXPECT_EQ(pool->fragmentation().free_blocks, 7u);
+  EXPECT_EQ(pool->validate_parked(0), Status::kOk) << error_detail();
+  EXPECT_EQ(pool->deallocate(free_block, nullptr), Status::kOk);
+  EXPECT_EQ(pool->trim(), 8u * 64) << "released blocks count as free for trim";
+}
+
 TYPED_TEST(FixedPoolTest, TrimReleasesOnlyWhollyFreeChunks) {
   auto backend = std::make_shared<CountingBackend>();
   auto pool = this->make({.block_size = 64, .blocks_per_chunk = 4}, backend);
@@ -602,6 +709,61 @@ TYPED_TEST(ConcurrentFixedPoolTest, RacingFreesOfOneBlockSucceedExactlyOnce) {
     ASSERT_EQ(other.load(), 0);
     ASSERT_EQ(pool->validate(), Status::kOk) << error_detail();
   }
+}
+
+// Batches detach and push whole chains while other threads pop and push
+// single blocks and park them: no block may be in two hands.
+TYPED_TEST(ConcurrentFixedPoolTest, BatchesSinglesAndParkingNeverShareABlock) {
+  constexpr int kThreads = 8;
+  auto pool = this->make({.block_size = 64, .blocks_per_chunk = 16, .max_blocks = 16 * 40});
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      std::mt19937 random(static_cast<unsigned>(t) + 5);
+      const auto stamp = static_cast<std::uint64_t>(t) + 1;
+      std::vector<void*> held(40);
+      for (int round = 0; round < 20'000; ++round) {
+        const std::size_t n = 1 + random() % held.size();
+        if (random() % 2 == 0) {
+          if (pool->allocate_batch(64, 0, held.data(), n) != Status::kOk) failures.fetch_add(1);
+        } else {
+          std::size_t taken = 0;
+          std::uint32_t parked[40];
+          if (pool->take_parked(parked, n, &taken) != Status::kOk) failures.fetch_add(1);
+          for (std::size_t i = 0; i < taken; ++i) held[i] = pool->unpark(parked[i]);
+          for (std::size_t i = taken; i < n; ++i) {
+            if (pool->allocate(64, 0, &held[i]) != Status::kOk) failures.fetch_add(1);
+          }
+        }
+        for (std::size_t i = 0; i < n; ++i) *static_cast<std::uint64_t*>(held[i]) = stamp;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (*static_cast<std::uint64_t*>(held[i]) != stamp) failures.fetch_add(1);
+        }
+        const int how = static_cast<int>(random() % 3);
+        if (how == 0) {
+          std::size_t freed = 0;
+          if (pool->deallocate_batch(held.data(), n, &freed, nullptr) != Status::kOk || freed != n) {
+            failures.fetch_add(1);
+          }
+        } else if (how == 1) {
+          std::uint32_t parked[40];
+          for (std::size_t i = 0; i < n; ++i) {
+            if (pool->park(held[i], &parked[i]) != Status::kOk) failures.fetch_add(1);
+          }
+          pool->release_parked(parked, n);
+        } else {
+          for (std::size_t i = 0; i < n; ++i) {
+            if (pool->deallocate(held[i], nullptr) != Status::kOk) failures.fetch_add(1);
+          }
+        }
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(pool->fragmentation().free_blocks * 64, pool->reservation().bytes);
+  EXPECT_EQ(pool->validate_parked(0), Status::kOk) << error_detail();
 }
 
 TYPED_TEST(ConcurrentFixedPoolTest, TrimWhileOthersAllocateAndFree) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nativepool/erased_pool.hpp"
+#include "nativepool/fixed_pool.hpp"
 #include "nativepool/host_backend.hpp"
 #include "nativepool/math.hpp"
 #include "nativepool/statistics.hpp"
@@ -87,14 +88,57 @@ TEST(ErasedPool, BatchAllocationIsAllOrNothing) {
   EXPECT_EQ(stats.live_blocks, 0u) << "the partial batch was rolled back";
   for (void* block : blocks) EXPECT_EQ(block, nullptr) << "no stale address escapes";
   EXPECT_EQ(stats.bytes_in_use, 0u);
+  // The refused batch counts as one failed call and moves nothing else.
+  EXPECT_EQ(stats.allocations, 0u);
+  EXPECT_EQ(stats.frees, 0u);
+  EXPECT_EQ(stats.peak_bytes_in_use, 0u);
+  EXPECT_EQ(stats.failures, 1u);
   ASSERT_EQ(pool->allocate_batch(64 << 10, 0, blocks.data(), 16), Status::kOk);
   EXPECT_EQ(pool->stats().live_blocks, 16u);
   std::size_t freed = 0;
   blocks[16] = blocks[3];  // a double free in the middle of the batch
-  EXPECT_EQ(pool->deallocate_batch(blocks.data(), 17, &freed), Status::kDoubleFree);
+  // blocks[3] merged with the free blocks[2] before it: it lies inside free
+  // space, where the pool cannot tell a double free from a foreign address.
+  EXPECT_EQ(pool->deallocate_batch(blocks.data(), 17, &freed), Status::kInvalidFree);
   EXPECT_EQ(freed, 16u);
   EXPECT_EQ(pool->stats().live_blocks, 0u);
   EXPECT_EQ(pool->validate(), Status::kOk);
+}
+
+// A fixed pool's batch is the algorithm's own: one chain, counted once.
+TEST(ErasedPool, FixedPoolBatchesAreCountedWholeOrNotAtAll) {
+  FixedPoolConfig config;
+  config.block_size = 64;
+  config.blocks_per_chunk = 8;
+  config.max_blocks = 20;
+  std::unique_ptr<FixedPool<ThreadSafety::kLockFree>> algorithm;
+  ASSERT_EQ(FixedPool<ThreadSafety::kLockFree>::create(config, std::make_shared<MallocBackend>(), &algorithm),
+            Status::kOk);
+  PoolInfo info;
+  info.block_size = 64;
+  ErasedPool<FixedPool<ThreadSafety::kLockFree>> pool(std::move(algorithm), info);
+  std::vector<void*> blocks(21, nullptr);
+  ASSERT_EQ(pool.allocate_batch(64, 0, blocks.data(), 12), Status::kOk);
+  const PoolStats before = pool.stats();
+  EXPECT_EQ(before.allocations, 12u);
+  EXPECT_EQ(before.peak_bytes_in_use, 12u * 64);
+  EXPECT_EQ(pool.allocate_batch(64, 0, blocks.data() + 12, 9), Status::kOutOfPoolMemory);
+  PoolStats stats = pool.stats();
+  EXPECT_EQ(stats.allocations, before.allocations);
+  EXPECT_EQ(stats.frees, before.frees);
+  EXPECT_EQ(stats.bytes_in_use, before.bytes_in_use);
+  EXPECT_EQ(stats.peak_bytes_in_use, before.peak_bytes_in_use);
+  EXPECT_EQ(stats.failures, before.failures + 1);
+  EXPECT_EQ(stats.reserved.bytes, before.reserved.bytes) << "no chunk grown for a refused batch";
+  std::size_t freed = 0;
+  blocks[12] = blocks[5];
+  EXPECT_EQ(pool.deallocate_batch(blocks.data(), 13, &freed), Status::kDoubleFree);
+  EXPECT_EQ(freed, 12u);
+  stats = pool.stats();
+  EXPECT_EQ(stats.frees, 12u);
+  EXPECT_EQ(stats.live_blocks, 0u);
+  EXPECT_EQ(stats.bytes_in_use, 0u);
+  EXPECT_EQ(pool.validate(), Status::kOk) << error_detail();
 }
 
 class ContendedStatistics : public ::testing::TestWithParam<int> {};

@@ -32,26 +32,11 @@ class ErasedPool final : public Pool {
 
   Status allocate_batch(std::size_t size, std::size_t alignment, void** out,
                         std::size_t count) noexcept override {
-    for (std::size_t i = 0; i < count; ++i) {
-      const Status status = pool_.allocate(size, alignment, &out[i]);
-      if (status != Status::kOk) [[unlikely]] {
-        roll_back(out, i);
-        return status;
-      }
-    }
-    return Status::kOk;
+    return pool_.allocate_batch(size, alignment, out, count);
   }
 
   Status deallocate_batch(void* const* ptrs, std::size_t count, std::size_t* freed) noexcept override {
-    for (std::size_t i = 0; i < count; ++i) {
-      const Status status = pool_.deallocate(ptrs[i]);
-      if (status != Status::kOk) [[unlikely]] {
-        *freed = i;
-        return status;
-      }
-    }
-    *freed = count;
-    return Status::kOk;
+    return pool_.deallocate_batch(ptrs, count, freed);
   }
 
   PoolStats stats() const noexcept override {
@@ -74,16 +59,6 @@ class ErasedPool final : public Pool {
   const PoolInfo& info() const noexcept override { return info_; }
 
  private:
-  // All-or-nothing batches: the blocks already handed out go back, their
-  // slots are cleared so no stale address escapes, and the caller still sees
-  // the status (and detail) of the refused one.
-  [[gnu::noinline]] void roll_back(void** out, std::size_t count) noexcept {
-    for (std::size_t i = 0; i < count; ++i) {
-      (void)pool_.deallocate(out[i]);
-      out[i] = nullptr;
-    }
-  }
-
   WithStatistics<A> pool_;
   PoolInfo info_;
 };

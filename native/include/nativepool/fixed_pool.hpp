@@ -9,6 +9,7 @@
 /// serves device memory unchanged, and a user's overrun cannot corrupt it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +41,11 @@ struct FixedPoolConfig {
   /// The most blocks the pool ever holds, honoured exactly (the last chunk
   /// may be partial); at most 2^32 - 2. 0 = 65536 chunks' worth.
   std::size_t max_blocks = 0;
+  /// Blocks each thread may keep in its own cache in front of a shared
+  /// (kMutex, kLockFree) pool built by make_fixed_pool() at SafetyLevel OFF
+  /// (thread_cache.hpp); 0 = no caches. The pool itself only learns from it
+  /// that threads will park blocks without its lock.
+  std::size_t thread_cache_blocks = 64;
 };
 
 /// A pool of equal-sized blocks.
@@ -55,10 +61,13 @@ struct FixedPoolConfig {
 /// - kLockFree: the stack head packs a 32-bit tag with the 32-bit top index
 ///   and every CAS bumps the tag, which defeats ABA. Growth and trim, the
 ///   rare slow paths, take a mutex in every mode.
+/// - Batches move a whole chain of blocks with one CAS or lock hold, and
+///   every block is still checked through its state byte.
 /// - Host metadata: a table of up to 65536 chunk records (32 bytes each) made
-///   at creation, plus 5 bytes per block. In kLockFree mode every chunk
-///   snapshot published by growth and trim is retained until destruction,
-///   because a concurrent free may still be searching it.
+///   at creation, plus 5 bytes per block. In kLockFree mode, and whenever
+///   thread caches park blocks without the lock, every chunk snapshot
+///   published by growth and trim is retained until destruction, because a
+///   concurrent free may still be searching it.
 ///
 /// @tparam Mode kNone, kMutex or kLockFree.
 template <ThreadSafety Mode>
@@ -88,6 +97,44 @@ class FixedPool {
   /// kInvalidFree for null, foreign and interior pointers, kDoubleFree for a
   /// block that is already free.
   [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept;
+
+  /// All or nothing: @p count blocks into @p out, popped as one chain with
+  /// one CAS (kLockFree) or under one lock hold, or none and the failure of
+  /// allocate(). A batch refused because the pool would pass its maximum
+  /// grows no chunk; one refused by the backend keeps the chunks it grew
+  /// first (free, and trim() returns them). @p out is written only on
+  /// success.
+  [[nodiscard]] Status allocate_batch(std::size_t size, std::size_t alignment, void** out,
+                                      std::size_t count) noexcept;
+
+  /// Frees in order and stops at the first pointer deallocate() would
+  /// refuse, with its status; the blocks before it go back as one chain
+  /// (one CAS or one lock hold). @p freed receives how many were freed and
+  /// @p freed_bytes their counted size.
+  [[nodiscard]] Status deallocate_batch(void* const* ptrs, std::size_t count, std::size_t* freed,
+                                        std::size_t* freed_bytes) noexcept;
+
+  /// @name Parking, for the thread caches of thread_cache.hpp
+  /// A parked block is out of the pool but in no user's hands: its state
+  /// byte says so, so that freeing it (or parking it again) is refused as a
+  /// double free at once. Caches hold block indices, which turn back into
+  /// addresses without a search. Parking and unparking take no lock and no
+  /// CAS on the shared stack head; taking and releasing move one chain.
+  /// @{
+
+  /// Moves between 1 and @p max free blocks to parked, growing the pool if
+  /// none is free; fails as allocate() does.
+  [[nodiscard]] Status take_parked(std::uint32_t* out, std::size_t max, std::size_t* taken) noexcept;
+  /// Checks @p ptr as deallocate() does and parks it (one CAS on its state
+  /// byte); its index goes to @p index.
+  [[nodiscard]] Status park(void* ptr, std::uint32_t* index) noexcept;
+  /// Hands out a block the caller parked.
+  [[nodiscard]] void* unpark(std::uint32_t index) noexcept;
+  /// Returns @p count blocks the caller parked to the free stack.
+  void release_parked(const std::uint32_t* indices, std::size_t count) noexcept;
+  /// validate(), and that exactly @p parked blocks are parked.
+  [[nodiscard]] Status validate_parked(std::size_t parked) const noexcept;
+  /// @}
 
   /// A block counts as its whole stride, so that bytes in use plus free
   /// bytes always equal the bytes reserved.
@@ -125,8 +172,9 @@ class FixedPool {
     std::uint32_t blocks = 0;
     std::uint8_t generation = 0;  // bumped each time the slot gets memory
     std::unique_ptr<std::atomic<std::uint32_t>[]> next;
-    // generation << 1 | allocated: a free that looked the chunk up in an
-    // older snapshot expects an older generation, and its CAS fails.
+    // generation << 2 | kFree, kAllocated or kParked: a free that looked the
+    // chunk up in an older snapshot expects an older generation, and its CAS
+    // fails.
     std::unique_ptr<std::atomic<std::uint8_t>[]> state;
   };
   // The live chunks in address order, for the free path's binary search.
@@ -141,6 +189,9 @@ class FixedPool {
     std::vector<Entry> entries;
   };
 
+  // A block's state byte: generation << 2 | one of these.
+  enum : std::uint8_t { kFree = 0, kAllocated = 1, kParked = 2 };
+
   // Only kMutex locks on the fast path; kLockFree uses CAS instead.
   using FastLock = std::conditional_t<Mode == ThreadSafety::kMutex, std::mutex, NoLock>;
   // Atomic whenever fragmentation() may read it while another thread writes.
@@ -149,18 +200,27 @@ class FixedPool {
   FixedPool(const FixedPoolConfig& config, std::size_t stride, std::size_t blocks_per_chunk,
             std::size_t max_chunks, std::shared_ptr<Backend> backend) noexcept;
 
-  static constexpr std::uint8_t free_mark(std::uint8_t generation) noexcept {
-    return static_cast<std::uint8_t>(generation << 1);
+  static constexpr std::uint8_t mark(std::uint8_t generation, std::uint8_t kind) noexcept {
+    return static_cast<std::uint8_t>(generation << 2 | kind);
   }
-  static constexpr std::uint8_t allocated_mark(std::uint8_t generation) noexcept {
-    return static_cast<std::uint8_t>(generation << 1 | 1);
-  }
+
+  // A chain of linked indices off the stack.
+  struct Chain {
+    std::uint32_t first = kNil;
+    std::uint32_t last = kNil;
+    std::size_t length = 0;
+  };
 
   std::uint32_t pop() noexcept;
+  Chain pop_chain(std::size_t max) noexcept;
   void push(std::uint32_t first, std::uint32_t last) noexcept;
   std::uint32_t detach_all() noexcept;
+  Status claim(void* ptr, std::uint8_t kind, std::uint32_t* index) noexcept;
+  void* hand_out(std::uint32_t index, std::uint8_t kind) noexcept;
 
   [[gnu::noinline]] Status allocate_slow(std::uint32_t* index) noexcept;
+  [[gnu::noinline]] Status pop_chain_slow(std::size_t count, std::size_t min, Chain* chain) noexcept;
+  Status check(const std::size_t* parked) const noexcept;
   Status grow() noexcept;
   [[nodiscard]] Status pool_full() const noexcept;
   std::unique_ptr<Snapshot> prepare_snapshot() noexcept;
@@ -197,13 +257,75 @@ class FixedPool {
   alignas(64) mutable std::mutex growth_;
   std::size_t slots_used_ = 0;  // slots ever given memory; under growth_
   std::atomic<const Snapshot*> snapshot_{nullptr};
-  // Every snapshot published in kLockFree mode (a reader may still hold an
-  // old one); only the current one otherwise.
+  // Every snapshot published while lock-free readers exist (kLockFree, or
+  // thread caches parking without the lock): one may still hold an old one.
+  // Only the current one otherwise.
+  const bool retain_snapshots_;
   std::vector<std::unique_ptr<Snapshot>> snapshots_;
   std::atomic<std::uint64_t> reserved_bytes_{0};
   std::atomic<std::uint64_t> peak_reserved_bytes_{0};
   std::atomic<std::uint64_t> regions_{0};
 };
+
+// ---- Inline: the part of freeing and parking a thread cache runs -------
+
+template <ThreadSafety Mode>
+[[gnu::always_inline]] inline auto FixedPool<Mode>::find(const Snapshot& snapshot, std::uintptr_t address) noexcept
+    -> const typename Snapshot::Entry* {
+  const auto after = std::upper_bound(snapshot.entries.begin(), snapshot.entries.end(), address,
+                                      [](std::uintptr_t a, const typename Snapshot::Entry& e) { return a < e.base; });
+  if (after == snapshot.entries.begin()) return nullptr;
+  const auto* entry = &*(after - 1);
+  return address < entry->end ? entry : nullptr;
+}
+
+// Checks that @p ptr is an allocated block of this pool and moves its state
+// to @p kind. Concurrent modes use a CAS even under kMutex's lock: a thread
+// cache parks without that lock, and only one of two racing frees of the
+// same block may win.
+template <ThreadSafety Mode>
+[[gnu::always_inline]] inline Status FixedPool<Mode>::claim(void* ptr, std::uint8_t kind,
+                                                            std::uint32_t* index) noexcept {
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  const auto* entry = find(*snapshot_.load(std::memory_order_acquire), address);
+  if (entry == nullptr) [[unlikely]] return bad_free(ptr);
+  const std::size_t offset = address - entry->base;
+  const std::size_t slot = by_stride_.divide(offset);
+  if (slot * stride_ != offset) [[unlikely]] return bad_free(ptr);
+  auto& state = chunks_[entry->chunk].state[slot];
+  std::uint8_t expected = mark(entry->generation, kAllocated);
+  if constexpr (kConcurrent) {
+    if (!state.compare_exchange_strong(expected, mark(entry->generation, kind), std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) [[unlikely]] {
+      return bad_free(ptr);
+    }
+  } else {
+    if (state.load(std::memory_order_relaxed) != expected) [[unlikely]] return bad_free(ptr);
+    state.store(mark(entry->generation, kind), std::memory_order_relaxed);
+  }
+  *index = static_cast<std::uint32_t>(std::size_t{entry->chunk} << chunk_shift_ | slot);
+  return Status::kOk;
+}
+
+// The block is off the stack (or parked by the caller), so trim() cannot
+// release its chunk under us.
+template <ThreadSafety Mode>
+[[gnu::always_inline]] inline void* FixedPool<Mode>::hand_out(std::uint32_t index, std::uint8_t kind) noexcept {
+  const Chunk& chunk = chunks_[index >> chunk_shift_];
+  const std::uint32_t slot = index & slot_mask_;
+  chunk.state[slot].store(mark(chunk.generation, kind), std::memory_order_relaxed);
+  return reinterpret_cast<void*>(chunk.base + slot * stride_);
+}
+
+template <ThreadSafety Mode>
+inline Status FixedPool<Mode>::park(void* ptr, std::uint32_t* index) noexcept {
+  return claim(ptr, kParked, index);
+}
+
+template <ThreadSafety Mode>
+inline void* FixedPool<Mode>::unpark(std::uint32_t index) noexcept {
+  return hand_out(index, kAllocated);
+}
 
 extern template class FixedPool<ThreadSafety::kNone>;
 extern template class FixedPool<ThreadSafety::kMutex>;

@@ -122,8 +122,9 @@ class Pool {
   [[nodiscard]] virtual Status deallocate(void* ptr) noexcept = 0;
 
   /// All or nothing: either @p count blocks are stored in @p out, or none is
-  /// kept (the slots filled so far are reset to null) and the failure of the
-  /// first refused block is returned.
+  /// kept (no slot holds a block: each is left as it was or reset to null)
+  /// and the failure of the refused block is returned. A refused batch moves
+  /// no counter but failures. Fixed pools move the whole batch at once.
   [[nodiscard]] virtual Status allocate_batch(std::size_t size, std::size_t alignment, void** out,
                                               std::size_t count) noexcept = 0;
   /// Frees in order and stops at the first invalid pointer; @p freed receives

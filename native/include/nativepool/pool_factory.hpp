@@ -13,7 +13,10 @@
 namespace nativepool {
 
 /// Instantiates FixedPool<mode>, wraps it in the layers of @p safety
-/// (safety_stack.hpp) and statistics, erases the type.
+/// (safety_stack.hpp) and statistics, erases the type. A kMutex or kLockFree
+/// pool without a maximum at SafetyLevel OFF gets a cache per thread of
+/// config.thread_cache_blocks blocks instead (thread_cache.hpp; 0: none);
+/// kInvalidArgument for a capacity of 1 or above kMaxThreadCacheBlocks.
 [[nodiscard]] Status make_fixed_pool(const FixedPoolConfig& config, ThreadSafety mode,
                                      std::shared_ptr<Backend> backend, std::unique_ptr<Pool>* out,
                                      SafetyLevel safety = default_safety_level()) noexcept;

@@ -41,6 +41,9 @@ class SafetyPlan {
   [[nodiscard]] static Status make(SafetyLevel level, const Backend& backend, SafetyPlan* out) noexcept;
 
   [[nodiscard]] SafetyLevel level() const noexcept { return level_; }
+  /// Whether the pool is the bare algorithm over the caller's backend (OFF
+  /// with no tool watching): the only stack thread caches may front.
+  [[nodiscard]] bool bare() const noexcept { return level_ == SafetyLevel::kOff && !hooks_; }
 
   /// The backend the algorithm must use: @p backend itself at OFF without
   /// a tool, else a GuardedBackend around it. nullptr when out of memory.

@@ -13,6 +13,7 @@
 #include <memory>
 #include <utility>
 
+#include "nativepool/batch.hpp"
 #include "nativepool/pool.hpp"
 
 namespace nativepool {
@@ -79,6 +80,30 @@ class WithStatistics {
     if (status == Status::kOk) [[likely]] {
       frees_.add(1);
       in_use_.sub(freed);
+    }
+    return status;
+  }
+
+  /// All or nothing, counted only when whole: a refused batch moves no
+  /// counter but failures (one failed call), as a refused allocate().
+  Status allocate_batch(std::size_t size, std::size_t alignment, void** out, std::size_t count) noexcept {
+    const Status status = batch::allocate(*inner_, size, alignment, out, count);
+    if (status == Status::kOk) [[likely]] {
+      allocations_.add(count);
+      peak_in_use_.raise_to(in_use_.add(count * inner_->counted_size(size)));
+    } else {
+      failures_.add(1);
+    }
+    return status;
+  }
+
+  /// Counts the blocks freed before the first refused one.
+  Status deallocate_batch(void* const* ptrs, std::size_t count, std::size_t* freed) noexcept {
+    std::size_t bytes = 0;
+    const Status status = batch::deallocate(*inner_, ptrs, count, freed, &bytes);
+    if (*freed != 0) {
+      frees_.add(*freed);
+      in_use_.sub(bytes);
     }
     return status;
   }
