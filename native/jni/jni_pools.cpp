@@ -39,8 +39,14 @@ extern "C" {
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
     JNIEnv* env, jclass, jlong block_size, jlong alignment, jlong blocks_per_chunk, jlong initial_blocks,
-    jlong max_blocks, jint thread_safety, jint backend_type, jint backend_parameter, jint safety) {
+    jlong max_blocks, jint thread_cache_blocks, jint thread_safety, jint backend_type, jint backend_parameter,
+    jint safety) {
   nativepool::FixedPoolConfig config;
+  if (thread_cache_blocks < 0) {
+    nativepool::jni::throw_invalid_argument(env, "a thread cache's capacity must not be negative");
+    return 0;
+  }
+  config.thread_cache_blocks = static_cast<std::size_t>(thread_cache_blocks);
   if (!to_size(env, block_size, "block size", &config.block_size) ||
       !to_size(env, alignment, "alignment", &config.alignment) ||
       !to_size(env, blocks_per_chunk, "blocks per chunk", &config.blocks_per_chunk) ||
@@ -213,7 +219,7 @@ bool register_pool_natives(JNIEnv* env) noexcept {
 #define NP_METHOD(name, signature) \
   JNINativeMethod { const_cast<char*>(#name), const_cast<char*>(signature), reinterpret_cast<void*>(&Java_org_nativepool_internal_PoolNative_##name) }
   static const JNINativeMethod methods[] = {
-      NP_METHOD(createFixed, "(JJJJJIIII)J"),
+      NP_METHOD(createFixed, "(JJJJJIIIII)J"),
       NP_METHOD(createVariable, "(JJJJIIII)J"),
       NP_METHOD(destroy, "(J)V"),
       NP_METHOD(allocate, "(JJJ)J"),

@@ -336,7 +336,8 @@ public final class FixedPool extends Pool {
          * The most free blocks each thread's cache parks (see {@link FixedPool});
          * a cache refills and drains half of it at a time. Default
          * {@link #DEFAULT_THREAD_CACHE}; ignored above {@link SafetyLevel#OFF} and for
-         * {@link Backend#nodeLocal()}.
+         * {@link Backend#nodeLocal()}. The same capacity sizes the native core's per-thread
+         * caches, which serve C++ callers of the pool; 0 turns both off.
          *
          * @param capacity 0 for no thread caches, or from 2 to {@link BlockCache#MAX_CAPACITY}
          * @return this builder
@@ -352,8 +353,10 @@ public final class FixedPool extends Pool {
                 throw new InvalidArgumentException("a thread cache's capacity must be 0 (none) or from 2 to "
                         + BlockCache.MAX_CAPACITY + ", not " + threadCache);
             }
+            // One setting for both layers: threadCache(0) means no cache in Java and none natively.
             long handle = PoolNative.createFixed(blockSize, alignment, blocksPerChunk, initialBlocks, maxBlocks,
-                    threadSafety.code(), backend.type(), backend.parameter(), resolvedSafetyLevel.code());
+                    threadCache, threadSafety.code(), backend.type(), backend.parameter(),
+                    resolvedSafetyLevel.code());
             return new FixedPool(handle, this);
         }
     }

@@ -12,9 +12,13 @@ public final class PoolNative {
     private PoolNative() {
     }
 
+    /**
+     * A fixed pool; {@code threadCacheBlocks} sizes the native per-thread caches in front of it
+     * (0: none), which the Java builder's {@code threadCache} also sets.
+     */
     public static native long createFixed(long blockSize, long alignment, long blocksPerChunk,
-            long initialBlocks, long maxBlocks, int threadSafety, int backendType, int backendParameter,
-            int safetyLevel);
+            long initialBlocks, long maxBlocks, int threadCacheBlocks, int threadSafety, int backendType,
+            int backendParameter, int safetyLevel);
 
     public static native long createVariable(long arenaSize, long granularity, long initialBytes,
             long maxBytes, int threadSafety, int backendType, int backendParameter, int safetyLevel);
