@@ -26,6 +26,26 @@ using nativepool::jni::to_size;
 
 static_assert(sizeof(jlong) == sizeof(void*), "addresses travel as jlong");
 
+// The lengths of the arrays stats() and info() fill: declared once, in
+// PoolNative, and checked here against the javac -h header whenever the glue
+// is built from it.
+constexpr jint kStatsFields = 15;
+constexpr jint kInfoFields = 5;
+#ifdef NATIVEPOOL_HAVE_JAVAH
+static_assert(kStatsFields == org_nativepool_internal_PoolNative_STATS_FIELDS);
+static_assert(kInfoFields == org_nativepool_internal_PoolNative_INFO_FIELDS);
+#endif
+
+// A batch's addresses: false (and an exception pending) for a negative count
+// or an array shorter than it.
+bool check_batch(JNIEnv* env, jlongArray addresses, jint count) noexcept {
+  if (count < 0) [[unlikely]] {
+    nativepool::jni::throw_invalid_argument(env, "a batch's count must not be negative");
+    return false;
+  }
+  return nativepool::jni::check_array(env, addresses, count, "address array");
+}
+
 // The Java side holds each pool handle between acquire() and release() of its
 // in-flight guard, so a handle reaching this file always points to a live pool.
 Pool* as_pool(jlong handle) noexcept { return reinterpret_cast<Pool*>(handle); }
@@ -125,7 +145,10 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_allocateBatch(JNI
                                                                              jlongArray out, jint count) {
   std::size_t bytes = 0;
   std::size_t align = 0;
-  if (!to_size(env, size, "size", &bytes) || !to_size(env, alignment, "alignment", &align)) return;
+  if (!to_size(env, size, "size", &bytes) || !to_size(env, alignment, "alignment", &align) ||
+      !check_batch(env, out, count)) {
+    return;
+  }
   Pool* pool = as_pool(handle);
   // Critical access: no copy of the array, and nothing in between may call
   // back into the JVM, which the core never does.
@@ -139,6 +162,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_allocateBatch(JNI
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_freeBatch(JNIEnv* env, jclass, jlong handle,
                                                                          jlongArray addresses, jint count) {
+  if (!check_batch(env, addresses, count)) return;
   Pool* pool = as_pool(handle);
   auto* elements = static_cast<jlong*>(env->GetPrimitiveArrayCritical(addresses, nullptr));
   if (elements == nullptr) return;
@@ -172,9 +196,11 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_stats(JNIEnv* env
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_info(JNIEnv* env, jclass, jlong handle,
                                                                     jlongArray out) {
+  if (!nativepool::jni::check_array(env, out, kInfoFields, "info array")) return;
   const nativepool::PoolInfo& info = as_pool(handle)->info();
   const jlong fields[] = {static_cast<jlong>(info.kind), info.device, static_cast<jlong>(info.thread_safety),
                           static_cast<jlong>(info.block_size), static_cast<jlong>(info.alignment)};
+  static_assert(static_cast<jint>(std::size(fields)) == kInfoFields, "PoolNative.info field order");
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }
 
@@ -192,6 +218,7 @@ JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PoolNative_wrap(JNIEnv* e
 namespace nativepool::jni {
 
 void store_stats(JNIEnv* env, const PoolStats& s, jlongArray out) noexcept {
+  if (!check_array(env, out, kStatsFields, "stats array")) return;
   jlong fragmentation_bits = 0;
   std::memcpy(&fragmentation_bits, &s.fragmentation.external_fragmentation, sizeof fragmentation_bits);
   // Order of org.nativepool.PoolStats' field indices.
@@ -212,6 +239,7 @@ void store_stats(JNIEnv* env, const PoolStats& s, jlongArray out) noexcept {
       static_cast<jlong>(s.cached_blocks),
       static_cast<jlong>(s.cached_bytes),
   };
+  static_assert(static_cast<jint>(std::size(fields)) == kStatsFields, "PoolStats field order");
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }
 

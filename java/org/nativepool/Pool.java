@@ -79,7 +79,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
                 return Pool.this.isClosed();
             }
         };
-        long[] info = new long[5];
+        long[] info = new long[PoolNative.INFO_FIELDS];
         PoolNative.info(handle, info);
         this.memoryKind = MemoryKind.fromCode((int) info[0]);
         this.blockSize = info[3];

@@ -1,5 +1,7 @@
 package org.nativepool;
 
+import org.nativepool.internal.PoolNative;
+
 /**
  * An immutable snapshot of a pool's counters, taken by {@link Pool#stats()}.
  * Each figure is exact when no other thread was inside the pool while the
@@ -63,7 +65,7 @@ public record PoolStats(
     static final int EXTERNAL_FRAGMENTATION_BITS = 12;
     static final int CACHED_BLOCKS = 13;
     static final int CACHED_BYTES = 14;
-    static final int FIELD_COUNT = 15;
+    static final int FIELD_COUNT = PoolNative.STATS_FIELDS;
 
     static PoolStats fromNative(long[] f) {
         return new PoolStats(f[ALLOCATIONS], f[FREES], f[FAILURES], f[LIVE_BLOCKS], f[BYTES_IN_USE],

@@ -9,6 +9,14 @@ import java.nio.ByteBuffer;
  * Failures arrive as the exceptions of {@code org.nativepool}.
  */
 public final class PoolNative {
+    /**
+     * Length of the array {@link #stats} fills: the fields of {@code org.nativepool.PoolStats} in
+     * declaration order. The glue checks it against its own list.
+     */
+    public static final int STATS_FIELDS = 15;
+    /** Length of the array {@link #info} fills: kind, device, thread safety, block size, alignment. */
+    public static final int INFO_FIELDS = 5;
+
     private PoolNative() {
     }
 

@@ -24,31 +24,45 @@ class GlueArrayChecksTest {
         "short copy destination | GpuNative.copy(m, new long[2], new long[5], 1, 0, true) | destination descriptor has 2 elements, needs 5",
         "null copy source       | GpuNative.copy(m, new long[5], null, 1, 0, true)        | source descriptor is null",
         "short device stats     | GpuNative.stats(m, 0, new long[3])                      | device stats array has 3 elements, needs 15",
+        "short pool stats       | PoolNative.stats(p, new long[3])                        | stats array has 3 elements, needs 15",
+        "null pool info         | PoolNative.info(p, null)                                | info array is null",
+        "batch past the array   | PoolNative.allocateBatch(p, 64, 0, new long[2], 5)      | address array has 2 elements, needs 5",
+        "negative batch count   | PoolNative.allocateBatch(p, 64, 0, new long[2], -1)     | count must not be negative",
+        "null batch to free     | PoolNative.freeBatch(p, null, 1)                        | address array is null",
+        "free past the array    | PoolNative.freeBatch(p, new long[1], 2)                 | address array has 1 elements, needs 2",
     })
     void aShortOrNullArrayIsRefusedByName(String name, String call, String message, @TempDir Path directory)
             throws Exception {
         Path program = Files.writeString(directory.resolve("Glue.java"), """
+                import java.lang.reflect.Method;
+                import org.nativepool.FixedPool;
+                import org.nativepool.NativeResource;
                 import org.nativepool.gpu.DeviceManager;
                 import org.nativepool.internal.GpuNative;
+                import org.nativepool.internal.PoolNative;
                 public class Glue {
                     public static void main(String[] args) throws Exception {
-                        try (DeviceManager manager = DeviceManager.simulated(1, 1L << 20)) {
-                            java.lang.reflect.Method acquire = org.nativepool.NativeResource.class
-                                    .getDeclaredMethod("acquire");
-                            acquire.setAccessible(true);
+                        Method acquire = NativeResource.class.getDeclaredMethod("acquire");
+                        Method release = NativeResource.class.getDeclaredMethod("release");
+                        acquire.setAccessible(true);
+                        release.setAccessible(true);
+                        try (DeviceManager manager = DeviceManager.simulated(1, 1L << 20);
+                                FixedPool pool = FixedPool.builder(64).build()) {
                             long m = (long) acquire.invoke(manager);
+                            long p = (long) acquire.invoke(pool);
                             try {
                                 %s;
                                 System.out.println("accepted");
                             } catch (org.nativepool.InvalidArgumentException e) {
                                 System.out.println("refused: " + e.getMessage());
                             } finally {
-                                java.lang.reflect.Method release = org.nativepool.NativeResource.class
-                                        .getDeclaredMethod("release");
-                                release.setAccessible(true);
+                                release.invoke(pool);
                                 release.invoke(manager);
                             }
                             System.out.println("manager still usable: " + manager.stats().deviceTotalBytes());
+                            pool.free(pool.allocateAddress());
+                            pool.validate();
+                            System.out.println("pool still usable: " + pool.stats().liveBlocks());
                         }
                     }
                 }
@@ -56,7 +70,9 @@ class GlueArrayChecksTest {
         Result result = java(directory, "-Dnativepool.extract.dir=" + directory.resolve("x"), "-cp", JAR.toString(),
                 program.toString());
         assertEquals(0, result.exitCode(), result.output());
-        assertTrue(result.output().contains("refused: " + message), result.output());
+        assertTrue(result.output().contains("refused: "), result.output());
+        assertTrue(result.output().contains(message), result.output());
         assertTrue(result.output().contains("manager still usable: 1048576"), result.output());
+        assertTrue(result.output().contains("pool still usable: 0"), result.output());
     }
 }
