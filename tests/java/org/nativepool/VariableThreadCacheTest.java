@@ -4,9 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.nativepool.CacheChecks.assertBalanced;
+import static org.nativepool.CacheChecks.free;
+import static org.nativepool.CacheChecks.runThreads;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -16,7 +17,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.nativepool.internal.PoolNative;
 
 /** The transparent per-thread caches of VariablePool's small size classes. */
 class VariableThreadCacheTest {
@@ -31,40 +31,6 @@ class VariableThreadCacheTest {
             }
         }
         return (size + 15) & ~15L;
-    }
-
-    /** The identity every snapshot taken with no thread inside the pool must satisfy. */
-    private static void assertBalanced(PoolStats stats) {
-        assertEquals(stats.allocations() - stats.frees(), stats.liveBlocks() + stats.cachedBlocks(), stats.toString());
-        assertEquals(stats.bytesReserved(), stats.bytesInUse() + stats.cachedBytes() + stats.freeBytes(),
-                stats.toString());
-    }
-
-    private static ByteBuffer at(long address) {
-        return PoolNative.wrap(address, Long.BYTES).order(ByteOrder.nativeOrder());
-    }
-
-    /** Runs each task on its own thread, joins them all, and rethrows the first failure. */
-    private static void runThreads(List<Runnable> tasks) throws InterruptedException {
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        List<Thread> threads = new ArrayList<>();
-        for (Runnable task : tasks) {
-            Thread thread = new Thread(() -> {
-                try {
-                    task.run();
-                } catch (Throwable t) {
-                    failure.compareAndSet(null, t);
-                }
-            });
-            thread.start();
-            threads.add(thread);
-        }
-        for (Thread thread : threads) {
-            thread.join();
-        }
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
     }
 
     @ParameterizedTest
@@ -114,43 +80,15 @@ class VariableThreadCacheTest {
     void eightThreadsWithCrossThreadFreesKeepExactStats() throws Exception {
         try (VariablePool pool = VariablePool.builder().arenaSize(1 << 20).build()) {
             int threads = 8;
-            // Blocks in flight between threads, as {address, stamp, size}: each allocation writes a stamp of
-            // its own into the block, and every free checks it, so a block handed to two owners shows.
+            // Blocks in flight between threads, as {address, stamp}.
             ConcurrentLinkedQueue<long[]> handoff = new ConcurrentLinkedQueue<>();
             List<Runnable> tasks = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 long seed = t + 1;
-                tasks.add(() -> {
-                    Random random = new Random(seed);
-                    List<long[]> held = new ArrayList<>();
-                    List<MemoryBlock> handles = new ArrayList<>();
-                    for (int i = 0; i < 30_000; i++) {
-                        int op = random.nextInt(6);
-                        long size = 8 + random.nextInt(random.nextInt(4) == 0 ? 4000 : 1017);
-                        if (op == 0 || held.isEmpty()) {
-                            long alignment = random.nextInt(8) == 0 ? 64 : 0;
-                            long[] block = {pool.allocateAddress(size, alignment), seed << 40 | i};
-                            at(block[0]).putLong(0, block[1]);
-                            held.add(block);
-                        } else if (op == 1) {
-                            MemoryBlock handle = pool.allocate(size);
-                            assertEquals(size, handle.size());
-                            handle.putLong(0, seed);
-                            handles.add(handle);
-                        } else if (op == 2 && !handles.isEmpty()) {
-                            MemoryBlock handle = handles.remove(random.nextInt(handles.size()));
-                            assertEquals(seed, handle.getLong(0), "another thread wrote into " + handle);
-                            handle.close();
-                        } else if (op == 3) {
-                            handoff.add(held.remove(held.size() - 1)); // another thread frees it
-                        } else {
-                            long[] other = handoff.poll();
-                            free(pool, other != null ? other : held.remove(random.nextInt(held.size())));
-                        }
-                    }
-                    held.forEach(block -> free(pool, block));
-                    handles.forEach(MemoryBlock::close);
-                });
+                // Sizes mostly up to 1 KiB (the caches'), a quarter up to 4 KiB; an eighth aligned to 64.
+                tasks.add(CacheChecks.worker(pool, seed, 30_000, handoff,
+                        random -> pool.allocateAddress(size(random), random.nextInt(8) == 0 ? 64 : 0),
+                        random -> pool.allocate(size(random))));
             }
             runThreads(tasks);
             for (long[] left; (left = handoff.poll()) != null;) {
@@ -168,9 +106,8 @@ class VariableThreadCacheTest {
         }
     }
 
-    private static void free(VariablePool pool, long[] block) {
-        assertEquals(block[1], at(block[0]).getLong(0), "another thread wrote into 0x" + Long.toHexString(block[0]));
-        pool.free(block[0]);
+    private static long size(Random random) {
+        return 8 + random.nextInt(random.nextInt(4) == 0 ? 4000 : 1017);
     }
 
     @Test

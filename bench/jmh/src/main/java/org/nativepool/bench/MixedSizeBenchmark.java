@@ -106,29 +106,27 @@ public class MixedSizeBenchmark {
 
     @Benchmark
     public long nativepoolRaw(Sizes sizes) {
-        long address = pool.allocateAddress(sizes.next());
-        pool.free(address);
-        return address;
+        return rawPair(pool, sizes.next());
     }
 
     @Benchmark
     public long nativepoolRawUncached(Sizes sizes) {
-        long address = uncached.allocateAddress(sizes.next());
-        uncached.free(address);
-        return address;
+        return rawPair(uncached, sizes.next());
     }
 
     @Benchmark
     public long nativepoolRawSmall(Sizes sizes) {
-        long address = pool.allocateAddress(sizes.nextSmall());
-        pool.free(address);
-        return address;
+        return rawPair(pool, sizes.nextSmall());
     }
 
     @Benchmark
     public long nativepoolRawSmallUncached(Sizes sizes) {
-        long address = uncached.allocateAddress(sizes.nextSmall());
-        uncached.free(address);
+        return rawPair(uncached, sizes.nextSmall());
+    }
+
+    private static long rawPair(VariablePool pool, int size) {
+        long address = pool.allocateAddress(size);
+        pool.free(address);
         return address;
     }
 }
