@@ -87,7 +87,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.blockSize = info[3];
         this.alignment = info[4];
         this.backendName = PoolNative.backendName(handle);
-        SizeClasses classes = blockSize != 0 ? SizeClasses.fixed(blockSize, alignment) : SizeClasses.variable(alignment);
+        SizeClasses classes = blockSize != 0 ? SizeClasses.fixed(blockSize, alignment)
+                : SizeClasses.variable(alignment);
         this.caches = settings.threadCache == 0 || safetyLevel != SafetyLevel.OFF || classes == null ? null
                 : new ThreadCaches(this, settings.threadCache, classes, settings.limitBytes());
     }
