@@ -126,7 +126,6 @@ public final class FixedPool extends Pool {
 
     /** Configures a {@link FixedPool}. Only the block size is required. */
     public static final class Builder extends PoolBuilder<Builder, FixedPool> {
-        /** The default capacity of each thread's cache, in blocks: a refill or drain every 32 operations at worst. */
         private final long blockSize;
         private long alignment = 16;
         private long blocksPerChunk;

@@ -232,6 +232,11 @@ class VariableThreadCacheTest {
                 pool.free(address);
                 assertEquals(0, pool.stats().cachedBlocks(), "freed to the pool");
             }
+            // Bad small requests reach the pool too, which refuses them as it would without caches.
+            assertThrows(InvalidArgumentException.class, () -> pool.allocateAddress(100, 3), "alignment 3");
+            assertThrows(InvalidArgumentException.class, () -> pool.allocateAddress(100, -16), "negative alignment");
+            assertThrows(InvalidArgumentException.class, () -> pool.allocateAddress(0), "size 0");
+            assertEquals(0, pool.stats().cachedBlocks());
         }
     }
 
