@@ -1,16 +1,15 @@
 package org.nativepool;
 
-import java.util.Objects;
 import org.nativepool.internal.PoolNative;
 
 /**
  * A pool of equal-sized blocks: O(1) allocation and free, no fragmentation.
  * Grows by chunks of blocks from its backend up to a maximum.
  *
- * <p><b>Thread caches.</b> Unless built with {@link Builder#threadCache(int) threadCache(0)},
+ * <p><b>Thread caches.</b> Unless built with {@link PoolBuilder#threadCache(int) threadCache(0)},
  * each thread that allocates or frees single blocks ({@link #allocate()},
  * {@link #allocateAddress()}, {@link #free(long)}, {@link MemoryBlock#close()})
- * gets its own cache of up to {@link Builder#DEFAULT_THREAD_CACHE} free blocks, as
+ * gets its own cache of up to {@link PoolBuilder#DEFAULT_THREAD_CACHE} free blocks, as
  * {@link BlockCache} does explicitly: most calls then cross no JNI and write
  * no memory another thread uses, and the cache refills or drains half of
  * itself with one native call. A block freed on another thread than the one
@@ -42,19 +41,8 @@ import org.nativepool.internal.PoolNative;
  * }</pre>
  */
 public final class FixedPool extends Pool {
-    /** Null when the pool has no thread caches. */
-    private final ThreadCaches caches;
-    /** The block size rounded up to the alignment: what a block counts for in the statistics. */
-    private final long stride;
-
     private FixedPool(long handle, Builder builder) {
         super(handle, builder);
-        this.stride = (blockSize + alignment - 1) & -alignment;
-        // Node-local pools serve each thread from its node: a Java cache would park
-        // blocks of other nodes that threads freed across nodes, so they have none.
-        this.caches = builder.threadCache == 0 || safetyLevel() != SafetyLevel.OFF
-                || backend().equals(Backend.nodeLocal()) ? null
-                : new ThreadCaches(this, builder.threadCache, builder.maxBlocks);
     }
 
     /**
@@ -88,137 +76,7 @@ public final class FixedPool extends Pool {
      */
     public long allocateAddress() {
         ThreadCaches threadCaches = caches;
-        return threadCaches == null ? allocateRaw(blockSize, 0) : threadCaches.current().allocate();
-    }
-
-    /**
-     * Frees a block obtained as a raw address, into the calling thread's cache
-     * when the pool has thread caches (see the class description for what is
-     * checked there).
-     *
-     * @param address the address the pool handed out
-     * @throws DoubleFreeException if the block is already free
-     * @throws InvalidFreeException if the address is not a block of this pool
-     * @throws MemoryCorruptionException if the pool has canaries and a guard of the block was
-     *     overwritten; the block then stays allocated until the pool closes
-     */
-    @Override
-    public void free(long address) {
-        ThreadCaches threadCaches = caches;
-        if (threadCaches == null) {
-            super.free(address);
-        } else {
-            threadCaches.current().free(address);
-        }
-    }
-
-    /**
-     * Frees {@code count} raw addresses in one native call, bypassing the
-     * thread caches. Stops at the first invalid address; the exception
-     * message says how many were freed before it.
-     *
-     * @param addresses the addresses, in {@code addresses[0..count)}
-     * @param count how many addresses to free
-     * @throws IndexOutOfBoundsException if {@code count} is negative or exceeds
-     *     {@code addresses.length}
-     */
-    @Override
-    public void free(long[] addresses, int count) {
-        if (caches != null) {
-            Objects.checkFromIndexSize(0, count, addresses.length);
-            caches.issued.removeAll(addresses, count);
-        }
-        super.free(addresses, count);
-    }
-
-    /**
-     * A snapshot of the pool's counters, as {@link Pool#stats()}; first
-     * returns the blocks of the thread caches of ended threads to the pool.
-     *
-     * @return the snapshot, parked blocks counted as cached
-     */
-    @Override
-    public PoolStats stats() {
-        if (caches != null && !isClosed()) {
-            caches.sweep();
-        }
-        return super.stats();
-    }
-
-    /**
-     * Returns wholly free chunks to the backend, after returning the blocks
-     * of the calling thread's cache and of the caches of ended threads to the
-     * pool. Blocks parked in other live threads' caches keep their chunks.
-     *
-     * @return bytes released
-     */
-    @Override
-    public long trim() {
-        flushThreadCache();
-        return super.trim();
-    }
-
-    /**
-     * Returns the blocks parked in the calling thread's cache, and in the
-     * caches of threads that have ended, to the pool. For a thread about to
-     * sit idle, or before reading exact pool-side counts. Does nothing for a
-     * pool without thread caches.
-     *
-     * @throws PoolClosedException if the pool is closed
-     */
-    public void flushThreadCache() {
-        if (caches == null) {
-            return;
-        }
-        if (isClosed()) {
-            throw new PoolClosedException(this + " is closed");
-        }
-        ThreadCache own = caches.currentIfAny();
-        if (own != null) {
-            own.flush();
-        }
-        caches.sweep();
-    }
-
-    /**
-     * {@return the most blocks each thread's cache parks: the builder's
-     * {@link Builder#threadCache(int)}, or 0 when the pool has no thread caches}
-     */
-    public int threadCacheCapacity() {
-        return caches == null ? 0 : caches.capacity();
-    }
-
-    @Override
-    boolean freeFromHandle(long address) {
-        ThreadCaches threadCaches = caches;
-        if (threadCaches == null) {
-            return super.freeFromHandle(address);
-        }
-        try {
-            threadCaches.current().free(address);
-            return true;
-        } catch (PoolClosedException closed) {
-            return false; // closing the pool freed the block
-        }
-    }
-
-    /** The pool's checked free, past the thread caches. */
-    void freeToPool(long address) {
-        super.free(address);
-    }
-
-    long stride() {
-        return stride;
-    }
-
-    @Override
-    long threadCached() {
-        return caches == null ? 0 : caches.parked();
-    }
-
-    @Override
-    long threadCachedBlockBytes() {
-        return stride;
+        return threadCaches == null ? allocateRaw(blockSize, 0) : threadCaches.allocate(0);
     }
 
     /**
@@ -270,15 +128,11 @@ public final class FixedPool extends Pool {
 
     /** Configures a {@link FixedPool}. Only the block size is required. */
     public static final class Builder extends PoolBuilder<Builder, FixedPool> {
-        /** The default capacity of each thread's cache, in blocks: a refill or drain every 32 operations at worst. */
-        public static final int DEFAULT_THREAD_CACHE = 64;
-
         private final long blockSize;
         private long alignment = 16;
         private long blocksPerChunk;
         private long initialBlocks;
         private long maxBlocks;
-        private int threadCache = DEFAULT_THREAD_CACHE;
 
         private Builder(long blockSize) {
             super("fixed");
@@ -332,32 +186,18 @@ public final class FixedPool extends Pool {
             return this;
         }
 
-        /**
-         * The most free blocks each thread's cache parks (see {@link FixedPool});
-         * a cache refills and drains half of it at a time. Default
-         * {@link #DEFAULT_THREAD_CACHE}; ignored above {@link SafetyLevel#OFF} and for
-         * {@link Backend#nodeLocal()}. The same capacity sizes the native core's per-thread
-         * caches, which serve C++ callers of the pool; 0 turns both off.
-         *
-         * @param capacity 0 for no thread caches, or from 2 to {@link BlockCache#MAX_CAPACITY}
-         * @return this builder
-         */
-        public Builder threadCache(int capacity) {
-            this.threadCache = capacity;
-            return this;
-        }
-
         @Override
         FixedPool create() {
-            if (threadCache != 0 && (threadCache < 2 || threadCache > BlockCache.MAX_CAPACITY)) {
-                throw new InvalidArgumentException("a thread cache's capacity must be 0 (none) or from 2 to "
-                        + BlockCache.MAX_CAPACITY + ", not " + threadCache);
-            }
             // One setting for both layers: threadCache(0) means no cache in Java and none natively.
             long handle = PoolNative.createFixed(blockSize, alignment, blocksPerChunk, initialBlocks, maxBlocks,
                     threadCache, threadSafety.code(), backend.type(), backend.parameter(),
                     resolvedSafetyLevel.code());
             return new FixedPool(handle, this);
+        }
+
+        @Override
+        long limitBytes() {
+            return maxBlocks * ((blockSize + alignment - 1) & -alignment);
         }
     }
 }

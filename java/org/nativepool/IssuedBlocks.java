@@ -4,12 +4,18 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * The blocks of one {@link FixedPool} that its thread caches took from the
- * native pool and have not given back: each is in a user's hands or parked in
- * a cache. A thread cache parks only an address listed here, so an address
- * the pool holds free (a double free after a cache drained the block) or one
- * that is no block of the pool at all goes to the pool's checked free, which
- * refuses it.
+ * The blocks of one pool that its thread caches took from the native pool
+ * and have not given back, each with its {@link SizeClasses size class}: each
+ * is in a user's hands or parked in a cache. A thread cache parks only an
+ * address listed here, and in the cache of its class, so an address the pool
+ * holds free (a double free after a cache drained the block) or one that is
+ * no block of the pool at all goes to the pool's checked free, which refuses
+ * it; a free finds the block's class here, without a native call.
+ *
+ * <p>An entry is the address with the class in its low {@link #TAG_BITS}
+ * bits (the blocks of a pool with more than one class are aligned to at
+ * least {@code 2^TAG_BITS}), so that one atomic word holds both and a
+ * reader never pairs an address with another block's class.
  *
  * <p>An open-addressing set of addresses, written only on the caches' slow
  * paths (refill, drain, batch free) under its monitor, and read on every
@@ -22,34 +28,46 @@ final class IssuedBlocks {
     /** 0 and 1 are never block addresses: an empty slot and a removed one. */
     static final long EMPTY = 0L;
     static final long REMOVED = 1L;
+    /** The low bits of an entry that hold the class. */
+    static final int TAG_BITS = 4;
     private static final int MIN_LENGTH = 64;
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
 
+    /** The bits of an entry that are its class: 0 for a pool with one class, whose blocks may be finer. */
+    private final long tagMask;
     private volatile long[] table = new long[MIN_LENGTH];
     /** Entries and tombstones in {@link #table}; guarded by this. */
     private int entries;
     private int tombstones;
 
-    /** {@return whether the address was issued and not given back} Safe on any thread, without a lock. */
-    boolean contains(long address) {
+    /** @param classes how many size classes the entries tag, at most {@code 2^TAG_BITS} */
+    IssuedBlocks(int classes) {
+        this.tagMask = classes == 1 ? 0 : (1L << TAG_BITS) - 1;
+    }
+
+    /**
+     * {@return the class of the block at {@code address} if it was issued and not
+     * given back, else -1} Safe on any thread, without a lock.
+     */
+    int classOf(long address) {
         if (address == EMPTY || address == REMOVED) {
-            return false;
+            return -1;
         }
         long[] slots = table;
         int mask = slots.length - 1;
         for (int i = indexOf(address, shiftFor(slots.length));; i = (i + 1) & mask) {
             long entry = (long) SLOT.getOpaque(slots, i);
-            if (entry == address) {
-                return true;
+            if ((entry & ~tagMask) == address) {
+                return (int) (entry & tagMask);
             }
             if (entry == EMPTY) {
-                return false;
+                return -1;
             }
         }
     }
 
-    /** Lists {@code addresses[0..count)}, which the pool just handed out. */
-    synchronized void addAll(long[] addresses, int count) {
+    /** Lists {@code addresses[0..count)}, which the pool just handed out as blocks of class {@code cls}. */
+    synchronized void addAll(long[] addresses, int count, int cls) {
         if ((entries + tombstones + count) * 4L > table.length) {
             rebuild(entries + count);
         }
@@ -66,7 +84,7 @@ final class IssuedBlocks {
             if (entry == REMOVED) {
                 tombstones--;
             }
-            SLOT.setRelease(slots, i, address);
+            SLOT.setRelease(slots, i, address | cls);
             entries++;
         }
     }
@@ -78,7 +96,7 @@ final class IssuedBlocks {
      */
     void removeAll(long[] addresses, int count) {
         for (int k = 0; k < count; k++) {
-            if (contains(addresses[k])) {
+            if (classOf(addresses[k]) >= 0) {
                 removeListed(addresses, count);
                 return;
             }
@@ -96,7 +114,7 @@ final class IssuedBlocks {
             }
             for (int i = indexOf(address, shift);; i = (i + 1) & mask) {
                 long entry = (long) SLOT.getOpaque(slots, i);
-                if (entry == address) {
+                if ((entry & ~tagMask) == address) {
                     SLOT.setRelease(slots, i, REMOVED);
                     entries--;
                     tombstones++;
@@ -121,7 +139,7 @@ final class IssuedBlocks {
         int shift = shiftFor(length);
         for (long entry : old) {
             if (entry != EMPTY && entry != REMOVED) {
-                int i = indexOf(entry, shift);
+                int i = indexOf(entry & ~tagMask, shift);
                 while (fresh[i] != EMPTY) {
                     i = (i + 1) & mask;
                 }

@@ -27,6 +27,11 @@ import org.nativepool.internal.ViewGuard;
  * memory is kept (the pool is closed for every call) and released when the
  * last view is collected, so no view ever outlives its memory.
  *
+ * <p>Single-block allocations and frees go through a cache per thread, unless
+ * the pool is built with {@link PoolBuilder#threadCache(int) threadCache(0)}
+ * or above {@link SafetyLevel#OFF} (see {@link FixedPool} and
+ * {@link VariablePool} for what each caches, and {@link #flushThreadCache()}).
+ *
  * <p>A pool's {@link SafetyLevel} decides whether writes outside blocks and
  * after free are detected ({@link MemoryCorruptionException}); its
  * {@link LeakDetection} decides which handles report being dropped without
@@ -57,6 +62,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     final long blockSize;
     /** Fixed pools: the block alignment; variable pools: the granularity. */
     final long alignment;
+    /** Null when the pool has no thread caches. */
+    final ThreadCaches caches;
 
     Pool(long handle, PoolBuilder<?, ?> settings) {
         super(handle);
@@ -85,13 +92,54 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.blockSize = info[3];
         this.alignment = info[4];
         this.backendName = PoolNative.backendName(handle);
+        SizeClasses classes = blockSize != 0 ? SizeClasses.fixed(blockSize, alignment)
+                : SizeClasses.variable(alignment);
+        // Node-local pools serve each thread from its node: a Java cache would park
+        // blocks of other nodes that threads freed across nodes, so they have none.
+        this.caches = settings.threadCache == 0 || safetyLevel != SafetyLevel.OFF || classes == null
+                || backend.equals(Backend.nodeLocal()) ? null
+                : new ThreadCaches(this, settings.threadCache, classes, settings.limitBytes());
     }
 
-    /** {@return a consistent snapshot of this pool's counters and free space} */
+    /**
+     * {@return a consistent snapshot of this pool's counters and free space} First
+     * returns the blocks of the thread caches of ended threads to the pool;
+     * blocks parked in thread caches count as cached, not as live.
+     */
     public PoolStats stats() {
+        if (caches != null && !isClosed()) {
+            caches.sweep();
+        }
         // The thread caches are counted after the native call, outside it: their registry lock is
         // never taken inside the in-flight guard.
         return withThreadCaches(nativeFields());
+    }
+
+    /**
+     * Returns the blocks parked in the calling thread's caches, and in the
+     * caches of threads that have ended, to the pool. For a thread about to
+     * sit idle, or before reading exact pool-side counts. Does nothing for a
+     * pool without thread caches.
+     *
+     * @throws PoolClosedException if the pool is closed
+     */
+    public void flushThreadCache() {
+        if (caches == null) {
+            return;
+        }
+        if (isClosed()) {
+            throw new PoolClosedException(this + " is closed");
+        }
+        caches.flush();
+    }
+
+    /**
+     * {@return the most blocks each thread's cache of a size class parks: the
+     * builder's {@link PoolBuilder#threadCache(int)}, or 0 when the pool has no
+     * thread caches}
+     */
+    public int threadCacheCapacity() {
+        return caches == null ? 0 : caches.capacity();
     }
 
     /** {@return the native figures, in the order of {@code PoolStats}' field indices} */
@@ -159,11 +207,15 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     /**
-     * Returns wholly free chunks or arenas to the backend.
+     * Returns wholly free chunks or arenas to the backend, after returning the
+     * blocks of the calling thread's caches and of the caches of ended threads
+     * to the pool. Blocks parked in other live threads' caches keep their
+     * chunks or arenas.
      *
      * @return bytes released
      */
     public long trim() {
+        flushThreadCache();
         long pool = acquire();
         try {
             return PoolNative.trim(pool);
@@ -173,15 +225,32 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     /**
-     * Frees a block obtained as a raw address.
+     * Frees a block obtained as a raw address, into the calling thread's cache
+     * when the block came from one. A free through a cache is checked as a
+     * free through the pool is: 0, an address that is no block of the pool,
+     * and a block the pool holds free throw, and so does a second free of a
+     * block parked in the calling thread's cache. One double free is not
+     * caught at once: of a block parked in <em>another</em> thread's cache;
+     * the pool refuses it when that cache drains.
      *
      * @param address the address the pool handed out
      * @throws DoubleFreeException if the block is already free
      * @throws InvalidFreeException if the address is not a block of this pool
      * @throws MemoryCorruptionException if the pool has canaries and a guard of the block was
      *     overwritten; the block then stays allocated until the pool closes
+     * @throws PoolClosedException if the pool is closed
      */
     public void free(long address) {
+        ThreadCaches threadCaches = caches;
+        if (threadCaches == null) {
+            freeToPool(address);
+        } else {
+            threadCaches.free(address);
+        }
+    }
+
+    /** The pool's checked free, past the thread caches. */
+    final void freeToPool(long address) {
         long pool = acquire();
         try {
             PoolNative.free(pool, address);
@@ -193,8 +262,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     /**
-     * Frees {@code count} raw addresses in one native call. Stops at the first
-     * invalid address; the exception message says how many were freed before it.
+     * Frees {@code count} raw addresses in one native call, bypassing the
+     * thread caches. Stops at the first invalid address; the exception
+     * message says how many were freed before it.
      *
      * @param addresses the addresses, in {@code addresses[0..count)}
      * @param count how many addresses to free
@@ -203,6 +273,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      */
     public void free(long[] addresses, int count) {
         Objects.checkFromIndexSize(0, count, addresses.length);
+        if (caches != null) {
+            caches.issued.removeAll(addresses, count);
+        }
         long pool = acquire();
         try {
             PoolNative.freeBatch(pool, addresses, count);
@@ -244,7 +317,16 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      *
      * @return whether this call freed the block
      */
-    boolean freeFromHandle(long address) {
+    final boolean freeFromHandle(long address) {
+        ThreadCaches threadCaches = caches;
+        if (threadCaches != null) {
+            try {
+                threadCaches.free(address);
+                return true;
+            } catch (PoolClosedException closed) {
+                return false; // closing the pool freed the block
+            }
+        }
         long pool = tryAcquire();
         if (pool == 0L) {
             return false;
@@ -407,27 +489,17 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     /** The native figures, with the blocks parked in Java thread caches moved from live to cached. */
     private PoolStats withThreadCaches(long[] fields) {
-        long parked = threadCached();
-        if (parked > 0) {
+        long[] parkedNow = caches == null ? null : caches.parked();
+        if (parkedNow != null && parkedNow[0] > 0) {
             // As the native clamp does: a count read after a refill the native figures missed stays possible.
-            parked = Math.min(parked, fields[PoolStats.LIVE_BLOCKS]);
-            long bytes = parked * threadCachedBlockBytes();
+            long parked = Math.min(parkedNow[0], fields[PoolStats.LIVE_BLOCKS]);
+            long bytes = Math.min(parkedNow[1], fields[PoolStats.BYTES_IN_USE]);
             fields[PoolStats.LIVE_BLOCKS] -= parked;
             fields[PoolStats.BYTES_IN_USE] -= bytes;
             fields[PoolStats.CACHED_BLOCKS] += parked;
             fields[PoolStats.CACHED_BYTES] += bytes;
         }
         return PoolStats.fromNative(fields);
-    }
-
-    /** {@return the blocks parked in this pool's Java thread caches, which the native pool counts as live} */
-    long threadCached() {
-        return 0;
-    }
-
-    /** {@return the bytes each block parked in a Java thread cache counts for} */
-    long threadCachedBlockBytes() {
-        return 0;
     }
 
     @Override

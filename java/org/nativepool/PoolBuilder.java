@@ -12,6 +12,11 @@ import org.nativepool.internal.NativeLibrary;
  */
 public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends Pool>
         permits FixedPool.Builder, VariablePool.Builder {
+    /**
+     * The default capacity of each thread's cache of a size class, in blocks: a refill or drain
+     * every 32 operations at worst.
+     */
+    public static final int DEFAULT_THREAD_CACHE = 64;
     private static final AtomicLong SEQUENCE = new AtomicLong();
 
     String name;
@@ -21,6 +26,7 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     SafetyLevel safetyLevel;
     LeakDetection leakDetection;
     boolean reclaimLeakedBlocks = true;
+    int threadCache = DEFAULT_THREAD_CACHE;
     /** The level build() settled on: safetyLevel, or the default. */
     SafetyLevel resolvedSafetyLevel;
     /** Likewise for leak detection, whose default follows the safety level. */
@@ -113,6 +119,22 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     }
 
     /**
+     * The most free blocks each thread's cache of a size class parks (see
+     * {@link FixedPool}: one class, and {@link VariablePool}: one per small
+     * size); a cache refills and drains half of it at a time. Default
+     * {@link #DEFAULT_THREAD_CACHE}; ignored above {@link SafetyLevel#OFF} and for
+     * {@link Backend#nodeLocal()}. For a fixed pool the same capacity sizes the native core's
+     * per-thread caches, which serve C++ callers of the pool; 0 turns both off.
+     *
+     * @param capacity 0 for no thread caches, or from 2 to {@link BlockCache#MAX_CAPACITY}
+     * @return this builder
+     */
+    public B threadCache(int capacity) {
+        this.threadCache = capacity;
+        return self();
+    }
+
+    /**
      * Builds the pool. The native core validates the configuration.
      *
      * @return the new pool; close it to release its memory
@@ -127,10 +149,17 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
         // pool exists, so a refusal leaves nothing behind.
         resolvedSafetyLevel = safetyLevel != null ? safetyLevel : SafetyLevel.defaultLevel();
         resolvedLeakDetection = leakDetection != null ? leakDetection : LeakDetection.defaultFor(resolvedSafetyLevel);
+        if (threadCache != 0 && (threadCache < 2 || threadCache > BlockCache.MAX_CAPACITY)) {
+            throw new InvalidArgumentException("a thread cache's capacity must be 0 (none) or from 2 to "
+                    + BlockCache.MAX_CAPACITY + ", not " + threadCache);
+        }
         return create();
     }
 
     abstract P create();
+
+    /** {@return the most bytes the pool may hold in use, as its thread caches' refills count them; 0 for no limit} */
+    abstract long limitBytes();
 
     @SuppressWarnings("unchecked")
     private B self() {

@@ -3,7 +3,7 @@ package org.nativepool;
 import java.util.Arrays;
 
 /**
- * One thread's cache of free blocks of one {@link FixedPool}, found and
+ * One thread's cache of free blocks of one size class of one pool, found and
  * created by {@link ThreadCaches}: the transparent twin of {@link BlockCache}.
  * An allocation hit is an array pop and the store of a tombstone; a free hit
  * an array push and a probe of two hash tables, the pool's issued set (only
@@ -17,14 +17,18 @@ import java.util.Arrays;
  * alive).
  *
  * <p>A free is parked only when it cannot be a double or foreign free this
- * cache could hand out again: the address must be listed in the pool's
- * {@link IssuedBlocks} (else the pool's checked free decides), and not be
- * parked here already ({@link DoubleFreeException}).
+ * cache could hand out again: {@link ThreadCaches#free} hands it the blocks
+ * the pool's {@link IssuedBlocks} lists with this cache's class (the pool's
+ * checked free decides the others), and a block parked here already is
+ * refused ({@link DoubleFreeException}).
  */
 final class ThreadCache {
-    final Thread owner;
-    private final FixedPool pool;
+    private final Thread owner;
+    private final Pool pool;
     private final ThreadCaches caches;
+    /** The class of the blocks, and their bytes: what the cache asks the pool for. */
+    private final int cls;
+    private final long blockBytes;
     private final long[] blocks;
     /** Where drain() puts the blocks leaving, so that draining allocates nothing. */
     private final long[] leaving;
@@ -39,10 +43,12 @@ final class ThreadCache {
     private int tombstones;
     private int count;
 
-    ThreadCache(FixedPool pool, ThreadCaches caches, Thread owner, int capacity) {
+    ThreadCache(Pool pool, ThreadCaches caches, Thread owner, int cls, int capacity) {
         this.owner = owner;
         this.pool = pool;
         this.caches = caches;
+        this.cls = cls;
+        this.blockBytes = caches.classes.bytes(cls);
         this.blocks = new long[capacity];
         this.leaving = new long[capacity];
         this.slotOf = new int[capacity];
@@ -62,10 +68,10 @@ final class ThreadCache {
         return blocks[count];
     }
 
+    /** Parks a block that the pool's issued set lists with this cache's class. */
     void free(long address) {
         int slot;
-        if (count == blocks.length || pool.isClosed() || !caches.issued.contains(address)
-                || (slot = park(address)) < 0) {
+        if (count == blocks.length || pool.isClosed() || (slot = park(address)) < 0) {
             freeSlow(address);
             return;
         }
@@ -87,15 +93,21 @@ final class ThreadCache {
 
     private long refillThenAllocate() {
         checkOpen();
-        int n = caches.refillSize();
+        int n = caches.refillSize(blockBytes);
+        if (n > 1) {
+            try {
+                pool.allocateRaw(blockBytes, 0, blocks, n);
+            } catch (OutOfPoolMemoryException fragmented) {
+                n = 1; // a variable pool's free bytes may lie in pieces too small for the batch
+            }
+        }
         if (n == 1) {
-            long address = pool.allocateRaw(pool.blockSize, 0);
+            long address = pool.allocateRaw(blockBytes, 0);
             leaving[0] = address;
-            caches.issued.addAll(leaving, 1);
+            caches.issued.addAll(leaving, 1, cls);
             return address;
         }
-        pool.allocateRaw(pool.blockSize, 0, blocks, n);
-        caches.issued.addAll(blocks, n);
+        caches.issued.addAll(blocks, n, cls);
         count = n - 1;
         relist();
         return blocks[n - 1];
@@ -103,10 +115,6 @@ final class ThreadCache {
 
     private void freeSlow(long address) {
         checkOpen();
-        if (!caches.issued.contains(address)) {
-            pool.freeToPool(address); // no cache took it from the pool: the pool checks it, and refuses or frees it
-            return;
-        }
         if (isParked(address)) {
             throw new DoubleFreeException("0x" + Long.toHexString(address) + " is already free: parked in the thread"
                     + " cache of " + owner.getName() + " for " + pool);

@@ -5,123 +5,189 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * The thread caches of one {@link FixedPool}: finds the calling thread's
- * {@link ThreadCache} without a lock or a write, creates it on first use,
- * and gives back the blocks of caches whose threads have ended.
+ * The thread caches of one pool: finds the calling thread's
+ * {@link ThreadCache} of a size class without a lock or a write, creates it
+ * on first use, and gives back the blocks of caches whose threads have ended.
  *
  * <p>The lookup indexes a small table by the thread's id; a slot holding
- * another thread's cache (or none) sends the caller to {@link #register},
- * which keeps every cache in a map by thread, places the caller's cache in
- * its slot (doubling the table on a collision between two live threads, up
- * to {@link #MAX_TABLE}), and sweeps: the caches of ended threads return
+ * another thread's caches (or none) sends the caller to {@link #register},
+ * which keeps every thread's caches in a map by thread, places the caller's
+ * in its slot (doubling the table on a collision between two live threads,
+ * up to {@link #MAX_TABLE}), and sweeps: the caches of ended threads return
  * their blocks to the pool and are dropped. Sweeps run when the number of
- * caches has doubled since the last one, and on {@code stats()},
- * {@code trim()} and {@link FixedPool#flushThreadCache()}, so a pool used
- * by any number of short-lived threads holds blocks for at most about twice
- * as many caches as threads alive.
+ * threads with caches has doubled since the last one, and on
+ * {@code stats()}, {@code trim()} and {@link Pool#flushThreadCache()}, so a
+ * pool used by any number of short-lived threads holds blocks for at most
+ * about twice as many threads as are alive. A thread's cache of a class is
+ * created when it first allocates or frees a block of that class.
  */
 final class ThreadCaches {
     private static final int MIN_TABLE = 16;
-    /** Beyond this, threads whose ids collide share a slot and the loser looks its cache up under the lock. */
+    /** Beyond this, threads whose ids collide share a slot and the loser looks its caches up under the lock. */
     private static final int MAX_TABLE = 4096;
 
-    final IssuedBlocks issued = new IssuedBlocks();
-    private final FixedPool pool;
+    final SizeClasses classes;
+    final IssuedBlocks issued;
+    private final Pool pool;
     private final int capacity;
-    /** 0 for a pool without a block limit, which refills never check. */
-    private final long maxBlocks;
-    private volatile ThreadCache[] table = new ThreadCache[MIN_TABLE];
-    /** Every cache, live or not yet swept; guarded by this. */
-    private final Map<Thread, ThreadCache> byThread = new HashMap<>();
+    /** The most bytes the pool may hold in use, as refills count them; 0 for no limit, which refills never check. */
+    private final long limitBytes;
+    private volatile Own[] table = new Own[MIN_TABLE];
+    /** Every thread's caches, live or not yet swept; guarded by this. */
+    private final Map<Thread, Own> byThread = new HashMap<>();
     private int sweepAt = MIN_TABLE;
 
-    ThreadCaches(FixedPool pool, int capacity, long maxBlocks) {
+    /** One thread's caches, one per class, each created on first use by the owner. */
+    private static final class Own {
+        final Thread owner;
+        final ThreadCache[] byClass;
+
+        Own(Thread owner, int classes) {
+            this.owner = owner;
+            this.byClass = new ThreadCache[classes];
+        }
+    }
+
+    ThreadCaches(Pool pool, int capacity, SizeClasses classes, long limitBytes) {
         this.pool = pool;
         this.capacity = capacity;
-        this.maxBlocks = maxBlocks;
+        this.classes = classes;
+        this.issued = new IssuedBlocks(classes.count());
+        this.limitBytes = limitBytes;
     }
 
     int capacity() {
         return capacity;
     }
 
-    /** {@return the calling thread's cache, created on first use} */
-    ThreadCache current() {
-        Thread thread = Thread.currentThread();
-        ThreadCache[] slots = table;
-        ThreadCache cache = slots[slotOf(thread, slots.length)];
-        return cache != null && cache.owner == thread ? cache : register(thread);
+    /** {@return a block of class {@code cls}, from the calling thread's cache} */
+    long allocate(int cls) {
+        return current(cls).allocate();
     }
 
-    /** {@return the calling thread's cache if it has one, or null} */
-    synchronized ThreadCache currentIfAny() {
-        return byThread.get(Thread.currentThread());
-    }
-
-    /** {@return the blocks parked in all caches now} Exact when no cache is in use meanwhile. */
-    synchronized long parked() {
-        long total = 0;
-        for (ThreadCache cache : byThread.values()) {
-            total += cache.parked();
+    /**
+     * Frees a block into the calling thread's cache of its class, when the
+     * issued set lists it; any other address goes to the pool's checked free,
+     * which refuses it or frees a good block that came from another path.
+     */
+    void free(long address) {
+        int cls = issued.classOf(address);
+        if (cls < 0) {
+            pool.freeToPool(address);
+        } else {
+            current(cls).free(address);
         }
-        return total;
+    }
+
+    /** {@return the calling thread's cache of class {@code cls}, created on first use} */
+    private ThreadCache current(int cls) {
+        Thread thread = Thread.currentThread();
+        Own[] slots = table;
+        Own own = slots[slotOf(thread, slots.length)];
+        ThreadCache cache;
+        return own != null && own.owner == thread && (cache = own.byClass[cls]) != null ? cache
+                : register(thread, cls);
+    }
+
+    /** Returns the blocks of the calling thread's caches, and of ended threads' caches, to the pool. */
+    void flush() {
+        Own own;
+        synchronized (this) {
+            own = byThread.get(Thread.currentThread());
+        }
+        if (own != null) {
+            flush(own);
+        }
+        sweep();
+    }
+
+    /**
+     * {@return the blocks parked in all caches now, and their bytes} Exact when no
+     * cache is in use meanwhile.
+     */
+    synchronized long[] parked() {
+        long blocks = 0;
+        long bytes = 0;
+        for (Own own : byThread.values()) {
+            for (int cls = 0; cls < own.byClass.length; cls++) {
+                ThreadCache cache = own.byClass[cls];
+                if (cache != null) {
+                    int parked = cache.parked();
+                    blocks += parked;
+                    bytes += parked * classes.bytes(cls);
+                }
+            }
+        }
+        return new long[] {blocks, bytes};
     }
 
     /** Returns the blocks of the caches of ended threads to the pool and drops those caches. */
     synchronized void sweep() {
-        ThreadCache[] slots = table;
-        for (Iterator<ThreadCache> it = byThread.values().iterator(); it.hasNext();) {
-            ThreadCache cache = it.next();
-            if (!cache.owner.isAlive()) {
+        Own[] slots = table;
+        for (Iterator<Own> it = byThread.values().iterator(); it.hasNext();) {
+            Own own = it.next();
+            if (!own.owner.isAlive()) {
                 it.remove();
-                int slot = slotOf(cache.owner, slots.length);
-                if (slots[slot] == cache) {
+                int slot = slotOf(own.owner, slots.length);
+                if (slots[slot] == own) {
                     slots[slot] = null;
                 }
-                cache.flush();
+                flush(own);
             }
         }
         sweepAt = Math.max(MIN_TABLE, byThread.size() * 2);
     }
 
     /**
-     * {@return how many blocks a refill takes} Half the capacity; for a pool
-     * with a block limit no more than it can still supply, so that a refill
-     * near the limit neither fails nor leaves failures in the statistics
-     * that one allocation would not (then at least 1, which fails as a plain
-     * allocation would).
+     * {@return how many blocks of {@code blockBytes} a refill takes} Half the
+     * capacity; for a pool with a limit no more than it can still supply, so
+     * that a refill near the limit neither fails nor leaves failures in the
+     * statistics that one allocation would not (then at least 1, which fails
+     * as a plain allocation would).
      */
-    int refillSize() {
+    int refillSize(long blockBytes) {
         int batch = capacity / 2;
-        if (maxBlocks == 0) {
+        if (limitBytes == 0) {
             return batch;
         }
         long[] stats = pool.nativeFields();
-        long stride = pool.stride();
-        long available = stats[PoolStats.FREE_BYTES] / stride + maxBlocks - stats[PoolStats.BYTES_RESERVED] / stride;
-        return (int) Math.max(1, Math.min(batch, available));
+        long available = limitBytes - (stats[PoolStats.BYTES_RESERVED] - stats[PoolStats.FREE_BYTES]);
+        return (int) Math.max(1, Math.min(batch, available / blockBytes));
     }
 
-    private synchronized ThreadCache register(Thread thread) {
-        ThreadCache cache = byThread.get(thread);
-        if (cache == null) {
+    private static void flush(Own own) {
+        for (ThreadCache cache : own.byClass) {
+            if (cache != null) {
+                cache.flush();
+            }
+        }
+    }
+
+    private synchronized ThreadCache register(Thread thread, int cls) {
+        Own own = byThread.get(thread);
+        if (own == null) {
             if (byThread.size() >= sweepAt) {
                 sweep();
             }
-            cache = new ThreadCache(pool, this, thread, capacity);
-            byThread.put(thread, cache);
+            own = new Own(thread, classes.count());
+            byThread.put(thread, own);
         }
-        place(cache);
+        ThreadCache cache = own.byClass[cls];
+        if (cache == null) {
+            cache = new ThreadCache(pool, this, thread, cls, capacity);
+            own.byClass[cls] = cache;
+        }
+        place(own);
         return cache;
     }
 
-    /** Puts the cache in its slot, unless a live thread holds it and the table cannot grow. */
-    private void place(ThreadCache cache) {
-        for (ThreadCache[] slots = table;; slots = grow(slots)) {
-            int slot = slotOf(cache.owner, slots.length);
-            ThreadCache holder = slots[slot];
-            if (holder == null || holder == cache || !holder.owner.isAlive()) {
-                slots[slot] = cache;
+    /** Puts the thread's caches in their slot, unless a live thread holds it and the table cannot grow. */
+    private void place(Own own) {
+        for (Own[] slots = table;; slots = grow(slots)) {
+            int slot = slotOf(own.owner, slots.length);
+            Own holder = slots[slot];
+            if (holder == null || holder == own || !holder.owner.isAlive()) {
+                slots[slot] = own;
                 return;
             }
             if (slots.length == MAX_TABLE) {
@@ -131,13 +197,13 @@ final class ThreadCaches {
     }
 
     /** A table twice as long holding the caches of the live threads. */
-    private ThreadCache[] grow(ThreadCache[] slots) {
-        ThreadCache[] bigger = new ThreadCache[slots.length * 2];
-        for (ThreadCache cache : slots) {
-            if (cache != null && cache.owner.isAlive()) {
-                int slot = slotOf(cache.owner, bigger.length);
+    private Own[] grow(Own[] slots) {
+        Own[] bigger = new Own[slots.length * 2];
+        for (Own own : slots) {
+            if (own != null && own.owner.isAlive()) {
+                int slot = slotOf(own.owner, bigger.length);
                 if (bigger[slot] == null) {
-                    bigger[slot] = cache;
+                    bigger[slot] = own;
                 }
             }
         }

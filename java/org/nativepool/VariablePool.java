@@ -8,6 +8,37 @@ import org.nativepool.internal.PoolNative;
  * neighbours. Grows by arenas from its backend up to a maximum capacity;
  * {@link #trim()} gives wholly free arenas back.
  *
+ * <p><b>Thread caches.</b> Unless built with {@link PoolBuilder#threadCache(int) threadCache(0)},
+ * each thread that allocates or frees single small blocks gets, per size
+ * class, its own cache of up to {@link PoolBuilder#DEFAULT_THREAD_CACHE} free
+ * blocks, as {@link FixedPool} has for its one size: most calls then cross no
+ * JNI. The classes are 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768 and
+ * 1024 bytes, each rounded up to the granularity (so fewer classes for a
+ * coarser one); a request of up to 1 KiB at an alignment no larger than the
+ * granularity is served with a block of the smallest class that holds it,
+ * and any other request (larger, aligned more, or a pool with a granularity
+ * below 16) goes to the pool as before. Such a block is a block of its class
+ * size: a cached allocation of 100 bytes holds 128, and counts for 128 in
+ * {@link PoolStats#bytesInUse()} (the pool would count 112 for it, its size
+ * rounded to the granularity), while its {@link MemoryBlock#size()} stays 100.
+ * Counting the class size keeps the statistics exact about the memory the
+ * pool has handed out; remembering every block's requested size would cost
+ * a write on every cached operation.
+ *
+ * <p>A thread therefore parks at most {@code capacity} blocks of each class:
+ * with the default 64 and granularity 16, 768 blocks and 220 KiB, counted in
+ * {@link PoolStats#cachedBlocks()} and {@link PoolStats#cachedBytes()}; a pool
+ * with {@link Builder#maxCapacity(long)} should allow for them. A free finds
+ * its block's class without a native call, in the set of blocks the caches
+ * issued, and is checked as {@link FixedPool} describes: 0, foreign and
+ * interior addresses and blocks the pool holds free are refused at once, and
+ * so is a second free of a block parked in the calling thread's cache.
+ * Batch calls ({@link #allocate(int, long, long[])}, {@link #free(long[], int)})
+ * bypass the caches, and pools above {@link SafetyLevel#OFF} have none. The
+ * caches of ended threads return their blocks to the pool (see
+ * {@link #stats()}); {@link #flushThreadCache()} returns the calling thread's
+ * at once.
+ *
  * <pre>{@code
  * try (VariablePool pool = VariablePool.builder().arenaSize(16 << 20).build();
  *      MemoryBlock record = pool.allocate(1000)) {
@@ -47,22 +78,25 @@ public final class VariablePool extends Pool {
      * @throws OutOfPoolMemoryException if no free block fits and the pool cannot grow
      */
     public MemoryBlock allocate(long size, long alignment) {
-        return new MemoryBlock(this, allocateRaw(size, alignment), size);
+        return new MemoryBlock(this, allocateAddress(size, alignment), size);
     }
 
     /**
-     * Allocates and returns a raw address; free it with {@link #free(long)}.
+     * Allocates and returns a raw address, from the calling thread's cache of
+     * its size class when the pool has thread caches; free it with {@link #free(long)}.
      *
      * @param size the bytes wanted, at least 1
      * @return the block's address, aligned to the granularity
      * @throws OutOfPoolMemoryException if no free block fits and the pool cannot grow
      */
     public long allocateAddress(long size) {
-        return allocateRaw(size, 0);
+        return allocateAddress(size, 0);
     }
 
     /**
-     * Allocates an aligned block and returns its raw address.
+     * Allocates an aligned block and returns its raw address, from the calling
+     * thread's cache of its size class when the pool has thread caches and
+     * {@code alignment} is at most the granularity.
      *
      * @param size the bytes wanted, at least 1
      * @param alignment a power of two; 0, or any value below the granularity, means the granularity
@@ -70,7 +104,10 @@ public final class VariablePool extends Pool {
      * @throws OutOfPoolMemoryException if no free block fits and the pool cannot grow
      */
     public long allocateAddress(long size, long alignment) {
-        return allocateRaw(size, alignment);
+        ThreadCaches threadCaches = caches;
+        int cls;
+        return threadCaches == null || (cls = threadCaches.classes.of(size, alignment)) < 0
+                ? allocateRaw(size, alignment) : threadCaches.allocate(cls);
     }
 
     /**
@@ -161,6 +198,11 @@ public final class VariablePool extends Pool {
                     maxCapacity, threadSafety.code(), backend.type(), backend.parameter(),
                     resolvedSafetyLevel.code());
             return new VariablePool(handle, this);
+        }
+
+        @Override
+        long limitBytes() {
+            return maxCapacity;
         }
     }
 }

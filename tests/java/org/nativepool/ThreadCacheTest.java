@@ -4,9 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.nativepool.CacheChecks.assertBalanced;
+import static org.nativepool.CacheChecks.free;
+import static org.nativepool.CacheChecks.runThreads;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -17,53 +18,13 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
-import org.nativepool.internal.PoolNative;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** The transparent per-thread caches of FixedPool's shared API. */
 class ThreadCacheTest {
 
-    /** The identity every snapshot taken with no thread inside the pool must satisfy. */
-    private static void assertBalanced(PoolStats stats) {
-        assertEquals(stats.allocations() - stats.frees(), stats.liveBlocks() + stats.cachedBlocks(), stats.toString());
-        assertEquals(stats.bytesReserved(), stats.bytesInUse() + stats.cachedBytes() + stats.freeBytes(),
-                stats.toString());
-    }
-
-    /** Runs each task on its own thread and rethrows the first failure. */
-    private static void runThreads(List<Runnable> tasks) throws InterruptedException {
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        List<Thread> threads = new ArrayList<>();
-        for (Runnable task : tasks) {
-            Thread thread = new Thread(() -> {
-                try {
-                    task.run();
-                } catch (Throwable t) {
-                    failure.compareAndSet(null, t);
-                }
-            });
-            thread.start();
-            threads.add(thread);
-        }
-        for (Thread thread : threads) {
-            thread.join();
-        }
-        if (failure.get() != null) {
-            throw new AssertionError(failure.get());
-        }
-    }
-
-    private static ByteBuffer at(long address) {
-        return PoolNative.wrap(address, Long.BYTES).order(ByteOrder.nativeOrder());
-    }
-
     /** Frees {address, stamp} after checking that no other owner overwrote the stamp. */
-    private static void free(FixedPool pool, long[] block) {
-        assertEquals(block[1], at(block[0]).getLong(0), "another owner wrote into 0x" + Long.toHexString(block[0]));
-        pool.free(block[0]);
-    }
-
     @Test
     void aFreeParksTheBlockAndTheNextAllocationReusesItWithoutThePool() {
         try (FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.LOCK_FREE).build()) {
@@ -105,29 +66,10 @@ class ThreadCacheTest {
             List<Runnable> tasks = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 long seed = t + 1;
+                Runnable work = CacheChecks.worker(pool, seed, 40_000, handoff, random -> pool.allocateAddress(),
+                        random -> pool.allocate());
                 tasks.add(() -> {
-                    Random random = new Random(seed);
-                    List<long[]> held = new ArrayList<>();
-                    List<MemoryBlock> handles = new ArrayList<>();
-                    for (int i = 0; i < 40_000; i++) {
-                        int op = random.nextInt(6);
-                        if (op == 0 || held.isEmpty()) {
-                            long[] block = {pool.allocateAddress(), seed << 40 | i};
-                            at(block[0]).putLong(0, block[1]);
-                            held.add(block);
-                        } else if (op == 1) {
-                            handles.add(pool.allocate());
-                        } else if (op == 2 && !handles.isEmpty()) {
-                            handles.remove(random.nextInt(handles.size())).close();
-                        } else if (op == 3) {
-                            handoff.add(held.remove(held.size() - 1)); // another thread frees it
-                        } else {
-                            long[] other = handoff.poll();
-                            free(pool, other != null ? other : held.remove(random.nextInt(held.size())));
-                        }
-                    }
-                    held.forEach(block -> free(pool, block));
-                    handles.forEach(MemoryBlock::close);
+                    work.run();
                     done.countDown();
                     // Stay alive while the checker looks at the caches of live threads.
                     assertDoesNotThrow(() -> checked.await());

@@ -21,7 +21,11 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * One allocation + free per operation, of sizes log-uniform in 16 B - 64 KiB
- * (a fixed, seeded sequence), against a shared MUTEX variable pool.
+ * (a fixed, seeded sequence), against a shared MUTEX variable pool: through
+ * its thread caches, which serve the half of the sizes up to 1 KiB, and on a
+ * pool built with {@code threadCache(0)} ({@code ...Uncached}). The
+ * {@code ...Small} variants draw log-uniform sizes in 16 B - 1 KiB, all of
+ * which the caches serve.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -32,19 +36,25 @@ import org.openjdk.jmh.annotations.Warmup;
 public class MixedSizeBenchmark {
     static final int[] SIZES = new SplittableRandom(42).doubles(4096, 4.0, 16.0)
             .mapToInt(exponent -> (int) Math.pow(2.0, exponent)).toArray();
+    static final int[] SMALL_SIZES = new SplittableRandom(43).doubles(4096, 4.0, 10.0)
+            .mapToInt(exponent -> (int) Math.pow(2.0, exponent)).toArray();
 
     VariablePool pool;
+    VariablePool uncached;
     Allocators allocators;
 
     @Setup(Level.Trial)
     public void open() {
         pool = VariablePool.builder().threadSafety(ThreadSafety.MUTEX).leakPolicy(LeakPolicy.THROW).build();
+        uncached = VariablePool.builder().threadSafety(ThreadSafety.MUTEX).leakPolicy(LeakPolicy.THROW).threadCache(0)
+                .build();
         allocators = new Allocators();
     }
 
     @TearDown(Level.Trial)
     public void close() {
         pool.close();
+        uncached.close();
         allocators.close();
     }
 
@@ -55,6 +65,10 @@ public class MixedSizeBenchmark {
 
         int next() {
             return SIZES[next++ & (SIZES.length - 1)];
+        }
+
+        int nextSmall() {
+            return SMALL_SIZES[next++ & (SMALL_SIZES.length - 1)];
         }
     }
 
@@ -92,7 +106,26 @@ public class MixedSizeBenchmark {
 
     @Benchmark
     public long nativepoolRaw(Sizes sizes) {
-        long address = pool.allocateAddress(sizes.next());
+        return rawPair(pool, sizes.next());
+    }
+
+    @Benchmark
+    public long nativepoolRawUncached(Sizes sizes) {
+        return rawPair(uncached, sizes.next());
+    }
+
+    @Benchmark
+    public long nativepoolRawSmall(Sizes sizes) {
+        return rawPair(pool, sizes.nextSmall());
+    }
+
+    @Benchmark
+    public long nativepoolRawSmallUncached(Sizes sizes) {
+        return rawPair(uncached, sizes.nextSmall());
+    }
+
+    private static long rawPair(VariablePool pool, int size) {
+        long address = pool.allocateAddress(size);
         pool.free(address);
         return address;
     }
