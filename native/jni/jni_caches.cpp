@@ -40,12 +40,10 @@ namespace nativepool::jni {
 
 bool register_cache_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod methods[] = {
-      {const_cast<char*>("open"), const_cast<char*>("(J)J"),
-       reinterpret_cast<void*>(&Java_org_nativepool_internal_CacheNative_open)},
-      {const_cast<char*>("close"), const_cast<char*>("(J)V"),
-       reinterpret_cast<void*>(&Java_org_nativepool_internal_CacheNative_close)},
+      NATIVEPOOL_NATIVE(org_nativepool_internal_CacheNative, open, "(J)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_CacheNative, close, "(J)V"),
   };
-  return register_natives(env, "org/nativepool/internal/CacheNative", methods, static_cast<int>(std::size(methods)));
+  return register_natives(env, "org/nativepool/internal/CacheNative", methods);
 }
 
 }  // namespace nativepool::jni

@@ -40,19 +40,14 @@ namespace nativepool::jni {
 
 bool register_feature_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod feature_methods[] = {
-      {const_cast<char*>("probe"), const_cast<char*>("([J)V"),
-       reinterpret_cast<void*>(&Java_org_nativepool_internal_FeatureNative_probe)},
-      {const_cast<char*>("numaUnavailableReason"), const_cast<char*>("()Ljava/lang/String;"),
-       reinterpret_cast<void*>(&Java_org_nativepool_internal_FeatureNative_numaUnavailableReason)},
+      NATIVEPOOL_NATIVE(org_nativepool_internal_FeatureNative, probe, "([J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_FeatureNative, numaUnavailableReason, "()Ljava/lang/String;"),
   };
   static const JNINativeMethod library_methods[] = {
-      {const_cast<char*>("nativeVersion"), const_cast<char*>("()Ljava/lang/String;"),
-       reinterpret_cast<void*>(&Java_org_nativepool_internal_NativeLibrary_nativeVersion)},
+      NATIVEPOOL_NATIVE(org_nativepool_internal_NativeLibrary, nativeVersion, "()Ljava/lang/String;"),
   };
-  return register_natives(env, "org/nativepool/internal/FeatureNative", feature_methods,
-                          static_cast<int>(std::size(feature_methods))) &&
-         register_natives(env, "org/nativepool/internal/NativeLibrary", library_methods,
-                          static_cast<int>(std::size(library_methods)));
+  return register_natives(env, "org/nativepool/internal/FeatureNative", feature_methods) &&
+         register_natives(env, "org/nativepool/internal/NativeLibrary", library_methods);
 }
 
 }  // namespace nativepool::jni

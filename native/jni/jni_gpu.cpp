@@ -258,33 +258,30 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_directAddress(JNI
 namespace nativepool::jni {
 
 bool register_gpu_natives(JNIEnv* env) noexcept {
-#define NP_METHOD(name, signature) \
-  JNINativeMethod { const_cast<char*>(#name), const_cast<char*>(signature), reinterpret_cast<void*>(&Java_org_nativepool_internal_GpuNative_##name) }
   static const JNINativeMethod methods[] = {
-      NP_METHOD(createManager, "(ZIJJJJJI)J"),
-      NP_METHOD(destroyManager, "(J)V"),
-      NP_METHOD(deviceCount, "(J)I"),
-      NP_METHOD(runtimeName, "(J)Ljava/lang/String;"),
-      NP_METHOD(selectDevice, "(JII)I"),
-      NP_METHOD(peerAccess, "(JII)Z"),
-      NP_METHOD(createStream, "(JI)J"),
-      NP_METHOD(destroyStream, "(JJ)V"),
-      NP_METHOD(synchronizeStream, "(JJ)V"),
-      NP_METHOD(createEvent, "(JI)J"),
-      NP_METHOD(destroyEvent, "(JJ)V"),
-      NP_METHOD(recordEvent, "(JJJ)V"),
-      NP_METHOD(queryEvent, "(JJ)Z"),
-      NP_METHOD(synchronizeEvent, "(JJ)V"),
-      NP_METHOD(waitEvent, "(JJJ)V"),
-      NP_METHOD(allocate, "(JIJJ)J"),
-      NP_METHOD(free, "(JIJJ)V"),
-      NP_METHOD(trim, "(JI)J"),
-      NP_METHOD(copy, "(J[J[JJJZ)V"),
-      NP_METHOD(stats, "(JI[J)V"),
-      NP_METHOD(directAddress, "(Ljava/nio/ByteBuffer;)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, createManager, "(ZIJJJJJI)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, destroyManager, "(J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, deviceCount, "(J)I"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, runtimeName, "(J)Ljava/lang/String;"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, selectDevice, "(JII)I"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, peerAccess, "(JII)Z"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, createStream, "(JI)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, destroyStream, "(JJ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, synchronizeStream, "(JJ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, createEvent, "(JI)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, destroyEvent, "(JJ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, recordEvent, "(JJJ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, queryEvent, "(JJ)Z"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, synchronizeEvent, "(JJ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, waitEvent, "(JJJ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, allocate, "(JIJJ)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, free, "(JIJJ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, trim, "(JI)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, copy, "(J[J[JJJZ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, stats, "(JI[J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, directAddress, "(Ljava/nio/ByteBuffer;)J"),
   };
-#undef NP_METHOD
-  return register_natives(env, "org/nativepool/internal/GpuNative", methods, static_cast<int>(std::size(methods)));
+  return register_natives(env, "org/nativepool/internal/GpuNative", methods);
 }
 
 }  // namespace nativepool::jni

@@ -129,17 +129,14 @@ JNIEXPORT jintArray JNICALL Java_org_nativepool_internal_NumaNative_poolNodes(JN
 namespace nativepool::jni {
 
 bool register_numa_natives(JNIEnv* env) noexcept {
-#define NP_METHOD(name, signature) \
-  JNINativeMethod { const_cast<char*>(#name), const_cast<char*>(signature), reinterpret_cast<void*>(&Java_org_nativepool_internal_NumaNative_##name) }
   static const JNINativeMethod methods[] = {
-      NP_METHOD(topology, "()[J"),
-      NP_METHOD(registerSpec, "(I[I)I"),
-      NP_METHOD(placement, "(JJ)[J"),
-      NP_METHOD(nodeStats, "(JI[J)V"),
-      NP_METHOD(poolNodes, "(J)[I"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_NumaNative, topology, "()[J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_NumaNative, registerSpec, "(I[I)I"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_NumaNative, placement, "(JJ)[J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_NumaNative, nodeStats, "(JI[J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_NumaNative, poolNodes, "(J)[I"),
   };
-#undef NP_METHOD
-  return register_natives(env, "org/nativepool/internal/NumaNative", methods, static_cast<int>(std::size(methods)));
+  return register_natives(env, "org/nativepool/internal/NumaNative", methods);
 }
 
 }  // namespace nativepool::jni

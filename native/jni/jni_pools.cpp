@@ -244,26 +244,22 @@ void store_stats(JNIEnv* env, const PoolStats& s, jlongArray out) noexcept {
 }
 
 bool register_pool_natives(JNIEnv* env) noexcept {
-#define NP_METHOD(name, signature) \
-  JNINativeMethod { const_cast<char*>(#name), const_cast<char*>(signature), reinterpret_cast<void*>(&Java_org_nativepool_internal_PoolNative_##name) }
   static const JNINativeMethod methods[] = {
-      NP_METHOD(createFixed, "(JJJJJIIIII)J"),
-      NP_METHOD(createVariable, "(JJJJIIII)J"),
-      NP_METHOD(destroy, "(J)V"),
-      NP_METHOD(allocate, "(JJJ)J"),
-      NP_METHOD(free, "(JJ)V"),
-      NP_METHOD(allocateBatch, "(JJJ[JI)V"),
-      NP_METHOD(freeBatch, "(J[JI)V"),
-      NP_METHOD(trim, "(J)J"),
-      NP_METHOD(validate, "(J)V"),
-      NP_METHOD(stats, "(J[J)V"),
-      NP_METHOD(info, "(J[J)V"),
-      NP_METHOD(backendName, "(J)Ljava/lang/String;"),
-      NP_METHOD(wrap, "(JJ)Ljava/nio/ByteBuffer;"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createFixed, "(JJJJJIIIII)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createVariable, "(JJJJIIII)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, destroy, "(J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, allocate, "(JJJ)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, free, "(JJ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, allocateBatch, "(JJJ[JI)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, freeBatch, "(J[JI)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, trim, "(J)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, validate, "(J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, stats, "(J[J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, info, "(J[J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, backendName, "(J)Ljava/lang/String;"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, wrap, "(JJ)Ljava/nio/ByteBuffer;"),
   };
-#undef NP_METHOD
-  return register_natives(env, "org/nativepool/internal/PoolNative", methods,
-                          static_cast<int>(std::size(methods)));
+  return register_natives(env, "org/nativepool/internal/PoolNative", methods);
 }
 
 }  // namespace nativepool::jni

@@ -7,12 +7,30 @@
 
 #include "nativepool/pool.hpp"
 
+#include <cstddef>
+
+/// One entry of a RegisterNatives table, the one way every glue file names
+/// its natives: Java method @p name of the class whose mangled JNI name is
+/// @p cls (e.g. org_nativepool_internal_PoolNative), bound to the function
+/// `Java_<cls>_<name>` that the javac -h header declares, with @p signature.
+#define NATIVEPOOL_NATIVE(cls, name, signature)                                \
+  JNINativeMethod {                                                            \
+    const_cast<char*>(#name), const_cast<char*>(signature),                    \
+        reinterpret_cast<void*>(&Java_##cls##_##name)                          \
+  }
+
 namespace nativepool::jni {
 
 /// Binds @p count methods to @p class_name; false with an exception pending
 /// when the class or a method is missing (a JAR/library mismatch).
 [[nodiscard]] bool register_natives(JNIEnv* env, const char* class_name, const JNINativeMethod* methods,
                                     int count) noexcept;
+
+/// Binds a whole table of NATIVEPOOL_NATIVE entries to @p class_name.
+template <std::size_t N>
+[[nodiscard]] bool register_natives(JNIEnv* env, const char* class_name, const JNINativeMethod (&methods)[N]) noexcept {
+  return register_natives(env, class_name, methods, static_cast<int>(N));
+}
 
 [[nodiscard]] bool register_pool_natives(JNIEnv* env) noexcept;
 [[nodiscard]] bool register_feature_natives(JNIEnv* env) noexcept;

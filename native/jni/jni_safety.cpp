@@ -52,15 +52,11 @@ namespace nativepool::jni {
 
 bool register_safety_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod methods[] = {
-      {const_cast<char*>("verify"), const_cast<char*>("(J)V"),
-       reinterpret_cast<void*>(&Java_org_nativepool_internal_SafetyNative_verify)},
-      {const_cast<char*>("leakReport"), const_cast<char*>("(J)Ljava/lang/String;"),
-       reinterpret_cast<void*>(&Java_org_nativepool_internal_SafetyNative_leakReport)},
-      {const_cast<char*>("defaultLevel"), const_cast<char*>("()I"),
-       reinterpret_cast<void*>(&Java_org_nativepool_internal_SafetyNative_defaultLevel)},
+      NATIVEPOOL_NATIVE(org_nativepool_internal_SafetyNative, verify, "(J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_SafetyNative, leakReport, "(J)Ljava/lang/String;"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_SafetyNative, defaultLevel, "()I"),
   };
-  return register_natives(env, "org/nativepool/internal/SafetyNative", methods,
-                          static_cast<int>(std::size(methods)));
+  return register_natives(env, "org/nativepool/internal/SafetyNative", methods);
 }
 
 }  // namespace nativepool::jni
