@@ -171,11 +171,8 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_freeBatch(JNIEnv*
                                                static_cast<std::size_t>(count), &freed);
   env->ReleasePrimitiveArrayCritical(addresses, elements, JNI_ABORT);
   if (status != Status::kOk) [[unlikely]] {
-    char detail[512];
-    std::strncpy(detail, nativepool::error_detail(), sizeof detail - 1);
-    detail[sizeof detail - 1] = '\0';
-    (void)nativepool::fail(status, "addresses[%zu]: %s (the %zu address(es) before it were freed)", freed, detail,
-                           freed);
+    (void)nativepool::fail_with_detail(status, "addresses[%zu] (the %zu address(es) before it were freed)", freed,
+                                       freed);
     throw_status(env, status, pool, 0);
   }
 }

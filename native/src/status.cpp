@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "nativepool/status.hpp"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 
 namespace nativepool {
 namespace {
@@ -33,6 +35,27 @@ Status fail(Status status, const char* format, ...) noexcept {
   va_start(args, format);
   std::vsnprintf(t_detail, sizeof t_detail, format, args);
   va_end(args);
+  return status;
+}
+
+Status fail_with_detail(Status status, const char* format, ...) noexcept {
+  char below[sizeof t_detail];
+  std::snprintf(below, sizeof below, "%s", t_detail);
+  va_list args;
+  va_start(args, format);
+  const int prefix = std::vsnprintf(t_detail, sizeof t_detail, format, args);
+  va_end(args);
+  // Copied by hand: snprintf of "%s" into the rest would warn of the
+  // truncation that is exactly what is wanted here.
+  const std::size_t used = prefix < 0 ? 0 : static_cast<std::size_t>(prefix);
+  if (used + 3 <= sizeof t_detail) {
+    t_detail[used] = ':';
+    t_detail[used + 1] = ' ';
+    const std::size_t room = sizeof t_detail - used - 3;
+    const std::size_t length = std::min(std::strlen(below), room);
+    std::memcpy(t_detail + used + 2, below, length);
+    t_detail[used + 2 + length] = '\0';
+  }
   return status;
 }
 

@@ -51,6 +51,12 @@ enum class Status : std::int32_t {
 /// failure sites read `return fail(Status::kInvalidArgument, "...", ...)`.
 [[gnu::format(printf, 2, 3)]] Status fail(Status status, const char* format, ...) noexcept;
 
+/// Adds context to the failure being passed up: the detail becomes the
+/// printf-style prefix, ": ", then the detail recorded below (a layer that
+/// knows which element of a batch, or which setting, failed says so without
+/// losing the message of the layer that found the fault). Returns @p status.
+[[gnu::format(printf, 2, 3)]] Status fail_with_detail(Status status, const char* format, ...) noexcept;
+
 /// Detail message of the most recent failure on this thread ("" if none).
 [[nodiscard]] const char* error_detail() noexcept;
 
