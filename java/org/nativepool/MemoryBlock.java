@@ -111,7 +111,7 @@ public final class MemoryBlock implements AutoCloseable {
     public byte getByte(long offset) {
         ByteBuffer at = enter(offset, Byte.BYTES);
         try {
-            return at.get(index(at, offset));
+            return at.get(index(offset));
         } finally {
             exit();
         }
@@ -128,7 +128,7 @@ public final class MemoryBlock implements AutoCloseable {
     public void putByte(long offset, byte value) {
         ByteBuffer at = enter(offset, Byte.BYTES);
         try {
-            at.put(index(at, offset), value);
+            at.put(index(offset), value);
         } finally {
             exit();
         }
@@ -144,7 +144,7 @@ public final class MemoryBlock implements AutoCloseable {
     public int getInt(long offset) {
         ByteBuffer at = enter(offset, Integer.BYTES);
         try {
-            return at.getInt(index(at, offset));
+            return at.getInt(index(offset));
         } finally {
             exit();
         }
@@ -161,7 +161,7 @@ public final class MemoryBlock implements AutoCloseable {
     public void putInt(long offset, int value) {
         ByteBuffer at = enter(offset, Integer.BYTES);
         try {
-            at.putInt(index(at, offset), value);
+            at.putInt(index(offset), value);
         } finally {
             exit();
         }
@@ -177,7 +177,7 @@ public final class MemoryBlock implements AutoCloseable {
     public long getLong(long offset) {
         ByteBuffer at = enter(offset, Long.BYTES);
         try {
-            return at.getLong(index(at, offset));
+            return at.getLong(index(offset));
         } finally {
             exit();
         }
@@ -194,7 +194,7 @@ public final class MemoryBlock implements AutoCloseable {
     public void putLong(long offset, long value) {
         ByteBuffer at = enter(offset, Long.BYTES);
         try {
-            at.putLong(index(at, offset), value);
+            at.putLong(index(offset), value);
         } finally {
             exit();
         }
@@ -239,7 +239,7 @@ public final class MemoryBlock implements AutoCloseable {
         Objects.checkFromIndexSize(srcOffset, length, src.length);
         ByteBuffer at = enter(offset, length);
         try {
-            at.put(index(at, offset), src, srcOffset, length);
+            at.put(index(offset), src, srcOffset, length);
         } finally {
             exit();
         }
@@ -261,7 +261,7 @@ public final class MemoryBlock implements AutoCloseable {
         Objects.checkFromIndexSize(dstOffset, length, dst.length);
         ByteBuffer at = enter(offset, length);
         try {
-            at.get(index(at, offset), dst, dstOffset, length);
+            at.get(index(offset), dst, dstOffset, length);
         } finally {
             exit();
         }
@@ -281,7 +281,7 @@ public final class MemoryBlock implements AutoCloseable {
         int length = src.remaining();
         ByteBuffer at = enter(offset, length);
         try {
-            at.put(index(at, offset), src, src.position(), length);
+            at.put(index(offset), src, src.position(), length);
             src.position(src.position() + length);
         } finally {
             exit();
@@ -303,7 +303,7 @@ public final class MemoryBlock implements AutoCloseable {
         int length = dst.remaining();
         ByteBuffer at = enter(offset, length);
         try {
-            dst.put(dst.position(), at, index(at, offset), length);
+            dst.put(dst.position(), at, index(offset), length);
             dst.position(dst.position() + length);
         } finally {
             exit();
@@ -366,9 +366,12 @@ public final class MemoryBlock implements AutoCloseable {
         return at;
     }
 
-    /** The index of {@code offset} in a buffer from {@link #enter(long, int)}: a window of the whole block, or of the range alone. */
-    private int index(ByteBuffer at, long offset) {
-        return at.capacity() == size ? (int) offset : 0;
+    /**
+     * The index of {@code offset} in the buffer {@link #enter(long, int)} returned: the window over
+     * the whole block, or, for a block beyond 2 GiB, a window over the range alone.
+     */
+    private int index(long offset) {
+        return size > Integer.MAX_VALUE ? 0 : (int) offset;
     }
 
     private void exit() {

@@ -144,13 +144,17 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     /** {@return the native figures, in the order of {@code PoolStats}' field indices} */
     final long[] nativeFields() {
-        long[] fields = new long[PoolStats.FIELD_COUNT];
         long pool = acquire();
         try {
-            PoolNative.stats(pool, fields);
+            return nativeFields(pool);
         } finally {
             release();
         }
+    }
+
+    private static long[] nativeFields(long handle) {
+        long[] fields = new long[PoolStats.FIELD_COUNT];
+        PoolNative.stats(handle, fields);
         return fields;
     }
 
@@ -482,9 +486,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     private PoolStats stats(long handle) {
-        long[] fields = new long[PoolStats.FIELD_COUNT];
-        PoolNative.stats(handle, fields);
-        return withThreadCaches(fields);
+        return withThreadCaches(nativeFields(handle));
     }
 
     /** The native figures, with the blocks parked in Java thread caches moved from live to cached. */

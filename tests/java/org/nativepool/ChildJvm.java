@@ -48,7 +48,7 @@ final class ChildJvm {
     static Streams javaVia(List<String> launcher, Map<String, String> environment, Path workingDirectory,
             String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(launcher);
-        command.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+        command.add(javaBinary(ownJavaHome()));
         command.addAll(List.of(args));
         File errors = File.createTempFile("child-jvm", ".stderr");
         try {
@@ -64,14 +64,22 @@ final class ChildJvm {
     }
 
     static Process start(Path workingDirectory, String... args) throws IOException {
-        return start(Paths.get(System.getProperty("java.home")), workingDirectory, args);
+        return start(ownJavaHome(), workingDirectory, args);
     }
 
     private static Process start(Path javaHome, Path workingDirectory, String... args) throws IOException {
         List<String> command = new ArrayList<>();
-        command.add(javaHome.resolve("bin").resolve("java").toString());
+        command.add(javaBinary(javaHome));
         command.addAll(List.of(args));
         return new ProcessBuilder(command).directory(workingDirectory.toFile()).redirectErrorStream(true).start();
+    }
+
+    private static Path ownJavaHome() {
+        return Paths.get(System.getProperty("java.home"));
+    }
+
+    private static String javaBinary(Path javaHome) {
+        return javaHome.resolve("bin").resolve("java").toString();
     }
 
     static Result finish(Process process) throws IOException, InterruptedException {
