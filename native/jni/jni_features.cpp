@@ -5,6 +5,7 @@
 
 #include <iterator>
 
+#include "jni_errors.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/features.hpp"
 #include "nativepool/numa.hpp"
@@ -22,6 +23,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_FeatureNative_probe(JNIEnv* 
   const jlong fields[] = {f.cuda_compiled, f.cuda_devices,   f.numa_compiled,       f.numa_available,
                           f.numa_nodes,    f.pmem_compiled,  f.valgrind_hooks,      f.running_on_valgrind,
                           f.huge_pages,    f.sanitizers};
+  if (!nativepool::jni::check_array(env, out, static_cast<jlong>(std::size(fields)), "feature array")) return;
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }
 

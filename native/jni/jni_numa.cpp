@@ -59,6 +59,7 @@ JNIEXPORT jlongArray JNICALL Java_org_nativepool_internal_NumaNative_topology(JN
 
 JNIEXPORT jint JNICALL Java_org_nativepool_internal_NumaNative_registerSpec(JNIEnv* env, jclass, jint policy,
                                                                            jintArray nodes) {
+  if (!nativepool::jni::check_array(env, nodes, 0, "node array")) return -1;
   try {
     nativepool::NumaSpec spec;
     spec.policy = static_cast<nativepool::NumaPolicy>(policy);

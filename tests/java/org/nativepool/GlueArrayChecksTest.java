@@ -30,6 +30,8 @@ class GlueArrayChecksTest {
         "negative batch count   | PoolNative.allocateBatch(p, 64, 0, new long[2], -1)     | count must not be negative",
         "null batch to free     | PoolNative.freeBatch(p, null, 1)                        | address array is null",
         "free past the array    | PoolNative.freeBatch(p, new long[1], 2)                 | address array has 1 elements, needs 2",
+        "short feature array    | FeatureNative.probe(new long[4])                        | feature array has 4 elements, needs 10",
+        "null NUMA node set     | NumaNative.registerSpec(0, null)                        | node array is null",
     })
     void aShortOrNullArrayIsRefusedByName(String name, String call, String message, @TempDir Path directory)
             throws Exception {
@@ -38,7 +40,9 @@ class GlueArrayChecksTest {
                 import org.nativepool.FixedPool;
                 import org.nativepool.NativeResource;
                 import org.nativepool.gpu.DeviceManager;
+                import org.nativepool.internal.FeatureNative;
                 import org.nativepool.internal.GpuNative;
+                import org.nativepool.internal.NumaNative;
                 import org.nativepool.internal.PoolNative;
                 public class Glue {
                     public static void main(String[] args) throws Exception {
