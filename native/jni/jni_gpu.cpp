@@ -60,13 +60,17 @@ bool find_runtime_handle(JNIEnv* env, jlong manager, jlong token, HandleKind kin
   return true;
 }
 
-// Token 0 is no stream (the calls that take one treat it as "none").
 bool find_stream(JNIEnv* env, jlong manager, jlong token, Stream* out) noexcept {
+  return find_runtime_handle(env, manager, token, HandleKind::kStream, out);
+}
+
+// For the calls where stream 0 means none (allocate, free, copy).
+bool find_stream_or_none(JNIEnv* env, jlong manager, jlong token, Stream* out) noexcept {
   if (token == 0) {
     *out = StreamOrderedPool::kNoStream;
     return true;
   }
-  return find_runtime_handle(env, manager, token, HandleKind::kStream, out);
+  return find_stream(env, manager, token, out);
 }
 
 bool find_event(JNIEnv* env, jlong manager, jlong token, Event* out) noexcept {
@@ -94,7 +98,8 @@ StreamOrderedPool* pool_of(JNIEnv* env, DeviceManager* manager, jint device) noe
 bool check_block(JNIEnv* env, DeviceManager* manager, const jlong* side, const char* what) noexcept {
   const auto kind = static_cast<MemoryKind>(side[2]);
   if (kind != MemoryKind::kDevice && kind != MemoryKind::kPinnedHost) return true;
-  StreamOrderedPool* pool = pool_of(env, manager, kind == MemoryKind::kPinnedHost ? kPinned : static_cast<jint>(side[3]));
+  const jint device = kind == MemoryKind::kPinnedHost ? kPinned : static_cast<jint>(side[3]);
+  StreamOrderedPool* pool = pool_of(env, manager, device);
   if (pool == nullptr) return false;
   std::size_t size = 0;
   if (!to_size(env, side[1], what, &size)) return false;
@@ -264,7 +269,8 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_allocate(JNIEnv* 
   std::size_t bytes = 0;
   DeviceManager* manager = find_manager(env, handle);
   Stream stream{};
-  if (manager == nullptr || !find_stream(env, handle, stream_token, &stream) || !to_size(env, size, "size", &bytes)) {
+  if (manager == nullptr || !find_stream_or_none(env, handle, stream_token, &stream) ||
+      !to_size(env, size, "size", &bytes)) {
     return 0;
   }
   StreamOrderedPool* pool = pool_of(env, manager, device);
@@ -282,7 +288,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_free(JNIEnv* env, 
                                                                    jlong address, jlong stream_token) {
   DeviceManager* manager = find_manager(env, handle);
   Stream stream{};
-  if (manager == nullptr || !find_stream(env, handle, stream_token, &stream)) return;
+  if (manager == nullptr || !find_stream_or_none(env, handle, stream_token, &stream)) return;
   StreamOrderedPool* pool = pool_of(env, manager, device);
   if (pool != nullptr) ok(env, pool->deallocate(reinterpret_cast<void*>(address), stream));
 }
@@ -301,7 +307,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_copy(JNIEnv* env, 
   jlong s[5];
   DeviceManager* manager = find_manager(env, handle);
   Stream stream{};
-  if (manager == nullptr || !find_stream(env, handle, stream_token, &stream) ||
+  if (manager == nullptr || !find_stream_or_none(env, handle, stream_token, &stream) ||
       !check_array(env, dst, 5, "destination descriptor") || !check_array(env, src, 5, "source descriptor")) {
     return;
   }

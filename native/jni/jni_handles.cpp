@@ -60,7 +60,8 @@ void refuse(JNIEnv* env, jlong token, HandleKind kind) noexcept {
   if (bits == 0) {
     (void)fail(Status::kInvalidArgument, "%s handle 0 names no %s", name, name);
   } else if (live == bits) {
-    (void)fail(Status::kInvalidArgument, "handle 0x%" PRIx64 " names a %s, not a %s", bits, kind_name(given), name);
+    (void)fail(Status::kInvalidArgument, "0x%" PRIx64 " is a %s handle, not a %s handle", bits, kind_name(given),
+               name);
   } else if (issued && given == kind) {
     (void)fail(Status::kInvalidArgument, "%s handle 0x%" PRIx64 " was destroyed", name, bits);
   } else {
