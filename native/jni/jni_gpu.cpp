@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // JNI glue of org.nativepool.internal.GpuNative: device managers, streams,
-// events, stream-ordered allocation and copies. The Java handles hold each
-// manager, stream and event between acquire() and release(), so a handle
-// reaching this file always points to a live object.
+// events, stream-ordered allocation and copies. Managers, streams and events
+// travel as tokens of the handle table (jni_handles.hpp); a stream's or an
+// event's token belongs to its manager's, so one manager's stream is refused
+// by another.
 #include <jni.h>
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "jni_errors.hpp"
+#include "jni_handles.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/gpu/copy.hpp"
 #include "nativepool/gpu/device_manager.hpp"
@@ -29,6 +31,7 @@ using nativepool::gpu::Event;
 using nativepool::gpu::Stream;
 using nativepool::gpu::StreamOrderedPool;
 using nativepool::jni::check_array;
+using nativepool::jni::HandleKind;
 using nativepool::jni::throw_status;
 using nativepool::jni::to_size;
 
@@ -44,9 +47,37 @@ static_assert(kAggregate == org_nativepool_internal_GpuNative_AGGREGATE);
 static_assert(kDeviceStatsFields == org_nativepool_internal_GpuNative_DEVICE_STATS_FIELDS);
 #endif
 
-DeviceManager* as_manager(jlong handle) noexcept { return reinterpret_cast<DeviceManager*>(handle); }
-Stream as_stream(jlong handle) noexcept { return static_cast<Stream>(static_cast<std::uintptr_t>(handle)); }
-Event as_event(jlong handle) noexcept { return static_cast<Event>(static_cast<std::uintptr_t>(handle)); }
+DeviceManager* find_manager(JNIEnv* env, jlong handle) noexcept {
+  return nativepool::jni::find<DeviceManager>(env, handle, HandleKind::kManager);
+}
+
+// A stream's or an event's runtime handle, stored in its slot as a pointer.
+template <class Handle>
+bool find_runtime_handle(JNIEnv* env, jlong manager, jlong token, HandleKind kind, Handle* out) noexcept {
+  void* object = nullptr;
+  if (!nativepool::jni::find_owned(env, token, kind, manager, &object)) return false;
+  *out = static_cast<Handle>(reinterpret_cast<std::uintptr_t>(object));
+  return true;
+}
+
+bool find_stream(JNIEnv* env, jlong manager, jlong token, Stream* out) noexcept {
+  return find_runtime_handle(env, manager, token, HandleKind::kStream, out);
+}
+
+// For the calls where stream 0 means none (allocate, free, copy).
+bool find_stream_or_none(JNIEnv* env, jlong manager, jlong token, Stream* out) noexcept {
+  if (token == 0) {
+    *out = StreamOrderedPool::kNoStream;
+    return true;
+  }
+  return find_stream(env, manager, token, out);
+}
+
+bool find_event(JNIEnv* env, jlong manager, jlong token, Event* out) noexcept {
+  return find_runtime_handle(env, manager, token, HandleKind::kEvent, out);
+}
+
+void* as_object(std::uintptr_t handle) noexcept { return reinterpret_cast<void*>(handle); }
 
 bool ok(JNIEnv* env, Status status) noexcept {
   if (status == Status::kOk) [[likely]] return true;
@@ -59,6 +90,25 @@ StreamOrderedPool* pool_of(JNIEnv* env, DeviceManager* manager, jint device) noe
   if (device == kPinned) return &manager->pinned_pool();
   StreamOrderedPool* pool = nullptr;
   return ok(env, manager->device_pool(device, &pool)) ? pool : nullptr;
+}
+
+// A copy descriptor's side in device or pinned memory must be a live block
+// of this manager's pools, at least as large as the side says; pageable host
+// memory (a direct buffer or a host pool's block) is the Java caller's.
+bool check_block(JNIEnv* env, DeviceManager* manager, const jlong* side, const char* what) noexcept {
+  const auto kind = static_cast<MemoryKind>(side[2]);
+  if (kind != MemoryKind::kDevice && kind != MemoryKind::kPinnedHost) return true;
+  const jint device = kind == MemoryKind::kPinnedHost ? kPinned : static_cast<jint>(side[3]);
+  StreamOrderedPool* pool = pool_of(env, manager, device);
+  if (pool == nullptr) return false;
+  std::size_t size = 0;
+  if (!to_size(env, side[1], what, &size)) return false;
+  if (!pool->holds(reinterpret_cast<const void*>(side[0]), size)) [[unlikely]] {
+    return ok(env, nativepool::fail(Status::kInvalidArgument, "the %s 0x%llx is no live %s block of %zu bytes", what,
+                                    static_cast<unsigned long long>(side[0]), nativepool::memory_kind_name(kind),
+                                    size));
+  }
+  return true;
 }
 
 }  // namespace
@@ -85,94 +135,148 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_createManager(
   if (!ok(env, status)) return 0;
   std::unique_ptr<DeviceManager> manager;
   if (!ok(env, DeviceManager::create(std::move(runtime), config, &manager))) return 0;
-  return reinterpret_cast<jlong>(manager.release());
+  const jlong token = nativepool::jni::issue(env, HandleKind::kManager, manager.get());
+  if (token != 0) (void)manager.release();  // the table's slot owns it until destroyManager()
+  return token;
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_destroyManager(JNIEnv*, jclass, jlong manager) {
-  delete as_manager(manager);
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_destroyManager(JNIEnv* env, jclass, jlong manager) {
+  void* object = nullptr;
+  if (nativepool::jni::retire(env, manager, HandleKind::kManager, &object)) delete static_cast<DeviceManager*>(object);
 }
 
-JNIEXPORT jint JNICALL Java_org_nativepool_internal_GpuNative_deviceCount(JNIEnv*, jclass, jlong manager) {
-  return as_manager(manager)->device_count();
+JNIEXPORT jint JNICALL Java_org_nativepool_internal_GpuNative_deviceCount(JNIEnv* env, jclass, jlong handle) {
+  DeviceManager* manager = find_manager(env, handle);
+  return manager == nullptr ? 0 : manager->device_count();
 }
 
-JNIEXPORT jstring JNICALL Java_org_nativepool_internal_GpuNative_runtimeName(JNIEnv* env, jclass, jlong manager) {
-  const std::string name(as_manager(manager)->runtime().name());
+JNIEXPORT jstring JNICALL Java_org_nativepool_internal_GpuNative_runtimeName(JNIEnv* env, jclass, jlong handle) {
+  DeviceManager* manager = find_manager(env, handle);
+  if (manager == nullptr) return nullptr;
+  const std::string name(manager->runtime().name());
   return env->NewStringUTF(name.c_str());
 }
 
-JNIEXPORT jint JNICALL Java_org_nativepool_internal_GpuNative_selectDevice(JNIEnv* env, jclass, jlong manager,
+JNIEXPORT jint JNICALL Java_org_nativepool_internal_GpuNative_selectDevice(JNIEnv* env, jclass, jlong handle,
                                                                            jint policy, jint requested) {
+  DeviceManager* manager = find_manager(env, handle);
   int device = -1;
-  ok(env, as_manager(manager)->select_device(static_cast<nativepool::gpu::SelectionPolicy>(policy), requested,
-                                             &device));
+  if (manager != nullptr) {
+    ok(env, manager->select_device(static_cast<nativepool::gpu::SelectionPolicy>(policy), requested, &device));
+  }
   return device;
 }
 
-JNIEXPORT jboolean JNICALL Java_org_nativepool_internal_GpuNative_peerAccess(JNIEnv*, jclass, jlong manager,
+JNIEXPORT jboolean JNICALL Java_org_nativepool_internal_GpuNative_peerAccess(JNIEnv* env, jclass, jlong handle,
                                                                              jint device, jint peer) {
-  return as_manager(manager)->peer_access(device, peer) ? JNI_TRUE : JNI_FALSE;
+  DeviceManager* manager = find_manager(env, handle);
+  return manager != nullptr && manager->peer_access(device, peer) ? JNI_TRUE : JNI_FALSE;
 }
 
-JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_createStream(JNIEnv* env, jclass, jlong manager,
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_createStream(JNIEnv* env, jclass, jlong handle,
                                                                             jint device) {
+  DeviceManager* manager = find_manager(env, handle);
   Stream stream{};
-  if (!ok(env, as_manager(manager)->create_stream(device, &stream))) return 0;
-  return static_cast<jlong>(stream);
+  if (manager == nullptr || !ok(env, manager->create_stream(device, &stream))) return 0;
+  const jlong token =
+      nativepool::jni::issue(env, HandleKind::kStream, as_object(static_cast<std::uintptr_t>(stream)), handle);
+  if (token == 0) manager->destroy_stream(stream);
+  return token;
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_destroyStream(JNIEnv*, jclass, jlong manager,
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_destroyStream(JNIEnv* env, jclass, jlong handle,
                                                                             jlong stream) {
-  as_manager(manager)->destroy_stream(as_stream(stream));
+  DeviceManager* manager = find_manager(env, handle);
+  void* object = nullptr;
+  if (manager != nullptr && nativepool::jni::retire(env, stream, HandleKind::kStream, &object, handle)) {
+    manager->destroy_stream(static_cast<Stream>(reinterpret_cast<std::uintptr_t>(object)));
+  }
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_synchronizeStream(JNIEnv* env, jclass, jlong manager,
-                                                                                jlong stream) {
-  ok(env, as_manager(manager)->runtime().stream_synchronize(as_stream(stream)));
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_synchronizeStream(JNIEnv* env, jclass, jlong handle,
+                                                                                jlong token) {
+  DeviceManager* manager = find_manager(env, handle);
+  Stream stream{};
+  if (manager != nullptr && find_stream(env, handle, token, &stream)) {
+    ok(env, manager->runtime().stream_synchronize(stream));
+  }
 }
 
-JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_createEvent(JNIEnv* env, jclass, jlong manager,
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_createEvent(JNIEnv* env, jclass, jlong handle,
                                                                            jint device) {
+  DeviceManager* manager = find_manager(env, handle);
   Event event{};
-  if (!ok(env, as_manager(manager)->create_event(device, &event))) return 0;
-  return static_cast<jlong>(event);
+  if (manager == nullptr || !ok(env, manager->create_event(device, &event))) return 0;
+  const jlong token =
+      nativepool::jni::issue(env, HandleKind::kEvent, as_object(static_cast<std::uintptr_t>(event)), handle);
+  if (token == 0) manager->destroy_event(event);
+  return token;
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_destroyEvent(JNIEnv*, jclass, jlong manager,
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_destroyEvent(JNIEnv* env, jclass, jlong handle,
                                                                            jlong event) {
-  as_manager(manager)->destroy_event(as_event(event));
+  DeviceManager* manager = find_manager(env, handle);
+  void* object = nullptr;
+  if (manager != nullptr && nativepool::jni::retire(env, event, HandleKind::kEvent, &object, handle)) {
+    manager->destroy_event(static_cast<Event>(reinterpret_cast<std::uintptr_t>(object)));
+  }
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_recordEvent(JNIEnv* env, jclass, jlong manager,
-                                                                          jlong event, jlong stream) {
-  ok(env, as_manager(manager)->runtime().event_record(as_event(event), as_stream(stream)));
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_recordEvent(JNIEnv* env, jclass, jlong handle,
+                                                                          jlong event_token, jlong stream_token) {
+  DeviceManager* manager = find_manager(env, handle);
+  Event event{};
+  Stream stream{};
+  if (manager != nullptr && find_event(env, handle, event_token, &event) &&
+      find_stream(env, handle, stream_token, &stream)) {
+    ok(env, manager->runtime().event_record(event, stream));
+  }
 }
 
-JNIEXPORT jboolean JNICALL Java_org_nativepool_internal_GpuNative_queryEvent(JNIEnv* env, jclass, jlong manager,
-                                                                             jlong event) {
+JNIEXPORT jboolean JNICALL Java_org_nativepool_internal_GpuNative_queryEvent(JNIEnv* env, jclass, jlong handle,
+                                                                             jlong event_token) {
+  DeviceManager* manager = find_manager(env, handle);
+  Event event{};
   bool complete = false;
-  ok(env, as_manager(manager)->runtime().event_query(as_event(event), &complete));
+  if (manager != nullptr && find_event(env, handle, event_token, &event)) {
+    ok(env, manager->runtime().event_query(event, &complete));
+  }
   return complete ? JNI_TRUE : JNI_FALSE;
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_synchronizeEvent(JNIEnv* env, jclass, jlong manager,
-                                                                               jlong event) {
-  ok(env, as_manager(manager)->runtime().event_synchronize(as_event(event)));
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_synchronizeEvent(JNIEnv* env, jclass, jlong handle,
+                                                                               jlong event_token) {
+  DeviceManager* manager = find_manager(env, handle);
+  Event event{};
+  if (manager != nullptr && find_event(env, handle, event_token, &event)) {
+    ok(env, manager->runtime().event_synchronize(event));
+  }
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_waitEvent(JNIEnv* env, jclass, jlong manager,
-                                                                        jlong stream, jlong event) {
-  ok(env, as_manager(manager)->runtime().stream_wait_event(as_stream(stream), as_event(event)));
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_waitEvent(JNIEnv* env, jclass, jlong handle,
+                                                                        jlong stream_token, jlong event_token) {
+  DeviceManager* manager = find_manager(env, handle);
+  Stream stream{};
+  Event event{};
+  if (manager != nullptr && find_stream(env, handle, stream_token, &stream) &&
+      find_event(env, handle, event_token, &event)) {
+    ok(env, manager->runtime().stream_wait_event(stream, event));
+  }
 }
 
-JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_allocate(JNIEnv* env, jclass, jlong manager,
-                                                                        jint device, jlong size, jlong stream) {
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_allocate(JNIEnv* env, jclass, jlong handle,
+                                                                        jint device, jlong size, jlong stream_token) {
   std::size_t bytes = 0;
-  if (!to_size(env, size, "size", &bytes)) return 0;
-  StreamOrderedPool* pool = pool_of(env, as_manager(manager), device);
+  DeviceManager* manager = find_manager(env, handle);
+  Stream stream{};
+  if (manager == nullptr || !find_stream_or_none(env, handle, stream_token, &stream) ||
+      !to_size(env, size, "size", &bytes)) {
+    return 0;
+  }
+  StreamOrderedPool* pool = pool_of(env, manager, device);
   if (pool == nullptr) return 0;
   void* block = nullptr;
-  const Status status = pool->allocate(bytes, as_stream(stream), &block);
+  const Status status = pool->allocate(bytes, stream, &block);
   if (status != Status::kOk) [[unlikely]] {
     throw_status(env, status, pool->stats().upstream.fragmentation, bytes);
     return 0;
@@ -180,46 +284,55 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_allocate(JNIEnv* 
   return reinterpret_cast<jlong>(block);
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_free(JNIEnv* env, jclass, jlong manager, jint device,
-                                                                   jlong address, jlong stream) {
-  StreamOrderedPool* pool = pool_of(env, as_manager(manager), device);
-  if (pool != nullptr) ok(env, pool->deallocate(reinterpret_cast<void*>(address), as_stream(stream)));
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_free(JNIEnv* env, jclass, jlong handle, jint device,
+                                                                   jlong address, jlong stream_token) {
+  DeviceManager* manager = find_manager(env, handle);
+  Stream stream{};
+  if (manager == nullptr || !find_stream_or_none(env, handle, stream_token, &stream)) return;
+  StreamOrderedPool* pool = pool_of(env, manager, device);
+  if (pool != nullptr) ok(env, pool->deallocate(reinterpret_cast<void*>(address), stream));
 }
 
-JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_trim(JNIEnv* env, jclass, jlong manager, jint device) {
-  StreamOrderedPool* pool = pool_of(env, as_manager(manager), device);
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_trim(JNIEnv* env, jclass, jlong handle, jint device) {
+  DeviceManager* manager = find_manager(env, handle);
+  StreamOrderedPool* pool = manager == nullptr ? nullptr : pool_of(env, manager, device);
   return pool == nullptr ? 0 : static_cast<jlong>(pool->trim());
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_copy(JNIEnv* env, jclass, jlong manager, jlongArray dst,
-                                                                   jlongArray src, jlong bytes, jlong stream,
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_copy(JNIEnv* env, jclass, jlong handle, jlongArray dst,
+                                                                   jlongArray src, jlong bytes, jlong stream_token,
                                                                    jboolean wait) {
   // Each side: {address, size, memory kind, device, offset}.
   jlong d[5];
   jlong s[5];
-  if (!check_array(env, dst, 5, "destination descriptor") || !check_array(env, src, 5, "source descriptor")) return;
+  DeviceManager* manager = find_manager(env, handle);
+  Stream stream{};
+  if (manager == nullptr || !find_stream_or_none(env, handle, stream_token, &stream) ||
+      !check_array(env, dst, 5, "destination descriptor") || !check_array(env, src, 5, "source descriptor")) {
+    return;
+  }
   env->GetLongArrayRegion(dst, 0, 5, d);
   env->GetLongArrayRegion(src, 0, 5, s);
   std::size_t count = 0;
   std::size_t dst_offset = 0;
   std::size_t src_offset = 0;
   if (!to_size(env, bytes, "byte count", &count) || !to_size(env, d[4], "destination offset", &dst_offset) ||
-      !to_size(env, s[4], "source offset", &src_offset)) {
+      !to_size(env, s[4], "source offset", &src_offset) || !check_block(env, manager, d, "destination") ||
+      !check_block(env, manager, s, "source")) {
     return;
   }
   const auto range = [](const jlong* side) {
     return nativepool::gpu::MemoryRange{reinterpret_cast<void*>(side[0]), static_cast<std::size_t>(side[1]),
                                         static_cast<MemoryKind>(side[2]), static_cast<int>(side[3])};
   };
-  auto& runtime = as_manager(manager)->runtime();
   const auto copy = wait ? &nativepool::gpu::copy : &nativepool::gpu::copy_async;
-  ok(env, copy(runtime, range(d), dst_offset, range(s), src_offset, count, as_stream(stream)));
+  ok(env, copy(manager->runtime(), range(d), dst_offset, range(s), src_offset, count, stream));
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_stats(JNIEnv* env, jclass, jlong manager, jint device,
+JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_stats(JNIEnv* env, jclass, jlong handle, jint device,
                                                                     jlongArray out) {
-  if (!check_array(env, out, kDeviceStatsFields, "device stats array")) return;
-  DeviceManager* m = as_manager(manager);
+  DeviceManager* m = find_manager(env, handle);
+  if (m == nullptr || !check_array(env, out, kDeviceStatsFields, "device stats array")) return;
   nativepool::gpu::DeviceStats stats;
   if (device == kPinned) {
     stats.pool = m->pinned_pool().stats();
@@ -249,7 +362,24 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_stats(JNIEnv* env,
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }
 
+JNIEXPORT jobject JNICALL Java_org_nativepool_internal_GpuNative_wrapPinned(JNIEnv* env, jclass, jlong handle,
+                                                                           jlong address, jlong size) {
+  DeviceManager* manager = find_manager(env, handle);
+  std::size_t bytes = 0;
+  if (manager == nullptr || !to_size(env, size, "view size", &bytes)) return nullptr;
+  if (!manager->pinned_pool().holds(reinterpret_cast<const void*>(address), bytes)) [[unlikely]] {
+    ok(env, nativepool::fail(Status::kInvalidArgument, "0x%llx is no live pinned buffer of %zu bytes: no view of it",
+                             static_cast<unsigned long long>(address), bytes));
+    return nullptr;
+  }
+  return env->NewDirectByteBuffer(reinterpret_cast<void*>(address), size);
+}
+
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_directAddress(JNIEnv* env, jclass, jobject buffer) {
+  if (buffer == nullptr) [[unlikely]] {
+    nativepool::jni::throw_invalid_argument(env, "the buffer is null");
+    return 0;
+  }
   return reinterpret_cast<jlong>(env->GetDirectBufferAddress(buffer));
 }
 
@@ -279,6 +409,7 @@ bool register_gpu_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, trim, "(JI)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, copy, "(J[J[JJJZ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, stats, "(JI[J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, wrapPinned, "(JJJ)Ljava/nio/ByteBuffer;"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, directAddress, "(Ljava/nio/ByteBuffer;)J"),
   };
   return register_natives(env, "org/nativepool/internal/GpuNative", methods);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "jni_errors.hpp"
+#include "jni_regions.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
 #include "nativepool/node_local_pool.hpp"
@@ -100,7 +101,8 @@ JNIEXPORT jlongArray JNICALL Java_org_nativepool_internal_NumaNative_placement(J
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_NumaNative_nodeStats(JNIEnv* env, jclass, jlong handle, jint node,
                                                                         jlongArray out) {
-  const auto* pool = reinterpret_cast<const nativepool::Pool*>(handle);
+  const nativepool::Pool* pool = nativepool::jni::find_pool(env, handle);
+  if (pool == nullptr) return;
   const auto* group = dynamic_cast<const nativepool::NodeLocalPool*>(pool);
   if (group == nullptr) {
     throw_status(env, nativepool::fail(Status::kInvalidArgument,
@@ -117,7 +119,9 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_NumaNative_nodeStats(JNIEnv*
 }
 
 JNIEXPORT jintArray JNICALL Java_org_nativepool_internal_NumaNative_poolNodes(JNIEnv* env, jclass, jlong handle) {
-  const auto* group = dynamic_cast<const nativepool::NodeLocalPool*>(reinterpret_cast<const nativepool::Pool*>(handle));
+  const nativepool::Pool* pool = nativepool::jni::find_pool(env, handle);
+  if (pool == nullptr) return nullptr;
+  const auto* group = dynamic_cast<const nativepool::NodeLocalPool*>(pool);
   const std::vector<int> none;
   const std::vector<int>& nodes = group != nullptr ? group->nodes() : none;
   jintArray array = env->NewIntArray(static_cast<jsize>(nodes.size()));

@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "jni_errors.hpp"
+#include "jni_handles.hpp"
+#include "jni_regions.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
 #include "nativepool/pool_factory.hpp"
@@ -21,6 +23,8 @@ namespace {
 
 using nativepool::Pool;
 using nativepool::Status;
+using nativepool::jni::find_pool;
+using nativepool::jni::HandleKind;
 using nativepool::jni::throw_status;
 using nativepool::jni::to_size;
 
@@ -46,12 +50,43 @@ bool check_batch(JNIEnv* env, jlongArray addresses, jint count) noexcept {
   return nativepool::jni::check_array(env, addresses, count, "address array");
 }
 
-// The Java side holds each pool handle between acquire() and release() of its
-// in-flight guard, so a handle reaching this file always points to a live pool.
-Pool* as_pool(jlong handle) noexcept { return reinterpret_cast<Pool*>(handle); }
-
-jlong to_handle(std::unique_ptr<Pool> pool) noexcept { return reinterpret_cast<jlong>(pool.release()); }
-
+// Builds a pool over (type, parameter) with make, each of its backends
+// recording its regions for wrap(), and returns its token; 0 with an
+// exception pending on failure (requested: the size an out-of-memory
+// message quotes).
+jlong create_pool(JNIEnv* env, jint type, jint parameter, const nativepool::NodePoolMaker& make,
+                  std::size_t requested) noexcept {
+  auto entry = std::unique_ptr<nativepool::jni::PoolEntry>(new (std::nothrow) nativepool::jni::PoolEntry);
+  std::shared_ptr<nativepool::jni::RegionSet> regions;
+  try {
+    regions = std::make_shared<nativepool::jni::RegionSet>();
+  } catch (const std::bad_alloc&) {
+  }
+  if (entry == nullptr || regions == nullptr) {
+    throw_status(env, nativepool::fail(Status::kInternal, "out of host memory for a pool"), nullptr, 0);
+    return 0;
+  }
+  const Status status = nativepool::make_pool_over(
+      static_cast<nativepool::BackendType>(type), parameter,
+      [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
+        std::shared_ptr<nativepool::Backend> recording;
+        try {
+          recording = std::make_shared<nativepool::jni::RecordingBackend>(std::move(backend), regions);
+        } catch (const std::bad_alloc&) {
+          return nativepool::fail(Status::kInternal, "out of host memory for a pool's backend");
+        }
+        return make(std::move(recording), out);
+      },
+      &entry->pool);
+  if (status != Status::kOk) {
+    throw_status(env, status, nullptr, requested);
+    return 0;
+  }
+  entry->regions = std::move(regions);
+  const jlong token = nativepool::jni::issue(env, HandleKind::kPool, entry.get());
+  if (token != 0) (void)entry.release();  // the table's slot owns it until destroy()
+  return token;
+}
 
 }  // namespace
 
@@ -74,19 +109,13 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
       !to_size(env, max_blocks, "max blocks", &config.max_blocks)) {
     return 0;
   }
-  std::unique_ptr<Pool> pool;
-  const Status status = nativepool::make_pool_over(
-      static_cast<nativepool::BackendType>(backend_type), backend_parameter,
+  return create_pool(
+      env, backend_type, backend_parameter,
       [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
         return nativepool::make_fixed_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
                                            std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
       },
-      &pool);
-  if (status != Status::kOk) {
-    throw_status(env, status, nullptr, config.block_size);
-    return 0;
-  }
-  return to_handle(std::move(pool));
+      config.block_size);
 }
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
@@ -99,23 +128,20 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
       !to_size(env, max_bytes, "max capacity", &config.max_bytes)) {
     return 0;
   }
-  std::unique_ptr<Pool> pool;
-  const Status status = nativepool::make_pool_over(
-      static_cast<nativepool::BackendType>(backend_type), backend_parameter,
+  return create_pool(
+      env, backend_type, backend_parameter,
       [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
         return nativepool::make_variable_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
                                               std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
       },
-      &pool);
-  if (status != Status::kOk) {
-    throw_status(env, status, nullptr, config.initial_bytes);
-    return 0;
-  }
-  return to_handle(std::move(pool));
+      config.initial_bytes);
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_destroy(JNIEnv*, jclass, jlong pool) {
-  delete as_pool(pool);
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_destroy(JNIEnv* env, jclass, jlong handle) {
+  void* entry = nullptr;
+  if (nativepool::jni::retire(env, handle, HandleKind::kPool, &entry)) {
+    delete static_cast<nativepool::jni::PoolEntry*>(entry);
+  }
 }
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_allocate(JNIEnv* env, jclass, jlong handle,
@@ -123,7 +149,8 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_allocate(JNIEnv*
   std::size_t bytes = 0;
   std::size_t align = 0;
   if (!to_size(env, size, "size", &bytes) || !to_size(env, alignment, "alignment", &align)) return 0;
-  Pool* pool = as_pool(handle);
+  Pool* pool = find_pool(env, handle);
+  if (pool == nullptr) return 0;
   void* block = nullptr;
   const Status status = pool->allocate(bytes, align, &block);
   if (status != Status::kOk) [[unlikely]] {
@@ -135,7 +162,8 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_allocate(JNIEnv*
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_free(JNIEnv* env, jclass, jlong handle,
                                                                     jlong address) {
-  Pool* pool = as_pool(handle);
+  Pool* pool = find_pool(env, handle);
+  if (pool == nullptr) return;
   const Status status = pool->deallocate(reinterpret_cast<void*>(address));
   if (status != Status::kOk) [[unlikely]] throw_status(env, status, pool, 0);
 }
@@ -149,7 +177,8 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_allocateBatch(JNI
       !check_batch(env, out, count)) {
     return;
   }
-  Pool* pool = as_pool(handle);
+  Pool* pool = find_pool(env, handle);
+  if (pool == nullptr) return;
   // Critical access: no copy of the array, and nothing in between may call
   // back into the JVM, which the core never does.
   auto* addresses = static_cast<jlong*>(env->GetPrimitiveArrayCritical(out, nullptr));
@@ -162,8 +191,8 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_allocateBatch(JNI
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_freeBatch(JNIEnv* env, jclass, jlong handle,
                                                                          jlongArray addresses, jint count) {
-  if (!check_batch(env, addresses, count)) return;
-  Pool* pool = as_pool(handle);
+  Pool* pool = find_pool(env, handle);
+  if (pool == nullptr || !check_batch(env, addresses, count)) return;
   auto* elements = static_cast<jlong*>(env->GetPrimitiveArrayCritical(addresses, nullptr));
   if (elements == nullptr) return;
   std::size_t freed = 0;
@@ -177,24 +206,28 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_freeBatch(JNIEnv*
   }
 }
 
-JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_trim(JNIEnv*, jclass, jlong handle) {
-  return static_cast<jlong>(as_pool(handle)->trim());
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_trim(JNIEnv* env, jclass, jlong handle) {
+  Pool* pool = find_pool(env, handle);
+  return pool == nullptr ? 0 : static_cast<jlong>(pool->trim());
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_validate(JNIEnv* env, jclass, jlong handle) {
-  const Status status = as_pool(handle)->validate();
+  Pool* pool = find_pool(env, handle);
+  if (pool == nullptr) return;
+  const Status status = pool->validate();
   if (status != Status::kOk) throw_status(env, status, nullptr, 0);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_stats(JNIEnv* env, jclass, jlong handle,
                                                                      jlongArray out) {
-  nativepool::jni::store_stats(env, as_pool(handle)->stats(), out);
+  if (Pool* pool = find_pool(env, handle); pool != nullptr) nativepool::jni::store_stats(env, pool->stats(), out);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_info(JNIEnv* env, jclass, jlong handle,
                                                                     jlongArray out) {
-  if (!nativepool::jni::check_array(env, out, kInfoFields, "info array")) return;
-  const nativepool::PoolInfo& info = as_pool(handle)->info();
+  Pool* pool = find_pool(env, handle);
+  if (pool == nullptr || !nativepool::jni::check_array(env, out, kInfoFields, "info array")) return;
+  const nativepool::PoolInfo& info = pool->info();
   const jlong fields[] = {static_cast<jlong>(info.kind), info.device, static_cast<jlong>(info.thread_safety),
                           static_cast<jlong>(info.block_size), static_cast<jlong>(info.alignment)};
   static_assert(static_cast<jint>(std::size(fields)) == kInfoFields, "PoolNative.info field order");
@@ -202,11 +235,23 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_info(JNIEnv* env,
 }
 
 JNIEXPORT jstring JNICALL Java_org_nativepool_internal_PoolNative_backendName(JNIEnv* env, jclass, jlong handle) {
-  return env->NewStringUTF(as_pool(handle)->info().backend.c_str());
+  Pool* pool = find_pool(env, handle);
+  return pool == nullptr ? nullptr : env->NewStringUTF(pool->info().backend.c_str());
 }
 
-JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PoolNative_wrap(JNIEnv* env, jclass, jlong address,
-                                                                       jlong size) {
+JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PoolNative_wrap(JNIEnv* env, jclass, jlong handle,
+                                                                       jlong address, jlong size) {
+  auto* entry = nativepool::jni::find<nativepool::jni::PoolEntry>(env, handle, HandleKind::kPool);
+  std::size_t bytes = 0;
+  if (entry == nullptr || !to_size(env, size, "view size", &bytes)) return nullptr;
+  if (!entry->regions->contains(reinterpret_cast<const void*>(address), bytes)) [[unlikely]] {
+    throw_status(env,
+                 nativepool::fail(Status::kInvalidArgument,
+                                  "[0x%llx, +%zu) is not host memory of %s: no view of it",
+                                  static_cast<unsigned long long>(address), bytes, entry->pool->info().backend.c_str()),
+                 nullptr, 0);
+    return nullptr;
+  }
   return env->NewDirectByteBuffer(reinterpret_cast<void*>(address), size);
 }
 
@@ -254,7 +299,7 @@ bool register_pool_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, stats, "(J[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, info, "(J[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, backendName, "(J)Ljava/lang/String;"),
-      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, wrap, "(JJ)Ljava/nio/ByteBuffer;"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, wrap, "(JJJ)Ljava/nio/ByteBuffer;"),
   };
   return register_natives(env, "org/nativepool/internal/PoolNative", methods);
 }

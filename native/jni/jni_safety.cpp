@@ -8,6 +8,7 @@
 #include <string>
 
 #include "jni_errors.hpp"
+#include "jni_regions.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/safety_level.hpp"
@@ -16,24 +17,22 @@
 #include "org_nativepool_internal_SafetyNative.h"
 #endif
 
-namespace {
-// Handles reach this file between acquire() and release() of the pool's
-// in-flight guard, as in jni_pools.cpp.
-const nativepool::Pool* as_pool(jlong handle) noexcept { return reinterpret_cast<const nativepool::Pool*>(handle); }
-}  // namespace
-
 extern "C" {
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_SafetyNative_verify(JNIEnv* env, jclass, jlong handle) {
-  const nativepool::Status status = as_pool(handle)->verify();
+  const nativepool::Pool* pool = nativepool::jni::find_pool(env, handle);
+  if (pool == nullptr) return;
+  const nativepool::Status status = pool->verify();
   if (status != nativepool::Status::kOk) nativepool::jni::throw_status(env, status, nullptr, 0);
 }
 
 JNIEXPORT jstring JNICALL Java_org_nativepool_internal_SafetyNative_leakReport(JNIEnv* env, jclass,
                                                                                jlong handle) {
+  const nativepool::Pool* pool = nativepool::jni::find_pool(env, handle);
+  if (pool == nullptr) return nullptr;
   try {
     std::string report;
-    if (!as_pool(handle)->leak_report(&report)) return nullptr;
+    if (!pool->leak_report(&report)) return nullptr;
     return env->NewStringUTF(report.c_str());
   } catch (const std::bad_alloc&) {
     nativepool::jni::throw_status(

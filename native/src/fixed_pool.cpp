@@ -415,7 +415,7 @@ Status FixedPool<Mode>::grow() noexcept {
   const auto generation = static_cast<std::uint8_t>((chunk.generation + 1) & kGenerationMask);
   const auto first = static_cast<std::uint32_t>(slot << chunk_shift_);
   for (std::uint32_t i = 0; i < count; ++i) {
-    chunk.state[i].store(mark(generation, kFree), std::memory_order_relaxed);
+    chunk.state[i].store(mark(generation, kFresh), std::memory_order_relaxed);
     chunk.next[i].store(i + 1 < count ? first + i + 1 : kNil, std::memory_order_relaxed);
   }
   chunk.base = reinterpret_cast<std::uintptr_t>(memory);
@@ -580,7 +580,12 @@ Status FixedPool<Mode>::bad_free(const void* ptr) const noexcept {
                 address, into, address - into, block_size_);
   }
   const std::size_t slot = (address - entry->base) / stride_;
-  if ((chunks_[entry->chunk].state[slot].load(std::memory_order_relaxed) & 3) == kParked) {
+  const std::uint8_t kind = chunks_[entry->chunk].state[slot].load(std::memory_order_relaxed) & 3;
+  if (kind == kFresh) {
+    return fail(Status::kInvalidFree, "0x%" PRIxPTR " was never handed out (a free block of %zu bytes)", address,
+                block_size_);
+  }
+  if (kind == kParked) {
     return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free, parked in a thread cache (block of %zu bytes)",
                 address, block_size_);
   }
@@ -629,11 +634,11 @@ Status FixedPool<Mode>::check(const std::size_t* parked) const noexcept {
     live_blocks += chunk.blocks;
     for (std::uint32_t s = 0; s < chunk.blocks; ++s) {
       const std::uint8_t state = chunk.state[s].load(std::memory_order_relaxed);
-      if ((state >> 2) != chunk.generation || (state & 3) > kParked) {
+      if ((state >> 2) != chunk.generation) {
         return fail(Status::kCorrupted, "fixed pool: block %u of chunk %zu has state %u, not of generation %u", s,
                     c, state, chunk.generation);
       }
-      free_states += state == mark(chunk.generation, kFree) ? 1 : 0;
+      free_states += state == mark(chunk.generation, kFree) || state == mark(chunk.generation, kFresh) ? 1 : 0;
       parked_states += state == mark(chunk.generation, kParked) ? 1 : 0;
     }
   }
@@ -645,7 +650,8 @@ Status FixedPool<Mode>::check(const std::size_t* parked) const noexcept {
     if (c >= slots_used_ || chunks_[c].base == 0 || (i & slot_mask_) >= chunks_[c].blocks) {
       return fail(Status::kCorrupted, "fixed pool: free list holds index %u outside every live chunk", i);
     }
-    if (chunks_[c].state[i & slot_mask_].load(std::memory_order_relaxed) != mark(chunks_[c].generation, kFree)) {
+    const std::uint8_t state = chunks_[c].state[i & slot_mask_].load(std::memory_order_relaxed);
+    if (state != mark(chunks_[c].generation, kFree) && state != mark(chunks_[c].generation, kFresh)) {
       return fail(Status::kCorrupted, "fixed pool: allocated or parked block %u is on the free list", i);
     }
     if (++listed > live_blocks) {

@@ -326,6 +326,26 @@ TYPED_TEST(FixedPoolTest, EveryBadFreeIsDetectedAndChangesNothing) {
   EXPECT_EQ(pool->fragmentation().free_blocks, 4u);
 }
 
+TYPED_TEST(FixedPoolTest, FreeingABlockNeverHandedOutIsAnInvalidFreeAndAFreedOneADoubleFree) {
+  auto pool = this->make({.block_size = 64, .blocks_per_chunk = 4});
+  void* first = nullptr;
+  ASSERT_EQ(pool->allocate(64, 0, &first), Status::kOk);
+  char* const fresh = static_cast<char*>(first) + 64;  // the chunk's next block, still on the free list
+  const Observed before = observe(*pool);
+  EXPECT_EQ(pool->deallocate(fresh, nullptr), Status::kInvalidFree);
+  EXPECT_TRUE(contains(error_detail(), hex(fresh) + " was never handed out")) << error_detail();
+  EXPECT_EQ(observe(*pool), before);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  void* second = nullptr;
+  ASSERT_EQ(pool->allocate(64, 0, &second), Status::kOk);
+  ASSERT_EQ(second, fresh) << "blocks are handed out in address order from a new chunk";
+  ASSERT_EQ(pool->deallocate(second, nullptr), Status::kOk);
+  EXPECT_EQ(pool->deallocate(second, nullptr), Status::kDoubleFree);
+  EXPECT_TRUE(contains(error_detail(), "is already free")) << error_detail();
+  ASSERT_EQ(pool->deallocate(first, nullptr), Status::kOk);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+}
+
 TYPED_TEST(FixedPoolTest, ReusedBlockCanBeFreedAgainButNotTwice) {
   auto pool = this->make({.block_size = 64});
   void* block = nullptr;

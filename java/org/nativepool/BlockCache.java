@@ -3,7 +3,6 @@ package org.nativepool;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.nativepool.internal.CacheNative;
-import org.nativepool.internal.PoolNative;
 
 /**
  * An explicit cache of free blocks of one {@link FixedPool}, owned by one
@@ -74,7 +73,7 @@ public final class BlockCache implements AutoCloseable {
         } finally {
             pool.release();
         }
-        this.parked = PoolNative.wrap(slot, Long.BYTES).order(ByteOrder.nativeOrder());
+        this.parked = CacheNative.counter(slot).order(ByteOrder.nativeOrder());
     }
 
     /**

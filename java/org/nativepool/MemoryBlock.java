@@ -94,7 +94,13 @@ public final class MemoryBlock implements AutoCloseable {
             throw new InvalidArgumentException("a block of " + size + " bytes exceeds the 2 GiB limit of ByteBuffer;"
                     + " use the accessors (getLong, copyTo, ...) instead");
         }
-        ByteBuffer view = guard.bind(PoolNative.wrap(address, size).order(ByteOrder.nativeOrder()), pool.views);
+        ByteBuffer view;
+        long handle = pool.acquire();
+        try {
+            view = guard.bind(PoolNative.wrap(handle, address, size).order(ByteOrder.nativeOrder()), pool.views);
+        } finally {
+            pool.release();
+        }
         if (view == null) {
             checkOpen(); // the block or the pool closed meanwhile: throws
         }
@@ -350,20 +356,25 @@ public final class MemoryBlock implements AutoCloseable {
      */
     private ByteBuffer enter(long offset, int width) {
         Objects.checkFromIndexSize(offset, width, size);
-        pool.acquire();
+        long handle = pool.acquire();
         if (!guard.retain()) {
             pool.release();
             throw new PoolClosedException("block 0x" + Long.toHexString(address) + " of " + pool + " is closed");
         }
-        if (size > Integer.MAX_VALUE) {
-            return PoolNative.wrap(address + offset, width).order(ByteOrder.nativeOrder());
+        try {
+            if (size > Integer.MAX_VALUE) {
+                return PoolNative.wrap(handle, address + offset, width).order(ByteOrder.nativeOrder());
+            }
+            ByteBuffer at = window;
+            if (at == null) {
+                at = PoolNative.wrap(handle, address, size).order(ByteOrder.nativeOrder());
+                window = at; // a benign race: every thread's window is the same view
+            }
+            return at;
+        } catch (RuntimeException e) {
+            exit(); // the glue refused the view (it never does for a live block): leave as entered
+            throw e;
         }
-        ByteBuffer at = window;
-        if (at == null) {
-            at = PoolNative.wrap(address, size).order(ByteOrder.nativeOrder());
-            window = at; // a benign race: every thread's window is the same view
-        }
-        return at;
     }
 
     /**

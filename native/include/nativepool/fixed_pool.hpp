@@ -172,9 +172,9 @@ class FixedPool {
     std::uint32_t blocks = 0;
     std::uint8_t generation = 0;  // bumped each time the slot gets memory
     std::unique_ptr<std::atomic<std::uint32_t>[]> next;
-    // generation << 2 | kFree, kAllocated or kParked: a free that looked the
-    // chunk up in an older snapshot expects an older generation, and its CAS
-    // fails.
+    // generation << 2 | kFresh, kFree, kAllocated or kParked: a free that
+    // looked the chunk up in an older snapshot expects an older generation,
+    // and its CAS fails.
     std::unique_ptr<std::atomic<std::uint8_t>[]> state;
   };
   // The live chunks in address order, for the free path's binary search.
@@ -189,8 +189,10 @@ class FixedPool {
     std::vector<Entry> entries;
   };
 
-  // A block's state byte: generation << 2 | one of these.
-  enum : std::uint8_t { kFree = 0, kAllocated = 1, kParked = 2 };
+  // A block's state byte: generation << 2 | one of these. kFresh is a free
+  // block never handed out since its chunk got memory, so that freeing it
+  // is an invalid free, not a double one.
+  enum : std::uint8_t { kFree = 0, kAllocated = 1, kParked = 2, kFresh = 3 };
 
   // Only kMutex locks on the fast path; kLockFree uses CAS instead.
   using FastLock = std::conditional_t<Mode == ThreadSafety::kMutex, std::mutex, NoLock>;

@@ -173,6 +173,13 @@ Status StreamOrderedPool::deallocate(void* ptr) noexcept {
 // and frees at once: the damage is reported by the free that found it, as on
 // the host. Debug levels give up stream-ordered reuse here, as they give up
 // speed everywhere else.
+bool StreamOrderedPool::holds(const void* ptr, std::size_t size) const noexcept {
+  std::lock_guard lock(mutex_);
+  // A free block's entry stays with size 0 while it is cached.
+  const auto found = live_.find(const_cast<void*>(ptr));
+  return found != live_.end() && found->second != 0 && size <= found->second;
+}
+
 Status StreamOrderedPool::deallocate_checked(void* ptr, Stream stream) noexcept {
   if (const Status status = runtime_->stream_synchronize(stream); status != Status::kOk) return status;
   return deallocate(ptr);

@@ -5,7 +5,6 @@ import java.nio.ByteOrder;
 import org.nativepool.InvalidArgumentException;
 import org.nativepool.MemoryKind;
 import org.nativepool.internal.GpuNative;
-import org.nativepool.internal.PoolNative;
 
 /**
  * A block of page-locked host memory: the CPU reads and writes it through
@@ -34,7 +33,14 @@ public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
         if (size() > Integer.MAX_VALUE) {
             throw new InvalidArgumentException("a block of " + size() + " bytes exceeds the 2 GiB limit of ByteBuffer");
         }
-        ByteBuffer view = hold.bind(PoolNative.wrap(address, size()).order(ByteOrder.nativeOrder()), manager.views);
+        ByteBuffer view;
+        long handle = manager.enter();
+        try {
+            view = hold.bind(GpuNative.wrapPinned(handle, address, size()).order(ByteOrder.nativeOrder()),
+                    manager.views);
+        } finally {
+            manager.exit();
+        }
         if (view == null) {
             liveAddress(); // closed meanwhile: throws
         }

@@ -8,6 +8,12 @@ import java.nio.ByteBuffer;
  * release of their in-flight guards, so every handle passed here is live.
  * Failures arrive as the exceptions of {@code org.nativepool} and
  * {@code org.nativepool.gpu}.
+ *
+ * <p>Manager, stream and event handles are tokens of the glue's handle table:
+ * zero (except where a stream may be 0 for none), made-up, destroyed and reused
+ * handles, handles of another kind and streams or events of another manager are
+ * refused with an {@code InvalidArgumentException}. Device and pinned sides of a
+ * copy must be live blocks of the manager.
  */
 public final class GpuNative {
     /** The device number of the pinned host pool. */
@@ -71,6 +77,12 @@ public final class GpuNative {
     public static native void copy(long manager, long[] dst, long[] src, long bytes, long stream, boolean wait);
 
     public static native void stats(long manager, int device, long[] out);
+
+    /**
+     * A direct buffer over a live pinned block of the manager, {@code size} bytes from its
+     * start; refused for any other address.
+     */
+    public static native ByteBuffer wrapPinned(long manager, long address, long size);
 
     /** The address of a direct buffer, 0 for a heap buffer. */
     public static native long directAddress(ByteBuffer buffer);

@@ -7,6 +7,10 @@ import java.nio.ByteBuffer;
  * public classes in {@code org.nativepool} call these between acquire and
  * release of the pool's in-flight guard, so every handle passed here is live.
  * Failures arrive as the exceptions of {@code org.nativepool}.
+ *
+ * <p>A pool handle is a token of the glue's handle table, not an address:
+ * zero, made-up, destroyed and reused handles, and handles of other kinds,
+ * are refused with an {@code InvalidArgumentException} by every method here.
  */
 public final class PoolNative {
     /**
@@ -53,6 +57,9 @@ public final class PoolNative {
 
     public static native String backendName(long pool);
 
-    /** A direct buffer over native memory, without copying. */
-    public static native ByteBuffer wrap(long address, long size);
+    /**
+     * A direct buffer over {@code size} bytes at {@code address}, without copying; refused
+     * unless the range lies in host memory the pool reserved and still holds.
+     */
+    public static native ByteBuffer wrap(long pool, long address, long size);
 }

@@ -10,7 +10,6 @@ import java.util.Queue;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
-import org.nativepool.internal.PoolNative;
 
 /** What the thread-cache tests of both pool kinds share. */
 final class CacheChecks {
@@ -48,8 +47,8 @@ final class CacheChecks {
     }
 
     /** {@return the first 8 bytes of a block, for stamps} */
-    static ByteBuffer at(long address) {
-        return PoolNative.wrap(address, Long.BYTES).order(ByteOrder.nativeOrder());
+    static ByteBuffer at(Pool pool, long address) {
+        return RawViews.of(pool, address, Long.BYTES).order(ByteOrder.nativeOrder());
     }
 
     /**
@@ -73,7 +72,7 @@ final class CacheChecks {
                 int op = random.nextInt(6);
                 if (op == 0 || held.isEmpty()) {
                     long[] block = {allocateAddress.apply(random), seed << 40 | i};
-                    at(block[0]).putLong(0, block[1]);
+                    at(pool, block[0]).putLong(0, block[1]);
                     held.add(block);
                 } else if (op == 1) {
                     handles.add(allocate.apply(random));
@@ -93,7 +92,7 @@ final class CacheChecks {
 
     /** Frees a block of {@link #worker}'s, {address, stamp}, after checking its stamp. */
     static void free(Pool pool, long[] block) {
-        assertEquals(block[1], at(block[0]).getLong(0), "another owner wrote into 0x" + Long.toHexString(block[0]));
+        assertEquals(block[1], at(pool, block[0]).getLong(0), "another owner wrote into 0x" + Long.toHexString(block[0]));
         pool.free(block[0]);
     }
 }

@@ -9,14 +9,13 @@ import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.nativepool.internal.PoolNative;
 
 /** Each planted bug is reported with block, size, guard and allocation site; the pool stays usable. */
 class SafetyTest {
 
     /** A buffer reaching {@code before} bytes before and {@code after} bytes past the block: how bugs are planted. */
     private static ByteBuffer around(MemoryBlock block, int before, int after) {
-        return PoolNative.wrap(block.address() - before, block.size() + before + after);
+        return RawViews.of(block.pool(), block.address() - before, block.size() + before + after);
     }
 
     private static VariablePool pool(SafetyLevel level) {
@@ -75,7 +74,7 @@ class SafetyTest {
             // quarantined (ViewsTest), so the stale write goes through a raw one.
             MemoryBlock block = pool.allocate(256);
             long address = block.address();
-            ByteBuffer stale = org.nativepool.internal.PoolNative.wrap(address, 256);
+            ByteBuffer stale = RawViews.of(pool, address, 256);
             block.close();
             stale.put(10, (byte) 42);
             MemoryCorruptionException e = assertThrows(MemoryCorruptionException.class, () -> pool.allocate(256));

@@ -48,6 +48,7 @@ final class MisuseCatalogue {
         cases.addAll(builderCases());
         cases.addAll(cacheCases());
         cases.addAll(gpuCases());
+        cases.addAll(InternalCases.all());
         return List.copyOf(cases);
     }
 
