@@ -403,7 +403,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         if (isClosed()) {
             throw new PoolClosedException(this + " is closed");
         }
-        return new TrackedAllocation(LeakDetector.track(handle, leakOwner, address, size, null));
+        LeakTracker tracker = LeakDetector.track(handle, leakOwner, address, size, null);
+        return tracker == null ? TrackedAllocation.UNTRACKED : new TrackedAllocation(tracker);
     }
 
     /** {@return the stack that allocated the block at {@code address}, if its handle is tracked} */

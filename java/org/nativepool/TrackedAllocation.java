@@ -8,6 +8,9 @@ import org.nativepool.internal.LeakTracker;
  * freed; the detector then forgets it.
  */
 public final class TrackedAllocation implements AutoCloseable {
+    /** What every registration the leak detection level skips gets: nothing to allocate per call. */
+    static final TrackedAllocation UNTRACKED = new TrackedAllocation(null);
+
     /** Null when the pool's leak detection level did not select this allocation. */
     private final LeakTracker tracker;
 
