@@ -37,6 +37,8 @@ final class AutoTrim {
     /** The interval's start and the least free bytes sampled in it; the timer thread's alone. */
     private long windowStart = System.nanoTime();
     private long lowWater = Long.MAX_VALUE;
+    /** Set while the pool closes; guarded by this. */
+    private boolean paused;
 
     private AutoTrim(Pool pool, Duration idleTime) {
         this.pool = new WeakReference<>(pool);
@@ -60,7 +62,11 @@ final class AutoTrim {
         return timer;
     }
 
-    private void sample() {
+    /** One sample; under the lock, so that {@link #pause()} waits for a sample in progress. */
+    private synchronized void sample() {
+        if (paused) {
+            return;
+        }
         Pool target = pool.get();
         if (target == null || target.isClosed()) {
             stop();
@@ -89,6 +95,19 @@ final class AutoTrim {
 
     void stop() {
         task.cancel(false);
+    }
+
+    /**
+     * Holds the samples back, once a sample in progress is done: a pool's
+     * close then never finds the trim thread in flight ({@code PoolBusyException}).
+     */
+    synchronized void pause() {
+        paused = true;
+    }
+
+    /** Lets the samples go on, after a close that was refused. */
+    synchronized void resume() {
+        paused = false;
     }
 
     AutoTrimStats stats() {

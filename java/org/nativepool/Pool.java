@@ -463,6 +463,30 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     /**
+     * Closes the pool as {@link NativeResource#close()} does; the automatic trim
+     * is held back first, so that its thread is never the call in flight that
+     * makes the close throw.
+     *
+     * @throws PoolBusyException if another thread is inside a call on this pool; the
+     *     automatic trim then goes on
+     */
+    @Override
+    public void close() {
+        if (autoTrim == null) {
+            super.close();
+            return;
+        }
+        autoTrim.pause();
+        try {
+            super.close();
+        } finally {
+            if (!isClosed()) {
+                autoTrim.resume();
+            }
+        }
+    }
+
+    /**
      * Checks the guards of the blocks still live (above {@link SafetyLevel#OFF}),
      * releases everything, then reports leaks by the {@link LeakPolicy} and
      * throws {@link MemoryCorruptionException} if a guard was damaged.

@@ -61,6 +61,18 @@ class AutoTrimTest {
     }
 
     @Test
+    void closingNeverFindsTheTrimThreadInFlight() throws Exception {
+        // A sample every 250 us: the closes below race it, and must not throw PoolBusyException.
+        for (int i = 0; i < 100; i++) {
+            FixedPool pool = FixedPool.builder(4096).autoTrim(Duration.ofMillis(1)).build();
+            pool.free(pool.allocateAddress());
+            Thread.sleep(0, 200_000);
+            pool.close();
+            assertTrue(pool.isClosed());
+        }
+    }
+
+    @Test
     void aClosedPoolStopsItsTrim() throws Exception {
         VariablePool pool = VariablePool.builder().autoTrim(Duration.ofMillis(20)).build();
         pool.free(pool.allocateAddress(4096));

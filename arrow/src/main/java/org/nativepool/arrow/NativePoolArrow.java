@@ -7,6 +7,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToLongFunction;
 import org.apache.arrow.memory.AllocationManager;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
@@ -212,29 +213,21 @@ public final class NativePoolArrow implements AllocationManager.Factory, AutoClo
 
     /** {@return the bytes live in the pools now, as their statistics count them (whole blocks)} */
     public long bytesInUse() {
-        long bytes = 0;
-        for (Pool pool : pools()) {
-            bytes += pool.stats().bytesInUse();
-        }
-        return bytes;
+        return sum(pool -> pool.stats().bytesInUse());
     }
 
     /** {@return the bytes the pools hold from the system now} */
     public long bytesReserved() {
-        long bytes = 0;
-        for (Pool pool : pools()) {
-            bytes += pool.stats().bytesReserved();
-        }
-        return bytes;
+        return sum(pool -> pool.stats().bytesReserved());
     }
 
     /** {@return the bytes the pools' automatic trims have given back so far} */
     public long bytesTrimmed() {
-        long bytes = 0;
-        for (Pool pool : pools()) {
-            bytes += pool.autoTrimStats().bytesReturned();
-        }
-        return bytes;
+        return sum(pool -> pool.autoTrimStats().bytesReturned());
+    }
+
+    private long sum(ToLongFunction<Pool> figure) {
+        return pools().stream().mapToLong(figure).sum();
     }
 
     /** {@return the budget the buffers count against, or null} */
@@ -341,14 +334,11 @@ public final class NativePoolArrow implements AllocationManager.Factory, AutoClo
          * How long memory must stay free before the pools give it back. Default
          * {@link #DEFAULT_AUTO_TRIM}.
          *
-         * @param idleTime a positive duration, or null for no automatic trim
+         * @param idleTime a positive duration ({@link #build()} checks it), or null for no
+         *     automatic trim
          * @return this builder
-         * @throws InvalidArgumentException if {@code idleTime} is zero or negative
          */
         public Builder autoTrim(Duration idleTime) {
-            if (idleTime != null && (idleTime.isZero() || idleTime.isNegative())) {
-                throw new InvalidArgumentException("an automatic trim's idle time must be positive, not " + idleTime);
-            }
             this.autoTrim = idleTime;
             return this;
         }
@@ -382,7 +372,8 @@ public final class NativePoolArrow implements AllocationManager.Factory, AutoClo
          * Builds the factory and its pools.
          *
          * @return the factory; close it after the allocators that use it
-         * @throws InvalidArgumentException if a setting is out of range
+         * @throws InvalidArgumentException if a setting is out of range, the automatic trim's
+         *     idle time zero or negative among them
          * @throws org.nativepool.BudgetClosedException if the budget is closed
          */
         public NativePoolArrow build() {

@@ -288,8 +288,9 @@ class NativePoolArrowTest {
 
     @Test
     void misuseIsRefusedWithSpecificExceptionsAndChangesNothing() {
-        assertThrows(InvalidArgumentException.class, () -> NativePoolArrow.builder().autoTrim(Duration.ZERO));
-        assertThrows(InvalidArgumentException.class, () -> NativePoolArrow.builder().autoTrim(Duration.ofSeconds(-1)));
+        assertThrows(InvalidArgumentException.class, () -> NativePoolArrow.builder().autoTrim(Duration.ZERO).build());
+        assertThrows(InvalidArgumentException.class,
+                () -> NativePoolArrow.builder().autoTrim(Duration.ofSeconds(-1)).build());
         assertThrows(InvalidArgumentException.class, () -> NativePoolArrow.builder().alignment(48));
         assertThrows(InvalidArgumentException.class, () -> NativePoolArrow.builder().alignment(8));
         assertThrows(InvalidArgumentException.class, () -> MemoryBudget.of("zero", 0));
