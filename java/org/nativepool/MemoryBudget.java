@@ -37,11 +37,14 @@ import com.sun.management.HotSpotDiagnosticMXBean;
  * <p>Closing a budget is refused ({@link BudgetInUseException}) while
  * something is {@link #attach(String) attached}, a child is open or bytes are
  * reserved; a closed budget refuses reservations, attachments and children
- * ({@link BudgetClosedException}).
+ * ({@link BudgetClosedException}). Reservations come from attached users,
+ * so a budget with users never closes under them.
  */
 public final class MemoryBudget implements AutoCloseable {
     /** The file of the cgroup v2 memory limit of the calling process's container. */
     static final Path CGROUP_MEMORY_MAX = Path.of("/sys/fs/cgroup/memory.max");
+    /** What close() swaps for 0 users: a late attach then counts up from it and stays negative. */
+    private static final int CLOSED_USERS = Integer.MIN_VALUE;
 
     /** What the users of a budget count as one reserved byte. */
     public enum Counting {
@@ -57,7 +60,7 @@ public final class MemoryBudget implements AutoCloseable {
     private final Counting counting;
     private final AtomicLong used = new AtomicLong();
     private final AtomicLong peak = new AtomicLong();
-    /** Attachments and open children. */
+    /** Attachments and open children; {@link #CLOSED_USERS} (and below) once closed. */
     private final AtomicInteger users = new AtomicInteger();
     private volatile boolean closed;
 
@@ -285,8 +288,7 @@ public final class MemoryBudget implements AutoCloseable {
     }
 
     private void addUser() {
-        users.incrementAndGet();
-        if (closed) {
+        if (users.incrementAndGet() < 0) {
             users.decrementAndGet();
             throw new BudgetClosedException("budget '" + name + "' is closed");
         }
@@ -331,10 +333,11 @@ public final class MemoryBudget implements AutoCloseable {
         if (closed) {
             return;
         }
-        int holders = users.get();
         long bytes = used.get();
-        if (holders > 0 || bytes > 0) {
-            throw new BudgetInUseException("budget '" + name + "' is still in use: " + holders
+        // One compare-and-set decides against a concurrent attach: either it sees the
+        // attachment, or the attach sees the budget closed.
+        if (bytes > 0 || !users.compareAndSet(0, CLOSED_USERS)) {
+            throw new BudgetInUseException("budget '" + name + "' is still in use: " + Math.max(0, users.get())
                     + " attachment(s) or open child budget(s), " + bytes + " bytes reserved");
         }
         closed = true;
