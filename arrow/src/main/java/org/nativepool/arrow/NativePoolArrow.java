@@ -75,7 +75,7 @@ public final class NativePoolArrow implements AllocationManager.Factory, AutoClo
      * finished workload held goes back soon after.
      */
     public static final Duration DEFAULT_AUTO_TRIM = Duration.ofSeconds(10);
-    /** The variable pool's default arena: large enough for Arrow's 16 MiB chunks to share one. */
+    /** The variable pool's default arena, the core's own default; a larger buffer gets an arena of its own. */
     public static final long DEFAULT_ARENA_SIZE = 64L << 20;
 
     /** The memory at the address of every empty buffer, held for good; never read or written. */
@@ -85,7 +85,7 @@ public final class NativePoolArrow implements AllocationManager.Factory, AutoClo
 
     private final String name;
     private final long alignment;
-    /** fixed[i] serves sizes up to classSize(i); empty when the alignment is above the largest class. */
+    /** fixed[i] holds blocks of 2^(smallestClassShift + i) bytes; none when the alignment exceeds 4 KiB. */
     private final FixedPool[] fixed;
     private final int smallestClassShift;
     private final VariablePool variable;
