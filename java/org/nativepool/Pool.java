@@ -1,6 +1,7 @@
 package org.nativepool;
 
 import java.lang.System.Logger.Level;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -64,6 +65,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     final long alignment;
     /** Null when the pool has no thread caches. */
     final ThreadCaches caches;
+    /** Null when the pool has no automatic trim. */
+    private final AutoTrim autoTrim;
 
     Pool(long handle, PoolBuilder<?, ?> settings) {
         super(handle);
@@ -99,6 +102,12 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.caches = settings.threadCache == 0 || safetyLevel != SafetyLevel.OFF || classes == null
                 || backend.equals(Backend.nodeLocal()) ? null
                 : new ThreadCaches(this, settings.threadCache, classes, settings.limitBytes());
+        this.autoTrim = settings.autoTrim == null ? null : AutoTrim.start(this, settings.autoTrim);
+    }
+
+    /** {@return what the automatic trim ({@link PoolBuilder#autoTrim}) has given back so far} */
+    public AutoTrimStats autoTrimStats() {
+        return autoTrim == null ? new AutoTrimStats(Duration.ZERO, 0, 0) : autoTrim.stats();
     }
 
     /**
@@ -363,6 +372,41 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         return e;
     }
 
+    /**
+     * Registers a block this pool handed out as a raw address with the leak
+     * detector, on behalf of {@code handle}: the object of an integration that
+     * owns the block (an Arrow {@code AllocationManager}, say). If
+     * {@code handle} becomes unreachable before the returned registration is
+     * closed, the block is reported as {@link MemoryBlock}s are
+     * ({@link LeakDetector#drainLeaks()}, the {@code org.nativepool} logger),
+     * with the stack of this call, and freed unless the pool was built with
+     * {@link PoolBuilder#reclaimLeakedBlocks(boolean) reclaimLeakedBlocks(false)};
+     * an integration whose own bookkeeping still counts the block turns that off.
+     * The pool's {@link #leakDetection()} decides which registrations are
+     * tracked, as it does for handles; the others cost nothing. Corruption
+     * reports of a tracked block carry the same stack.
+     *
+     * @param handle the object whose reachability stands for the block's; the registration keeps
+     *     no reference to it
+     * @param address the block's address, as this pool handed it out
+     * @param size the block's size in bytes, for the report
+     * @return the registration; close it when the block is freed (a second close does nothing)
+     * @throws InvalidArgumentException if {@code address} is 0 or {@code size} is not positive
+     * @throws PoolClosedException if the pool is closed
+     */
+    public TrackedAllocation trackAllocation(Object handle, long address, long size) {
+        Objects.requireNonNull(handle, "handle");
+        if (address == 0 || size <= 0) {
+            throw new InvalidArgumentException("cannot track a block at 0x" + Long.toHexString(address) + " of "
+                    + size + " bytes");
+        }
+        if (isClosed()) {
+            throw new PoolClosedException(this + " is closed");
+        }
+        LeakTracker tracker = LeakDetector.track(handle, leakOwner, address, size, null);
+        return tracker == null ? TrackedAllocation.UNTRACKED : new TrackedAllocation(tracker);
+    }
+
     /** {@return the stack that allocated the block at {@code address}, if its handle is tracked} */
     private Throwable allocationStack(long address) {
         LeakTracker tracker = leakOwner.trackedHandles().get(address);
@@ -419,12 +463,39 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     /**
+     * Closes the pool as {@link NativeResource#close()} does; the automatic trim
+     * is held back first, so that its thread is never the call in flight that
+     * makes the close throw.
+     *
+     * @throws PoolBusyException if another thread is inside a call on this pool; the
+     *     automatic trim then goes on
+     */
+    @Override
+    public void close() {
+        if (autoTrim == null) {
+            super.close();
+            return;
+        }
+        autoTrim.pause();
+        try {
+            super.close();
+        } finally {
+            if (!isClosed()) {
+                autoTrim.resume();
+            }
+        }
+    }
+
+    /**
      * Checks the guards of the blocks still live (above {@link SafetyLevel#OFF}),
      * releases everything, then reports leaks by the {@link LeakPolicy} and
      * throws {@link MemoryCorruptionException} if a guard was damaged.
      */
     @Override
     protected void dispose(long handle) {
+        if (autoTrim != null) {
+            autoTrim.stop();
+        }
         MemoryCorruptionException corruption = null;
         if (safetyLevel != SafetyLevel.OFF) {
             try {

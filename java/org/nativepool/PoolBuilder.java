@@ -1,5 +1,6 @@
 package org.nativepool;
 
+import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import org.nativepool.internal.NativeLibrary;
@@ -27,6 +28,8 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     LeakDetection leakDetection;
     boolean reclaimLeakedBlocks = true;
     int threadCache = DEFAULT_THREAD_CACHE;
+    /** Null: no automatic trim. */
+    Duration autoTrim;
     /** The level build() settled on: safetyLevel, or the default. */
     SafetyLevel resolvedSafetyLevel;
     /** Likewise for leak detection, whose default follows the safety level. */
@@ -135,6 +138,31 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     }
 
     /**
+     * Gives memory back to the backend once it has stayed free for
+     * {@code idleTime}, as jemalloc's decay does: a daemon thread samples the
+     * pool's free bytes four times per interval and calls {@link Pool#trim()}
+     * at the end of an interval in which every sample found at least a region's
+     * worth of free memory
+     * ({@link Pool#autoTrimStats()} counts what it gave back). Default: off,
+     * since the pool's owner sizes it and a region given back costs page
+     * faults when the pool grows again; integrations that are never told when
+     * their user is done (Arrow's factory) turn it on. Not for
+     * {@link ThreadSafety#NONE} pools, which the trim thread cannot share.
+     *
+     * @param idleTime how long memory must stay free before it goes back, positive
+     * @return this builder
+     * @throws InvalidArgumentException if {@code idleTime} is zero or negative
+     */
+    public B autoTrim(Duration idleTime) {
+        Objects.requireNonNull(idleTime, "idleTime");
+        if (idleTime.isNegative() || idleTime.isZero()) {
+            throw new InvalidArgumentException("an automatic trim's idle time must be positive, not " + idleTime);
+        }
+        this.autoTrim = idleTime;
+        return self();
+    }
+
+    /**
      * Builds the pool. The native core validates the configuration.
      *
      * @return the new pool; close it to release its memory
@@ -152,6 +180,10 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
         if (threadCache != 0 && (threadCache < 2 || threadCache > BlockCache.MAX_CAPACITY)) {
             throw new InvalidArgumentException("a thread cache's capacity must be 0 (none) or from 2 to "
                     + BlockCache.MAX_CAPACITY + ", not " + threadCache);
+        }
+        if (autoTrim != null && threadSafety == ThreadSafety.NONE) {
+            throw new InvalidArgumentException("automatic trim runs on a thread of its own, which a "
+                    + "ThreadSafety.NONE pool cannot share: choose MUTEX or LOCK_FREE");
         }
         return create();
     }
