@@ -636,18 +636,26 @@ Status Tlsf::validate() const noexcept {
 
 }  // namespace detail
 
+// Small requests try a slab first; one the slabs cannot serve (a stricter
+// alignment, a refused carve) and every bad request go to TLSF, which serves
+// or refuses them with its own detail.
 template <ThreadSafety Mode>
 Status VariablePool<Mode>::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
   std::lock_guard guard(lock_);
+  if (slabs_.serves(size, alignment) && slabs_.allocate(core_, size, out)) [[likely]] return Status::kOk;
   return core_.allocate(size, alignment, out);
 }
 
 template <ThreadSafety Mode>
 Status VariablePool<Mode>::deallocate(void* ptr, std::size_t* freed_size) noexcept {
   std::lock_guard guard(lock_);
+  if (detail::SlabClasses::Slab* slab = slabs_.owner(ptr); slab != nullptr) {
+    return slabs_.deallocate(core_, slab, ptr, freed_size);
+  }
   return core_.deallocate(ptr, freed_size);
 }
 
+// Slabs go back to TLSF as they empty, so trimming the arenas is all.
 template <ThreadSafety Mode>
 std::size_t VariablePool<Mode>::trim() noexcept {
   std::lock_guard guard(lock_);
@@ -657,13 +665,14 @@ std::size_t VariablePool<Mode>::trim() noexcept {
 template <ThreadSafety Mode>
 Status VariablePool<Mode>::validate() const noexcept {
   std::lock_guard guard(lock_);
-  return core_.validate();
+  const Status status = core_.validate();
+  return status != Status::kOk ? status : slabs_.validate(core_);
 }
 
 template <ThreadSafety Mode>
 Fragmentation VariablePool<Mode>::fragmentation() const noexcept {
   std::lock_guard guard(lock_);
-  return core_.fragmentation();
+  return slabs_.fragmentation(core_);
 }
 
 template <ThreadSafety Mode>
@@ -675,6 +684,9 @@ Reservation VariablePool<Mode>::reservation() const noexcept {
 template <ThreadSafety Mode>
 std::size_t VariablePool<Mode>::block_size(const void* ptr) const noexcept {
   std::lock_guard guard(lock_);
+  if (const detail::SlabClasses::Slab* slab = slabs_.owner(ptr); slab != nullptr) {
+    return slabs_.block_size(slab, ptr);
+  }
   return core_.block_size(ptr);
 }
 
