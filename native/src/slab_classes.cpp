@@ -125,6 +125,8 @@ void SlabClasses::release(Tlsf& tlsf, Slab* slab) noexcept {
   slabs_.take(slab->base);
   free_blocks_ -= c.blocks;
   free_bytes_ -= kSlabBytes;
+  released_[released_next_] = Released{slab->base, slab->cls};
+  released_next_ = (released_next_ + 1) % kRemembered;
   const Status status = tlsf.deallocate(reinterpret_cast<void*>(slab->base), nullptr);
   static_cast<void>(status);  // a live TLSF block since the carve: validate() checks it
   ::operator delete(slab);
@@ -169,6 +171,19 @@ Status SlabClasses::bad_free(const Slab* slab, const void* ptr) const noexcept {
   }
   return fail(Status::kInvalidFree, "0x%" PRIxPTR " points %zu bytes into the block at 0x%" PRIxPTR " (size %zu)",
               address, address - start, start, c.size);
+}
+
+bool SlabClasses::was_block(const void* ptr) const noexcept {
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  // Newest first: the same space may have been a slab of another class since.
+  for (std::size_t age = 1; age <= kRemembered; ++age) {
+    const Released& slab = released_[(released_next_ + kRemembered - age) % kRemembered];
+    if (slab.base == 0 || address - slab.base >= kSlabBytes) continue;
+    const Class& c = classes_[slab.cls];
+    const std::size_t offset = address - slab.base;
+    return offset % c.size == 0 && offset / c.size < c.blocks;
+  }
+  return false;
 }
 
 std::size_t SlabClasses::block_size(const Slab* slab, const void* ptr) const noexcept {

@@ -85,6 +85,11 @@ class SlabClasses {
   /// goes back to @p tlsf.
   [[nodiscard]] Status deallocate(Tlsf& tlsf, Slab* slab, void* ptr, std::size_t* freed_size) noexcept;
 
+  /// Whether @p ptr was a block start in one of the last kRemembered slabs
+  /// that went back to TLSF: freeing it now, if TLSF has not reused the
+  /// space, is a double free.
+  [[nodiscard]] bool was_block(const void* ptr) const noexcept;
+
   /// Size of the live block at @p ptr in @p slab, or 0.
   [[nodiscard]] std::size_t block_size(const Slab* slab, const void* ptr) const noexcept;
   /// @p tlsf's figures plus the slabs' free blocks; a slab's tail, which
@@ -119,6 +124,12 @@ class SlabClasses {
     Slab* full = nullptr;
   };
 
+  static constexpr std::size_t kRemembered = 64;
+  struct Released {
+    std::uintptr_t base = 0;
+    std::size_t cls = 0;
+  };
+
   const std::size_t granularity_;
   const unsigned granularity_shift_;
   const std::size_t limit_;  // the largest class size; 0: no classes
@@ -126,6 +137,8 @@ class SlabClasses {
   AddressMap<Slab> slabs_;
   std::size_t free_blocks_ = 0;  // in all slabs
   std::size_t free_bytes_ = 0;   // the free blocks' bytes and the tails
+  Released released_[kRemembered];  // a ring, the next to overwrite at released_next_
+  std::size_t released_next_ = 0;
 };
 
 }  // namespace nativepool::detail

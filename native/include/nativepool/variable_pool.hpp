@@ -70,6 +70,8 @@ class Tlsf {
   [[nodiscard]] Fragmentation fragmentation() const noexcept;
   [[nodiscard]] Reservation reservation() const noexcept;
   [[nodiscard]] std::size_t block_size(const void* ptr) const noexcept;
+  /// Whether @p ptr lies in a free block. O(blocks): for diagnoses only.
+  [[nodiscard]] bool in_free_space(const void* ptr) const noexcept;
   [[nodiscard]] std::size_t granularity() const noexcept { return granularity_; }
   [[nodiscard]] const Backend& backend() const noexcept { return *backend_; }
 
@@ -128,6 +130,7 @@ class Tlsf {
   void release_node(Block* node) noexcept;
   void release_arena(Arena* arena) noexcept;
   Status bad_request(std::size_t size, std::size_t alignment) const noexcept;
+  [[nodiscard]] const Block* block_containing(std::uintptr_t address) const noexcept;
   Status bad_free(const void* ptr) const noexcept;
   Status out_of_memory(std::size_t size, std::size_t align, const char* reason) const noexcept;
   [[nodiscard]] std::size_t largest_free() const noexcept;
