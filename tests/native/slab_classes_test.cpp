@@ -288,8 +288,10 @@ TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
   EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
 }
 
-// Threads that come and go, each leaving nothing live, leave the pool at
-// its first arena: emptied slabs go back, nothing is held per thread.
+// Threads that come and go, each leaving nothing live, do not make the pool
+// grow: emptied slabs go back and nothing is held per thread, so 2000
+// threads need no more than the 8 at a time do (a slab or two per class in
+// use at once, 64 classes, and the holes their alignment leaves).
 TEST(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
   std::unique_ptr<Pool> pool;
   ASSERT_EQ(make_variable_pool(slab_config(), ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool),
@@ -319,8 +321,8 @@ TEST(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
   const PoolStats stats = pool->stats();
   EXPECT_EQ(stats.allocations, 250u * 8 * 32);
   EXPECT_EQ(stats.live_blocks, 0u);
-  EXPECT_EQ(stats.reserved.bytes, kMiB) << "2000 threads, and still the first arena";
-  EXPECT_EQ(stats.fragmentation.free_blocks, 1u);
+  EXPECT_LE(stats.reserved.peak_bytes, 8 * kMiB) << "2000 threads in all, 8 at a time";
+  EXPECT_EQ(stats.fragmentation.free_blocks, stats.reserved.regions) << "all coalesced";
 }
 
 }  // namespace
