@@ -582,8 +582,8 @@ Status FixedPool<Mode>::bad_free(const void* ptr) const noexcept {
     return fail(Status::kInvalidFree, "0x%" PRIxPTR " points %zu bytes into block 0x%" PRIxPTR " (size %zu)",
                 address, into, address - into, block_size_);
   }
-  const std::size_t slot = (address - entry->base) / stride_;
-  if ((state_of(chunks_[entry->chunk], static_cast<std::uint32_t>(slot)).load(std::memory_order_relaxed) & 3) == kParked) {
+  const auto slot = static_cast<std::uint32_t>((address - entry->base) / stride_);
+  if ((state_of(chunks_[entry->chunk], slot).load(std::memory_order_relaxed) & 3) == kParked) {
     return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free, parked in a thread cache (block of %zu bytes)",
                 address, block_size_);
   }
