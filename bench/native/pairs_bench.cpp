@@ -197,6 +197,9 @@ void all_sizes(benchmark::internal::Benchmark* b) { fixed_sizes(b); b->Arg(0); }
 }  // namespace
 
 BENCHMARK(BM_Malloc)->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
+// Mixed sizes from 4 and 8 threads too (2 cores: oversubscribed), for the
+// scaling of VariablePool's slabs next to malloc's.
+BENCHMARK(BM_Malloc)->Name("BM_Malloc/mixed")->Arg(0)->Threads(4)->Threads(8)->UseRealTime();
 // Names keep the pool and mode readable in the results: "FixedPool<kNone>/64".
 BENCHMARK(BM_Shared<Fixed<ThreadSafety::kNone>>)->Name("BM_FixedPool<ThreadSafety::kNone>")
     ->Setup(create_fixed<ThreadSafety::kNone>)->Teardown(destroy<Fixed<ThreadSafety::kNone>>)
@@ -225,10 +228,10 @@ BENCHMARK(BM_CachedFixedPool)->Name("BM_CachedFixedPool<ThreadSafety::kLockFree>
 // The transparent thread caches of make_fixed_pool (64 blocks per thread).
 BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedFixedPool<ThreadSafety::kMutex>")
     ->Setup(create_erased_fixed<ThreadSafety::kMutex, 64>)->Teardown(destroy<bench::Erased>)
-    ->Arg(64)->Arg(1024)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+    ->Arg(64)->Arg(1024)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
 BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedFixedPool<ThreadSafety::kLockFree>")
     ->Setup(create_erased_fixed<ThreadSafety::kLockFree, 64>)->Teardown(destroy<bench::Erased>)
-    ->Arg(64)->Arg(1024)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+    ->Arg(64)->Arg(1024)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
 BENCHMARK(BM_MallocProducerConsumer)->Arg(64)->Threads(2)->UseRealTime();
 BENCHMARK(BM_ProducerConsumer)->Name("BM_ProducerConsumer<ErasedFixedPool<ThreadSafety::kLockFree>>")
     ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
@@ -242,5 +245,8 @@ BENCHMARK(BM_Shared<Variable<ThreadSafety::kNone>>)->Name("BM_VariablePool<Threa
 BENCHMARK(BM_Shared<Variable<ThreadSafety::kMutex>>)->Name("BM_VariablePool<ThreadSafety::kMutex>")
     ->Setup(create_variable<ThreadSafety::kMutex>)->Teardown(destroy<Variable<ThreadSafety::kMutex>>)
     ->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Shared<Variable<ThreadSafety::kMutex>>)->Name("BM_VariablePool<ThreadSafety::kMutex>/mixed")
+    ->Setup(create_variable<ThreadSafety::kMutex>)->Teardown(destroy<Variable<ThreadSafety::kMutex>>)
+    ->Arg(0)->Threads(4)->Threads(8)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -9,7 +9,6 @@ cd "$(dirname "$0")/../.."
 build=build-bench
 out=bench/results/traces
 work=${TMPDIR:-/tmp}/nativepool-traces
-libs=/usr/lib/x86_64-linux-gnu
 mkdir -p "$out" "$work"
 bench/scripts/machine.sh > "$out/machine.json"
 
@@ -31,8 +30,14 @@ replay() {  # replay <trace-name> <label> <trace_replay args...>
 for name in synthetic gcc; do
   replay "$name" nativepool pool
   replay "$name" glibc malloc
-  LD_PRELOAD="$libs/libjemalloc.so.2" replay "$name" jemalloc malloc
-  LD_PRELOAD="$libs/libmimalloc.so.2" replay "$name" mimalloc malloc
+  for allocator in jemalloc mimalloc; do
+    library=$(sed -n "s/^$allocator=//p" "$build/bench/preload.env")
+    if [[ -z $library ]]; then
+      echo "== $allocator: not found when building, skipped (Debian: lib$allocator-dev)" >&2
+      continue
+    fi
+    LD_PRELOAD="$library" replay "$name" "$allocator" malloc
+  done
 done
 # Arena granularity: the g++ trace's live set (about 8 MiB) next to 1 MiB
 # arenas instead of the default 8 MiB.

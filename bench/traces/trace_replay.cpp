@@ -25,16 +25,11 @@
 
 #include "allocators.hpp"
 #include "nativepool/variable_pool.hpp"
+#include "resident.hpp"
 
 namespace {
 
-std::size_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  std::size_t total = 0;
-  std::size_t resident = 0;
-  statm >> total >> resident;
-  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-}
+using bench::resident_bytes;
 
 void touch(void* ptr, std::size_t size) {
   auto* bytes = static_cast<volatile char*>(ptr);

@@ -106,6 +106,9 @@ FixedPool<Mode>::FixedPool(const FixedPoolConfig& config, std::size_t stride, st
       chunk_alignment_(std::max(config.alignment, kMinChunkAlignment)),
       chunk_shift_(floor_log2(blocks_per_chunk)),
       slot_mask_(static_cast<std::uint32_t>(blocks_per_chunk - 1)),
+      state_lines_mask_(
+          static_cast<std::uint32_t>((blocks_per_chunk >= 64 ? blocks_per_chunk / 64 : blocks_per_chunk) - 1)),
+      state_lines_shift_(floor_log2(std::size_t{state_lines_mask_} + 1)),
       max_chunks_(max_chunks),
       max_blocks_(config.max_blocks != 0 ? config.max_blocks : max_chunks * blocks_per_chunk),
       backend_(std::move(backend)),
@@ -216,7 +219,7 @@ Status FixedPool<Mode>::take_parked(std::uint32_t* out, std::size_t max, std::si
   for (std::size_t n = 0; n < chain.length; ++n) {
     const std::uint32_t next = link(i).load(std::memory_order_relaxed);
     const Chunk& chunk = chunks_[i >> chunk_shift_];
-    chunk.state[i & slot_mask_].store(mark(chunk.generation, kParked), std::memory_order_relaxed);
+    state_of(chunk, i & slot_mask_).store(mark(chunk.generation, kParked), std::memory_order_relaxed);
     out[n] = i;
     i = next;
   }
@@ -230,7 +233,7 @@ void FixedPool<Mode>::release_parked(const std::uint32_t* indices, std::size_t c
   for (std::size_t n = 0; n < count; ++n) {
     const std::uint32_t i = indices[n];
     const Chunk& chunk = chunks_[i >> chunk_shift_];
-    chunk.state[i & slot_mask_].store(mark(chunk.generation, kFree), std::memory_order_relaxed);
+    state_of(chunk, i & slot_mask_).store(mark(chunk.generation, kFree), std::memory_order_relaxed);
     if (n + 1 < count) link(i).store(indices[n + 1], std::memory_order_relaxed);
   }
   std::lock_guard guard(lock_);
@@ -391,7 +394,7 @@ Status FixedPool<Mode>::grow() noexcept {
   const std::size_t bytes = std::size_t{count} * stride_;
   if (chunk.next == nullptr) {
     chunk.next.reset(new (std::nothrow) std::atomic<std::uint32_t>[per_chunk]);
-    chunk.state.reset(new (std::nothrow) std::atomic<std::uint8_t>[per_chunk]);
+    chunk.state.reset(new (std::nothrow) std::atomic<std::uint8_t>[std::size_t{state_lines_mask_ + 1} * 64]);
     if (chunk.next == nullptr || chunk.state == nullptr) {
       chunk.next.reset();
       chunk.state.reset();
@@ -415,7 +418,7 @@ Status FixedPool<Mode>::grow() noexcept {
   const auto generation = static_cast<std::uint8_t>((chunk.generation + 1) & kGenerationMask);
   const auto first = static_cast<std::uint32_t>(slot << chunk_shift_);
   for (std::uint32_t i = 0; i < count; ++i) {
-    chunk.state[i].store(mark(generation, kFresh), std::memory_order_relaxed);
+    state_of(chunk, i).store(mark(generation, kFresh), std::memory_order_relaxed);
     chunk.next[i].store(i + 1 < count ? first + i + 1 : kNil, std::memory_order_relaxed);
   }
   chunk.base = reinterpret_cast<std::uintptr_t>(memory);
@@ -579,8 +582,8 @@ Status FixedPool<Mode>::bad_free(const void* ptr) const noexcept {
     return fail(Status::kInvalidFree, "0x%" PRIxPTR " points %zu bytes into block 0x%" PRIxPTR " (size %zu)",
                 address, into, address - into, block_size_);
   }
-  const std::size_t slot = (address - entry->base) / stride_;
-  const std::uint8_t kind = chunks_[entry->chunk].state[slot].load(std::memory_order_relaxed) & 3;
+  const auto slot = static_cast<std::uint32_t>((address - entry->base) / stride_);
+  const std::uint8_t kind = state_of(chunks_[entry->chunk], slot).load(std::memory_order_relaxed) & 3;
   if (kind == kFresh) {
     return fail(Status::kInvalidFree, "0x%" PRIxPTR " was never handed out (a free block of %zu bytes)", address,
                 block_size_);
@@ -633,7 +636,7 @@ Status FixedPool<Mode>::check(const std::size_t* parked) const noexcept {
     ++live_chunks;
     live_blocks += chunk.blocks;
     for (std::uint32_t s = 0; s < chunk.blocks; ++s) {
-      const std::uint8_t state = chunk.state[s].load(std::memory_order_relaxed);
+      const std::uint8_t state = state_of(chunk, s).load(std::memory_order_relaxed);
       if ((state >> 2) != chunk.generation) {
         return fail(Status::kCorrupted, "fixed pool: block %u of chunk %zu has state %u, not of generation %u", s,
                     c, state, chunk.generation);
@@ -650,7 +653,7 @@ Status FixedPool<Mode>::check(const std::size_t* parked) const noexcept {
     if (c >= slots_used_ || chunks_[c].base == 0 || (i & slot_mask_) >= chunks_[c].blocks) {
       return fail(Status::kCorrupted, "fixed pool: free list holds index %u outside every live chunk", i);
     }
-    const std::uint8_t state = chunks_[c].state[i & slot_mask_].load(std::memory_order_relaxed);
+    const std::uint8_t state = state_of(chunks_[c], i & slot_mask_).load(std::memory_order_relaxed);
     if (state != mark(chunks_[c].generation, kFree) && state != mark(chunks_[c].generation, kFresh)) {
       return fail(Status::kCorrupted, "fixed pool: allocated or parked block %u is on the free list", i);
     }

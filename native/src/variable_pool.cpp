@@ -417,32 +417,41 @@ void Tlsf::release_arena(Arena* arena) noexcept {
 
 // Only a failed free gets here, so a walk over the arena costs nothing on
 // the normal path and buys a precise diagnosis.
-[[gnu::noinline]] Status Tlsf::bad_free(const void* ptr) const noexcept {
-  if (ptr == nullptr) return fail(Status::kInvalidFree, "cannot free a null pointer");
-  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+const Tlsf::Block* Tlsf::block_containing(std::uintptr_t address) const noexcept {
   for (const Arena* arena = arenas_; arena != nullptr; arena = arena->next) {
     if (address - arena->base >= arena->size) continue;
     for (const Block* block = arena->first; block != nullptr; block = block->next_phys) {
-      const std::uintptr_t offset = address - block->address;
-      if (offset >= block->size) continue;
-      if (!block->free) {
-        return fail(Status::kInvalidFree,
-                    "0x%" PRIxPTR " points %zu bytes into the block at 0x%" PRIxPTR " (size %zu)", address,
-                    offset, block->address, block->size);
-      }
-      // The start of a free block: a block freed before (allocations hand
-      // out block starts), so a double free.
-      if (offset == 0) return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free", address);
-      // Inside free space: a block freed before and since merged with a
-      // neighbour, or an address this pool never handed out; the pool keeps
-      // no history to tell, so it claims neither.
-      return fail(Status::kInvalidFree,
-                  "0x%" PRIxPTR " is not a block in use: it lies %zu bytes into the free block at 0x%" PRIxPTR
-                  " of size %zu (freed already, or never handed out)",
-                  address, offset, block->address, block->size);
+      if (address - block->address < block->size) return block;
     }
   }
-  return fail(Status::kInvalidFree, "0x%" PRIxPTR " is not a block of this pool", address);
+  return nullptr;
+}
+
+bool Tlsf::in_free_space(const void* ptr) const noexcept {
+  const Block* block = block_containing(reinterpret_cast<std::uintptr_t>(ptr));
+  return block != nullptr && block->free;
+}
+
+[[gnu::noinline]] Status Tlsf::bad_free(const void* ptr) const noexcept {
+  if (ptr == nullptr) return fail(Status::kInvalidFree, "cannot free a null pointer");
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  const Block* block = block_containing(address);
+  if (block == nullptr) return fail(Status::kInvalidFree, "0x%" PRIxPTR " is not a block of this pool", address);
+  const std::uintptr_t offset = address - block->address;
+  if (!block->free) {
+    return fail(Status::kInvalidFree, "0x%" PRIxPTR " points %zu bytes into the block at 0x%" PRIxPTR " (size %zu)",
+                address, offset, block->address, block->size);
+  }
+  // The start of a free block: a block freed before (allocations hand
+  // out block starts), so a double free.
+  if (offset == 0) return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free", address);
+  // Inside free space: a block freed before and since merged with a
+  // neighbour, or an address this pool never handed out; the pool keeps
+  // no history to tell, so it claims neither.
+  return fail(Status::kInvalidFree,
+              "0x%" PRIxPTR " is not a block in use: it lies %zu bytes into the free block at 0x%" PRIxPTR
+              " of size %zu (freed already, or never handed out)",
+              address, offset, block->address, block->size);
 }
 
 [[gnu::noinline]] Status Tlsf::out_of_memory(std::size_t size, std::size_t align,
@@ -636,18 +645,35 @@ Status Tlsf::validate() const noexcept {
 
 }  // namespace detail
 
+// Small requests try a slab first; one the slabs cannot serve (a stricter
+// alignment, a refused carve) and every bad request go to TLSF, which serves
+// or refuses them with its own detail.
 template <ThreadSafety Mode>
 Status VariablePool<Mode>::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
   std::lock_guard guard(lock_);
+  if (slabs_.serves(size, alignment) && slabs_.allocate(core_, size, out)) [[likely]] return Status::kOk;
   return core_.allocate(size, alignment, out);
 }
 
+// A block of a slab that has since gone back to TLSF lies in TLSF's free
+// space, which TLSF alone would call an invalid free: the slabs remember
+// where their recent slabs' blocks began, and tell it for the double free
+// it is.
 template <ThreadSafety Mode>
 Status VariablePool<Mode>::deallocate(void* ptr, std::size_t* freed_size) noexcept {
   std::lock_guard guard(lock_);
-  return core_.deallocate(ptr, freed_size);
+  if (detail::SlabClasses::Slab* slab = slabs_.owner(ptr); slab != nullptr) {
+    return slabs_.deallocate(core_, slab, ptr, freed_size);
+  }
+  const Status status = core_.deallocate(ptr, freed_size);
+  if (status == Status::kInvalidFree && slabs_.was_block(ptr) && core_.in_free_space(ptr)) [[unlikely]] {
+    return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free (its slab has gone back to the arena)",
+                reinterpret_cast<std::uintptr_t>(ptr));
+  }
+  return status;
 }
 
+// Slabs go back to TLSF as they empty, so trimming the arenas is all.
 template <ThreadSafety Mode>
 std::size_t VariablePool<Mode>::trim() noexcept {
   std::lock_guard guard(lock_);
@@ -657,13 +683,14 @@ std::size_t VariablePool<Mode>::trim() noexcept {
 template <ThreadSafety Mode>
 Status VariablePool<Mode>::validate() const noexcept {
   std::lock_guard guard(lock_);
-  return core_.validate();
+  const Status status = core_.validate();
+  return status != Status::kOk ? status : slabs_.validate(core_);
 }
 
 template <ThreadSafety Mode>
 Fragmentation VariablePool<Mode>::fragmentation() const noexcept {
   std::lock_guard guard(lock_);
-  return core_.fragmentation();
+  return slabs_.fragmentation(core_);
 }
 
 template <ThreadSafety Mode>
@@ -675,6 +702,9 @@ Reservation VariablePool<Mode>::reservation() const noexcept {
 template <ThreadSafety Mode>
 std::size_t VariablePool<Mode>::block_size(const void* ptr) const noexcept {
   std::lock_guard guard(lock_);
+  if (const detail::SlabClasses::Slab* slab = slabs_.owner(ptr); slab != nullptr) {
+    return slabs_.block_size(slab, ptr);
+  }
   return core_.block_size(ptr);
 }
 

@@ -64,7 +64,8 @@ struct FixedPoolConfig {
 /// - Batches move a whole chain of blocks with one CAS or lock hold, and
 ///   every block is still checked through its state byte.
 /// - Host metadata: a table of up to 65536 chunk records (32 bytes each) made
-///   at creation, plus 5 bytes per block. In kLockFree mode, and whenever
+///   at creation, plus 5 bytes per block (68 in chunks of fewer than 64
+///   blocks, where each state byte gets a cache line of its own). In kLockFree mode, and whenever
 ///   thread caches park blocks without the lock, every chunk snapshot
 ///   published by growth and trim is retained until destruction, because a
 ///   concurrent free may still be searching it.
@@ -231,6 +232,14 @@ class FixedPool {
   [[gnu::noinline]] Status bad_request(std::size_t size, std::size_t alignment) const noexcept;
   [[gnu::noinline]] Status bad_free(const void* ptr) const noexcept;
 
+  // Neighbouring blocks keep their state bytes on different cache lines (a
+  // transpose: slot s sits on line s % lines): a thread cache's refill takes
+  // a run of neighbours off the stack, and two threads parking blocks a few
+  // slots apart would otherwise write one line from two cores on every
+  // call. Chunks of fewer than 64 blocks give each block a line.
+  [[nodiscard]] std::atomic<std::uint8_t>& state_of(const Chunk& chunk, std::uint32_t slot) const noexcept {
+    return chunk.state[(slot & state_lines_mask_) << 6 | slot >> state_lines_shift_];
+  }
   [[nodiscard]] std::atomic<std::uint32_t>& link(std::uint32_t index) const noexcept {
     return chunks_[index >> chunk_shift_].next[index & slot_mask_];
   }
@@ -245,6 +254,8 @@ class FixedPool {
   const std::size_t chunk_alignment_;
   const unsigned chunk_shift_;
   const std::uint32_t slot_mask_;
+  const std::uint32_t state_lines_mask_;  // state cache lines per chunk, minus one
+  const unsigned state_lines_shift_;
   const std::size_t max_chunks_;
   const std::size_t max_blocks_;
   std::shared_ptr<Backend> backend_;
@@ -294,7 +305,7 @@ template <ThreadSafety Mode>
   const std::size_t offset = address - entry->base;
   const std::size_t slot = by_stride_.divide(offset);
   if (slot * stride_ != offset) [[unlikely]] return bad_free(ptr);
-  auto& state = chunks_[entry->chunk].state[slot];
+  auto& state = state_of(chunks_[entry->chunk], static_cast<std::uint32_t>(slot));
   std::uint8_t expected = mark(entry->generation, kAllocated);
   if constexpr (kConcurrent) {
     if (!state.compare_exchange_strong(expected, mark(entry->generation, kind), std::memory_order_acq_rel,
@@ -315,7 +326,7 @@ template <ThreadSafety Mode>
 [[gnu::always_inline]] inline void* FixedPool<Mode>::hand_out(std::uint32_t index, std::uint8_t kind) noexcept {
   const Chunk& chunk = chunks_[index >> chunk_shift_];
   const std::uint32_t slot = index & slot_mask_;
-  chunk.state[slot].store(mark(chunk.generation, kind), std::memory_order_relaxed);
+  state_of(chunk, slot).store(mark(chunk.generation, kind), std::memory_order_relaxed);
   return reinterpret_cast<void*>(chunk.base + slot * stride_);
 }
 

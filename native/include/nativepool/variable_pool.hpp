@@ -5,7 +5,9 @@
 ///
 /// Allocation and free are O(1): free blocks sit in size-class lists indexed
 /// by two bitmaps, so finding a fitting class is two count-trailing-zeros;
-/// freed blocks merge at once with their free physical neighbours. All block
+/// freed blocks merge at once with their free physical neighbours. Small
+/// sizes come from slabs of equal blocks carved from the same arenas
+/// (slab_classes.hpp). All block
 /// metadata lives in host-side nodes, never in the managed memory, so the
 /// same pool manages device memory the CPU cannot touch.
 #pragma once
@@ -19,6 +21,7 @@
 #include "nativepool/address_map.hpp"
 #include "nativepool/backend.hpp"
 #include "nativepool/pool.hpp"
+#include "nativepool/slab_classes.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/thread_safety.hpp"
 
@@ -37,6 +40,11 @@ struct VariablePoolConfig {
   std::size_t initial_bytes = 0;
   /// Upper bound on the bytes reserved from the backend; 0 means unbounded.
   std::size_t max_bytes = 0;
+  /// Requests up to this many bytes (at most 1024) come from size-class
+  /// slabs carved from the arenas (slab_classes.hpp): a bit of metadata per
+  /// block instead of TLSF's ~98 bytes. 0, arenas under 1 MiB or a
+  /// granularity under 16: every size from TLSF.
+  std::size_t slab_limit = 1024;
 };
 
 namespace detail {
@@ -62,6 +70,8 @@ class Tlsf {
   [[nodiscard]] Fragmentation fragmentation() const noexcept;
   [[nodiscard]] Reservation reservation() const noexcept;
   [[nodiscard]] std::size_t block_size(const void* ptr) const noexcept;
+  /// Whether @p ptr lies in a free block. O(blocks): for diagnoses only.
+  [[nodiscard]] bool in_free_space(const void* ptr) const noexcept;
   [[nodiscard]] std::size_t granularity() const noexcept { return granularity_; }
   [[nodiscard]] const Backend& backend() const noexcept { return *backend_; }
 
@@ -120,6 +130,7 @@ class Tlsf {
   void release_node(Block* node) noexcept;
   void release_arena(Arena* arena) noexcept;
   Status bad_request(std::size_t size, std::size_t alignment) const noexcept;
+  [[nodiscard]] const Block* block_containing(std::uintptr_t address) const noexcept;
   Status bad_free(const void* ptr) const noexcept;
   Status out_of_memory(std::size_t size, std::size_t align, const char* reason) const noexcept;
   [[nodiscard]] std::size_t largest_free() const noexcept;
@@ -216,12 +227,16 @@ class VariablePool {
 
  private:
   VariablePool(const VariablePoolConfig& config, std::shared_ptr<Backend> backend) noexcept
-      : granularity_(config.granularity), core_(config, std::move(backend)) {}
+      : granularity_(config.granularity),
+        core_(config, std::move(backend)),
+        slabs_(config.granularity, config.arena_size, config.slab_limit) {}
 
   // Immutable copy, so counted_size() needs neither the lock nor a call.
   const std::size_t granularity_;
   [[no_unique_address]] mutable LockFor<Mode> lock_;
   detail::Tlsf core_;
+  // Declared after core_: its slabs are core_'s blocks.
+  detail::SlabClasses slabs_;
 };
 
 template <ThreadSafety Mode>
@@ -233,6 +248,7 @@ Status VariablePool<Mode>::create(const VariablePoolConfig& config, std::shared_
     if (out == nullptr) return fail(Status::kInvalidArgument, "variable pool: out is null");
     const Status config_status = detail::Tlsf::check_config(config, backend.get());
     if (config_status != Status::kOk) return config_status;
+    if (Status status = detail::SlabClasses::check_limit(config.slab_limit); status != Status::kOk) return status;
     std::unique_ptr<VariablePool> pool(new (std::nothrow) VariablePool(config, std::move(backend)));
     if (pool == nullptr) return fail(Status::kInternal, "variable pool: out of host memory for the pool");
     const Status initial_status = pool->core_.reserve_initial();

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file slab_classes.hpp
+/// @brief SlabClasses: the small sizes of a VariablePool, served from runs of
+/// equal blocks (slabs) carved from its TLSF arenas.
+///
+/// TLSF keeps a 64-byte node and an address-map entry per block, about 98
+/// bytes of host memory: more than a 16-byte block itself. Small blocks come
+/// instead from slabs of kSlabBytes, each carved from TLSF as one block
+/// aligned to its own size and cut into blocks of one size class. A slab's
+/// record, outside the managed memory like all metadata, is a bitmap of its
+/// free blocks (one bit per block) and a few words: under 0.2 bytes per
+/// 16-byte block and under 3 bytes per 1 KiB block. A free finds its slab by
+/// masking the address and one lookup in a map of slab bases, so it costs
+/// about what a TLSF free costs, and merges nothing.
+///
+/// Every multiple of the granularity up to the limit is a class of its own,
+/// so a block is exactly counted_size() bytes and the statistics stay exact.
+/// A block's alignment is the largest power of two dividing its size: a
+/// request for a stricter alignment goes to TLSF, as does a request the
+/// carve of a new slab cannot serve (a pool at its maximum, a refusing
+/// backend), so slabs never make a request fail that TLSF would serve.
+///
+/// A slab goes back to TLSF as soon as its last block is freed: an idle pool
+/// is fully coalesced, trim() works on arenas alone, and a class holds no
+/// memory while it has no live block. The price is a carve and a merge each
+/// time a class's only live block comes and goes.
+///
+/// Not thread-safe: VariablePool calls it under the same lock as TLSF.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "nativepool/address_map.hpp"
+#include "nativepool/math.hpp"
+#include "nativepool/pool.hpp"
+#include "nativepool/status.hpp"
+
+namespace nativepool::detail {
+
+class Tlsf;
+
+class SlabClasses {
+ public:
+  /// Bytes per slab, and their alignment: the mask that finds a block's slab.
+  static constexpr std::size_t kSlabBytes = std::size_t{64} << 10;
+  /// The largest limit: every slab then holds at least 64 blocks.
+  static constexpr std::size_t kMaxLimit = 1024;
+  /// Finer granularities would need more classes than they are worth.
+  static constexpr std::size_t kMinGranularity = 16;
+
+  /// Arenas smaller than this serve every size from TLSF: a slab would take
+  /// a sixteenth of one or more.
+  static constexpr std::size_t kMinArenaSize = 16 * kSlabBytes;
+
+  /// Classes for every multiple of @p granularity up to @p limit (checked
+  /// by check_limit); none when @p arena_size is below kMinArenaSize or the
+  /// granularity below kMinGranularity.
+  SlabClasses(std::size_t granularity, std::size_t arena_size, std::size_t limit) noexcept;
+  /// kInvalidArgument for a limit above kMaxLimit.
+  [[nodiscard]] static Status check_limit(std::size_t limit) noexcept;
+  /// Frees the records; the slabs' memory goes back with the TLSF arenas.
+  ~SlabClasses();
+  SlabClasses(const SlabClasses&) = delete;
+  SlabClasses& operator=(const SlabClasses&) = delete;
+
+  /// Whether a request of @p size bytes aligned to @p alignment (as
+  /// allocate() takes them) belongs to a class.
+  [[nodiscard]] bool serves(std::size_t size, std::size_t alignment) const noexcept {
+    return size - 1 < limit_ && (alignment & (alignment - 1)) == 0 &&
+           alignment <= natural_alignment(round_up(size, granularity_));
+  }
+  /// Hands out a block of a request serves() accepts, carving a new slab
+  /// from @p tlsf when the class has no free block; false (nothing changed)
+  /// when the carve fails.
+  [[nodiscard]] bool allocate(Tlsf& tlsf, std::size_t size, void** out) noexcept;
+
+  /// The slab @p ptr lies in, or nullptr: then it is TLSF's to judge.
+  struct Slab;
+  [[nodiscard]] Slab* owner(const void* ptr) const noexcept {
+    return slabs_.find(reinterpret_cast<std::uintptr_t>(ptr) & ~(kSlabBytes - 1));
+  }
+  /// Frees @p ptr in @p slab: kInvalidFree for an address inside a block,
+  /// kDoubleFree for a free block, unchanged either way. An emptied slab
+  /// goes back to @p tlsf.
+  [[nodiscard]] Status deallocate(Tlsf& tlsf, Slab* slab, void* ptr, std::size_t* freed_size) noexcept;
+
+  /// Whether @p ptr was a block start in one of the last kRemembered slabs
+  /// that went back to TLSF: freeing it now, if TLSF has not reused the
+  /// space, is a double free.
+  [[nodiscard]] bool was_block(const void* ptr) const noexcept;
+
+  /// Size of the live block at @p ptr in @p slab, or 0.
+  [[nodiscard]] std::size_t block_size(const Slab* slab, const void* ptr) const noexcept;
+  /// @p tlsf's figures plus the slabs' free blocks; a slab's tail, which
+  /// its class size does not divide, counts as free bytes in no block.
+  [[nodiscard]] Fragmentation fragmentation(const Tlsf& tlsf) const noexcept;
+  /// Bitmaps, counts and lists agree, and every slab is a live TLSF block
+  /// of kSlabBytes. Quiescent.
+  [[nodiscard]] Status validate(const Tlsf& tlsf) const noexcept;
+
+ private:
+  static constexpr std::size_t kMaxClasses = kMaxLimit / kMinGranularity;
+
+  static constexpr std::size_t natural_alignment(std::size_t size) noexcept {
+    return size & (~size + 1);
+  }
+  [[nodiscard]] std::size_t class_of(std::size_t rounded) const noexcept {
+    return (rounded >> granularity_shift_) - 1;
+  }
+  [[gnu::noinline]] bool carve(Tlsf& tlsf, std::size_t cls) noexcept;
+  void release(Tlsf& tlsf, Slab* slab) noexcept;
+  static void push(Slab* slab, Slab** list) noexcept;
+  static void remove(Slab* slab, Slab** list) noexcept;
+  static void move(Slab* slab, Slab** from, Slab** to) noexcept;
+  [[gnu::noinline]] Status bad_free(const Slab* slab, const void* ptr) const noexcept;
+
+  struct Class {
+    std::size_t size = 0;
+    std::uint32_t blocks = 0;  // per slab
+    std::uint32_t words = 0;   // bitmap words per slab
+    ExactDivider by_size{1};
+    Slab* partial = nullptr;  // slabs with a free block, the most recent first
+    Slab* full = nullptr;
+  };
+
+  static constexpr std::size_t kRemembered = 64;
+  struct Released {
+    std::uintptr_t base = 0;
+    std::size_t cls = 0;
+  };
+
+  const std::size_t granularity_;
+  const unsigned granularity_shift_;
+  const std::size_t limit_;  // the largest class size; 0: no classes
+  Class classes_[kMaxClasses];
+  AddressMap<Slab> slabs_;
+  std::size_t free_blocks_ = 0;  // in all slabs
+  std::size_t free_bytes_ = 0;   // the free blocks' bytes and the tails
+  Released released_[kRemembered];  // a ring, the next to overwrite at released_next_
+  std::size_t released_next_ = 0;
+};
+
+}  // namespace nativepool::detail

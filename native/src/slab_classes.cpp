@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "nativepool/slab_classes.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cinttypes>
+#include <new>
+
+#include "nativepool/variable_pool.hpp"
+
+namespace nativepool::detail {
+
+// The record of one slab; its bitmap (1 = free) follows it in the same
+// allocation, sized for its class.
+struct SlabClasses::Slab {
+  std::uintptr_t base;
+  Slab* prev;  // in its class's partial list while it has a free block,
+  Slab* next;  // in its full list otherwise
+  std::uint32_t free;
+  std::uint32_t hint;  // no bitmap word below it has a free bit
+  std::uint16_t cls;
+
+  std::uint64_t* bits() noexcept { return reinterpret_cast<std::uint64_t*>(this + 1); }
+  const std::uint64_t* bits() const noexcept { return reinterpret_cast<const std::uint64_t*>(this + 1); }
+};
+
+SlabClasses::SlabClasses(std::size_t granularity, std::size_t arena_size, std::size_t limit) noexcept
+    : granularity_(granularity),
+      granularity_shift_(floor_log2(granularity)),
+      limit_(arena_size >= kMinArenaSize && granularity >= kMinGranularity ? limit / granularity * granularity
+                                                                            : 0) {
+  for (std::size_t size = granularity_; size <= limit_; size += granularity_) {
+    Class& c = classes_[class_of(size)];
+    c.size = size;
+    c.blocks = static_cast<std::uint32_t>(kSlabBytes / size);
+    c.words = (c.blocks + 63) / 64;
+    c.by_size = ExactDivider(size);
+  }
+}
+
+SlabClasses::~SlabClasses() {
+  for (Class& c : classes_) {
+    for (Slab* list : {c.partial, c.full}) {
+      while (list != nullptr) {
+        Slab* slab = list;
+        list = slab->next;
+        ::operator delete(slab);
+      }
+    }
+  }
+}
+
+Status SlabClasses::check_limit(std::size_t limit) noexcept {
+  if (limit > kMaxLimit) {
+    return fail(Status::kInvalidArgument, "variable pool: slab_limit %zu exceeds %zu (0: no slabs)", limit,
+                kMaxLimit);
+  }
+  return Status::kOk;
+}
+
+bool SlabClasses::allocate(Tlsf& tlsf, std::size_t size, void** out) noexcept {
+  const std::size_t cls = class_of(round_up(size, granularity_));
+  Class& c = classes_[cls];
+  if (c.partial == nullptr) [[unlikely]] {
+    if (!carve(tlsf, cls)) return false;
+  }
+  Slab* slab = c.partial;
+  std::uint64_t* bits = slab->bits();
+  std::uint32_t word = slab->hint;
+  while (bits[word] == 0) ++word;  // the slab has a free block, so this ends
+  const auto bit = static_cast<unsigned>(std::countr_zero(bits[word]));
+  bits[word] &= bits[word] - 1;
+  slab->hint = word;
+  --free_blocks_;
+  free_bytes_ -= c.size;
+  if (--slab->free == 0) move(slab, &c.partial, &c.full);
+  *out = reinterpret_cast<void*>(slab->base + (std::size_t{word} * 64 + bit) * c.size);
+  return true;
+}
+
+Status SlabClasses::deallocate(Tlsf& tlsf, Slab* slab, void* ptr, std::size_t* freed_size) noexcept {
+  Class& c = classes_[slab->cls];
+  const std::size_t offset = reinterpret_cast<std::uintptr_t>(ptr) - slab->base;
+  const std::size_t index = c.by_size.divide(offset);
+  std::uint64_t& word = slab->bits()[index / 64];
+  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+  if (index * c.size != offset || index >= c.blocks || (word & bit) != 0) [[unlikely]] return bad_free(slab, ptr);
+  word |= bit;
+  slab->hint = std::min(slab->hint, static_cast<std::uint32_t>(index / 64));
+  ++free_blocks_;
+  free_bytes_ += c.size;
+  if (freed_size != nullptr) *freed_size = c.size;
+  if (slab->free++ == 0) move(slab, &c.full, &c.partial);
+  if (slab->free == c.blocks) release(tlsf, slab);
+  return Status::kOk;
+}
+
+// Everything the carve needs is secured before TLSF hands out the slab, so a
+// failure leaves both unchanged.
+bool SlabClasses::carve(Tlsf& tlsf, std::size_t cls) noexcept {
+  Class& c = classes_[cls];
+  if (!slabs_.reserve(slabs_.size() + 1)) return false;
+  void* record = ::operator new(sizeof(Slab) + c.words * sizeof(std::uint64_t), std::nothrow);
+  if (record == nullptr) return false;
+  void* memory = nullptr;
+  if (tlsf.allocate(kSlabBytes, kSlabBytes, &memory) != Status::kOk) {
+    ::operator delete(record);
+    return false;
+  }
+  auto* slab = new (record) Slab{reinterpret_cast<std::uintptr_t>(memory), nullptr, nullptr, c.blocks, 0,
+                                 static_cast<std::uint16_t>(cls)};
+  std::uint64_t* bits = slab->bits();
+  std::fill(bits, bits + c.words, ~std::uint64_t{0});
+  if (c.blocks % 64 != 0) bits[c.words - 1] = (std::uint64_t{1} << (c.blocks % 64)) - 1;
+  slabs_.insert(slab->base, slab);
+  push(slab, &c.partial);
+  free_blocks_ += c.blocks;
+  free_bytes_ += kSlabBytes;  // the blocks and the tail
+  return true;
+}
+
+void SlabClasses::release(Tlsf& tlsf, Slab* slab) noexcept {
+  Class& c = classes_[slab->cls];
+  remove(slab, &c.partial);
+  slabs_.take(slab->base);
+  free_blocks_ -= c.blocks;
+  free_bytes_ -= kSlabBytes;
+  released_[released_next_] = Released{slab->base, slab->cls};
+  released_next_ = (released_next_ + 1) % kRemembered;
+  const Status status = tlsf.deallocate(reinterpret_cast<void*>(slab->base), nullptr);
+  static_cast<void>(status);  // a live TLSF block since the carve: validate() checks it
+  ::operator delete(slab);
+}
+
+void SlabClasses::push(Slab* slab, Slab** list) noexcept {
+  slab->prev = nullptr;
+  slab->next = *list;
+  if (*list != nullptr) (*list)->prev = slab;
+  *list = slab;
+}
+
+void SlabClasses::remove(Slab* slab, Slab** list) noexcept {
+  if (slab->prev != nullptr) {
+    slab->prev->next = slab->next;
+  } else {
+    *list = slab->next;
+  }
+  if (slab->next != nullptr) slab->next->prev = slab->prev;
+}
+
+void SlabClasses::move(Slab* slab, Slab** from, Slab** to) noexcept {
+  remove(slab, from);
+  push(slab, to);
+}
+
+Status SlabClasses::bad_free(const Slab* slab, const void* ptr) const noexcept {
+  const Class& c = classes_[slab->cls];
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  const std::size_t index = (address - slab->base) / c.size;
+  const std::uintptr_t start = slab->base + index * c.size;
+  if (index >= c.blocks) {
+    return fail(Status::kInvalidFree, "0x%" PRIxPTR " lies in the unused tail of a %zu-byte slab at 0x%" PRIxPTR,
+                address, c.size, slab->base);
+  }
+  const bool free = (slab->bits()[index / 64] >> (index % 64) & 1) != 0;
+  if (address == start) return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free", address);
+  if (free) {
+    return fail(Status::kInvalidFree,
+                "0x%" PRIxPTR " is not a block in use: it lies %zu bytes into the free block at 0x%" PRIxPTR,
+                address, address - start, start);
+  }
+  return fail(Status::kInvalidFree, "0x%" PRIxPTR " points %zu bytes into the block at 0x%" PRIxPTR " (size %zu)",
+              address, address - start, start, c.size);
+}
+
+bool SlabClasses::was_block(const void* ptr) const noexcept {
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  // Newest first: the same space may have been a slab of another class since.
+  for (std::size_t age = 1; age <= kRemembered; ++age) {
+    const Released& slab = released_[(released_next_ + kRemembered - age) % kRemembered];
+    if (slab.base == 0 || address - slab.base >= kSlabBytes) continue;
+    const Class& c = classes_[slab.cls];
+    const std::size_t offset = address - slab.base;
+    return offset % c.size == 0 && offset / c.size < c.blocks;
+  }
+  return false;
+}
+
+std::size_t SlabClasses::block_size(const Slab* slab, const void* ptr) const noexcept {
+  const Class& c = classes_[slab->cls];
+  const std::size_t offset = reinterpret_cast<std::uintptr_t>(ptr) - slab->base;
+  const std::size_t index = c.by_size.divide(offset);
+  if (index * c.size != offset || index >= c.blocks) return 0;
+  return (slab->bits()[index / 64] >> (index % 64) & 1) != 0 ? 0 : c.size;
+}
+
+Fragmentation SlabClasses::fragmentation(const Tlsf& tlsf) const noexcept {
+  Fragmentation f = tlsf.fragmentation();
+  if (free_bytes_ == 0) return f;
+  f.free_bytes += free_bytes_;
+  f.free_blocks += free_blocks_;
+  for (std::size_t cls = class_of(limit_) + 1; cls-- > 0;) {
+    if (classes_[cls].partial != nullptr) {
+      f.largest_free_block = std::max<std::uint64_t>(f.largest_free_block, classes_[cls].size);
+      break;
+    }
+  }
+  f.external_fragmentation = 1.0 - static_cast<double>(f.largest_free_block) / static_cast<double>(f.free_bytes);
+  return f;
+}
+
+// Walks every slab through its class's lists: each must be where its count
+// puts it, agree with its bitmap and the map, and be a live TLSF block.
+Status SlabClasses::validate(const Tlsf& tlsf) const noexcept {
+  std::size_t slabs = 0;
+  std::size_t free_blocks = 0;
+  std::size_t free_bytes = 0;
+  for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
+    const Class& c = classes_[cls];
+    for (const Slab* list : {c.partial, c.full}) {
+      for (const Slab* slab = list; slab != nullptr; slab = slab->next) {
+        std::size_t free = 0;
+        bool hinted = slab->hint < c.words;
+        for (std::uint32_t w = 0; w < c.words; ++w) {
+          free += static_cast<std::size_t>(std::popcount(slab->bits()[w]));
+          if (w < slab->hint && slab->bits()[w] != 0) hinted = false;
+        }
+        const bool listed_right = (list == c.partial) == (slab->free != 0);
+        if (slab->cls != cls || free != slab->free || free >= c.blocks || !hinted || !listed_right ||
+            (slab->next != nullptr && slab->next->prev != slab) || slabs_.find(slab->base) != slab) {
+          return fail(Status::kCorrupted,
+                      "the %zu-byte slab at 0x%" PRIxPTR " counts %u free blocks, its bitmap %zu (hint %u, %s list)",
+                      c.size, slab->base, slab->free, free, slab->hint, list == c.partial ? "partial" : "full");
+        }
+        if (tlsf.block_size(reinterpret_cast<const void*>(slab->base)) != kSlabBytes) {
+          return fail(Status::kCorrupted, "the slab at 0x%" PRIxPTR " is not a live %zu-byte TLSF block",
+                      slab->base, kSlabBytes);
+        }
+        ++slabs;
+        free_blocks += free;
+        free_bytes += kSlabBytes - (c.blocks - free) * c.size;
+      }
+    }
+  }
+  if (slabs != slabs_.size() || free_blocks != free_blocks_ || free_bytes != free_bytes_) {
+    return fail(Status::kCorrupted,
+                "slabs: %zu listed, %zu mapped; %zu free blocks (%zu bytes), counted %zu (%zu bytes)", slabs,
+                slabs_.size(), free_blocks, free_bytes, free_blocks_, free_bytes_);
+  }
+  if (!slabs_.consistent()) return fail(Status::kCorrupted, "the slab map breaks its probing invariant");
+  return Status::kOk;
+}
+
+}  // namespace nativepool::detail

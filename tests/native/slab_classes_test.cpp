@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: Apache-2.0
+// The slab classes of a VariablePool (slab_classes.hpp): small sizes from
+// slabs, exact figures, bad frees, the fall-backs to TLSF, and threads.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "nativepool/host_backend.hpp"
+#include "nativepool/pool_factory.hpp"
+#include "nativepool/variable_pool.hpp"
+
+namespace nativepool {
+namespace {
+
+using detail::SlabClasses;
+using Pool1 = VariablePool<ThreadSafety::kNone>;
+constexpr std::size_t kKiB = 1024;
+constexpr std::size_t kMiB = 1024 * kKiB;
+
+VariablePoolConfig slab_config(std::size_t arena = kMiB, std::size_t max = 0, std::size_t limit = 1024) {
+  VariablePoolConfig config;
+  config.arena_size = arena;
+  config.max_bytes = max;
+  config.slab_limit = limit;
+  return config;
+}
+
+template <class P = Pool1>
+std::unique_ptr<P> make(const VariablePoolConfig& config) {
+  std::unique_ptr<P> pool;
+  EXPECT_EQ(P::create(config, std::make_shared<MmapBackend>(), &pool), Status::kOk) << error_detail();
+  return pool;
+}
+
+std::uintptr_t slab_of(const void* ptr) {
+  return reinterpret_cast<std::uintptr_t>(ptr) & ~(SlabClasses::kSlabBytes - 1);
+}
+
+// What the figures must satisfy with @p in_use bytes handed out.
+template <class P>
+void expect_balanced(const P& pool, std::size_t in_use) {
+  EXPECT_EQ(pool.fragmentation().free_bytes + in_use, pool.reservation().bytes);
+  EXPECT_EQ(pool.validate(), Status::kOk) << error_detail();
+}
+
+template <class P>
+void expect_coalesced(const P& pool) {
+  const Fragmentation f = pool.fragmentation();
+  EXPECT_EQ(f.free_bytes, pool.reservation().bytes);
+  EXPECT_EQ(f.free_blocks, pool.reservation().regions) << "an emptied slab went back to TLSF and merged";
+  EXPECT_EQ(pool.validate(), Status::kOk) << error_detail();
+}
+
+TEST(SlabClasses, EverySmallSizeComesFromOneSlabPerClass) {
+  auto pool = make(slab_config());
+  for (std::size_t size = 16; size <= 1024; size += 16) {
+    std::vector<void*> blocks(SlabClasses::kSlabBytes / size);
+    for (void*& p : blocks) ASSERT_EQ(pool->allocate(size - 7, 0, &p), Status::kOk) << error_detail();
+    std::set<std::uintptr_t> slabs;
+    for (void* p : blocks) {
+      slabs.insert(slab_of(p));
+      EXPECT_EQ(pool->block_size(p), size);
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % (size & (~size + 1)), 0u) << "natural alignment";
+    }
+    EXPECT_EQ(slabs.size(), 1u) << size << "-byte blocks fill exactly one slab";
+    EXPECT_EQ(pool->fragmentation().free_bytes + blocks.size() * size, pool->reservation().bytes);
+    expect_balanced(*pool, blocks.size() * size);
+    for (void* p : blocks) ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+    expect_coalesced(*pool);
+  }
+}
+
+TEST(SlabClasses, TheTailCountsAsFreeBytesInNoBlock) {
+  auto pool = make(slab_config());
+  void* p = nullptr;
+  ASSERT_EQ(pool->allocate(48, 0, &p), Status::kOk);
+  const Fragmentation busy = pool->fragmentation();
+  const std::size_t blocks = SlabClasses::kSlabBytes / 48;  // 1365, leaving 16 bytes
+  expect_balanced(*pool, 48);  // so the tail is in the free bytes
+  std::size_t freed = 0;
+  ASSERT_EQ(pool->deallocate(p, &freed), Status::kOk);
+  EXPECT_EQ(freed, 48u);
+  EXPECT_GE(busy.free_blocks, blocks) << "the slab's other blocks, and TLSF's around the slab";
+  expect_coalesced(*pool);
+}
+
+TEST(SlabClasses, BadFreesAreRefusedAndChangeNothing) {
+  auto pool = make(slab_config());
+  void* a = nullptr;
+  void* b = nullptr;
+  ASSERT_EQ(pool->allocate(48, 0, &a), Status::kOk);
+  ASSERT_EQ(pool->allocate(48, 0, &b), Status::kOk);
+  const Fragmentation before = pool->fragmentation();
+  auto* base = reinterpret_cast<char*>(slab_of(a));
+  EXPECT_EQ(pool->deallocate(static_cast<char*>(a) + 8, nullptr), Status::kInvalidFree);
+  EXPECT_NE(std::strstr(error_detail(), "points 8 bytes into the block"), nullptr) << error_detail();
+  EXPECT_EQ(pool->deallocate(base + SlabClasses::kSlabBytes - 8, nullptr), Status::kInvalidFree);
+  EXPECT_NE(std::strstr(error_detail(), "unused tail of a 48-byte slab"), nullptr) << error_detail();
+  EXPECT_EQ(pool->deallocate(base + 48 * 100, nullptr), Status::kDoubleFree) << "a free block's start";
+  EXPECT_EQ(pool->deallocate(base + 48 * 100 + 1, nullptr), Status::kInvalidFree);
+  EXPECT_NE(std::strstr(error_detail(), "into the free block"), nullptr) << error_detail();
+  EXPECT_EQ(pool->block_size(base + 48 * 100), 0u);
+  EXPECT_EQ(pool->block_size(static_cast<char*>(a) + 8), 0u);
+  const Fragmentation after = pool->fragmentation();
+  EXPECT_EQ(after.free_bytes, before.free_bytes);
+  EXPECT_EQ(after.free_blocks, before.free_blocks);
+  ASSERT_EQ(pool->deallocate(a, nullptr), Status::kOk);
+  EXPECT_EQ(pool->deallocate(a, nullptr), Status::kDoubleFree);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  ASSERT_EQ(pool->deallocate(b, nullptr), Status::kOk);
+  // The slab went back to TLSF and merged, yet the free is still told for
+  // the double free it is; an address that was no block start is not.
+  EXPECT_EQ(pool->deallocate(b, nullptr), Status::kDoubleFree);
+  EXPECT_NE(std::strstr(error_detail(), "is already free (its slab has gone back to the arena)"), nullptr)
+      << error_detail();
+  EXPECT_EQ(pool->deallocate(static_cast<char*>(b) + 8, nullptr), Status::kInvalidFree);
+  // Once TLSF reuses the space, the address is judged by what is there now.
+  void* reuse = nullptr;
+  ASSERT_EQ(pool->allocate(pool->reservation().bytes, 0, &reuse), Status::kOk) << error_detail();
+  EXPECT_EQ(pool->deallocate(b, nullptr), Status::kInvalidFree);
+  ASSERT_EQ(pool->deallocate(reuse, nullptr), Status::kOk);
+  expect_coalesced(*pool);
+}
+
+TEST(SlabClasses, WhatSlabsCannotServeGoesToTlsf) {
+  // A stricter alignment than the class's own.
+  auto pool = make(slab_config());
+  void* p = nullptr;
+  ASSERT_EQ(pool->allocate(48, 64, &p), Status::kOk);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % 64, 0u);
+  EXPECT_EQ(pool->block_size(p), 48u);
+  ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+  // Above the limit, or with slabs off.
+  for (const VariablePoolConfig& config : {slab_config(kMiB, 0, 256), slab_config(kMiB, 0, 0), slab_config(kMiB / 2)}) {
+    auto tlsf_only = make(config);
+    void* q = nullptr;
+    ASSERT_EQ(tlsf_only->allocate(512, 0, &q), Status::kOk);
+    EXPECT_EQ(tlsf_only->fragmentation().free_blocks, 1u) << "one TLSF block cut from the arena, no slab";
+    ASSERT_EQ(tlsf_only->deallocate(q, nullptr), Status::kOk);
+    expect_coalesced(*tlsf_only);
+  }
+  // A pool at its maximum cannot carve a slab, but TLSF still fits the block.
+  auto full = make(slab_config(kMiB, kMiB));
+  void* big = nullptr;
+  ASSERT_EQ(full->allocate(kMiB - 32 * kKiB, 0, &big), Status::kOk);
+  void* small = nullptr;
+  ASSERT_EQ(full->allocate(16, 0, &small), Status::kOk) << error_detail();
+  EXPECT_EQ(full->block_size(small), 16u);
+  expect_balanced(*full, kMiB - 32 * kKiB + 16);
+  ASSERT_EQ(full->deallocate(small, nullptr), Status::kOk);
+  ASSERT_EQ(full->deallocate(big, nullptr), Status::kOk);
+  expect_coalesced(*full);
+}
+
+TEST(SlabClasses, ConfigLimit) {
+  std::unique_ptr<Pool1> pool;
+  EXPECT_EQ(Pool1::create(slab_config(kMiB, 0, 2048), std::make_shared<MmapBackend>(), &pool),
+            Status::kInvalidArgument);
+  EXPECT_STREQ(error_detail(), "variable pool: slab_limit 2048 exceeds 1024 (0: no slabs)");
+}
+
+// Random sizes and alignments on both sides of the limit, freed in random
+// order: every figure balances throughout and the pool ends coalesced.
+TEST(SlabClasses, RandomMixKeepsEveryFigure) {
+  auto pool = make(slab_config(2 * kMiB));
+  std::mt19937 rng(7);
+  std::vector<std::pair<void*, std::size_t>> live;
+  std::size_t in_use = 0;
+  for (int i = 0; i < 40000; ++i) {
+    if (live.empty() || rng() % 5 < 3) {
+      const std::size_t size = rng() % 8 == 0 ? 1 + rng() % (8 * kKiB) : 1 + rng() % 1100;
+      const std::size_t alignment = rng() % 6 == 0 ? std::size_t{1} << (rng() % 9) : 0;
+      void* p = nullptr;
+      ASSERT_EQ(pool->allocate(size, alignment, &p), Status::kOk) << error_detail();
+      ASSERT_EQ(pool->block_size(p), pool->counted_size(size));
+      live.emplace_back(p, pool->counted_size(size));
+      in_use += pool->counted_size(size);
+    } else {
+      const std::size_t at = rng() % live.size();
+      std::size_t freed = 0;
+      ASSERT_EQ(pool->deallocate(live[at].first, &freed), Status::kOk) << error_detail();
+      ASSERT_EQ(freed, live[at].second);
+      in_use -= freed;
+      live[at] = live.back();
+      live.pop_back();
+    }
+    if (i % 2000 == 0) {
+      expect_balanced(*pool, in_use);
+    }
+  }
+  std::shuffle(live.begin(), live.end(), rng);
+  for (auto [p, size] : live) ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+  expect_coalesced(*pool);
+  EXPECT_GT(pool->trim(), 0u);
+  EXPECT_EQ(pool->reservation().bytes, 0u);
+}
+
+// Eight threads allocate mixed sizes, hand a third of their blocks to a
+// neighbour to free, check every byte they wrote, and count what they
+// allocated and freed: the totals and the pool's own figures must agree.
+TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
+  constexpr int kThreads = 8;
+  std::unique_ptr<Pool> pool;
+  ASSERT_EQ(make_variable_pool(slab_config(4 * kMiB), ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool),
+            Status::kOk)
+      << error_detail();
+  struct Mailbox {
+    std::mutex mutex;
+    std::vector<std::pair<unsigned char*, std::size_t>> blocks;
+  };
+  std::vector<Mailbox> mail(kThreads);
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> allocated{0};
+  std::atomic<std::uint64_t> freed{0};
+  const auto release = [&](unsigned char* p, std::size_t size) {
+    for (std::size_t i = 0; i < size; ++i) {
+      if (p[i] != static_cast<unsigned char>(size)) {
+        errors.fetch_add(1);
+        break;
+      }
+    }
+    if (pool->deallocate(p) != Status::kOk) errors.fetch_add(1);
+    freed.fetch_add(1);
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<std::uint32_t>(t + 1));
+      std::vector<std::pair<unsigned char*, std::size_t>> mine;
+      for (int i = 0; i < 30000; ++i) {
+        if (mine.size() < 200 && rng() % 2 == 0) {
+          const std::size_t size = rng() % 8 == 0 ? 1 + rng() % (16 * kKiB) : 1 + rng() % 1024;
+          void* p = nullptr;
+          if (pool->allocate(size, rng() % 8 == 0 ? 64 : 0, &p) != Status::kOk) {
+            errors.fetch_add(1);
+            continue;
+          }
+          std::memset(p, static_cast<unsigned char>(size), size);
+          allocated.fetch_add(1);
+          mine.emplace_back(static_cast<unsigned char*>(p), size);
+        } else if (!mine.empty()) {
+          const std::size_t at = rng() % mine.size();
+          const auto block = mine[at];
+          mine[at] = mine.back();
+          mine.pop_back();
+          if (rng() % 3 == 0) {
+            Mailbox& next = mail[(t + 1) % kThreads];
+            std::lock_guard lock(next.mutex);
+            next.blocks.push_back(block);
+          } else {
+            release(block.first, block.second);
+          }
+        }
+        if (i % 64 == 0) {
+          std::vector<std::pair<unsigned char*, std::size_t>> inbox;
+          {
+            std::lock_guard lock(mail[t].mutex);
+            inbox.swap(mail[t].blocks);
+          }
+          for (auto [p, size] : inbox) release(p, size);
+        }
+      }
+      for (auto [p, size] : mine) release(p, size);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (Mailbox& box : mail) {
+    for (auto [p, size] : box.blocks) release(p, size);
+  }
+  EXPECT_EQ(errors.load(), 0u);
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.allocations, allocated.load());
+  EXPECT_EQ(stats.frees, freed.load());
+  EXPECT_EQ(stats.live_blocks, 0u);
+  EXPECT_EQ(stats.bytes_in_use, 0u);
+  EXPECT_EQ(stats.fragmentation.free_bytes, stats.reserved.bytes);
+  EXPECT_EQ(stats.fragmentation.free_blocks, stats.reserved.regions) << "every slab went back and merged";
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+}
+
+// Threads that come and go, each leaving nothing live, do not make the pool
+// grow: emptied slabs go back and nothing is held per thread, so 2000
+// threads need no more than the 8 at a time do (a slab or two per class in
+// use at once, 64 classes, and the holes their alignment leaves).
+TEST(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
+  std::unique_ptr<Pool> pool;
+  ASSERT_EQ(make_variable_pool(slab_config(), ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool),
+            Status::kOk);
+  std::atomic<std::uint64_t> errors{0};
+  for (int round = 0; round < 250; ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<void*> mine;
+        for (std::size_t i = 0; i < 32; ++i) {
+          void* p = nullptr;
+          if (pool->allocate(16 * (1 + (i * 7 + static_cast<std::size_t>(t)) % 64), 0, &p) != Status::kOk) {
+            errors.fetch_add(1);
+          } else {
+            mine.push_back(p);
+          }
+        }
+        for (void* p : mine) {
+          if (pool->deallocate(p) != Status::kOk) errors.fetch_add(1);
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  EXPECT_EQ(errors.load(), 0u);
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.allocations, 250u * 8 * 32);
+  EXPECT_EQ(stats.live_blocks, 0u);
+  EXPECT_LE(stats.reserved.peak_bytes, 8 * kMiB) << "2000 threads in all, 8 at a time";
+  EXPECT_EQ(stats.fragmentation.free_blocks, stats.reserved.regions) << "all coalesced";
+}
+
+}  // namespace
+}  // namespace nativepool
