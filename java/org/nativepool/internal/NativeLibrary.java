@@ -158,7 +158,7 @@ public final class NativeLibrary {
      * platform says which ones would have loaded. Only for that message: a
      * location that cannot be listed is described, not thrown.
      */
-    static String bundledPlatforms() {
+    private static String bundledPlatforms() {
         CodeSource source = NativeLibrary.class.getProtectionDomain().getCodeSource();
         if (source == null) {
             return "an unknown set of platforms (its class loader names no location)";
