@@ -3,6 +3,11 @@ package org.nativepool.internal;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystemNotFoundException;
+import java.nio.file.FileSystems;
+import java.nio.file.ProviderNotFoundException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -10,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.CodeSource;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -17,6 +23,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Properties;
+import java.util.stream.Stream;
 import org.nativepool.NativeLibraryUnavailableException;
 
 /**
@@ -44,6 +51,8 @@ public final class NativeLibrary {
     public static final String EXTRACT_DIR_PROPERTY = "nativepool.extract.dir";
 
     private static final String LIBRARY = "nativepool";
+    /** The bundled libraries lie at {@code <this>/<platform>/<library file>}. */
+    private static final String RESOURCE_ROOT = "org/nativepool/native";
     private static final Object LOCK = new Object();
     private static volatile String loadedFrom;
     private static NativeLibraryUnavailableException failure;
@@ -121,14 +130,15 @@ public final class NativeLibrary {
             loadFile(path, "-D" + PATH_PROPERTY + "=" + override);
             return path.toString();
         }
-        String resource = "/org/nativepool/native/" + platform() + "/" + System.mapLibraryName(LIBRARY);
+        String resource = "/" + RESOURCE_ROOT + "/" + platform() + "/" + System.mapLibraryName(LIBRARY);
         byte[] bundled = readResource(resource);
         if (bundled != null) {
             Path extracted = extract(bundled);
             loadFile(extracted, "the library bundled in the JAR, extracted to " + extracted);
             return "jar:" + resource + " -> " + extracted;
         }
-        attempts.add("no library bundled for platform " + platform() + " (resource " + resource + ")");
+        attempts.add("no library bundled for platform " + platform() + " (resource " + resource
+                + "); this JAR carries " + bundledPlatforms());
         try {
             System.loadLibrary(LIBRARY);
             return "java.library.path";
@@ -140,6 +150,51 @@ public final class NativeLibrary {
         throw new NativeLibraryUnavailableException("cannot load the nativepool native library: "
                 + String.join("; ", attempts) + ". Build it for this platform and pass -D" + PATH_PROPERTY
                 + "=<file or directory>, or add its directory to java.library.path");
+    }
+
+    /**
+     * The platforms whose library this JAR (or class directory) carries, e.g.
+     * {@code linux-aarch64, linux-x86_64}, so that the error for any other
+     * platform says which ones would have loaded. Only for that message: a
+     * location that cannot be listed is described, not thrown.
+     */
+    private static String bundledPlatforms() {
+        CodeSource source = NativeLibrary.class.getProtectionDomain().getCodeSource();
+        if (source == null) {
+            return "an unknown set of platforms (its class loader names no location)";
+        }
+        try {
+            Path location = Paths.get(source.getLocation().toURI());
+            if (Files.isDirectory(location)) {
+                return platformsUnder(location.resolve(RESOURCE_ROOT));
+            }
+            try (FileSystem jar = FileSystems.newFileSystem(location)) {
+                return platformsUnder(jar.getPath(RESOURCE_ROOT));
+            }
+        } catch (IOException | URISyntaxException | IllegalArgumentException | FileSystemNotFoundException
+                | ProviderNotFoundException e) {
+            // A location that is no local file or JAR, such as a JAR nested in another.
+            return "an unknown set of platforms (cannot list " + source.getLocation() + ": " + e + ")";
+        }
+    }
+
+    private static String platformsUnder(Path root) throws IOException {
+        if (!Files.isDirectory(root)) {
+            return "no native library at all";
+        }
+        try (Stream<Path> directories = Files.list(root)) {
+            List<String> platforms = directories.filter(NativeLibrary::holdsAFile)
+                    .map(directory -> directory.getFileName().toString()).sorted().toList();
+            return platforms.isEmpty() ? "no native library at all" : String.join(", ", platforms);
+        }
+    }
+
+    private static boolean holdsAFile(Path directory) {
+        try (Stream<Path> entries = Files.list(directory)) {
+            return entries.anyMatch(Files::isRegularFile);
+        } catch (IOException notADirectory) {
+            return false;
+        }
     }
 
     private static void loadFile(Path path, String origin) {

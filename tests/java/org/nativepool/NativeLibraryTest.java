@@ -8,12 +8,15 @@ import static org.nativepool.ChildJvm.finish;
 import static org.nativepool.ChildJvm.java;
 import static org.nativepool.ChildJvm.start;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -118,6 +121,26 @@ class NativeLibraryTest {
         assertEquals(1, result.exitCode(), result.output());
         assertTrue(result.output().contains("cannot load the nativepool native library"), result.output());
         assertTrue(result.output().contains(NativeLibrary.PATH_PROPERTY), result.output());
+    }
+
+    @Test
+    void anUnbundledPlatformIsRefusedWithThePlatformsTheJarCarries(@TempDir Path directory) throws Exception {
+        List<String> bundled = platformsInTheJar();
+        assertTrue(bundled.contains(NativeLibrary.platform()), "the JAR under test carries " + bundled);
+        Result result = java(directory, "-Dos.arch=riscv64", "-Dnativepool.extract.dir=" + directory.resolve("x"),
+                "-cp", JAR.toString(), "org.nativepool.cli.Main");
+        assertEquals(1, result.exitCode(), result.output());
+        assertTrue(result.output().contains("no library bundled for platform linux-riscv64"), result.output());
+        assertTrue(result.output().contains("this JAR carries " + String.join(", ", bundled) + ";"), result.output());
+    }
+
+    /** The platforms of the JAR's libraries, read with ZipFile rather than the loader's own listing. */
+    private static List<String> platformsInTheJar() throws IOException {
+        try (ZipFile jar = new ZipFile(JAR.toFile())) {
+            return jar.stream().map(ZipEntry::getName)
+                    .filter(name -> name.matches("org/nativepool/native/[^/]+/libnativepool\\.so"))
+                    .map(name -> name.split("/")[3]).sorted().toList();
+        }
     }
 
     @Test
