@@ -191,6 +191,14 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_trim(JNIEnv* env,
   return pool == nullptr ? 0 : static_cast<jlong>(pool->trim());
 }
 
+JNIEXPORT jobjectArray JNICALL Java_org_nativepool_internal_GpuNative_snapshot(JNIEnv* env, jclass, jlong manager,
+                                                                              jint device) {
+  StreamOrderedPool* pool = pool_of(env, as_manager(manager), device);
+  nativepool::MemorySnapshot snapshot;
+  if (pool == nullptr || !ok(env, pool->snapshot(&snapshot))) return nullptr;
+  return nativepool::jni::snapshot_to_java(env, snapshot);
+}
+
 JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_copy(JNIEnv* env, jclass, jlong manager, jlongArray dst,
                                                                    jlongArray src, jlong bytes, jlong stream,
                                                                    jboolean wait) {
@@ -277,6 +285,7 @@ bool register_gpu_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, allocate, "(JIJJ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, free, "(JIJJ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, trim, "(JI)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, snapshot, "(JI)[Ljava/lang/Object;"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, copy, "(J[J[JJJZ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, stats, "(JI[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, directAddress, "(Ljava/nio/ByteBuffer;)J"),

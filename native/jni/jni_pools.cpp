@@ -205,6 +205,17 @@ JNIEXPORT jstring JNICALL Java_org_nativepool_internal_PoolNative_backendName(JN
   return env->NewStringUTF(as_pool(handle)->info().backend.c_str());
 }
 
+JNIEXPORT jobjectArray JNICALL Java_org_nativepool_internal_PoolNative_snapshot(JNIEnv* env, jclass,
+                                                                               jlong handle) {
+  nativepool::MemorySnapshot snapshot;
+  const Status status = as_pool(handle)->snapshot(&snapshot);
+  if (status != Status::kOk) {
+    throw_status(env, status, nullptr, 0);
+    return nullptr;
+  }
+  return nativepool::jni::snapshot_to_java(env, snapshot);
+}
+
 JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PoolNative_wrap(JNIEnv* env, jclass, jlong address,
                                                                        jlong size) {
   return env->NewDirectByteBuffer(reinterpret_cast<void*>(address), size);
@@ -254,6 +265,7 @@ bool register_pool_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, stats, "(J[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, info, "(J[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, backendName, "(J)Ljava/lang/String;"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, snapshot, "(J)[Ljava/lang/Object;"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, wrap, "(JJ)Ljava/nio/ByteBuffer;"),
   };
   return register_natives(env, "org/nativepool/internal/PoolNative", methods);

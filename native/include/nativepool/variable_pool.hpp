@@ -19,6 +19,7 @@
 #include "nativepool/address_map.hpp"
 #include "nativepool/backend.hpp"
 #include "nativepool/pool.hpp"
+#include "nativepool/snapshot.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/thread_safety.hpp"
 
@@ -61,6 +62,11 @@ class Tlsf {
   [[nodiscard]] Status validate() const noexcept;
   [[nodiscard]] Fragmentation fragmentation() const noexcept;
   [[nodiscard]] Reservation reservation() const noexcept;
+  /// The most runs snapshot() may add: one per block node.
+  [[nodiscard]] std::size_t snapshot_runs() const noexcept;
+  /// Adds every arena and its blocks to @p out, which must have room for
+  /// reservation().regions regions and snapshot_runs() runs.
+  void snapshot(MemorySnapshot* out) const noexcept;
   [[nodiscard]] std::size_t block_size(const void* ptr) const noexcept;
   [[nodiscard]] std::size_t granularity() const noexcept { return granularity_; }
   [[nodiscard]] const Backend& backend() const noexcept { return *backend_; }
@@ -207,6 +213,12 @@ class VariablePool {
 
   /// Bytes and arenas currently reserved from the backend, and the peak.
   [[nodiscard]] Reservation reservation() const noexcept;
+
+  /// Every arena in address order with its blocks, free and live, as runs
+  /// (free blocks never touch, so each is a hole of its own). Holds the lock
+  /// for one walk of the block nodes, a few milliseconds per million blocks;
+  /// kInternal when out of host memory.
+  [[nodiscard]] Status snapshot(MemorySnapshot* out) const noexcept;
 
   /// Size of the live block starting at @p ptr, or 0 if there is none.
   [[nodiscard]] std::size_t block_size(const void* ptr) const noexcept;

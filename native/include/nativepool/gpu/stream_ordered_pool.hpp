@@ -89,6 +89,9 @@ class StreamOrderedPool {
   [[nodiscard]] Status verify() const noexcept;
 
   [[nodiscard]] StreamOrderedStats stats() const noexcept;
+  /// The pool beneath's snapshot, with the blocks freed on a stream and not
+  /// yet reused as cached.
+  [[nodiscard]] Status snapshot(MemorySnapshot* out) const noexcept;
   [[nodiscard]] const PoolInfo& info() const noexcept { return upstream_->info(); }
   [[nodiscard]] int device() const noexcept { return device_; }
   [[nodiscard]] std::size_t granularity() const noexcept { return granularity_; }
