@@ -153,6 +153,13 @@ TEST(Snapshot, CanariesShowGuardsAndFullTrackingAddsSiteAndAge) {
         EXPECT_EQ(live_a->site, nullptr);
         EXPECT_EQ(live_a->age_ns, -1);
       }
+      // Over several regions: every live block refined in its own region.
+      std::vector<void*> more(300);
+      for (void*& m : more) ASSERT_EQ(pool->allocate(is_fixed ? 100 : 1000, 0, &m), Status::kOk);
+      ASSERT_EQ(pool->snapshot(&s), Status::kOk) << error_detail();
+      ASSERT_GT(s.regions.size(), 1U);
+      EXPECT_EQ(check_tiling(s).blocks[0], 302U);
+      for (void* m : more) ASSERT_EQ(pool->deallocate(m), Status::kOk);
       ASSERT_EQ(pool->deallocate(a), Status::kOk);
       ASSERT_EQ(pool->deallocate(b), Status::kOk);
     }

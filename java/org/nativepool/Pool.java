@@ -1,6 +1,7 @@
 package org.nativepool;
 
 import java.lang.System.Logger.Level;
+import java.time.Instant;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -8,6 +9,7 @@ import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
 import org.nativepool.internal.SafetyNative;
+import org.nativepool.internal.SnapshotArrays;
 import org.nativepool.internal.ViewGuard;
 
 /**
@@ -208,6 +210,33 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         } finally {
             release();
         }
+    }
+
+    /**
+     * {@return a snapshot of this pool's memory: every chunk or arena in
+     * address order and the blocks in each} The pool's walk holds its lock
+     * for one pass over its block records (docs/performance.md gives the
+     * time for a million blocks); the safety layers then add what they
+     * record. Blocks parked in the Java thread caches of live threads show
+     * as live (their count is in {@link #stats()}' cached blocks); those of
+     * ended threads go back to the pool first, as for {@link #stats()}.
+     *
+     * @throws PoolClosedException if the pool is closed
+     */
+    public MemorySnapshot snapshot() {
+        if (caches != null && !isClosed()) {
+            caches.sweep();
+        }
+        Instant takenAt = Instant.now();
+        Object[] arrays;
+        long pool = acquire();
+        try {
+            arrays = PoolNative.snapshot(pool);
+        } finally {
+            release();
+        }
+        return new MemorySnapshot(name, blockSize != 0 ? "fixed" : "variable", memoryKind, -1, blockSize, takenAt,
+                false, SnapshotArrays.regions(arrays));
     }
 
     /**

@@ -112,33 +112,32 @@ struct MemorySnapshot {
               [](const SnapshotRegion& a, const SnapshotRegion& b) { return a.base < b.base; });
   }
 
-  /// Replaces every live block by what @p refine(address, run, this)
-  /// appends for it (through add(), to the block's region); other runs stay.
-  /// A live run of several blocks is offered block by block, with count 1.
+  /// Replaces every live block by what @p refine(address, run, into)
+  /// appends for it to @p into (through add(), which files it under the
+  /// block's region); other runs stay. A live run of several blocks is
+  /// offered block by block, with count 1.
   template <class Refine>
   void refine_live(Refine refine) {
-    std::vector<SnapshotRun> old = std::move(runs);
-    runs.clear();
-    runs.reserve(old.size());
-    for (SnapshotRegion& region : regions) {
-      const std::size_t first = region.first;
-      const std::size_t count = region.count;
-      region.first = runs.size();
-      region.count = 0;
-      for (std::size_t i = first; i < first + count; ++i) {
-        const SnapshotRun& run = old[i];
+    MemorySnapshot refined;
+    refined.regions.reserve(regions.size());
+    refined.runs.reserve(runs.size());
+    for (const SnapshotRegion& region : regions) {
+      refined.begin_region(region.base, region.size);
+      for (std::size_t i = region.first; i < region.first + region.count; ++i) {
+        const SnapshotRun& run = runs[i];
         if (run.state != BlockState::kLive) {
-          add(run);
+          refined.add(run);
           continue;
         }
         for (std::uint64_t b = 0; b < run.count; ++b) {
           SnapshotRun block = run;
           block.offset = run.offset + b * run.size;
           block.count = 1;
-          refine(region.base + block.offset, block, this);
+          refine(region.base + block.offset, block, &refined);
         }
       }
     }
+    *this = std::move(refined);
   }
 };
 
