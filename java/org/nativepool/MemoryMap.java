@@ -97,7 +97,7 @@ public final class MemoryMap {
                 double w = Math.max(hole.length() * scale, 0.25);
                 svg.append(String.format(Locale.ROOT, "<rect id=\"largest\" x=\"%.2f\" y=\"%d\" width=\"%.2f\" "
                         + "height=\"%d\"/><text class=\"mark\" x=\"%.2f\" y=\"%d\">&#9660; largest free block, "
-                        + "%s</text>%n", x, y - 1, w, BAND + 2, x + w / 2, y + BAND + 14,
+                        + "%s</text>%n", x, y - 1, w, BAND + 2, x + w / 2, y + BAND / 2 + 4,
                         Sizes.format(hole.length())));
             }
             svg.append("</g>\n");
