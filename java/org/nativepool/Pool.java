@@ -66,6 +66,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     final long alignment;
     /** Null when the pool has no thread caches. */
     final ThreadCaches caches;
+    /** Its JMX beans, set once by the builder; null when not registered. */
+    volatile PoolJmx jmx;
 
     Pool(long handle, PoolBuilder<?, ?> settings) {
         super(handle);
@@ -413,6 +415,11 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         return backend;
     }
 
+    /** {@return the backend's name, as {@link #toString()} shows it} */
+    final String backendName() {
+        return backendName;
+    }
+
     /** {@return where this pool's memory lives} */
     public MemoryKind memoryKind() {
         return memoryKind;
@@ -454,6 +461,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      */
     @Override
     protected void dispose(long handle) {
+        if (jmx != null) {
+            jmx.unregister();
+        }
         MemoryCorruptionException corruption = null;
         if (safetyLevel != SafetyLevel.OFF) {
             try {
