@@ -130,8 +130,8 @@ class CliTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "--demo", "--demo --bogus map.html", "--demo --from x.json map.html",
-        "map.html", "--from", "--demo a.html b.html", "--trim --from x.json map.html"})
+    @ValueSource(strings = {"--demo", "--demo --bogus map.html", "--demo --from x.json map.html", "--from",
+        "--trim --from x.json map.html"})
     void snapshotUsageErrorsExitTwo(String arguments) throws Exception {
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("snapshot"));
         if (!arguments.isEmpty()) {
