@@ -170,7 +170,7 @@ TEST(Snapshot, CanariesShowGuardsAndFullTrackingAddsSiteAndAge) {
 // a million blocks takes, and the longest a single allocate + free pair on
 // another thread waits meanwhile (the walk under the lock; room for the runs
 // is made before it).
-TEST(Snapshot, MillionBlocksStallAllocationBriefly) {
+TEST(Snapshot, StressMillionBlocksStallAllocationBriefly) {
   constexpr std::size_t kBlocks = 1 << 20;
   for (const bool is_fixed : {true, false}) {
     auto pool = is_fixed ? fixed(ThreadSafety::kMutex, SafetyLevel::kOff, 64, 1 << 14)
