@@ -103,6 +103,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.caches = settings.threadCache == 0 || safetyLevel != SafetyLevel.OFF || classes == null
                 || backend.equals(Backend.nodeLocal()) ? null
                 : new ThreadCaches(this, settings.threadCache, classes, settings.limitBytes());
+        PoolEvents.opened(this);
     }
 
     /**
@@ -134,7 +135,13 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         if (isClosed()) {
             throw new PoolClosedException(this + " is closed");
         }
+        PoolEvents.CacheFlush event = new PoolEvents.CacheFlush();
+        event.begin();
         caches.flush();
+        if (event.shouldCommit()) {
+            event.pool = name;
+            event.commit();
+        }
     }
 
     /**
@@ -250,13 +257,22 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * @return bytes released
      */
     public long trim() {
+        PoolEvents.Trim event = new PoolEvents.Trim();
+        event.begin();
         flushThreadCache();
+        long released;
         long pool = acquire();
         try {
-            return PoolNative.trim(pool);
+            released = PoolNative.trim(pool);
         } finally {
             release();
         }
+        if (event.shouldCommit()) {
+            event.pool = name;
+            event.bytesReleased = released;
+            event.commit();
+        }
+        return released;
     }
 
     /**
@@ -332,6 +348,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         long pool = acquire();
         try {
             return PoolNative.allocate(pool, size, alignment);
+        } catch (OutOfPoolMemoryException e) {
+            PoolEvents.outOfMemory(this, e);
+            throw e;
         } finally {
             release();
         }
@@ -342,6 +361,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         long pool = acquire();
         try {
             PoolNative.allocateBatch(pool, size, alignment, out, count);
+        } catch (OutOfPoolMemoryException e) {
+            PoolEvents.outOfMemory(this, e);
+            throw e;
         } finally {
             release();
         }
@@ -381,6 +403,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * cause; and names its caller where the native report has no site.
      */
     private MemoryCorruptionException withAllocationStack(MemoryCorruptionException e) {
+        PoolEvents.corruption(this, e);
         Throwable stack = allocationStack(e.blockAddress());
         if (stack == null || e.getCause() != null) {
             return e;
@@ -461,6 +484,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      */
     @Override
     protected void dispose(long handle) {
+        PoolEvents.closed(this);
         if (jmx != null) {
             jmx.unregister();
         }
@@ -497,6 +521,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     /** Logs the leak, or returns the exception to throw under {@link LeakPolicy#THROW}. */
     private PoolLeakException reportLeak(PoolStats last, String live) {
         String message = String.format("%s closed with %s; the memory was released", this, live);
+        PoolEvents.leak(this, last, message);
         if (leakPolicy == LeakPolicy.THROW) {
             return new PoolLeakException(message, last.liveBlocks(), last.bytesInUse());
         }
