@@ -10,6 +10,7 @@ import jdk.jfr.DataAmount;
 import jdk.jfr.Description;
 import jdk.jfr.Event;
 import jdk.jfr.FlightRecorder;
+import jdk.jfr.FlightRecorderListener;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.Period;
@@ -28,7 +29,14 @@ final class PoolEvents {
     private static final Set<Pool> OPEN = Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
 
     static {
-        FlightRecorder.addPeriodicEvent(PoolStatistics.class, PoolEvents::emitStatistics);
+        // Registered once the recorder starts, not at the first pool: setting up the recorder
+        // takes the better part of a second, which a program that records nothing must not pay.
+        FlightRecorder.addListener(new FlightRecorderListener() {
+            @Override
+            public void recorderInitialized(FlightRecorder recorder) {
+                FlightRecorder.addPeriodicEvent(PoolStatistics.class, PoolEvents::emitStatistics);
+            }
+        });
     }
 
     private PoolEvents() {
