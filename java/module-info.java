@@ -22,6 +22,10 @@
  * {@code requires org.nativepool} instead of a line here.
  */
 module org.nativepool {
+    // PoolJmx registers MXBeans; PoolEvents defines Flight Recorder events.
+    requires java.management;
+    requires jdk.jfr;
+
     exports org.nativepool;
     exports org.nativepool.gpu;
     exports org.nativepool.testing;

@@ -299,6 +299,15 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_trim(JNIEnv* env,
   return pool == nullptr ? 0 : static_cast<jlong>(pool->trim());
 }
 
+JNIEXPORT jobjectArray JNICALL Java_org_nativepool_internal_GpuNative_snapshot(JNIEnv* env, jclass, jlong manager,
+                                                                              jint device) {
+  DeviceManager* found = find_manager(env, manager);
+  StreamOrderedPool* pool = found == nullptr ? nullptr : pool_of(env, found, device);
+  nativepool::MemorySnapshot snapshot;
+  if (pool == nullptr || !ok(env, pool->snapshot(&snapshot))) return nullptr;
+  return nativepool::jni::snapshot_to_java(env, snapshot);
+}
+
 JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_copy(JNIEnv* env, jclass, jlong handle, jlongArray dst,
                                                                    jlongArray src, jlong bytes, jlong stream_token,
                                                                    jboolean wait) {
@@ -407,6 +416,7 @@ bool register_gpu_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, allocate, "(JIJJ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, free, "(JIJJ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, trim, "(JI)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, snapshot, "(JI)[Ljava/lang/Object;"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, copy, "(J[J[JJJZ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, stats, "(JI[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, wrapPinned, "(JJJ)Ljava/nio/ByteBuffer;"),

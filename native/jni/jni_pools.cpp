@@ -239,6 +239,19 @@ JNIEXPORT jstring JNICALL Java_org_nativepool_internal_PoolNative_backendName(JN
   return pool == nullptr ? nullptr : env->NewStringUTF(pool->info().backend.c_str());
 }
 
+JNIEXPORT jobjectArray JNICALL Java_org_nativepool_internal_PoolNative_snapshot(JNIEnv* env, jclass,
+                                                                               jlong handle) {
+  Pool* pool = find_pool(env, handle);
+  if (pool == nullptr) return nullptr;
+  nativepool::MemorySnapshot snapshot;
+  const Status status = pool->snapshot(&snapshot);
+  if (status != Status::kOk) {
+    throw_status(env, status, nullptr, 0);
+    return nullptr;
+  }
+  return nativepool::jni::snapshot_to_java(env, snapshot);
+}
+
 JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PoolNative_wrap(JNIEnv* env, jclass, jlong handle,
                                                                        jlong address, jlong size) {
   auto* entry = nativepool::jni::find<nativepool::jni::PoolEntry>(env, handle, HandleKind::kPool);
@@ -299,6 +312,7 @@ bool register_pool_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, stats, "(J[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, info, "(J[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, backendName, "(J)Ljava/lang/String;"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, snapshot, "(J)[Ljava/lang/Object;"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, wrap, "(JJJ)Ljava/nio/ByteBuffer;"),
   };
   return register_natives(env, "org/nativepool/internal/PoolNative", methods);

@@ -43,4 +43,9 @@ template <std::size_t N>
 /// field indices (shared by the pool and the NUMA areas).
 void store_stats(JNIEnv* env, const PoolStats& stats, jlongArray out) noexcept;
 
+/// @p snapshot as org.nativepool.internal.PoolNative.snapshot returns it:
+/// {long[] regions, long[] runs, String[] sites}, or null with an exception
+/// pending (shared by the pool and GPU areas).
+[[nodiscard]] jobjectArray snapshot_to_java(JNIEnv* env, const MemorySnapshot& snapshot) noexcept;
+
 }  // namespace nativepool::jni

@@ -613,6 +613,37 @@ Reservation FixedPool<Mode>::reservation() const noexcept {
 }
 
 template <ThreadSafety Mode>
+Status FixedPool<Mode>::snapshot(MemorySnapshot* out) const noexcept try {
+  static constexpr BlockState kStates[] = {BlockState::kFree, BlockState::kLive, BlockState::kCached};
+  *out = MemorySnapshot{};
+  for (;;) {
+    // At most a run per block; chunks are counted before the lock and checked under it.
+    const std::size_t chunks = regions_.load(std::memory_order_relaxed) + 1;
+    out->make_room(chunks, reserved_bytes_.load(std::memory_order_relaxed) / stride_ + chunks);
+    std::lock_guard guard(lock_);
+    std::lock_guard growth(growth_);
+    const auto& entries = snapshot_.load(std::memory_order_acquire)->entries;
+    if (!out->has_room(entries.size(), reserved_bytes_.load(std::memory_order_relaxed) / stride_)) continue;
+    for (const auto& entry : entries) {
+      const Chunk& chunk = chunks_[entry.chunk];
+      out->begin_region(entry.base, entry.end - entry.base);
+      for (std::uint32_t s = 0; s < chunk.blocks; ++s) {
+        const unsigned kind = chunk.state[s].load(std::memory_order_relaxed) & 3;
+        if (kind > kParked) [[unlikely]] {
+          *out = MemorySnapshot{};
+          return fail(Status::kCorrupted, "fixed pool: block %u of chunk %u has state %u", s, entry.chunk, kind);
+        }
+        out->add(SnapshotRun{.offset = std::uint64_t{s} * stride_, .size = stride_, .state = kStates[kind]});
+      }
+    }
+    return Status::kOk;
+  }
+} catch (const std::bad_alloc&) {
+  *out = MemorySnapshot{};
+  return fail(Status::kInternal, "fixed pool: out of host memory for the snapshot");
+}
+
+template <ThreadSafety Mode>
 Status FixedPool<Mode>::validate() const noexcept {
   return check(nullptr);
 }

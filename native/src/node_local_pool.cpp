@@ -259,6 +259,23 @@ bool NodeLocalPool::leak_report(std::string* out) const noexcept {
   return tracked;
 }
 
+Status NodeLocalPool::snapshot(MemorySnapshot* out) const noexcept try {
+  *out = MemorySnapshot{};
+  for (const auto& pool : pools_) {
+    MemorySnapshot node;
+    if (const Status status = pool->snapshot(&node); status != Status::kOk) {
+      *out = MemorySnapshot{};
+      return status;
+    }
+    out->append(std::move(node));
+  }
+  out->sort_regions();
+  return Status::kOk;
+} catch (const std::bad_alloc&) {
+  *out = MemorySnapshot{};
+  return fail(Status::kInternal, "node-local pool: out of host memory for the snapshot");
+}
+
 std::size_t NodeLocalPool::trim() noexcept {
   std::size_t released = 0;
   for (const auto& pool : pools_) released += pool->trim();

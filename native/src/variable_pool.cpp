@@ -503,6 +503,19 @@ Reservation Tlsf::reservation() const noexcept {
   return Reservation{reserved_, peak_reserved_, regions_};
 }
 
+std::size_t Tlsf::snapshot_runs() const noexcept { return live_.size() + free_blocks_; }
+
+void Tlsf::snapshot(MemorySnapshot* out) const noexcept {
+  for (const Arena* arena = arenas_; arena != nullptr; arena = arena->next) {
+    out->begin_region(arena->base, arena->size);
+    for (const Block* block = arena->first; block != nullptr; block = block->next_phys) {
+      out->add(SnapshotRun{.offset = block->address - arena->base,
+                           .size = block->size,
+                           .state = block->free ? BlockState::kFree : BlockState::kLive});
+    }
+  }
+}
+
 std::size_t Tlsf::block_size(const void* ptr) const noexcept {
   const Block* block = live_.find(reinterpret_cast<std::uintptr_t>(ptr));
   return block != nullptr ? block->size : 0;
@@ -697,6 +710,26 @@ template <ThreadSafety Mode>
 Reservation VariablePool<Mode>::reservation() const noexcept {
   std::lock_guard guard(lock_);
   return core_.reservation();
+}
+
+template <ThreadSafety Mode>
+Status VariablePool<Mode>::snapshot(MemorySnapshot* out) const noexcept try {
+  *out = MemorySnapshot{};
+  for (std::size_t regions = 0, runs = 0;;) {
+    out->make_room(regions, runs);
+    std::lock_guard guard(lock_);
+    regions = core_.reservation().regions;
+    runs = core_.snapshot_runs();
+    if (out->has_room(regions, runs)) {
+      core_.snapshot(out);
+      break;
+    }
+  }
+  out->sort_regions();  // arenas are listed newest first
+  return Status::kOk;
+} catch (const std::bad_alloc&) {
+  *out = MemorySnapshot{};
+  return fail(Status::kInternal, "variable pool: out of host memory for the snapshot");
 }
 
 template <ThreadSafety Mode>

@@ -2,6 +2,7 @@ package org.nativepool;
 
 import java.lang.System.Logger.Level;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -9,6 +10,7 @@ import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
 import org.nativepool.internal.SafetyNative;
+import org.nativepool.internal.SnapshotArrays;
 import org.nativepool.internal.ViewGuard;
 
 /**
@@ -68,6 +70,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     /** Null when the pool has no automatic trim. */
     private final AutoTrim autoTrim;
 
+    /** Its JMX beans, set once by the builder; null when not registered. */
+    volatile PoolJmx jmx;
+
     Pool(long handle, PoolBuilder<?, ?> settings) {
         super(handle);
         this.views = new ViewGuard(() -> PoolNative.destroy(handle));
@@ -103,6 +108,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
                 || backend.equals(Backend.nodeLocal()) ? null
                 : new ThreadCaches(this, settings.threadCache, classes, settings.limitBytes());
         this.autoTrim = settings.autoTrim == null ? null : AutoTrim.start(this, settings.autoTrim);
+        PoolEvents.opened(this);
     }
 
     /** {@return what the automatic trim ({@link PoolBuilder#autoTrim}) has given back so far} */
@@ -139,7 +145,13 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         if (isClosed()) {
             throw new PoolClosedException(this + " is closed");
         }
+        PoolEvents.CacheFlush event = new PoolEvents.CacheFlush();
+        event.begin();
         caches.flush();
+        if (event.shouldCommit()) {
+            event.pool = name;
+            event.commit();
+        }
     }
 
     /**
@@ -220,6 +232,33 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     /**
+     * {@return a snapshot of this pool's memory: every chunk or arena in
+     * address order and the blocks in each} The pool's walk holds its lock
+     * for one pass over its block records (docs/performance.md gives the
+     * time for a million blocks); the safety layers then add what they
+     * record. Blocks parked in the Java thread caches of live threads show
+     * as live (their count is in {@link #stats()}' cached blocks); those of
+     * ended threads go back to the pool first, as for {@link #stats()}.
+     *
+     * @throws PoolClosedException if the pool is closed
+     */
+    public MemorySnapshot snapshot() {
+        if (caches != null && !isClosed()) {
+            caches.sweep();
+        }
+        Instant takenAt = Instant.now();
+        Object[] arrays;
+        long pool = acquire();
+        try {
+            arrays = PoolNative.snapshot(pool);
+        } finally {
+            release();
+        }
+        return new MemorySnapshot(name, blockSize != 0 ? "fixed" : "variable", memoryKind, -1, blockSize, takenAt,
+                false, SnapshotArrays.regions(arrays));
+    }
+
+    /**
      * Returns wholly free chunks or arenas to the backend, after returning the
      * blocks of the calling thread's caches and of the caches of ended threads
      * to the pool. Blocks parked in other live threads' caches keep their
@@ -228,13 +267,22 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * @return bytes released
      */
     public long trim() {
+        PoolEvents.Trim event = new PoolEvents.Trim();
+        event.begin();
         flushThreadCache();
+        long released;
         long pool = acquire();
         try {
-            return PoolNative.trim(pool);
+            released = PoolNative.trim(pool);
         } finally {
             release();
         }
+        if (event.shouldCommit()) {
+            event.pool = name;
+            event.bytesReleased = released;
+            event.commit();
+        }
+        return released;
     }
 
     /**
@@ -310,6 +358,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         long pool = acquire();
         try {
             return PoolNative.allocate(pool, size, alignment);
+        } catch (OutOfPoolMemoryException e) {
+            PoolEvents.outOfMemory(this, e);
+            throw e;
         } finally {
             release();
         }
@@ -320,6 +371,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         long pool = acquire();
         try {
             PoolNative.allocateBatch(pool, size, alignment, out, count);
+        } catch (OutOfPoolMemoryException e) {
+            PoolEvents.outOfMemory(this, e);
+            throw e;
         } finally {
             release();
         }
@@ -359,6 +413,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * cause; and names its caller where the native report has no site.
      */
     private MemoryCorruptionException withAllocationStack(MemoryCorruptionException e) {
+        PoolEvents.corruption(this, e);
         Throwable stack = allocationStack(e.blockAddress());
         if (stack == null || e.getCause() != null) {
             return e;
@@ -428,6 +483,11 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         return backend;
     }
 
+    /** {@return the backend's name, as {@link #toString()} shows it} */
+    final String backendName() {
+        return backendName;
+    }
+
     /** {@return where this pool's memory lives} */
     public MemoryKind memoryKind() {
         return memoryKind;
@@ -493,6 +553,10 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      */
     @Override
     protected void dispose(long handle) {
+        PoolEvents.closed(this);
+        if (jmx != null) {
+            jmx.unregister();
+        }
         if (autoTrim != null) {
             autoTrim.stop();
         }
@@ -529,6 +593,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     /** Logs the leak, or returns the exception to throw under {@link LeakPolicy#THROW}. */
     private PoolLeakException reportLeak(PoolStats last, String live) {
         String message = String.format("%s closed with %s; the memory was released", this, live);
+        PoolEvents.leak(this, last, message);
         if (leakPolicy == LeakPolicy.THROW) {
             return new PoolLeakException(message, last.liveBlocks(), last.bytesInUse());
         }

@@ -30,6 +30,9 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     int threadCache = DEFAULT_THREAD_CACHE;
     /** Null: no automatic trim. */
     Duration autoTrim;
+
+    /** Null: the system property {@code nativepool.jmx} decides. */
+    Boolean jmx;
     /** The level build() settled on: safetyLevel, or the default. */
     SafetyLevel resolvedSafetyLevel;
     /** Likewise for leak detection, whose default follows the safety level. */
@@ -163,6 +166,21 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     }
 
     /**
+     * Whether the pool registers its JMX beans ({@link PoolMXBean} as
+     * {@code org.nativepool:type=Pool,name=<name>}, and a buffer pool as
+     * {@code java.nio:type=BufferPool,name=nativepool-<name>}) until it closes.
+     * Default: the system property {@code nativepool.jmx} ({@code true} or {@code false}; off when
+     * unset).
+     *
+     * @param register whether to register
+     * @return this builder
+     */
+    public B jmx(boolean register) {
+        this.jmx = register;
+        return self();
+    }
+
+    /**
      * Builds the pool. The native core validates the configuration.
      *
      * @return the new pool; close it to release its memory
@@ -170,6 +188,8 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
      * @throws FeatureUnavailableException if the safety level is not available for the backend
      * @throws OutOfPoolMemoryException if the initial capacity cannot be reserved
      * @throws NativeLibraryUnavailableException if the native library cannot be loaded
+     * @throws PoolNameInUseException if the pool registers with JMX and another registered pool
+     *     has its name
      */
     public final P build() {
         NativeLibrary.ensureLoaded();
@@ -185,7 +205,16 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
             throw new InvalidArgumentException("automatic trim runs on a thread of its own, which a "
                     + "ThreadSafety.NONE pool cannot share: choose MUTEX or LOCK_FREE");
         }
-        return create();
+        P pool = create();
+        if (jmx != null ? jmx : Boolean.getBoolean(PoolJmx.PROPERTY)) {
+            try {
+                pool.jmx = PoolJmx.register(pool);
+            } catch (RuntimeException refused) {
+                pool.close();
+                throw refused;
+            }
+        }
+        return pool;
     }
 
     abstract P create();

@@ -30,12 +30,14 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "nativepool/block_access.hpp"
 #include "nativepool/corruption.hpp"
 #include "nativepool/guarded_backend.hpp"
 #include "nativepool/adaptor.hpp"
 #include "nativepool/pool.hpp"
+#include "nativepool/snapshot.hpp"
 #include "nativepool/thread_safety.hpp"
 
 namespace nativepool {
@@ -165,6 +167,41 @@ class WithCanaries : public AdaptorBase<Inner> {
     return Status::kOk;
   }
 
+  /// Splits each live block of @p out into its front margin, the user's
+  /// bytes (counted size, with the requested size) and its back margin.
+  void refine(MemorySnapshot* out) const {
+    struct Live {
+      std::uintptr_t raw;
+      std::uintptr_t user;
+      std::size_t size;
+    };
+    std::vector<Live> live;
+    {
+      std::lock_guard guard(lock_);
+      live.reserve(table_.size());
+      for (const auto& [user, entry] : table_) {
+        if (entry.live) live.push_back({entry.raw, user, entry.size});
+      }
+    }
+    std::sort(live.begin(), live.end(), [](const Live& a, const Live& b) { return a.raw < b.raw; });
+    out->refine_live([&](std::uintptr_t address, SnapshotRun block, MemorySnapshot* into) {
+      const auto it = std::lower_bound(live.begin(), live.end(), address,
+                                       [](const Live& l, std::uintptr_t a) { return l.raw < a; });
+      const std::uint64_t front = it != live.end() && it->raw == address ? it->user - address : 0;
+      const std::uint64_t user = front != 0 ? std::min<std::uint64_t>(counted_size(it->size), block.size - front) : 0;
+      if (user == 0) {  // freed since the pool's walk, or not a block this layer handed out
+        into->add(block);
+        return;
+      }
+      const std::uint64_t back = block.size - front - user;
+      into->add(SnapshotRun{.offset = block.offset, .size = front, .state = BlockState::kGuard});
+      into->add(SnapshotRun{.offset = block.offset + front, .size = user, .requested = it->size,
+                            .state = BlockState::kLive});
+      if (back != 0) {
+        into->add(SnapshotRun{.offset = block.offset + front + user, .size = back, .state = BlockState::kGuard});
+      }
+    });
+  }
 
  private:
   struct Entry {

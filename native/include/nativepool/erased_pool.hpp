@@ -56,6 +56,7 @@ class ErasedPool final : public Pool {
   }
   bool leak_report(std::string* out) const noexcept override { return safety::report_live_blocks(pool_, out); }
   std::size_t trim() noexcept override { return pool_.inner().trim(); }
+  Status snapshot(MemorySnapshot* out) const noexcept override { return snapshot::take(pool_.inner(), out); }
   const PoolInfo& info() const noexcept override { return info_; }
 
  private:

@@ -21,6 +21,7 @@
 #include "nativepool/backend.hpp"
 #include "nativepool/math.hpp"
 #include "nativepool/pool.hpp"
+#include "nativepool/snapshot.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/thread_safety.hpp"
 
@@ -153,6 +154,14 @@ class FixedPool {
   /// by construction.
   [[nodiscard]] Fragmentation fragmentation() const noexcept;
   [[nodiscard]] Reservation reservation() const noexcept;
+
+  /// Every chunk in address order with its free, allocated (live) and
+  /// parked (cached) blocks as runs. Holds the growth lock, and in kMutex
+  /// mode the pool's lock, for one pass over the state bytes (about a
+  /// millisecond per million blocks); kLockFree allocations go on meanwhile,
+  /// so each block's state is one it had during the walk. kInternal when out
+  /// of host memory.
+  [[nodiscard]] Status snapshot(MemorySnapshot* out) const noexcept;
 
   [[nodiscard]] std::size_t block_size() const noexcept { return block_size_; }
   [[nodiscard]] std::size_t alignment() const noexcept { return alignment_; }

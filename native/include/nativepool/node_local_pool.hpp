@@ -78,6 +78,8 @@ class NodeLocalPool final : public Pool {
   [[nodiscard]] Status verify() const noexcept override;
   bool leak_report(std::string* out) const noexcept override;
   std::size_t trim() noexcept override;
+  /// The regions of every node's pool, in address order.
+  [[nodiscard]] Status snapshot(MemorySnapshot* out) const noexcept override;
   /// The first node's, with backend "node-local[<each node's backend>]".
   [[nodiscard]] const PoolInfo& info() const noexcept override { return info_; }
 

@@ -11,6 +11,7 @@
 
 #include "nativepool/backend.hpp"
 #include "nativepool/safety_level.hpp"
+#include "nativepool/snapshot.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/thread_safety.hpp"
 
@@ -142,6 +143,10 @@ class Pool {
   /// when the pool does not track them (safety levels below kFull).
   virtual bool leak_report(std::string* out) const noexcept = 0;
   virtual std::size_t trim() noexcept = 0;
+  /// Fills @p out with every region in address order and its blocks
+  /// (snapshot.hpp), refined by the safety layers; kInternal when out of
+  /// host memory.
+  [[nodiscard]] virtual Status snapshot(MemorySnapshot* out) const noexcept = 0;
   [[nodiscard]] virtual const PoolInfo& info() const noexcept = 0;
 };
 

@@ -120,6 +120,8 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   /// Empties the calling thread's cache first; blocks parked by other
   /// threads keep their chunks.
   std::size_t trim() noexcept override;
+  /// The pool's; blocks parked in thread caches are cached.
+  Status snapshot(MemorySnapshot* out) const noexcept override { return pool_->snapshot(out); }
   const PoolInfo& info() const noexcept override { return info_; }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }

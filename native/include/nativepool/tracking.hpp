@@ -24,6 +24,7 @@
 #include "nativepool/adaptor.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/safety_checks.hpp"
+#include "nativepool/snapshot.hpp"
 #include "nativepool/thread_safety.hpp"
 
 namespace nativepool {
@@ -126,6 +127,20 @@ class WithTracking : public AdaptorBase<Inner> {
     return blocks;
   }
 
+  /// Adds the requested size, age and allocation site to each live block of
+  /// @p out that is still live.
+  void refine(MemorySnapshot* out) const {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard guard(lock_);
+    out->refine_live([&](std::uintptr_t address, SnapshotRun block, MemorySnapshot* into) {
+      if (const auto it = live_.find(address); it != live_.end()) {
+        block.requested = it->second.size;
+        block.age_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - it->second.allocated_at).count();
+        block.site = it->second.site != nullptr ? it->second.site : "(no site set)";
+      }
+      into->add(block);
+    });
+  }
 
  private:
   struct Record {

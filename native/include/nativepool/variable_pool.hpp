@@ -22,6 +22,7 @@
 #include "nativepool/backend.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/slab_classes.hpp"
+#include "nativepool/snapshot.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/thread_safety.hpp"
 
@@ -69,6 +70,11 @@ class Tlsf {
   [[nodiscard]] Status validate() const noexcept;
   [[nodiscard]] Fragmentation fragmentation() const noexcept;
   [[nodiscard]] Reservation reservation() const noexcept;
+  /// The most runs snapshot() may add: one per block node.
+  [[nodiscard]] std::size_t snapshot_runs() const noexcept;
+  /// Adds every arena and its blocks to @p out, which must have room for
+  /// reservation().regions regions and snapshot_runs() runs.
+  void snapshot(MemorySnapshot* out) const noexcept;
   [[nodiscard]] std::size_t block_size(const void* ptr) const noexcept;
   /// Whether @p ptr lies in a free block. O(blocks): for diagnoses only.
   [[nodiscard]] bool in_free_space(const void* ptr) const noexcept;
@@ -218,6 +224,12 @@ class VariablePool {
 
   /// Bytes and arenas currently reserved from the backend, and the peak.
   [[nodiscard]] Reservation reservation() const noexcept;
+
+  /// Every arena in address order with its blocks, free and live, as runs
+  /// (free blocks never touch, so each is a hole of its own). Holds the lock
+  /// for one walk of the block nodes, a few milliseconds per million blocks;
+  /// kInternal when out of host memory.
+  [[nodiscard]] Status snapshot(MemorySnapshot* out) const noexcept;
 
   /// Size of the live block starting at @p ptr, or 0 if there is none.
   [[nodiscard]] std::size_t block_size(const void* ptr) const noexcept;

@@ -2,6 +2,7 @@
 #include "nativepool/gpu/stream_ordered_pool.hpp"
 
 #include <new>
+#include <unordered_set>
 #include <utility>
 
 #include "nativepool/math.hpp"
@@ -219,6 +220,23 @@ std::size_t StreamOrderedPool::trim() noexcept {
 Status StreamOrderedPool::verify() const noexcept {
   std::lock_guard lock(mutex_);
   return upstream_->verify();
+}
+
+Status StreamOrderedPool::snapshot(MemorySnapshot* out) const noexcept try {
+  std::lock_guard lock(mutex_);
+  if (const Status status = upstream_->snapshot(out); status != Status::kOk) return status;
+  std::unordered_set<std::uintptr_t> cached;
+  for (const auto& [stream, list] : lists_) {
+    for (const auto& [size, block] : list.blocks) cached.insert(reinterpret_cast<std::uintptr_t>(block));
+  }
+  out->refine_live([&](std::uintptr_t address, SnapshotRun block, MemorySnapshot* into) {
+    if (cached.contains(address)) block.state = BlockState::kCached;
+    into->add(block);
+  });
+  return Status::kOk;
+} catch (const std::bad_alloc&) {
+  *out = MemorySnapshot{};
+  return fail(Status::kInternal, "stream-ordered pool: out of host memory for the snapshot");
 }
 
 StreamOrderedStats StreamOrderedPool::stats() const noexcept {

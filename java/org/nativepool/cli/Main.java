@@ -62,6 +62,9 @@ public final class Main {
             out.println("nativepool " + NativeLibrary.javaVersion());
             return OK;
         }
+        if (first.equals("snapshot")) {
+            return SnapshotCommand.run(List.of(args).subList(1, args.length), out, err);
+        }
         Optional<Command> command = COMMANDS.stream().filter(c -> c.name().equals(first)).findFirst();
         if (command.isEmpty()) {
             err.println("nativepool: unknown " + (first.startsWith("-") ? "option" : "subcommand") + " '" + first
@@ -95,6 +98,8 @@ public final class Main {
         for (Command command : COMMANDS) {
             out.printf("  %-10s %s%n", command.name(), command.summary());
         }
+        out.printf("  %-10s %s%n", "snapshot", "draw a memory map (HTML with SVG) of a demo pool or a saved snapshot:");
+        out.printf("  %-10s %s%n", "", SnapshotCommand.USAGE);
         out.println();
         out.println("options:");
         out.printf("  %-10s %s%n", "--help", "print this text");

@@ -1,5 +1,6 @@
 package org.nativepool.gpu;
 
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -9,12 +10,15 @@ import org.nativepool.FeatureUnavailableException;
 import org.nativepool.InvalidArgumentException;
 import org.nativepool.LeakDetection;
 import org.nativepool.LeakDetector;
+import org.nativepool.MemoryKind;
+import org.nativepool.MemorySnapshot;
 import org.nativepool.NativeResource;
 import org.nativepool.SafetyLevel;
 import org.nativepool.internal.GpuNative;
 import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.NativeLibrary;
+import org.nativepool.internal.SnapshotArrays;
 import org.nativepool.internal.ViewGuard;
 
 /**
@@ -210,6 +214,43 @@ public final class DeviceManager extends NativeResource {
     /** {@return a snapshot of the figures of the pinned host pool} */
     public DeviceStats pinnedStats() {
         return stats(GpuNative.PINNED, -1);
+    }
+
+    /**
+     * {@return a snapshot of the memory of {@code device}'s pool} Blocks freed
+     * on a stream and not yet reused are cached.
+     *
+     * @param device a device of this manager
+     * @throws org.nativepool.PoolClosedException if the manager is closed
+     * @throws InvalidArgumentException if the device belongs to another manager
+     */
+    public MemorySnapshot snapshot(Device device) {
+        Objects.requireNonNull(device, "device");
+        if (device.manager() != this) {
+            throw new InvalidArgumentException(device + " belongs to another manager than " + this);
+        }
+        return snapshot(device.index(), runtime + ":device" + device.index(), MemoryKind.DEVICE, device.index());
+    }
+
+    /**
+     * {@return a snapshot of the memory of the pinned host pool}
+     *
+     * @throws org.nativepool.PoolClosedException if the manager is closed
+     */
+    public MemorySnapshot pinnedSnapshot() {
+        return snapshot(GpuNative.PINNED, runtime + ":pinned", MemoryKind.PINNED_HOST, -1);
+    }
+
+    private MemorySnapshot snapshot(int pool, String name, MemoryKind kind, int device) {
+        Instant takenAt = Instant.now();
+        Object[] arrays;
+        long manager = acquire();
+        try {
+            arrays = GpuNative.snapshot(manager, pool);
+        } finally {
+            release();
+        }
+        return new MemorySnapshot(name, "device", kind, device, 0, takenAt, false, SnapshotArrays.regions(arrays));
     }
 
     DeviceStats stats(int pool, int device) {

@@ -73,6 +73,9 @@ public final class GpuNative {
 
     public static native long trim(long manager, int device);
 
+    /** The snapshot of the pool of {@code device}, laid out as {@link PoolNative#snapshot}'s. */
+    public static native Object[] snapshot(long manager, int device);
+
     /** Each side: {address, size, memory kind, device, offset}. */
     public static native void copy(long manager, long[] dst, long[] src, long bytes, long stream, boolean wait);
 

@@ -20,6 +20,13 @@ public final class PoolNative {
     public static final int STATS_FIELDS = 15;
     /** Length of the array {@link #info} fills: kind, device, thread safety, block size, alignment. */
     public static final int INFO_FIELDS = 5;
+    /** Longs per region in {@link #snapshot}'s first array: base, size, first run, runs. */
+    public static final int SNAPSHOT_REGION_FIELDS = 4;
+    /**
+     * Longs per run in {@link #snapshot}'s second array: offset, block size, count, requested size
+     * (0: not recorded), age in ns (-1: not recorded), state code, site index (-1: none).
+     */
+    public static final int SNAPSHOT_RUN_FIELDS = 7;
 
     private PoolNative() {
     }
@@ -56,6 +63,12 @@ public final class PoolNative {
     public static native void info(long pool, long[] out);
 
     public static native String backendName(long pool);
+
+    /**
+     * {@return the pool's regions and runs: {@code {long[] regions, long[] runs, String[] sites}}}
+     * in the layouts of {@link #SNAPSHOT_REGION_FIELDS} and {@link #SNAPSHOT_RUN_FIELDS}
+     */
+    public static native Object[] snapshot(long pool);
 
     /**
      * A direct buffer over {@code size} bytes at {@code address}, without copying; refused

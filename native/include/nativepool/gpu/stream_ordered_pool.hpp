@@ -92,6 +92,10 @@ class StreamOrderedPool {
   /// True when @p ptr is a block handed out and not yet freed, of at least
   /// @p size bytes: what the JNI glue checks before it views or copies one.
   [[nodiscard]] bool holds(const void* ptr, std::size_t size) const noexcept;
+
+  /// The pool beneath's snapshot, with the blocks freed on a stream and not
+  /// yet reused as cached.
+  [[nodiscard]] Status snapshot(MemorySnapshot* out) const noexcept;
   [[nodiscard]] const PoolInfo& info() const noexcept { return upstream_->info(); }
   [[nodiscard]] int device() const noexcept { return device_; }
   [[nodiscard]] std::size_t granularity() const noexcept { return granularity_; }

@@ -33,7 +33,7 @@ class CliTest {
         Result result = jar("--help");
         assertEquals(0, result.exitCode(), result.output());
         assertTrue(result.output().startsWith("usage: java -jar nativepool.jar [subcommand]"), result.output());
-        for (String subcommand : new String[] {"demo", "features"}) {
+        for (String subcommand : new String[] {"demo", "features", "snapshot"}) {
             assertTrue(result.output().contains("\n  " + subcommand + " "), subcommand + " missing:\n" + result.output());
         }
     }
@@ -101,5 +101,57 @@ class CliTest {
         assertTrue(result.output().contains("--enable-native-access=ALL-UNNAMED"), result.output());
         assertFalse(result.output().contains("IllegalCallerException\n\tat"), "no stack from deep inside:\n"
                 + result.output());
+    }
+
+    @Test
+    void snapshotDrawsTheDemoPoolAndItsJsonRendersTheSameMap() throws Exception {
+        Path map = directory.resolve("map.html");
+        Path json = directory.resolve("map.json");
+        Result result = jar("snapshot", "--demo", "--json", json.toString(), map.toString());
+        assertEquals(0, result.exitCode(), result.output());
+        assertTrue(result.output().contains("wrote " + map), result.output());
+        String page = java.nio.file.Files.readString(map);
+        assertTrue(page.contains("<svg id=\"map\"") && page.contains("id=\"largest\""), "a memory map");
+        Path again = directory.resolve("again.html");
+        Result replay = jar("snapshot", "--from", json.toString(), again.toString());
+        assertEquals(0, replay.exitCode(), replay.output());
+        assertEquals(page, java.nio.file.Files.readString(again));
+        Result trimmed = jar("snapshot", "--demo", "--trim", directory.resolve("trimmed.html").toString());
+        assertEquals(0, trimmed.exitCode(), trimmed.output());
+        int regions = regions(result.output());
+        int after = regions(trimmed.output());
+        assertTrue(after < regions, "trim() returned whole arenas: " + regions + " regions, then " + after);
+    }
+
+    private static int regions(String output) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) regions").matcher(output);
+        assertTrue(m.find(), output);
+        return Integer.parseInt(m.group(1));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"--demo", "--demo --bogus map.html", "--demo --from x.json map.html", "--from",
+        "--trim --from x.json map.html"})
+    void snapshotUsageErrorsExitTwo(String arguments) throws Exception {
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("snapshot"));
+        if (!arguments.isEmpty()) {
+            args.addAll(java.util.List.of(arguments.split(" ")));
+        }
+        Result result = jar(args.toArray(String[]::new));
+        assertEquals(2, result.exitCode(), result.output());
+        assertTrue(result.output().contains("usage: java -jar nativepool.jar snapshot"), result.output());
+    }
+
+    @Test
+    void snapshotToAnUnwritablePathExitsOneWithTheReason() throws Exception {
+        Path map = directory.resolve("missing").resolve("map.html");
+        Result result = jar("snapshot", "--demo", map.toString());
+        assertEquals(1, result.exitCode(), result.output());
+        assertTrue(result.output().contains(map + ": no such file or directory"), result.output());
+        Path json = directory.resolve("bad.json");
+        java.nio.file.Files.writeString(json, "{\"format\":\"nativepool-memory-snapshot\",\"version\":9}");
+        Result version = jar("snapshot", "--from", json.toString(), directory.resolve("m.html").toString());
+        assertEquals(1, version.exitCode(), version.output());
+        assertTrue(version.output().contains("schema version 9"), version.output());
     }
 }
