@@ -614,7 +614,9 @@ Reservation FixedPool<Mode>::reservation() const noexcept {
 
 template <ThreadSafety Mode>
 Status FixedPool<Mode>::snapshot(MemorySnapshot* out) const noexcept try {
-  static constexpr BlockState kStates[] = {BlockState::kFree, BlockState::kLive, BlockState::kCached};
+  // Indexed by kFree, kAllocated, kParked, kFresh (a block never handed out is free).
+  static constexpr BlockState kStates[] = {BlockState::kFree, BlockState::kLive, BlockState::kCached,
+                                           BlockState::kFree};
   *out = MemorySnapshot{};
   for (;;) {
     // At most a run per block; chunks are counted before the lock and checked under it.
@@ -628,11 +630,7 @@ Status FixedPool<Mode>::snapshot(MemorySnapshot* out) const noexcept try {
       const Chunk& chunk = chunks_[entry.chunk];
       out->begin_region(entry.base, entry.end - entry.base);
       for (std::uint32_t s = 0; s < chunk.blocks; ++s) {
-        const unsigned kind = chunk.state[s].load(std::memory_order_relaxed) & 3;
-        if (kind > kParked) [[unlikely]] {
-          *out = MemorySnapshot{};
-          return fail(Status::kCorrupted, "fixed pool: block %u of chunk %u has state %u", s, entry.chunk, kind);
-        }
+        const unsigned kind = state_of(chunk, s).load(std::memory_order_relaxed) & 3;
         out->add(SnapshotRun{.offset = std::uint64_t{s} * stride_, .size = stride_, .state = kStates[kind]});
       }
     }

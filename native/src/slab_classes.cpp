@@ -209,6 +209,36 @@ Fragmentation SlabClasses::fragmentation(const Tlsf& tlsf) const noexcept {
   return f;
 }
 
+std::size_t SlabClasses::snapshot_runs() const noexcept {
+  std::size_t runs = 0;
+  for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
+    const Class& c = classes_[cls];
+    for (const Slab* list : {c.partial, c.full}) {
+      for (const Slab* slab = list; slab != nullptr; slab = slab->next) runs += c.blocks + 1;
+    }
+  }
+  return runs;
+}
+
+bool SlabClasses::snapshot(std::uintptr_t base, std::uintptr_t region_base, MemorySnapshot* out) const noexcept {
+  const Slab* slab = slabs_.find(base);
+  if (slab == nullptr) return false;
+  const Class& c = classes_[slab->cls];
+  const std::uint64_t offset = base - region_base;
+  for (std::uint32_t i = 0; i < c.blocks; ++i) {
+    const bool free = (slab->bits()[i / 64] >> (i % 64) & 1U) != 0;
+    out->add(SnapshotRun{.offset = offset + std::uint64_t{i} * c.size,
+                         .size = c.size,
+                         .state = free ? BlockState::kFree : BlockState::kLive});
+  }
+  // The bytes the class size does not divide: free, as fragmentation() counts them.
+  const std::uint64_t used = std::uint64_t{c.blocks} * c.size;
+  if (used != kSlabBytes) {
+    out->add(SnapshotRun{.offset = offset + used, .size = kSlabBytes - used, .state = BlockState::kFree});
+  }
+  return true;
+}
+
 // Walks every slab through its class's lists: each must be where its count
 // puts it, agree with its bitmap and the map, and be a live TLSF block.
 Status SlabClasses::validate(const Tlsf& tlsf) const noexcept {

@@ -505,10 +505,13 @@ Reservation Tlsf::reservation() const noexcept {
 
 std::size_t Tlsf::snapshot_runs() const noexcept { return live_.size() + free_blocks_; }
 
-void Tlsf::snapshot(MemorySnapshot* out) const noexcept {
+void Tlsf::snapshot(const SlabClasses& slabs, MemorySnapshot* out) const noexcept {
   for (const Arena* arena = arenas_; arena != nullptr; arena = arena->next) {
     out->begin_region(arena->base, arena->size);
     for (const Block* block = arena->first; block != nullptr; block = block->next_phys) {
+      if (!block->free && block->size == SlabClasses::kSlabBytes && slabs.snapshot(block->address, arena->base, out)) {
+        continue;
+      }
       out->add(SnapshotRun{.offset = block->address - arena->base,
                            .size = block->size,
                            .state = block->free ? BlockState::kFree : BlockState::kLive});
@@ -719,9 +722,9 @@ Status VariablePool<Mode>::snapshot(MemorySnapshot* out) const noexcept try {
     out->make_room(regions, runs);
     std::lock_guard guard(lock_);
     regions = core_.reservation().regions;
-    runs = core_.snapshot_runs();
+    runs = core_.snapshot_runs() + slabs_.snapshot_runs();
     if (out->has_room(regions, runs)) {
-      core_.snapshot(out);
+      core_.snapshot(slabs_, out);
       break;
     }
   }

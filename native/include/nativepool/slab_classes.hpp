@@ -34,6 +34,7 @@
 #include "nativepool/address_map.hpp"
 #include "nativepool/math.hpp"
 #include "nativepool/pool.hpp"
+#include "nativepool/snapshot.hpp"
 #include "nativepool/status.hpp"
 
 namespace nativepool::detail {
@@ -95,6 +96,14 @@ class SlabClasses {
   /// @p tlsf's figures plus the slabs' free blocks; a slab's tail, which
   /// its class size does not divide, counts as free bytes in no block.
   [[nodiscard]] Fragmentation fragmentation(const Tlsf& tlsf) const noexcept;
+  /// The runs snapshot() adds for all slabs: one per block and one per tail,
+  /// an upper bound (plain neighbours merge).
+  [[nodiscard]] std::size_t snapshot_runs() const noexcept;
+  /// When a slab starts at @p base (a live TLSF block of kSlabBytes in the
+  /// region at @p region_base), adds its blocks, live or free, and its tail
+  /// as free to the current region of @p out in place of the one live block
+  /// TLSF sees; false when no slab starts there.
+  bool snapshot(std::uintptr_t base, std::uintptr_t region_base, MemorySnapshot* out) const noexcept;
   /// Bitmaps, counts and lists agree, and every slab is a live TLSF block
   /// of kSlabBytes. Quiescent.
   [[nodiscard]] Status validate(const Tlsf& tlsf) const noexcept;

@@ -72,9 +72,10 @@ class Tlsf {
   [[nodiscard]] Reservation reservation() const noexcept;
   /// The most runs snapshot() may add: one per block node.
   [[nodiscard]] std::size_t snapshot_runs() const noexcept;
-  /// Adds every arena and its blocks to @p out, which must have room for
-  /// reservation().regions regions and snapshot_runs() runs.
-  void snapshot(MemorySnapshot* out) const noexcept;
+  /// Adds every arena and its blocks to @p out, each slab of @p slabs as
+  /// its blocks; @p out must have room for reservation().regions regions and
+  /// snapshot_runs() + slabs.snapshot_runs() runs.
+  void snapshot(const SlabClasses& slabs, MemorySnapshot* out) const noexcept;
   [[nodiscard]] std::size_t block_size(const void* ptr) const noexcept;
   /// Whether @p ptr lies in a free block. O(blocks): for diagnoses only.
   [[nodiscard]] bool in_free_space(const void* ptr) const noexcept;
