@@ -98,9 +98,7 @@ public final class BlockCache implements AutoCloseable {
     public long allocate() {
         checkUsable();
         if (count == 0) {
-            pool.allocateRaw(pool.blockSize, 0, blocks, batch);
-            issued.addParked(blocks, batch, 0, cells);
-            count = batch;
+            refill();
         }
         long address = blocks[--count];
         issued.unpark(cells[count], address);
@@ -108,12 +106,17 @@ public final class BlockCache implements AutoCloseable {
         return address;
     }
 
+    private void refill() {
+        pool.allocateRaw(pool.blockSize, 0, blocks, batch);
+        issued.addParked(blocks, batch, 0, cells);
+        count = batch;
+    }
+
     /**
      * Parks a block of this cache's pool for reuse; drains half the cache to the
-     * pool with one native call when it is full.
-     *
-     * A block that no cache of the pool handed out (one of a handle or a batch) goes to the
-     * pool's checked free instead.
+     * pool with one native call when it is full. A block that no cache of the
+     * pool handed out (one of a handle or a batch) goes to the pool's checked
+     * free instead.
      *
      * @param address a block of this cache's pool, from this cache, another cache of the
      *     pool or the pool itself
@@ -125,6 +128,20 @@ public final class BlockCache implements AutoCloseable {
      */
     public void free(long address) {
         checkUsable();
+        long found = issued.find(address); // never finds 0 or an address off the alignment
+        int cell;
+        if (count == blocks.length || found == IssuedBlocks.NOT_LISTED
+                || !issued.park(cell = IssuedBlocks.cellOf(found), address)) {
+            freeSlow(address);
+            return;
+        }
+        cells[count] = cell;
+        blocks[count++] = address;
+        parked.putLong(0, count);
+    }
+
+    /** A free that did not park at once: a full cache, an unlisted address, or a cell that was not in hands. */
+    private void freeSlow(long address) {
         if (address == 0 || (address & (pool.alignment - 1)) != 0) {
             throw new InvalidFreeException("0x" + Long.toHexString(address) + " is not a block of " + pool
                     + " (blocks are aligned to " + pool.alignment + ")");
@@ -134,20 +151,14 @@ public final class BlockCache implements AutoCloseable {
             pool.free(address); // a block of a handle or a batch, or a bad address: the pool decides
             return;
         }
+        int cell = IssuedBlocks.cellOf(found);
+        if (issued.isParked(cell, address)) {
+            throw ThreadCaches.doubleFree(pool, address);
+        }
         if (count == blocks.length) {
             drain(batch);
         }
-        int cell = IssuedBlocks.cellOf(found);
-        if (!issued.park(cell, address)) {
-            if (issued.isParked(cell, address)) {
-                throw ThreadCaches.doubleFree(pool, address);
-            }
-            free(address); // it left the issued set meanwhile: look again
-            return;
-        }
-        cells[count] = cell;
-        blocks[count++] = address;
-        parked.putLong(0, count);
+        free(address); // in hands, or gone from the issued set meanwhile: try again
     }
 
     /** {@return the number of blocks parked in this cache now} */
