@@ -11,24 +11,30 @@ import org.openjdk.jmh.infra.Control;
  * has stopped.
  */
 final class Handoff {
-    private static final int SLOTS = 1 << 16;
-
-    private final long[] addresses = new long[SLOTS];
-    private final Object[] owners = new Object[SLOTS];
+    private final int slots;
+    private final long[] addresses;
+    private final Object[] owners;
     /** Next slot to fill, next to empty; each written by one side only. */
     private final AtomicLong head = new AtomicLong();
     private final AtomicLong tail = new AtomicLong();
 
+    /** @param slots the ring's length, a power of two */
+    Handoff(int slots) {
+        this.slots = slots;
+        this.addresses = new long[slots];
+        this.owners = new Object[slots];
+    }
+
     /** {@return false if the iteration ended before there was room} */
     boolean put(long address, Object owner, Control control) {
         long h = head.get();
-        while (h - tail.get() == SLOTS) {
+        while (h - tail.get() == slots) {
             if (control.stopMeasurement) {
                 return false;
             }
             Thread.onSpinWait();
         }
-        int slot = (int) (h & (SLOTS - 1));
+        int slot = (int) (h & (slots - 1));
         addresses[slot] = address;
         owners[slot] = owner;
         head.lazySet(h + 1);
@@ -43,7 +49,7 @@ final class Handoff {
             }
             Thread.onSpinWait();
         }
-        return (int) (tail.get() & (SLOTS - 1));
+        return next();
     }
 
     boolean isEmpty() {
@@ -52,7 +58,7 @@ final class Handoff {
 
     /** The slot of the next block; the ring must not be empty. */
     int next() {
-        return (int) (tail.get() & (SLOTS - 1));
+        return (int) (tail.get() & (slots - 1));
     }
 
     long address(int slot) {

@@ -27,9 +27,10 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Control;
 
 /**
- * A pipeline: one thread allocates blocks and hands them through a
- * 65536-slot ring to a second thread, which frees them, so every free is of a
- * block another thread allocated. One JMH group per allocator; the
+ * A pipeline: one thread allocates blocks and hands them through a ring
+ * of {@code ring} slots to a second thread, which frees them, so every free
+ * is of a block another thread allocated; up to {@code ring} blocks are in
+ * flight. One JMH group per allocator; the
  * producer's time per operation is the time per block (the consumer's
  * matches it in steady state). nativepool: the shared API of one LOCK_FREE
  * FixedPool through its transparent thread caches, and the same with
@@ -45,7 +46,10 @@ public class ProducerConsumerBenchmark {
     @Param({"64"})
     int size;
 
-    private final Handoff ring = new Handoff();
+    @Param({"1024", "65536"})
+    int ring;
+
+    private Handoff handoff;
     private FixedPool pool;
     private FixedPool uncached;
     private final PooledByteBufAllocator netty = PooledByteBufAllocator.DEFAULT;
@@ -53,6 +57,7 @@ public class ProducerConsumerBenchmark {
 
     @Setup(Level.Trial)
     public void open() {
+        handoff = new Handoff(ring);
         pool = FixedPool.builder(size).threadSafety(ThreadSafety.LOCK_FREE).leakPolicy(LeakPolicy.THROW).build();
         uncached = FixedPool.builder(size).threadSafety(ThreadSafety.LOCK_FREE).leakPolicy(LeakPolicy.THROW)
                 .threadCache(0).build();
@@ -62,8 +67,8 @@ public class ProducerConsumerBenchmark {
     /** Frees what the ring still holds when an iteration ends; each group fills it from one allocator. */
     @TearDown(Level.Iteration)
     public void drain() {
-        while (!ring.isEmpty()) {
-            free(ring.next());
+        while (!handoff.isEmpty()) {
+            free(handoff.next());
         }
     }
 
@@ -76,9 +81,9 @@ public class ProducerConsumerBenchmark {
     }
 
     private void free(int slot) {
-        Object owner = ring.owner(slot);
-        long address = ring.address(slot);
-        ring.done();
+        Object owner = handoff.owner(slot);
+        long address = handoff.address(slot);
+        handoff.done();
         free(address, owner);
     }
 
@@ -97,14 +102,14 @@ public class ProducerConsumerBenchmark {
     }
 
     private void consume(Control control) {
-        int slot = ring.take(control);
+        int slot = handoff.take(control);
         if (slot >= 0) {
             free(slot);
         }
     }
 
     private void produce(long address, Object owner, Control control) {
-        if (!ring.put(address, owner, control)) {
+        if (!handoff.put(address, owner, control)) {
             free(address, owner); // the iteration ended with the ring full
         }
     }
