@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The shared-pool matrix of issue 17, short enough for a shared machine (about
-# 8 minutes; 1 fork, 1 warm-up and 2 measured iterations of 1 s each):
+# 15 minutes with the builds on a loaded 2-vCPU VM; 1 fork, 1 warm-up and 2 measured iterations of 1 s each):
 #   FixedSizeBenchmark, 64 B on 1/2/4/8 threads, 1 KiB and 64 KiB on 1/2;
 #   MixedSizeBenchmark on 1/2; ProducerConsumerBenchmark; ThreadChurnBenchmark
 #   (JDK 17), then FfmBenchmark next to Unsafe and nativepool (JDK 25);

@@ -65,11 +65,7 @@ public final class CpuTimePairs {
             all.put("unsafe", () -> () -> Allocators.unsafe(size));
             all.put("netty", () -> () -> allocators.netty(size));
             all.put("arrow", () -> () -> allocators.arrow(size));
-            all.put("nativepoolRaw", () -> () -> {
-                long address = pool.allocateAddress();
-                pool.free(address);
-                return address;
-            });
+            all.put("nativepoolRaw", () -> () -> Allocators.nativepool(pool));
             all.put("nativepoolCache", () -> new CachePair(pool.newCache(64)));
             Map<String, double[]> perRound = new LinkedHashMap<>();
             all.keySet().forEach(name -> perRound.put(name, new double[rounds]));

@@ -97,10 +97,6 @@ public class ThreadChurnBenchmark {
     @Benchmark
     @OperationsPerInvocation(PAIRS)
     public long nativepoolRaw() throws InterruptedException {
-        return onNewThread(i -> {
-            long address = pool.allocateAddress();
-            pool.free(address);
-            return address;
-        });
+        return onNewThread(i -> Allocators.nativepool(pool));
     }
 }
