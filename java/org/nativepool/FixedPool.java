@@ -25,10 +25,9 @@ import org.nativepool.internal.PoolNative;
  * <p>A free through a cache is checked as a free through the pool is: 0, an
  * address that is no block of the pool, and a block the pool holds free
  * throw {@link InvalidFreeException} or {@link DoubleFreeException}, and so
- * does a second free of a block parked in the calling thread's cache. One
- * double free is not caught at once: of a block parked in <em>another</em>
- * thread's cache; the pool refuses it when that cache drains, and until then
- * both caches may hand it out. Pools above {@link SafetyLevel#OFF} have no
+ * does a second free of a block parked in any cache, on any thread: each
+ * block the caches issue has a state word that a free moves to parked with
+ * one CAS, so no cache ever holds a block twice. Pools above {@link SafetyLevel#OFF} have no
  * thread caches, so that the pool checks every block's guards at its free,
  * and neither have {@link Backend#nodeLocal() node-local} pools, whose blocks
  * must go back to their own node.

@@ -2,27 +2,35 @@ package org.nativepool;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 
 /**
- * The blocks of one pool that its thread caches took from the native pool
- * and have not given back, each with its {@link SizeClasses size class}: each
- * is in a user's hands or parked in a cache. A thread cache parks only an
- * address listed here, and in the cache of its class, so an address the pool
- * holds free (a double free after a cache drained the block) or one that is
- * no block of the pool at all goes to the pool's checked free, which refuses
- * it; a free finds the block's class here, without a native call.
+ * The blocks of one pool that its caches (thread caches and
+ * {@link BlockCache}s) took from the native pool and have not given back,
+ * each with its {@link SizeClasses size class} and its state: in a user's
+ * hands, or parked in a cache. A cache parks only an address listed here as
+ * in a user's hands, and moves it to parked with one CAS, so a second free of
+ * a parked block is refused at once on any thread and through any cache or
+ * the pool; an address not listed goes to the pool's checked free, which
+ * refuses what is no block of the pool or one it holds free.
+ *
+ * <p>Two structures: an open-addressing set that maps an address to its
+ * class and the index of its cell, written only on the caches' slow paths
+ * (refill, drain, batch free) under this monitor and read with no lock and
+ * no write; and the cells, one {@code long} per listed block in segments
+ * that never move, holding the address, with {@link #PARKED} set while a
+ * cache holds it. The set's entries never change while listed, so a resize
+ * that publishes a new table loses nothing a reader or a cell writer does;
+ * the cells are written without the lock: a free's CAS (any thread), an
+ * allocation's plain store (the cache that holds the block, the only writer
+ * a parked cell has), and the lock holder's clear on removal.
  *
  * <p>An entry is the address with the class in its low {@link #TAG_BITS}
  * bits (the blocks of a pool with more than one class are aligned to at
  * least {@code 2^TAG_BITS}), so that one atomic word holds both and a
- * reader never pairs an address with another block's class.
- *
- * <p>An open-addressing set of addresses, written only on the caches' slow
- * paths (refill, drain, batch free) under its monitor, and read on every
- * cached free with no lock and no write: removal leaves a tombstone instead
- * of moving entries, so a lock-free reader never misses an entry that a
- * concurrent write did not remove, and a resize publishes a new table while
- * readers finish on the old one.
+ * reader never pairs an address with another block's class. Removal leaves
+ * a tombstone instead of moving entries, so a lock-free reader never misses
+ * an entry that a concurrent write did not remove.
  */
 final class IssuedBlocks {
     /** 0 and 1 are never block addresses: an empty slot and a removed one. */
@@ -30,15 +38,41 @@ final class IssuedBlocks {
     static final long REMOVED = 1L;
     /** The low bits of an entry that hold the class. */
     static final int TAG_BITS = 4;
+    /**
+     * The cell bit of a parked block: user-space addresses on 64-bit Linux stay below
+     * {@code 2^57}, so no address has it.
+     */
+    static final long PARKED = Long.MIN_VALUE;
+    /** What {@link #find} returns for an address that is not listed. */
+    static final long NOT_LISTED = -1L;
     private static final int MIN_LENGTH = 64;
+    private static final int SEGMENT_BITS = 10;
+    private static final int SEGMENT_MASK = (1 << SEGMENT_BITS) - 1;
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
+
+    /** A table of the set: keys (entries) and, beside each, the index of its cell. */
+    private static final class Table {
+        final long[] keys;
+        final int[] cells;
+
+        Table(int length) {
+            keys = new long[length];
+            cells = new int[length];
+        }
+    }
 
     /** The bits of an entry that are its class: 0 for a pool with one class, whose blocks may be finer. */
     private final long tagMask;
-    private volatile long[] table = new long[MIN_LENGTH];
+    private volatile Table table = new Table(MIN_LENGTH);
+    /** Segments of cells; a segment, once created, never moves. */
+    private volatile long[][] segments = {new long[1 << SEGMENT_BITS]};
     /** Entries and tombstones in {@link #table}; guarded by this. */
     private int entries;
     private int tombstones;
+    /** The cells in use or freed so far, and the freed ones to reuse; guarded by this. */
+    private int cellsUsed;
+    private int[] freeCells = new int[MIN_LENGTH];
+    private int freeCount;
 
     /** @param classes how many size classes the entries tag, at most {@code 2^TAG_BITS} */
     IssuedBlocks(int classes) {
@@ -46,85 +80,183 @@ final class IssuedBlocks {
     }
 
     /**
-     * {@return the class of the block at {@code address} if it was issued and not
-     * given back, else -1} Safe on any thread, without a lock.
+     * {@return {@link #NOT_LISTED}, or the listed block's cell index shifted left by
+     * {@link #TAG_BITS} with its class in the low bits} Safe on any thread, without a lock.
      */
-    int classOf(long address) {
+    long find(long address) {
         if (address == EMPTY || address == REMOVED) {
-            return -1;
+            return NOT_LISTED;
         }
-        long[] slots = table;
-        int mask = slots.length - 1;
-        for (int i = indexOf(address, shiftFor(slots.length));; i = (i + 1) & mask) {
-            long entry = (long) SLOT.getOpaque(slots, i);
+        Table t = table;
+        long[] keys = t.keys;
+        int mask = keys.length - 1;
+        for (int i = indexOf(address, shiftFor(keys.length));; i = (i + 1) & mask) {
+            long entry = (long) SLOT.getAcquire(keys, i);
             if ((entry & ~tagMask) == address) {
-                return (int) (entry & tagMask);
+                return (long) t.cells[i] << TAG_BITS | (entry & tagMask);
             }
             if (entry == EMPTY) {
-                return -1;
+                return NOT_LISTED;
             }
         }
     }
 
-    /** Lists {@code addresses[0..count)}, which the pool just handed out as blocks of class {@code cls}. */
-    synchronized void addAll(long[] addresses, int count, int cls) {
-        if ((entries + tombstones + count) * 4L > table.length) {
+    /** {@return the cell index in a {@link #find} result} */
+    static int cellOf(long found) {
+        return (int) (found >>> TAG_BITS);
+    }
+
+    /** {@return the class in a {@link #find} result} */
+    static int classOf(long found) {
+        return (int) (found & ((1L << TAG_BITS) - 1));
+    }
+
+    /**
+     * Moves the block in {@code cell} from a user's hands to parked. Any thread.
+     *
+     * @return false if the cell does not hold {@code address} in a user's hands: the block is
+     *     parked already ({@link #isParked}) or left the set meanwhile
+     */
+    boolean park(int cell, long address) {
+        return SLOT.compareAndSet(segment(cell), cell & SEGMENT_MASK, address, address | PARKED);
+    }
+
+    /** Hands the parked block in {@code cell} out again; only by the cache that holds it. */
+    void unpark(int cell, long address) {
+        SLOT.setRelease(segment(cell), cell & SEGMENT_MASK, address);
+    }
+
+    /** {@return whether {@code cell} holds {@code address} parked} */
+    boolean isParked(int cell, long address) {
+        return (long) SLOT.getVolatile(segment(cell), cell & SEGMENT_MASK) == (address | PARKED);
+    }
+
+    private long[] segment(int cell) {
+        return segments[cell >>> SEGMENT_BITS];
+    }
+
+    /**
+     * Lists {@code addresses[0..count)}, which the pool just handed out as blocks of class
+     * {@code cls}, as parked, and writes their cells to {@code cellsOut[0..count)}.
+     */
+    synchronized void addParked(long[] addresses, int count, int cls, int[] cellsOut) {
+        if ((entries + tombstones + count) * 4L > table.keys.length) {
             rebuild(entries + count);
         }
-        long[] slots = table;
-        int mask = slots.length - 1;
-        int shift = shiftFor(slots.length);
+        Table t = table;
+        long[] keys = t.keys;
+        int mask = keys.length - 1;
+        int shift = shiftFor(keys.length);
         for (int k = 0; k < count; k++) {
             long address = addresses[k];
+            int cell = newCell();
+            SLOT.setRelease(segment(cell), cell & SEGMENT_MASK, address | PARKED);
             int i = indexOf(address, shift);
             long entry;
-            while ((entry = (long) SLOT.getOpaque(slots, i)) != EMPTY && entry != REMOVED) {
+            while ((entry = keys[i]) != EMPTY && entry != REMOVED) {
                 i = (i + 1) & mask;
             }
             if (entry == REMOVED) {
                 tombstones--;
             }
-            SLOT.setRelease(slots, i, address | cls);
+            t.cells[i] = cell;
+            SLOT.setRelease(keys, i, address | cls); // after its cell index, which find() reads next
             entries++;
+            cellsOut[k] = cell;
+        }
+    }
+
+    /** Unlists parked blocks leaving their cache for the pool: {@code addresses[0..count)}, cells beside. */
+    synchronized void removeParked(long[] addresses, int[] cells, int count) {
+        for (int k = 0; k < count; k++) {
+            SLOT.setRelease(segment(cells[k]), cells[k] & SEGMENT_MASK, EMPTY);
+            unlist(addresses[k], cells[k]);
         }
     }
 
     /**
-     * Unlists those of {@code addresses[0..count)} that are listed, before they
-     * go back to the pool. Takes the lock only if one is: a batch of blocks
-     * that came from a batch allocation meets no other thread here.
+     * Unlists the listed blocks of {@code addresses[0..count)}, which a user
+     * frees past the caches, in order, up to the first that is parked.
+     * Takes the lock only if one is listed: a batch of blocks that came from
+     * a batch allocation meets no other thread here.
+     *
+     * @return {@code count}, or the index of the first parked block: a double free
      */
-    void removeAll(long[] addresses, int count) {
+    int removeInHands(long[] addresses, int count) {
         for (int k = 0; k < count; k++) {
-            if (classOf(addresses[k]) >= 0) {
-                removeListed(addresses, count);
-                return;
+            if (find(addresses[k]) != NOT_LISTED) {
+                return removeListedInHands(addresses, count);
             }
         }
+        return count;
     }
 
-    private synchronized void removeListed(long[] addresses, int count) {
-        long[] slots = table;
-        int mask = slots.length - 1;
-        int shift = shiftFor(slots.length);
+    /** {@return false if {@code address} is parked (a double free), else true, unlisting it if listed} */
+    boolean removeInHands(long address) {
+        return find(address) == NOT_LISTED || removeListedInHands(address);
+    }
+
+    private synchronized int removeListedInHands(long[] addresses, int count) {
         for (int k = 0; k < count; k++) {
-            long address = addresses[k];
-            if (address == EMPTY || address == REMOVED) {
-                continue;
-            }
-            for (int i = indexOf(address, shift);; i = (i + 1) & mask) {
-                long entry = (long) SLOT.getOpaque(slots, i);
-                if ((entry & ~tagMask) == address) {
-                    SLOT.setRelease(slots, i, REMOVED);
-                    entries--;
-                    tombstones++;
-                    break;
-                }
-                if (entry == EMPTY) {
-                    break;
-                }
+            if (!removeListedInHands(addresses[k])) {
+                return k;
             }
         }
+        return count;
+    }
+
+    private synchronized boolean removeListedInHands(long address) {
+        long found = find(address);
+        if (found == NOT_LISTED) {
+            return true;
+        }
+        int cell = cellOf(found);
+        // A CAS: a free on another thread may park the block meanwhile.
+        if (!SLOT.compareAndSet(segment(cell), cell & SEGMENT_MASK, address, EMPTY)) {
+            return false;
+        }
+        unlist(address, cell);
+        return true;
+    }
+
+    /** Drops the entry of {@code address} and frees its cell, which holds no block now. */
+    private void unlist(long address, int cell) {
+        long[] keys = table.keys;
+        int mask = keys.length - 1;
+        for (int i = indexOf(address, shiftFor(keys.length));; i = (i + 1) & mask) {
+            long entry = keys[i];
+            if ((entry & ~tagMask) == address) {
+                SLOT.setRelease(keys, i, REMOVED);
+                entries--;
+                tombstones++;
+                break;
+            }
+            if (entry == EMPTY) {
+                break;
+            }
+        }
+        if (freeCount == freeCells.length) {
+            freeCells = Arrays.copyOf(freeCells, freeCount * 2);
+        }
+        freeCells[freeCount++] = cell;
+    }
+
+    /** A cell for a new entry: a freed one, or the next, in a new segment when the last is full. */
+    private int newCell() {
+        if (freeCount > 0) {
+            return freeCells[--freeCount];
+        }
+        int cell = cellsUsed++;
+        long[][] all = segments;
+        if (cell >>> SEGMENT_BITS == all.length) {
+            long[][] more = Arrays.copyOf(all, all.length * 2);
+            more[all.length] = new long[1 << SEGMENT_BITS];
+            segments = more;
+        } else if (all[cell >>> SEGMENT_BITS] == null) {
+            all[cell >>> SEGMENT_BITS] = new long[1 << SEGMENT_BITS];
+            segments = all; // publishes the new segment with the array that holds it
+        }
+        return cell;
     }
 
     /** A fresh table, at most an eighth full after adding up to {@code needed} entries, without tombstones. */
@@ -133,17 +265,19 @@ final class IssuedBlocks {
         while (length < needed * 8L && length < 1 << 30) {
             length <<= 1;
         }
-        long[] old = table;
-        long[] fresh = new long[length];
+        Table old = table;
+        Table fresh = new Table(length);
         int mask = length - 1;
         int shift = shiftFor(length);
-        for (long entry : old) {
+        for (int j = 0; j < old.keys.length; j++) {
+            long entry = old.keys[j];
             if (entry != EMPTY && entry != REMOVED) {
                 int i = indexOf(entry & ~tagMask, shift);
-                while (fresh[i] != EMPTY) {
+                while (fresh.keys[i] != EMPTY) {
                     i = (i + 1) & mask;
                 }
-                fresh[i] = entry;
+                fresh.keys[i] = entry;
+                fresh.cells[i] = old.cells[j];
             }
         }
         tombstones = 0;

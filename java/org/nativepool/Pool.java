@@ -73,6 +73,12 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     /** Its JMX beans, set once by the builder; null when not registered. */
     volatile PoolJmx jmx;
 
+    /**
+     * The blocks the pool's caches hold or handed out: those of the thread caches, and of
+     * fixed pools' {@link BlockCache}s; null for a variable pool without thread caches.
+     */
+    final IssuedBlocks issued;
+
     Pool(long handle, PoolBuilder<?, ?> settings) {
         super(handle);
         this.views = new ViewGuard(() -> PoolNative.destroy(handle));
@@ -107,6 +113,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.caches = settings.threadCache == 0 || safetyLevel != SafetyLevel.OFF || classes == null
                 || backend.equals(Backend.nodeLocal()) ? null
                 : new ThreadCaches(this, settings.threadCache, classes, settings.limitBytes());
+        this.issued = caches != null ? caches.issued : blockSize != 0 ? new IssuedBlocks(1) : null;
         this.autoTrim = settings.autoTrim == null ? null : AutoTrim.start(this, settings.autoTrim);
         PoolEvents.opened(this);
     }
@@ -290,9 +297,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * when the block came from one. A free through a cache is checked as a
      * free through the pool is: 0, an address that is no block of the pool,
      * and a block the pool holds free throw, and so does a second free of a
-     * block parked in the calling thread's cache. One double free is not
-     * caught at once: of a block parked in <em>another</em> thread's cache;
-     * the pool refuses it when that cache drains.
+     * block parked in any cache of the pool (a thread cache of this thread or
+     * another, or a {@link BlockCache}).
      *
      * @param address the address the pool handed out
      * @throws DoubleFreeException if the block is already free
@@ -303,10 +309,12 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      */
     public void free(long address) {
         ThreadCaches threadCaches = caches;
-        if (threadCaches == null) {
-            freeToPool(address);
-        } else {
+        if (threadCaches != null) {
             threadCaches.free(address);
+        } else if (issued != null && !issued.removeInHands(address)) {
+            throw ThreadCaches.doubleFree(this, address); // parked in a BlockCache
+        } else {
+            freeToPool(address);
         }
     }
 
@@ -324,7 +332,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     /**
      * Frees {@code count} raw addresses in one native call, bypassing the
-     * thread caches. Stops at the first invalid address; the exception
+     * thread caches. Stops at the first invalid address, or the first block
+     * parked in a cache ({@link DoubleFreeException}); the exception
      * message says how many were freed before it.
      *
      * @param addresses the addresses, in {@code addresses[0..count)}
@@ -334,9 +343,20 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      */
     public void free(long[] addresses, int count) {
         Objects.checkFromIndexSize(0, count, addresses.length);
-        if (caches != null) {
-            caches.issued.removeAll(addresses, count);
+        int inHands = issued == null ? count : issued.removeInHands(addresses, count);
+        if (inHands < count) {
+            if (inHands > 0) {
+                freeToPool(addresses, inHands);
+            }
+            throw new DoubleFreeException("addresses[" + inHands + "] (the " + inHands
+                    + " address(es) before it were freed): " + ThreadCaches.doubleFree(this, addresses[inHands])
+                    .getMessage());
         }
+        freeToPool(addresses, count);
+    }
+
+    /** Frees {@code addresses[0..count)} in one native call, past the caches and the issued set. */
+    final void freeToPool(long[] addresses, int count) {
         long pool = acquire();
         try {
             PoolNative.freeBatch(pool, addresses, count);
@@ -393,6 +413,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
             } catch (PoolClosedException closed) {
                 return false; // closing the pool freed the block
             }
+        }
+        if (issued != null && !issued.removeInHands(address)) {
+            throw ThreadCaches.doubleFree(this, address); // parked in a BlockCache
         }
         long pool = tryAcquire();
         if (pool == 0L) {

@@ -1,13 +1,11 @@
 package org.nativepool;
 
-import java.util.Arrays;
-
 /**
  * One thread's cache of free blocks of one size class of one pool, found and
  * created by {@link ThreadCaches}: the transparent twin of {@link BlockCache}.
- * An allocation hit is an array pop and the store of a tombstone; a free hit
- * an array push and a probe of two hash tables, the pool's issued set (only
- * read) and this cache's parked set (its own). The cache reaches the pool
+ * An allocation hit is an array pop and a plain store into the block's cell
+ * of the pool's {@link IssuedBlocks}; a free hit a probe of the issued set,
+ * one CAS on the block's cell and an array push. The cache reaches the pool
  * with one batch call to refill half its capacity when empty or drain its
  * older half when full.
  *
@@ -16,66 +14,56 @@ import java.util.Arrays;
  * ended (the end of a thread happens-before another thread sees it not
  * alive).
  *
- * <p>A free is parked only when it cannot be a double or foreign free this
- * cache could hand out again: {@link ThreadCaches#free} hands it the blocks
- * the pool's {@link IssuedBlocks} lists with this cache's class (the pool's
- * checked free decides the others), and a block parked here already is
- * refused ({@link DoubleFreeException}).
+ * <p>A free is parked only when the issued set lists the block in a user's
+ * hands, and the CAS that parks it fails for a block parked already, in this
+ * cache or any other: a double free is refused at once
+ * ({@link DoubleFreeException}) whichever thread or path frees it.
  */
 final class ThreadCache {
     private final Thread owner;
     private final Pool pool;
     private final ThreadCaches caches;
+    private final IssuedBlocks issued;
     /** The class of the blocks, and their bytes: what the cache asks the pool for. */
     private final int cls;
     private final long blockBytes;
     private final long[] blocks;
-    /** Where drain() puts the blocks leaving, so that draining allocates nothing. */
+    /** The cell of each parked block in the issued set, beside it. */
+    private final int[] cells;
+    /** Where drain() puts the blocks leaving, and their cells, so that draining allocates nothing. */
     private final long[] leaving;
-    /**
-     * The parked addresses again, as an open-addressing set, to refuse a second
-     * free at once; {@code slotOf[i]} is the slot of {@code blocks[i]}, so an
-     * allocation unlists its block with one store of a tombstone.
-     */
-    private final long[] parkedSet;
-    private final int[] slotOf;
-    private final int parkedShift;
-    private int tombstones;
+    private final int[] leavingCells;
     private int count;
 
     ThreadCache(Pool pool, ThreadCaches caches, Thread owner, int cls, int capacity) {
         this.owner = owner;
         this.pool = pool;
         this.caches = caches;
+        this.issued = caches.issued;
         this.cls = cls;
         this.blockBytes = caches.classes.bytes(cls);
         this.blocks = new long[capacity];
+        this.cells = new int[capacity];
         this.leaving = new long[capacity];
-        this.slotOf = new int[capacity];
-        // At most a quarter full of entries and another of tombstones, so probes stay short.
-        this.parkedSet = new long[Integer.highestOneBit(capacity - 1) << 3];
-        this.parkedShift = IssuedBlocks.shiftFor(parkedSet.length);
+        this.leavingCells = new int[capacity];
     }
 
     long allocate() {
         if (count == 0 || pool.isClosed()) {
             return refillThenAllocate();
         }
-        parkedSet[slotOf[--count]] = IssuedBlocks.REMOVED;
-        if (++tombstones > blocks.length) {
-            relist();
-        }
-        return blocks[count];
+        long address = blocks[--count];
+        issued.unpark(cells[count], address);
+        return address;
     }
 
-    /** Parks a block that the pool's issued set lists with this cache's class. */
-    void free(long address) {
-        int slot;
-        if (count == blocks.length || pool.isClosed() || (slot = park(address)) < 0) {
-            freeSlow(address);
+    /** Parks a block that the pool's issued set lists with this cache's class, in {@code cell}. */
+    void free(long address, int cell) {
+        if (count == blocks.length || pool.isClosed() || !issued.park(cell, address)) {
+            freeSlow(address, cell);
             return;
         }
-        slotOf[count] = slot;
+        cells[count] = cell;
         blocks[count++] = address;
     }
 
@@ -102,39 +90,41 @@ final class ThreadCache {
             }
         }
         if (n == 1) {
-            long address = pool.allocateRaw(blockBytes, 0);
-            leaving[0] = address;
-            caches.issued.addAll(leaving, 1, cls);
-            return address;
+            blocks[0] = pool.allocateRaw(blockBytes, 0);
         }
-        caches.issued.addAll(blocks, n, cls);
+        issued.addParked(blocks, n, cls, cells);
         count = n - 1;
-        relist();
-        return blocks[n - 1];
+        long address = blocks[count];
+        issued.unpark(cells[count], address);
+        return address;
     }
 
-    private void freeSlow(long address) {
+    private void freeSlow(long address, int cell) {
         checkOpen();
-        if (isParked(address)) {
-            throw new DoubleFreeException("0x" + Long.toHexString(address) + " is already free: parked in the thread"
-                    + " cache of " + owner.getName() + " for " + pool);
+        if (count == blocks.length) {
+            drain(blocks.length / 2);
         }
-        drain(blocks.length / 2);
-        slotOf[count] = park(address);
+        if (!issued.park(cell, address)) {
+            caches.refuseOrRetry(address, cell);
+            return;
+        }
+        cells[count] = cell;
         blocks[count++] = address;
     }
 
     /**
      * Frees the oldest {@code n} parked blocks. The count drops first, so stats
-     * never see more parked blocks than the pool has handed out; even if the
-     * pool refuses one of them, all {@code n} leave the cache.
+     * never see more parked blocks than the pool has handed out. Only blocks
+     * the issued set vouched for are ever parked, so the pool refuses none.
      */
     private void drain(int n) {
         System.arraycopy(blocks, 0, leaving, 0, n);
+        System.arraycopy(cells, 0, leavingCells, 0, n);
         System.arraycopy(blocks, n, blocks, 0, count - n);
+        System.arraycopy(cells, n, cells, 0, count - n);
         count -= n;
-        relist();
-        pool.free(leaving, n);
+        issued.removeParked(leaving, leavingCells, n);
+        pool.freeToPool(leaving, n);
     }
 
     private void checkOpen() {
@@ -143,47 +133,8 @@ final class ThreadCache {
         }
     }
 
-    /** Lists the address as parked and returns its slot; -1 if it is parked already. */
-    private int park(long address) {
-        int mask = parkedSet.length - 1;
-        int reusable = -1;
-        for (int i = IssuedBlocks.indexOf(address, parkedShift);; i = (i + 1) & mask) {
-            long entry = parkedSet[i];
-            if (entry == address) {
-                return -1;
-            }
-            if (entry == IssuedBlocks.EMPTY) {
-                if (reusable < 0) {
-                    reusable = i;
-                } else {
-                    tombstones--;
-                }
-                parkedSet[reusable] = address;
-                return reusable;
-            }
-            if (entry == IssuedBlocks.REMOVED && reusable < 0) {
-                reusable = i;
-            }
-        }
-    }
-
-    private boolean isParked(long address) {
-        int mask = parkedSet.length - 1;
-        for (int i = IssuedBlocks.indexOf(address, parkedShift); parkedSet[i] != IssuedBlocks.EMPTY;
-                i = (i + 1) & mask) {
-            if (parkedSet[i] == address) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Rebuilds the parked set from {@code blocks[0..count)}, without tombstones. */
-    private void relist() {
-        Arrays.fill(parkedSet, IssuedBlocks.EMPTY);
-        tombstones = 0;
-        for (int i = 0; i < count; i++) {
-            slotOf[i] = park(blocks[i]);
-        }
+    @Override
+    public String toString() {
+        return "the thread cache of " + owner.getName();
     }
 }

@@ -71,12 +71,30 @@ final class ThreadCaches {
      * which refuses it or frees a good block that came from another path.
      */
     void free(long address) {
-        int cls = issued.classOf(address);
-        if (cls < 0) {
+        long found = issued.find(address);
+        if (found == IssuedBlocks.NOT_LISTED) {
             pool.freeToPool(address);
         } else {
-            current(cls).free(address);
+            current(IssuedBlocks.classOf(found)).free(address, IssuedBlocks.cellOf(found));
         }
+    }
+
+    /**
+     * After a cache could not park {@code address} in {@code cell}: refuses a
+     * block parked already, and frees again one that left the issued set
+     * meanwhile (the pool then decides).
+     */
+    void refuseOrRetry(long address, int cell) {
+        if (issued.isParked(cell, address)) {
+            throw doubleFree(pool, address);
+        }
+        free(address);
+    }
+
+    /** The refusal of a second free of a block parked in a cache of {@code pool}. */
+    static DoubleFreeException doubleFree(Pool pool, long address) {
+        return new DoubleFreeException("0x" + Long.toHexString(address) + " is already free: parked in a cache of "
+                + pool + " (a second free of a block, on this thread or another)");
     }
 
     /** {@return the calling thread's cache of class {@code cls}, created on first use} */

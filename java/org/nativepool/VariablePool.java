@@ -32,7 +32,7 @@ import org.nativepool.internal.PoolNative;
  * its block's class without a native call, in the set of blocks the caches
  * issued, and is checked as {@link FixedPool} describes: 0, foreign and
  * interior addresses and blocks the pool holds free are refused at once, and
- * so is a second free of a block parked in the calling thread's cache.
+ * so is a second free of a block parked in any thread's cache.
  * Batch calls ({@link #allocate(int, long, long[])}, {@link #free(long[], int)})
  * bypass the caches, and pools above {@link SafetyLevel#OFF} have none. The
  * caches of ended threads return their blocks to the pool (see

@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class BlockCacheTest {
 
@@ -159,14 +160,54 @@ class BlockCacheTest {
         }
     }
 
-    @Test
-    void aDoubleFreeIsCaughtWhenTheCacheDrains() {
-        try (FixedPool pool = FixedPool.builder(64).leakPolicy(LeakPolicy.IGNORE).build()) {
+    @ParameterizedTest
+    @ValueSource(ints = {0, 64})
+    void doubleFreesAreRefusedAtOnceAndNoBlockIsHandedOutTwice(int threadCache) {
+        try (FixedPool pool = FixedPool.builder(64).threadCache(threadCache).threadSafety(ThreadSafety.MUTEX)
+                .leakPolicy(LeakPolicy.IGNORE).build();
+             FixedPool stranger = FixedPool.builder(64).build()) {
             BlockCache cache = pool.newCache(4);
             long address = cache.allocate();
             cache.free(address);
-            cache.free(address);
-            assertThrows(DoubleFreeException.class, cache::close);
+            PoolStats before = pool.stats();
+            DoubleFreeException twice = assertThrows(DoubleFreeException.class, () -> cache.free(address));
+            assertTrue(twice.getMessage().contains(Long.toHexString(address)), twice.getMessage());
+            assertThrows(DoubleFreeException.class, () -> pool.free(address), "cache free, then pool free");
+            assertThrows(DoubleFreeException.class, () -> pool.free(new long[] {address}), "then a batch free");
+            long foreign = stranger.allocateAddress();
+            assertThrows(InvalidFreeException.class, () -> cache.free(foreign), "a block of another pool");
+            assertEquals(before, pool.stats(), "refused frees change no counter");
+
+            long fromPool = pool.allocateAddress();
+            pool.free(fromPool);
+            assertThrows(DoubleFreeException.class, () -> cache.free(fromPool), "pool free, then cache free");
+
+            assertTrue(cache.allocate() != cache.allocate(), "one block handed out twice");
+            cache.close();
+            stranger.free(foreign);
+        }
+    }
+
+    @Test
+    void closeReturnsEveryBlockParkedAfterARefusedFree() {
+        try (FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.MUTEX).build()) {
+            BlockCache cache = pool.newCache(8);
+            long[] blocks = new long[6];
+            for (int i = 0; i < blocks.length; i++) {
+                blocks[i] = cache.allocate();
+            }
+            cache.free(blocks[0]);
+            assertThrows(DoubleFreeException.class, () -> cache.free(blocks[0]));
+            assertThrows(InvalidFreeException.class, () -> cache.free(blocks[1] + 8));
+            for (int i = 1; i < blocks.length; i++) {
+                cache.free(blocks[i]);
+            }
+            cache.close();
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.liveBlocks(), stats.toString());
+            assertEquals(0, stats.cachedBlocks(), stats.toString());
+            assertBalanced(stats);
+            pool.validate();
         }
     }
 

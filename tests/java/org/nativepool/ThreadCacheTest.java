@@ -16,6 +16,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -202,8 +204,8 @@ class ThreadCacheTest {
             long viaThreadCache;
             try (BlockCache cache = pool.newCache(4)) {
                 long fromCache = cache.allocate();
-                pool.free(fromCache); // no thread cache issued it: the pool frees it at once
-                assertThrows(DoubleFreeException.class, () -> pool.free(fromCache), "the pool holds it free");
+                pool.free(fromCache); // parks it in the thread cache: a block of either kind of cache
+                assertThrows(DoubleFreeException.class, () -> pool.free(fromCache), "the thread cache holds it");
 
                 viaThreadCache = pool.allocateAddress();
                 cache.free(viaThreadCache);
@@ -296,6 +298,86 @@ class ThreadCacheTest {
             pool.flushThreadCache();
             stats = pool.stats();
             assertEquals(stats.allocations(), stats.frees());
+            pool.validate();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ThreadSafety.class, names = {"MUTEX", "LOCK_FREE"})
+    void aBlockParkedInAnotherThreadsCacheIsRefusedAtOnce(ThreadSafety mode) throws Exception {
+        try (FixedPool pool = FixedPool.builder(64).threadSafety(mode).build()) {
+            AtomicReference<Long> parkedThere = new AtomicReference<>();
+            CountDownLatch parked = new CountDownLatch(1);
+            CountDownLatch checked = new CountDownLatch(1);
+            Thread holder = new Thread(() -> {
+                long b = pool.allocateAddress();
+                pool.free(b); // parked in this thread's cache while the thread lives
+                parkedThere.set(b);
+                parked.countDown();
+                assertDoesNotThrow(() -> checked.await());
+            });
+            holder.start();
+            parked.await();
+            long block = parkedThere.get();
+            PoolStats before = pool.stats();
+            DoubleFreeException twice = assertThrows(DoubleFreeException.class, () -> pool.free(block));
+            assertTrue(twice.getMessage().contains(Long.toHexString(block)) && twice.getMessage().contains("parked"),
+                    twice.getMessage());
+            assertThrows(DoubleFreeException.class, () -> pool.free(new long[] {block}), "the batch free too");
+            assertEquals(before, pool.stats(), "a refused free changes no counter");
+            checked.countDown();
+            holder.join();
+            Set<Long> handedOut = new HashSet<>();
+            for (int i = 0; i < 200; i++) {
+                assertTrue(handedOut.add(pool.allocateAddress()), "a block handed out twice");
+            }
+            for (long address : handedOut) {
+                pool.free(address);
+            }
+            pool.flushThreadCache();
+            assertBalanced(pool.stats());
+            pool.validate();
+        }
+    }
+
+    @Test
+    void racingFreesOfOneBlockParkItOnce() throws Exception {
+        try (FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.LOCK_FREE).build()) {
+            int rounds = 2_000;
+            long[] blocks = new long[rounds];
+            pool.allocate(rounds, blocks); // listed by no cache: the batch path
+            for (int i = 0; i < rounds; i++) {
+                pool.free(blocks[i]);
+                blocks[i] = pool.allocateAddress(); // from this thread's cache, so listed
+            }
+            AtomicLong accepted = new AtomicLong();
+            CyclicBarrier start = new CyclicBarrier(2);
+            List<Runnable> racers = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                racers.add(() -> {
+                    for (long block : blocks) {
+                        try {
+                            start.await();
+                        } catch (Exception e) {
+                            throw new IllegalStateException(e);
+                        }
+                        try {
+                            pool.free(block);
+                            accepted.incrementAndGet();
+                        } catch (DoubleFreeException refused) {
+                            // the other racer won
+                        }
+                    }
+                    pool.flushThreadCache();
+                });
+            }
+            runThreads(racers);
+            assertEquals(rounds, accepted.get(), "exactly one free of each block is accepted");
+            pool.flushThreadCache();
+            PoolStats stats = pool.stats();
+            assertEquals(0, stats.liveBlocks(), stats.toString());
+            assertEquals(0, stats.cachedBlocks(), stats.toString());
+            assertBalanced(stats);
             pool.validate();
         }
     }

@@ -371,7 +371,74 @@ final class MisuseCatalogue {
                     cache.free(cache.allocate());
                     f.pool.close();
                     cache.close();
+                }),
+                throwing("cache/free-twice", DoubleFreeException.class, "parked in a cache", f -> {
+                    BlockCache cache = cache(f);
+                    long block = cache.allocate();
+                    cache.free(block);
+                    cache.free(block);
+                }),
+                throwing("cache/free-then-pool-free", DoubleFreeException.class, "parked in a cache", f -> {
+                    BlockCache cache = cache(f);
+                    long block = cache.allocate();
+                    cache.free(block);
+                    f.pool.free(block);
+                }),
+                throwing("cache/pool-free-then-cache-free", DoubleFreeException.class, "already free", f -> {
+                    long block = f.allocate();
+                    f.pool.free(block);
+                    cache(f).free(block);
+                }),
+                throwing("cache/free-then-batch-free", DoubleFreeException.class, "addresses[0]", f -> {
+                    BlockCache cache = cache(f);
+                    long block = cache.allocate();
+                    cache.free(block);
+                    f.pool.free(new long[] {block});
+                }),
+                throwing("cache/free-foreign-block", InvalidFreeException.class, "",
+                        f -> cache(f).free(f.allocateForeign())),
+                throwing("cache/free-parked-in-another-threads-cache", DoubleFreeException.class, "parked in a cache",
+                        f -> {
+                            long block = CompletableFuture.supplyAsync(() -> {
+                                long b = f.allocate();
+                                f.pool.free(b); // parked in that thread's cache
+                                return b;
+                            }).get();
+                            cache(f).free(block);
+                        }),
+                throwing("cache/thread-cache-free-parked-in-another-thread", DoubleFreeException.class,
+                        "parked in a cache", f -> {
+                            long block = f.allocate();
+                            f.pool.free(block); // parked in this thread's cache
+                            rethrow(CompletableFuture.runAsync(() -> f.pool.free(block)));
+                        }),
+                noOp("cache/close-after-refused-frees-returns-every-block", f -> {
+                    BlockCache cache = f.fixed().newCache(8);
+                    long[] blocks = new long[6];
+                    for (int i = 0; i < blocks.length; i++) {
+                        blocks[i] = cache.allocate();
+                    }
+                    cache.free(blocks[0]);
+                    refused(() -> cache.free(blocks[0]));
+                    refused(() -> cache.free(f.allocateForeign()));
+                    for (int i = 1; i < blocks.length; i++) {
+                        cache.free(blocks[i]); // parked after the bad ones, and drained past them
+                    }
+                    cache.close();
+                    if (f.pool.stats().liveBlocks() != 0 || f.pool.stats().cachedBlocks() != 0) {
+                        throw new AssertionError("blocks stranded by the cache: " + f.pool.stats());
+                    }
                 }));
+    }
+
+    /** Runs a free that must be refused with an {@link InvalidFreeException}. */
+    private static void refused(Runnable free) {
+        try {
+            free.run();
+        } catch (InvalidFreeException expected) {
+            return;
+        }
+        throw new AssertionError("a bad free was accepted");
     }
 
     private static BlockCache cache(Fixture f) {

@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import org.nativepool.FixedPool;
 import sun.misc.Unsafe;
 
 /**
@@ -40,6 +41,13 @@ final class Allocators implements AutoCloseable {
     static long unsafe(long size) {
         long address = UNSAFE.allocateMemory(size);
         UNSAFE.freeMemory(address);
+        return address;
+    }
+
+    /** The raw pair of nativepool's shared API: through the calling thread's cache, if the pool has them. */
+    static long nativepool(FixedPool pool) {
+        long address = pool.allocateAddress();
+        pool.free(address);
         return address;
     }
 

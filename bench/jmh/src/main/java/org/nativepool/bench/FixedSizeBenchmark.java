@@ -111,17 +111,13 @@ public class FixedSizeBenchmark {
 
     @Benchmark
     public long nativepoolRaw() {
-        long address = pool.allocateAddress();
-        pool.free(address);
-        return address;
+        return Allocators.nativepool(pool);
     }
 
     /** The shared API without thread caches: two native calls on the shared pool. */
     @Benchmark
     public long nativepoolRawUncached() {
-        long address = uncached.allocateAddress();
-        uncached.free(address);
-        return address;
+        return Allocators.nativepool(uncached);
     }
 
     /** Per block: one native call allocates 16, one frees them. */
