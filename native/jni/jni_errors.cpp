@@ -50,7 +50,14 @@ jclass class_for(Status status) noexcept {
     case Status::kDeviceError: return g_classes.cuda;
     case Status::kMemoryCorrupted: return g_classes.memory_corruption;
     case Status::kOk:
-    case Status::kInternal: break;
+    case Status::kInternal:
+    // Persistent heap files: only the C++ PersistentHeap reports these so far.
+    case Status::kNotAPool:
+    case Status::kTruncated:
+    case Status::kVersionMismatch:
+    case Status::kChecksumMismatch:
+    case Status::kAlreadyOpen:
+    case Status::kIoError: break;
   }
   return g_classes.base;
 }
