@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <cstddef>
 #include <cstring>
 #include <new>
 #include <string>
@@ -46,13 +47,17 @@ struct Header {
   std::uint64_t checksum;  // over everything above
 };
 
-// Count and checksum share the entries' first line: one persist commits the
-// log, and a torn write fails the checksum, so it is discarded as never
-// committed.
+// One persist commits the log: a torn write fails the checksum, so the log
+// counts as never written. The checksum covers a sequence number that never
+// repeats, and `applied` records the last sequence carried out, so an old
+// log (whose checksum still matches its old entries) is never replayed over
+// newer changes, however a later write of the log was torn.
 struct RedoLog {
+  std::uint64_t sequence;
+  std::uint64_t checksum;  // over sequence, count and entries
   std::uint64_t count;
-  std::uint64_t checksum;
-  std::uint64_t pad[6];
+  std::uint64_t applied;
+  std::uint64_t pad[4];
   std::uint64_t entries[kRedoEntries][2];  // offset, value
 };
 
@@ -87,7 +92,7 @@ std::uint64_t header_checksum(const Header& header) noexcept {
 }
 
 std::uint64_t redo_checksum(const RedoLog& log) noexcept {
-  return checksum(log.entries, sizeof log.entries, mix(0x7265646F6C6F6701ULL, log.count));
+  return checksum(log.entries, sizeof log.entries, mix(mix(0x7265646F6C6F6701ULL, log.sequence), log.count));
 }
 
 std::uint64_t record_checksum(const UndoRecord& record, const unsigned char* data) noexcept {
@@ -412,20 +417,19 @@ Status PersistentHeap::check_table() const noexcept {
 
 Status PersistentHeap::recover() noexcept {
   auto& log = *reinterpret_cast<RedoLog*>(base_ + kRedoOffset);
-  if (log.count != 0) {
-    if (log.count <= kRedoEntries && log.checksum == redo_checksum(log)) {
-      for (std::size_t i = 0; i < log.count; ++i) {
-        const std::uint64_t target = log.entries[i][0];
-        if (target % 8 != 0 || target < kRootsOffset || target > size_ - 8) {
-          return fail(Status::kCorrupted, "redo entry %zu targets offset %" PRIu64 " outside the heap", i, target);
-        }
+  if (log.sequence != log.applied && log.count <= kRedoEntries && log.checksum == redo_checksum(log)) {
+    for (std::size_t i = 0; i < log.count; ++i) {
+      const std::uint64_t target = log.entries[i][0];
+      if (target % 8 != 0 || target < kRootsOffset || target > size_ - 8) {
+        return fail(Status::kCorrupted, "redo entry %zu targets offset %" PRIu64 " outside the heap", i, target);
       }
-      replay_redo();
-      recovered_redo_ = 1;
     }
-    log.count = 0;  // torn or replayed: either way no longer live
-    media_.persist(kRedoOffset, 8);
+    replay_redo();
+    log.applied = log.sequence;
+    media_.persist(kRedoOffset, sizeof log.sequence * 4);
+    recovered_redo_ = 1;
   }
+  redo_sequence_ = std::max(log.sequence, log.applied);
   recovered_undo_ = roll_back_undo();
   return check_table();
 }
@@ -653,6 +657,7 @@ Status PersistentHeap::redo(const std::uint64_t (*words)[2], std::size_t count) 
   auto& log = *reinterpret_cast<RedoLog*>(base_ + kRedoOffset);
   std::memcpy(log.entries, words, count * sizeof words[0]);
   std::memset(log.entries + count, 0, (kRedoEntries - count) * sizeof log.entries[0]);
+  log.sequence = ++redo_sequence_;
   log.count = count;
   log.checksum = redo_checksum(log);
   ordered(kRedoOffset, sizeof log);
@@ -662,8 +667,8 @@ Status PersistentHeap::redo(const std::uint64_t (*words)[2], std::size_t count) 
     ordered(words[i][0], 8);
   }
   ordered_drain();
-  log.count = 0;
-  ordered(kRedoOffset, 8);
+  log.applied = log.sequence;
+  ordered(kRedoOffset + offsetof(RedoLog, applied), 8);
   ordered_drain();
   return io_status("redo log");
 }
@@ -707,7 +712,11 @@ Status PersistentHeap::publish_locked(const PersistentReservation& reservation, 
     return fail(Status::kInvalidArgument, "destination %" PRIu64 " holds %" PRIu64 "; free it first", destination,
                 word(destination));
   }
-  ordered(reservation.offset, reservation.size);  // the payload, before anything points at it
+  // The payload is durable before the log that publishes it is written:
+  // without the drain, log and payload lines could reach the media in any
+  // order (the power-loss test finds exactly that).
+  ordered(reservation.offset, reservation.size);
+  ordered_drain();
   const std::uint64_t index = (reservation.offset - heap_offset_) / kUnit;
   const std::uint64_t words[2][2] = {{entry_offset(reservation.offset), encode_entry(index, reservation.size)},
                                      {destination, reservation.offset}};

@@ -245,6 +245,7 @@ class PersistentHeap {
   std::uint64_t allocations_ = 0;
   std::uint64_t frees_ = 0;
   std::uint64_t recovered_redo_ = 0;
+  std::uint64_t redo_sequence_ = 0;
   std::uint64_t recovered_undo_ = 0;
   bool unflushed_ = false;
 
