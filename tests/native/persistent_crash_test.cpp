@@ -9,6 +9,8 @@
 //   exactly that or one operation more;
 // - corruption: random byte flips in header, logs, roots and table never
 //   crash and are refused with a specific status, leaving the file alone.
+// Their names say Stress: Valgrind's run (.ci/valgrind) leaves them out, as
+// thousands of reopens under memcheck would take many minutes.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -109,7 +111,7 @@ class PowerLossImages final : public PersistObserver {
   std::mt19937_64 random_;
 };
 
-TEST_F(PersistentCrashTest, EveryPowerLossImageRecoversToBeforeOrAfter) {
+TEST_F(PersistentCrashTest, PowerLossStressEveryImageRecoversToBeforeOrAfter) {
   PowerLossImages images(path_, 7);
   PersistentOptions options;
   options.observer = &images;
@@ -170,7 +172,7 @@ struct Shared {
   }
 }
 
-TEST_F(PersistentCrashTest, KillNineAtRandomPointsLosesNothingAcknowledged) {
+TEST_F(PersistentCrashTest, KillNineStressAtRandomPointsLosesNothingAcknowledged) {
   const char* rounds_text = std::getenv("NATIVEPOOL_TORTURE_ROUNDS");
   const int rounds = rounds_text != nullptr ? std::atoi(rounds_text) : 1000;
   auto* shared = static_cast<Shared*>(
@@ -222,7 +224,7 @@ TEST_F(PersistentCrashTest, KillNineAtRandomPointsLosesNothingAcknowledged) {
   RecordProperty("rounds_recovering_a_log", recovered_logs);
 }
 
-TEST_F(PersistentCrashTest, RandomByteFlipsAreRefusedNeverCrash) {
+TEST_F(PersistentCrashTest, ByteFlipStressRefusedNeverCrash) {
   std::uint64_t heap_offset = 0;
   std::uint64_t table_end = 0;
   {
