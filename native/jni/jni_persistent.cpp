@@ -38,6 +38,18 @@ bool to_u64(JNIEnv* env, jlong value, const char* what, std::uint64_t* out) noex
   return true;
 }
 
+// A range of a block, as persist() and snapshot() take it.
+struct Range {
+  std::uint64_t block = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+bool to_range(JNIEnv* env, jlong block, jlong offset, jlong length, Range* out) noexcept {
+  return to_u64(env, block, "block", &out->block) && to_u64(env, offset, "offset", &out->offset) &&
+         to_u64(env, length, "length", &out->length);
+}
+
 bool check(JNIEnv* env, Status status) noexcept {
   if (status == Status::kOk) [[likely]] return true;
   nativepool::jni::throw_status(env, status, nativepool::Fragmentation{}, 0);
@@ -163,9 +175,9 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_free(JNIEnv
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_persist(JNIEnv* env, jclass, jlong heap,
                                                                              jlong block, jlong offset,
                                                                              jlong length) {
-  std::uint64_t b = 0, o = 0, l = 0;
-  if (to_u64(env, block, "block", &b) && to_u64(env, offset, "offset", &o) && to_u64(env, length, "length", &l)) {
-    (void)check(env, as_heap(heap)->persist(b, o, l));
+  Range range;
+  if (to_range(env, block, offset, length, &range)) {
+    (void)check(env, as_heap(heap)->persist(range.block, range.offset, range.length));
   }
 }
 
@@ -180,9 +192,9 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_begin(JNIEn
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_snapshot(JNIEnv* env, jclass, jlong heap,
                                                                               jlong block, jlong offset,
                                                                               jlong length) {
-  std::uint64_t b = 0, o = 0, l = 0;
-  if (to_u64(env, block, "block", &b) && to_u64(env, offset, "offset", &o) && to_u64(env, length, "length", &l)) {
-    (void)check(env, as_heap(heap)->snapshot(b, o, l));
+  Range range;
+  if (to_range(env, block, offset, length, &range)) {
+    (void)check(env, as_heap(heap)->snapshot(range.block, range.offset, range.length));
   }
 }
 
