@@ -359,7 +359,6 @@ Status PersistentHeap::load() noexcept {
                 "the heap was written in group-commit mode and the machine restarted before flush(): "
                 "what it holds may be inconsistent");
   }
-  unflushed_ = state != 0;  // same boot: the page cache holds it all; flush() clears it
   Status status = check_table();
   if (status != Status::kOk) return status;
   try {
@@ -381,6 +380,9 @@ Status PersistentHeap::load() noexcept {
       return fail(Status::kCorrupted, "root %zu holds offset %" PRIu64 ", which is no live block", i, block);
     }
   }
+  // Same boot: the page cache holds every change; flush() (or closing) clears
+  // the word. Set only now, so a refused open never writes it.
+  unflushed_ = state != 0;
   return Status::kOk;
 }
 

@@ -170,7 +170,8 @@ class PersistentHeap {
   /// against it, and the roots; kCorrupted naming the first violation.
   [[nodiscard]] Status validate() const noexcept;
   [[nodiscard]] PersistentStats stats() const noexcept;
-  /// Visits every live block in offset order (offset, requested size).
+  /// Visits every live block in offset order (offset, requested size), under
+  /// the heap's lock: @p visit must not call the heap.
   template <class F>
   void for_each_block(F&& visit) const {
     std::lock_guard<std::mutex> hold(lock_);
