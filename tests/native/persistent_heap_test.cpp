@@ -356,5 +356,22 @@ TEST_F(PersistentHeapTest, GroupCommitRefusesAFileARestartCaughtUnflushed) {
   EXPECT_EQ(reopen(&heap, options), Status::kOk) << error_detail();
 }
 
+TEST_F(PersistentHeapTest, ARefusedOpenOfAnUnflushedFileWritesNothing) {
+  PersistentOptions options;
+  options.capacity = 256 << 10;
+  options.group_commit = true;
+  options.boot_id = "boot-one";
+  std::unique_ptr<PersistentHeap> heap;
+  ASSERT_EQ(PersistentHeap::create(path_.c_str(), options, &heap), Status::kOk);
+  std::uint64_t block = 0;
+  ASSERT_EQ(heap->allocate(64, PersistentHeap::root_slot(0), &block), Status::kOk);
+  std::vector<char> unflushed = read_all(path_);
+  heap.reset();
+  unflushed[3 * 4096 + (64 << 10) + 3] ^= 0x40;  // the block's table entry
+  write_all(path_, unflushed);
+  EXPECT_EQ(reopen(&heap, options), Status::kCorrupted);
+  EXPECT_EQ(read_all(path_), unflushed) << "the group-commit word stays set";
+}
+
 }  // namespace
 }  // namespace nativepool
