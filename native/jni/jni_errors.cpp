@@ -26,6 +26,13 @@ struct ExceptionClasses {
   jclass memory_corruption = nullptr;
   jmethodID memory_corruption_init = nullptr;
   jmethodID init_cause = nullptr;  // Throwable.initCause
+  // Persistent heap files (PersistentPool).
+  jclass persistent_file = nullptr;
+  jclass not_a_pool = nullptr;
+  jclass truncated = nullptr;
+  jclass version_mismatch = nullptr;
+  jclass checksum_mismatch = nullptr;
+  jclass already_open = nullptr;
 };
 
 ExceptionClasses g_classes;
@@ -49,6 +56,12 @@ jclass class_for(Status status) noexcept {
     case Status::kNoDevice: return g_classes.no_device;
     case Status::kDeviceError: return g_classes.cuda;
     case Status::kMemoryCorrupted: return g_classes.memory_corruption;
+    case Status::kNotAPool: return g_classes.not_a_pool;
+    case Status::kTruncated: return g_classes.truncated;
+    case Status::kVersionMismatch: return g_classes.version_mismatch;
+    case Status::kChecksumMismatch: return g_classes.checksum_mismatch;
+    case Status::kAlreadyOpen: return g_classes.already_open;
+    case Status::kIoError: return g_classes.persistent_file;
     case Status::kOk:
     case Status::kInternal: break;
   }
@@ -140,7 +153,15 @@ bool cache_exception_classes(JNIEnv* env) noexcept {
     g_classes.memory_corruption_init =
         env->GetMethodID(g_classes.memory_corruption, "<init>", "(Ljava/lang/String;JJIJLjava/lang/String;)V");
   }
-  return g_classes.base && g_classes.invalid_argument && g_classes.out_of_pool_memory_init &&
+  g_classes.persistent_file = pin(env, "org/nativepool/PersistentFileException");
+  g_classes.not_a_pool = pin(env, "org/nativepool/NotAPoolException");
+  g_classes.truncated = pin(env, "org/nativepool/PoolTruncatedException");
+  g_classes.version_mismatch = pin(env, "org/nativepool/PoolVersionException");
+  g_classes.checksum_mismatch = pin(env, "org/nativepool/ChecksumMismatchException");
+  g_classes.already_open = pin(env, "org/nativepool/PoolAlreadyOpenException");
+  const bool persistent = g_classes.persistent_file && g_classes.not_a_pool && g_classes.truncated &&
+                          g_classes.version_mismatch && g_classes.checksum_mismatch && g_classes.already_open;
+  return persistent && g_classes.base && g_classes.invalid_argument && g_classes.out_of_pool_memory_init &&
          g_classes.invalid_free && g_classes.double_free && g_classes.feature_unavailable && g_classes.corrupted &&
          g_classes.no_device && g_classes.cuda_init && g_classes.memory_corruption_init && g_classes.init_cause;
 }
@@ -148,7 +169,9 @@ bool cache_exception_classes(JNIEnv* env) noexcept {
 void release_exception_classes(JNIEnv* env) noexcept {
   for (jclass cls : {g_classes.base, g_classes.invalid_argument, g_classes.out_of_pool_memory,
                      g_classes.invalid_free, g_classes.double_free, g_classes.feature_unavailable,
-                     g_classes.corrupted, g_classes.no_device, g_classes.cuda, g_classes.memory_corruption}) {
+                     g_classes.corrupted, g_classes.no_device, g_classes.cuda, g_classes.memory_corruption,
+                     g_classes.persistent_file, g_classes.not_a_pool, g_classes.truncated, g_classes.version_mismatch,
+                     g_classes.checksum_mismatch, g_classes.already_open}) {
     if (cls != nullptr) env->DeleteGlobalRef(cls);
   }
   g_classes = {};

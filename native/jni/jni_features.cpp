@@ -21,7 +21,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_FeatureNative_probe(JNIEnv* 
   const nativepool::Features f = nativepool::probe_features();
   // Order of the fields org.nativepool.Features reads.
   const jlong fields[] = {f.cuda_compiled, f.cuda_devices,   f.numa_compiled,       f.numa_available,
-                          f.numa_nodes,    f.pmem_compiled,  f.valgrind_hooks,      f.running_on_valgrind,
+                          f.numa_nodes,    f.persistent_compiled,  f.valgrind_hooks,      f.running_on_valgrind,
                           f.huge_pages,    f.sanitizers};
   if (!nativepool::jni::check_array(env, out, static_cast<jlong>(std::size(fields)), "feature array")) return;
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);

@@ -7,6 +7,7 @@
 #include "nativepool/host_backend.hpp"
 #include "nativepool/memory_hooks.hpp"
 #include "nativepool/numa.hpp"
+#include "nativepool/persistent_media.hpp"
 
 namespace nativepool {
 
@@ -22,6 +23,8 @@ Features probe_features() noexcept {
   features.numa_available = numa_available();
   features.numa_nodes = numa_node_count();
   features.numa_unavailable_reason = numa_unavailable_reason();
+  features.persistent_compiled = true;
+  features.cache_flush = cache_flush_instruction();
   features.huge_pages = MmapBackend::transparent_huge_pages_available();
   features.valgrind_hooks = hooks::kValgrindHooks;
 #if defined(NATIVEPOOL_HAVE_VALGRIND)

@@ -26,6 +26,12 @@ const char* status_name(Status status) noexcept {
     case Status::kDeviceError: return "DEVICE_ERROR";
     case Status::kNoDevice: return "NO_DEVICE";
     case Status::kMemoryCorrupted: return "MEMORY_CORRUPTED";
+    case Status::kNotAPool: return "NOT_A_POOL";
+    case Status::kTruncated: return "TRUNCATED";
+    case Status::kVersionMismatch: return "VERSION_MISMATCH";
+    case Status::kChecksumMismatch: return "CHECKSUM_MISMATCH";
+    case Status::kAlreadyOpen: return "ALREADY_OPEN";
+    case Status::kIoError: return "IO_ERROR";
   }
   return "UNKNOWN";
 }

@@ -10,8 +10,11 @@ public enum Feature {
      * the kernel accepts the NUMA system calls.
      */
     NUMA,
-    /** Persistent-memory pools through libpmem. */
-    PMEM,
+    /**
+     * {@link PersistentPool}s: crash-consistent heaps in files, with cache
+     * flushes on DAX file systems and msync elsewhere; no library needed.
+     */
+    PERSISTENT,
     /** Valgrind memcheck client requests in the pools. */
     VALGRIND,
     /** Transparent huge pages for {@link Backend#hugePages()}. */

@@ -19,7 +19,7 @@ import org.nativepool.internal.NativeLibrary;
  * @param numaNodes NUMA nodes configured on this machine; 0 when NUMA is unavailable
  * @param numaUnavailableReason why NUMA is unavailable (libnuma not found, the
  *     system calls refused as in many containers, ...); empty when it is available
- * @param pmemCompiled persistent-memory support is in this build
+ * @param persistentCompiled persistent heaps ({@link PersistentPool}) are in this build
  * @param valgrindHooks memcheck client requests are compiled into the pools
  * @param runningOnValgrind this process runs under Valgrind now
  * @param hugePages the kernel offers transparent huge pages
@@ -34,7 +34,7 @@ public record Features(
         boolean numaAvailable,
         int numaNodes,
         String numaUnavailableReason,
-        boolean pmemCompiled,
+        boolean persistentCompiled,
         boolean valgrindHooks,
         boolean runningOnValgrind,
         boolean hugePages,
@@ -51,7 +51,7 @@ public record Features(
 
     /**
      * {@return true when {@code feature} is compiled in and usable on this machine
-     * now} For {@link Feature#PMEM} and {@link Feature#VALGRIND}, being compiled in
+     * now} For {@link Feature#PERSISTENT} and {@link Feature#VALGRIND}, being compiled in
      * is enough.
      *
      * @param feature the feature to check
@@ -60,7 +60,7 @@ public record Features(
         return switch (feature) {
             case CUDA -> cudaCompiled && cudaDevices > 0;
             case NUMA -> numaCompiled && numaAvailable;
-            case PMEM -> pmemCompiled;
+            case PERSISTENT -> persistentCompiled;
             case VALGRIND -> valgrindHooks;
             case HUGE_PAGES -> hugePages;
         };
@@ -94,7 +94,7 @@ public record Features(
             case CUDA -> cudaCompiled ? "no CUDA device is visible (driver missing or no GPU)"
                     : "this build of nativepool was compiled without CUDA";
             case NUMA -> numaUnavailableReason;
-            case PMEM -> "this build of nativepool was compiled without libpmem";
+            case PERSISTENT -> "this build of nativepool has no persistent heaps";
             case VALGRIND -> "this build of nativepool was compiled without the Valgrind headers";
             case HUGE_PAGES -> "the kernel offers no transparent huge pages";
         };
@@ -115,6 +115,7 @@ public record Features(
             case CUDA -> " (" + cudaDevices + " device(s))";
             case NUMA -> " (" + numaNodes + " node(s))";
             case VALGRIND -> runningOnValgrind ? " (running under Valgrind)" : "";
+            case PERSISTENT -> " (" + PersistentPool.durabilitySummary() + ")";
             default -> "";
         };
     }

@@ -15,7 +15,12 @@ struct Features {
   bool numa_available = false;
   int numa_nodes = 0;
   const char* numa_unavailable_reason = "";  ///< why not, when !numa_available
-  bool pmem_compiled = false;
+  /// Persistent heaps in files (persistent_heap.hpp): always in the build on
+  /// Linux; they need no library (no libpmem).
+  bool persistent_compiled = false;
+  /// The cache-flush instruction persistent heaps use on DAX ("clwb", ...),
+  /// "" where the CPU has none and every file uses msync.
+  const char* cache_flush = "";
   bool valgrind_hooks = false;       ///< memcheck client requests compiled in
   bool running_on_valgrind = false;  ///< this process runs under Valgrind now
   bool huge_pages = false;           ///< transparent huge pages can be requested

@@ -41,6 +41,18 @@ enum class Status : std::int32_t {
   /// User code wrote outside a block or into freed memory: a guard or a
   /// poison pattern was overwritten. corruption.hpp holds the details.
   kMemoryCorrupted = 10,
+  /// A persistent heap file lacks the heap's signature (persistent_heap.hpp).
+  kNotAPool = 11,
+  /// A persistent heap file is shorter than its header says.
+  kTruncated = 12,
+  /// A persistent heap file has a format version this build does not read.
+  kVersionMismatch = 13,
+  /// A checksum over persistent metadata does not match its contents.
+  kChecksumMismatch = 14,
+  /// Another open handle (this process or another) holds the file's lock.
+  kAlreadyOpen = 15,
+  /// A system call on a file failed; the detail names the call and errno.
+  kIoError = 16,
 };
 
 /// Stable upper-case name of a status, e.g. "OUT_OF_POOL_MEMORY".

@@ -1,6 +1,10 @@
 package org.nativepool.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.nativepool.Backend;
 import org.nativepool.Feature;
 import org.nativepool.Features;
@@ -10,6 +14,9 @@ import org.nativepool.NativePool;
 import org.nativepool.NumaPolicy;
 import org.nativepool.NumaTopology;
 import org.nativepool.OutOfPoolMemoryException;
+import org.nativepool.PersistentBlock;
+import org.nativepool.PersistentPool;
+import org.nativepool.PersistentTransaction;
 import org.nativepool.ThreadSafety;
 import org.nativepool.VariablePool;
 
@@ -17,7 +24,8 @@ import org.nativepool.VariablePool;
  * The {@code demo} subcommand, which the README's main command runs: shows
  * which native features are present, then builds a fixed and a variable pool,
  * allocates, frees and prints the stats; where NUMA works, a pool bound to
- * the caller's node and where its pages went.
+ * the caller's node and where its pages went; then creates a persistent pool
+ * in a temporary file, reopens it and checks what it kept.
  */
 final class Demo {
     private Demo() {
@@ -67,6 +75,49 @@ final class Demo {
                 out.println("  now a 3 MiB block fits in an arena of its own: " + big.size() + " bytes, "
                         + heap.stats());
             }
+        }
+        persistent(out);
+    }
+
+    private static void persistent(PrintStream out) {
+        try {
+            Path directory = Files.createTempDirectory("nativepool-demo");
+            Path file = directory.resolve("heap");
+            try {
+                persistent(out, file);
+            } finally {
+                Files.deleteIfExists(file);
+                Files.delete(directory);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void persistent(PrintStream out, Path file) {
+        try (PersistentPool pool = PersistentPool.create(file, 1 << 20)) {
+            PersistentBlock counter = pool.allocate(64, 0);
+            try (PersistentTransaction tx = pool.begin()) {
+                tx.snapshot(counter, 0, 8);
+                counter.putLong(0, 41);
+                tx.commit();
+            }
+            try (PersistentTransaction tx = pool.begin()) {
+                tx.snapshot(counter, 0, 8);
+                counter.putLong(0, -1);
+                // closed without commit: rolled back
+            }
+            out.printf("persistent pool (%s): root 0 holds the block at offset %d%n", pool.durability(),
+                    counter.offset());
+        }
+        try (PersistentPool pool = PersistentPool.open(file)) {
+            pool.validate();
+            long value = pool.root(0).getLong(0);
+            if (value != 41) {
+                throw new IllegalStateException("the reopened persistent pool holds " + value + ", not 41");
+            }
+            out.println("  reopened and validated: the counter reads " + value + " (the uncommitted -1 was rolled"
+                    + " back), " + pool.stats().liveBlocks() + " live block(s)");
         }
     }
 

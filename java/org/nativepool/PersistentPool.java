@@ -1,0 +1,505 @@
+package org.nativepool;
+
+import java.nio.file.Path;
+import java.util.Objects;
+import org.nativepool.internal.NativeLibrary;
+import org.nativepool.internal.PersistentNative;
+
+/**
+ * A crash-consistent heap in a file that reopens after {@code kill -9} and
+ * power loss (docs/persistent.md). Blocks are named by their offset in the
+ * file ({@link PersistentBlock#offset()}); a program finds its data after
+ * reopening through {@link #ROOTS} root slots.
+ *
+ * <pre>{@code
+ * try (PersistentPool pool = PersistentPool.create(path, 16 << 20)) {
+ *     PersistentBlock counter = pool.allocate(64, 0);     // zeroed, published into root 0
+ *     try (PersistentTransaction tx = pool.begin()) {
+ *         tx.snapshot(counter, 0, 8);
+ *         counter.putLong(0, counter.getLong(0) + 1);
+ *         tx.commit();
+ *     }
+ * }
+ * try (PersistentPool pool = PersistentPool.open(path)) {
+ *     long value = pool.root(0).getLong(0);                  // 1
+ * }
+ * }</pre>
+ *
+ * <p>Allocating publishes the block's offset into a root or a field of
+ * another block in the same atomic step, and freeing clears it in the same
+ * step: a crash never leaks a block nor leaves a dangling offset. Transactions
+ * ({@link #begin()}) make any set of changes atomic. Every operation is
+ * durable when it returns, unless the pool was opened in group-commit mode
+ * ({@link Options#groupCommit(boolean)}), where {@link #flush()} makes
+ * everything before it durable at once.
+ *
+ * <p>What differs from the other pools: blocks outlive their handles and the
+ * process, so there is no leak detection of dropped handles, and no safety
+ * levels (the allocator's metadata already lives apart from the payload, in a
+ * checksummed table that {@link #validate()} and every open check). Blocks are
+ * aligned to 64 bytes. Thread-safe: one lock per pool, one transaction at a time.
+ */
+public final class PersistentPool extends NativeResource {
+    /** Number of root slots. */
+    public static final int ROOTS = 128;
+
+    private final Path path;
+    private final Durability durability;
+    private final boolean groupCommit;
+
+    /** How a pool is created or opened. */
+    public static final class Options {
+        private long undoLogBytes = 64 << 10;
+        private boolean groupCommit;
+        private boolean forceMsync;
+
+        /** Defaults: a 64 KiB undo log, every operation durable on return, cache flushes on DAX. */
+        public Options() {
+        }
+
+        /**
+         * Bytes of the undo log (create only), which bounds what one transaction can snapshot.
+         *
+         * @param bytes a positive multiple of 4096, at most half the capacity
+         * @return this
+         */
+        public Options undoLogBytes(long bytes) {
+            this.undoLogBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Group commit: operations skip their persist points and {@link PersistentPool#flush()} makes everything
+         * durable. A process crash loses nothing; a power loss before the flush makes the next open refuse the
+         * file with {@link PoolCorruptedException} rather than return a heap that may be inconsistent.
+         *
+         * @param enabled whether to defer durability to flush()
+         * @return this
+         */
+        public Options groupCommit(boolean enabled) {
+            this.groupCommit = enabled;
+            return this;
+        }
+
+        /**
+         * Use msync even on a DAX file system (for comparison).
+         *
+         * @param enabled whether to refuse cache-flush mode
+         * @return this
+         */
+        public Options forceMsync(boolean enabled) {
+            this.forceMsync = enabled;
+            return this;
+        }
+    }
+
+    private PersistentPool(long handle, Path path, boolean groupCommit) {
+        super(handle);
+        this.path = path;
+        this.groupCommit = groupCommit;
+        this.durability = Durability.fromCode(PersistentNative.durability(handle));
+    }
+
+    /**
+     * Creates {@code path}, which must not exist, as an empty heap of {@code capacity} bytes, all allocated on
+     * disk now (a full disk fails here, not later).
+     *
+     * @param path the file to create
+     * @param capacity the file's size: a multiple of 4096, at least 64 KiB
+     * @return the open pool
+     * @throws InvalidArgumentException for a bad capacity or an existing file
+     * @throws OutOfPoolMemoryException when the disk is full
+     * @throws PersistentFileException when a system call fails
+     */
+    public static PersistentPool create(Path path, long capacity) {
+        return create(path, capacity, new Options());
+    }
+
+    /**
+     * Creates {@code path} as an empty heap with {@code options}.
+     *
+     * @param path the file to create
+     * @param capacity the file's size: a multiple of 4096, at least 64 KiB
+     * @param options undo log size, group commit, msync
+     * @return the open pool
+     * @throws InvalidArgumentException for bad options or an existing file
+     * @throws OutOfPoolMemoryException when the disk is full
+     * @throws PersistentFileException when a system call fails
+     */
+    public static PersistentPool create(Path path, long capacity, Options options) {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
+        NativeLibrary.ensureLoaded();
+        long handle = PersistentNative.create(path.toString(), capacity, options.undoLogBytes, options.groupCommit,
+                options.forceMsync);
+        return new PersistentPool(handle, path, options.groupCommit);
+    }
+
+    /**
+     * Opens an existing heap, recovering it from any crash.
+     *
+     * @param path the heap's file
+     * @return the open pool
+     * @throws NotAPoolException for a file that is no heap (left unmodified, as for the four below)
+     * @throws PoolTruncatedException for a heap cut short
+     * @throws PoolVersionException for another format version
+     * @throws ChecksumMismatchException for a damaged header
+     * @throws PoolAlreadyOpenException when another handle has it open
+     * @throws PoolCorruptedException when the allocator's table fails its checks
+     */
+    public static PersistentPool open(Path path) {
+        return open(path, new Options());
+    }
+
+    /**
+     * Opens an existing heap with {@code options} (the undo log size is the file's).
+     *
+     * @param path the heap's file
+     * @param options group commit, msync
+     * @return the open pool
+     * @throws PersistentFileException or a subclass for files it refuses (left unmodified)
+     * @throws PoolCorruptedException when the allocator's table fails its checks
+     */
+    public static PersistentPool open(Path path, Options options) {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
+        NativeLibrary.ensureLoaded();
+        long handle = PersistentNative.open(path.toString(), options.groupCommit, options.forceMsync);
+        return new PersistentPool(handle, path, options.groupCommit);
+    }
+
+    /** {@return the heap's file} */
+    public Path path() {
+        return path;
+    }
+
+    /** {@return how stores are made durable: cache flushes on DAX, msync elsewhere} */
+    public Durability durability() {
+        return durability;
+    }
+
+    /** {@return whether durability is deferred to {@link #flush()}} */
+    public boolean groupCommit() {
+        return groupCommit;
+    }
+
+    /**
+     * {@return the block in root {@code index}, or null when the root is empty}
+     *
+     * @param index the root, 0 to {@link #ROOTS} - 1
+     */
+    public PersistentBlock root(int index) {
+        checkRoot(index);
+        long heap = acquire();
+        try {
+            long offset = PersistentNative.root(heap, index);
+            return offset == 0 ? null : new PersistentBlock(this, offset, PersistentNative.blockSize(heap, offset));
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * {@return a handle to the live block at {@code offset}, as found in a field of another block}
+     *
+     * @param offset the block's offset in the file
+     * @throws InvalidFreeException when no live block starts there
+     */
+    public PersistentBlock block(long offset) {
+        long heap = acquire();
+        try {
+            long size = PersistentNative.blockSize(heap, offset);
+            if (size == 0) {
+                throw new InvalidFreeException("offset " + offset + " is not a live block of " + this);
+            }
+            return new PersistentBlock(this, offset, size);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Allocates a zeroed block and publishes it into root {@code index} in one atomic step.
+     *
+     * @param size bytes, at least 1
+     * @param index an empty root
+     * @return the new block
+     * @throws InvalidArgumentException for a bad size or a root that holds a block
+     * @throws OutOfPoolMemoryException when no free extent fits
+     */
+    public PersistentBlock allocate(long size, int index) {
+        return allocateAt(size, rootSlot(index));
+    }
+
+    /**
+     * Allocates a zeroed block and publishes it into the 8-byte field at {@code fieldOffset} of {@code parent}
+     * in one atomic step.
+     *
+     * @param size bytes, at least 1
+     * @param parent a live block
+     * @param fieldOffset a multiple of 8 within it; the field must hold 0
+     * @return the new block
+     */
+    public PersistentBlock allocateInto(long size, PersistentBlock parent, long fieldOffset) {
+        return allocateAt(size, fieldSlot(parent, fieldOffset));
+    }
+
+    private PersistentBlock allocateAt(long size, long destination) {
+        long heap = acquire();
+        try {
+            long offset = PersistentNative.allocate(heap, size, destination);
+            return new PersistentBlock(this, offset, size);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * {@return a block held in host memory until published}
+     *
+     * @param size bytes, at least 1
+     */
+    public PersistentReservation reserve(long size) {
+        long heap = acquire();
+        try {
+            long offset = PersistentNative.reserve(heap, size);
+            return new PersistentReservation(this, new PersistentBlock(this, offset, size));
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Frees the block in root {@code index} and empties the root in one atomic step.
+     *
+     * @param index a root holding a block
+     * @throws DoubleFreeException when the root is empty
+     */
+    public void free(int index) {
+        freeAt(rootSlot(index));
+    }
+
+    /**
+     * Frees the block whose offset the field at {@code fieldOffset} of {@code parent} holds, and zeroes the
+     * field, in one atomic step.
+     *
+     * @param parent a live block
+     * @param fieldOffset a multiple of 8 within it
+     */
+    public void freeField(PersistentBlock parent, long fieldOffset) {
+        freeAt(fieldSlot(parent, fieldOffset));
+    }
+
+    private void freeAt(long destination) {
+        long heap = acquire();
+        try {
+            PersistentNative.free(heap, destination);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Makes {@code [offset, offset + length)} of {@code block} durable: an msync of its pages, or cache flushes
+     * and a fence on DAX. In group-commit mode it is deferred to {@link #flush()}.
+     *
+     * @param block a live block of this pool
+     * @param offset offset within it
+     * @param length bytes, at least 1
+     */
+    public void persist(PersistentBlock block, long offset, long length) {
+        long blockOffset = own(block);
+        long heap = acquire();
+        try {
+            PersistentNative.persist(heap, blockOffset, offset, length);
+        } finally {
+            release();
+        }
+    }
+
+    /** Group commit: makes everything so far durable. Otherwise nothing is pending; it reports I/O errors. */
+    public void flush() {
+        long heap = acquire();
+        try {
+            PersistentNative.flush(heap);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * {@return a new transaction; close it (try-with-resources) to roll back what was not committed}
+     *
+     * @throws InvalidArgumentException when a transaction is already open on this pool
+     */
+    public PersistentTransaction begin() {
+        long heap = acquire();
+        try {
+            PersistentNative.begin(heap);
+            return new PersistentTransaction(this);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Checks the allocator's table, the free structures and the roots.
+     *
+     * @throws PoolCorruptedException naming the first broken invariant
+     */
+    public void validate() {
+        long heap = acquire();
+        try {
+            PersistentNative.validate(heap);
+        } finally {
+            release();
+        }
+    }
+
+    /** {@return a snapshot of the pool's figures} */
+    public PersistentStats stats() {
+        long[] fields = new long[PersistentNative.STATS_FIELDS];
+        long heap = acquire();
+        try {
+            PersistentNative.stats(heap, fields);
+        } finally {
+            release();
+        }
+        return PersistentStats.of(fields);
+    }
+
+    /** What {@code features} reports for {@link Feature#PERSISTENT}. */
+    static String durabilitySummary() {
+        String flush = PersistentNative.cacheFlushInstruction();
+        return flush.isEmpty() ? "msync; this CPU has no cache-flush instruction"
+                : "MAP_SYNC + " + flush + " on DAX, msync elsewhere";
+    }
+
+    @Override
+    public String toString() {
+        return "PersistentPool[" + path + ", " + durability + (groupCommit ? ", group commit]" : "]");
+    }
+
+    @Override
+    protected void dispose(long handle) {
+        PersistentNative.destroy(handle);
+    }
+
+    // ---- for the handles of this package ----
+
+    static long rootSlot(int index) {
+        checkRoot(index);
+        return PersistentNative.rootSlot(index);
+    }
+
+    static long fieldSlot(PersistentBlock parent, long fieldOffset) {
+        Objects.requireNonNull(parent, "parent");
+        if (fieldOffset < 0 || fieldOffset % 8 != 0 || fieldOffset > parent.size() - 8) {
+            throw new InvalidArgumentException("field offset " + fieldOffset
+                    + " is not an aligned 8-byte field of the " + parent.size() + "-byte block");
+        }
+        return parent.offset() + fieldOffset;
+    }
+
+    private static void checkRoot(int index) {
+        if (index < 0 || index >= ROOTS) {
+            throw new InvalidArgumentException("root " + index + " is out of range 0.." + (ROOTS - 1));
+        }
+    }
+
+    private long own(PersistentBlock block) {
+        Objects.requireNonNull(block, "block");
+        if (block.pool() != this) {
+            throw new InvalidArgumentException(block + " belongs to " + block.pool() + ", not " + this);
+        }
+        return block.offset();
+    }
+
+    long enter() {
+        return acquire();
+    }
+
+    void leave() {
+        release();
+    }
+
+    long addressOf(long heap, long offset) {
+        return PersistentNative.address(heap, offset);
+    }
+
+    void publish(PersistentBlock block, long destination) {
+        long heap = acquire();
+        try {
+            PersistentNative.publish(heap, block.offset(), block.size(), destination);
+        } finally {
+            release();
+        }
+    }
+
+    void cancel(PersistentBlock block) {
+        long heap = acquire();
+        try {
+            PersistentNative.cancel(heap, block.offset(), block.size());
+        } finally {
+            release();
+        }
+    }
+
+    void txSnapshot(PersistentBlock block, long offset, long length) {
+        long blockOffset = own(block);
+        long heap = acquire();
+        try {
+            PersistentNative.snapshot(heap, blockOffset, offset, length);
+        } finally {
+            release();
+        }
+    }
+
+    PersistentBlock txAllocate(long size) {
+        long heap = acquire();
+        try {
+            return new PersistentBlock(this, PersistentNative.txAllocate(heap, size), size);
+        } finally {
+            release();
+        }
+    }
+
+    void txFree(PersistentBlock block) {
+        long blockOffset = own(block);
+        long heap = acquire();
+        try {
+            PersistentNative.txFree(heap, blockOffset);
+        } finally {
+            release();
+        }
+    }
+
+    void txSetRoot(int index, PersistentBlock block) {
+        checkRoot(index);
+        long blockOffset = block == null ? 0 : own(block);
+        long heap = acquire();
+        try {
+            PersistentNative.txSetRoot(heap, index, blockOffset);
+        } finally {
+            release();
+        }
+    }
+
+    void txCommit() {
+        long heap = acquire();
+        try {
+            PersistentNative.commit(heap);
+        } finally {
+            release();
+        }
+    }
+
+    void txAbort() {
+        long heap = acquire();
+        try {
+            PersistentNative.abort(heap);
+        } finally {
+            release();
+        }
+    }
+}
