@@ -118,6 +118,12 @@ Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* o
       return make_device_backend(gpu::default_simulated_runtime(), parameter, out);
     case BackendType::kNuma:
       return make_numa_backend(parameter, out);
+    case BackendType::kPlugin: {
+      std::shared_ptr<PluginBackend> plugin;
+      if (const Status status = registered_plugin(parameter, &plugin); status != Status::kOk) return status;
+      backend = std::move(plugin);
+      break;
+    }
     case BackendType::kNodeLocal:
       return fail(Status::kInvalidArgument, "node-local memory is a group of pools, not one backend");
     default:

@@ -26,6 +26,11 @@ const char* status_name(Status status) noexcept {
     case Status::kDeviceError: return "DEVICE_ERROR";
     case Status::kNoDevice: return "NO_DEVICE";
     case Status::kMemoryCorrupted: return "MEMORY_CORRUPTED";
+    case Status::kPluginNotFound: return "PLUGIN_NOT_FOUND";
+    case Status::kPluginSymbolMissing: return "PLUGIN_SYMBOL_MISSING";
+    case Status::kPluginAbiMismatch: return "PLUGIN_ABI_MISMATCH";
+    case Status::kPluginOptionError: return "PLUGIN_OPTION_ERROR";
+    case Status::kPluginFault: return "PLUGIN_FAULT";
   }
   return "UNKNOWN";
 }

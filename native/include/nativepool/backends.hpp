@@ -8,6 +8,7 @@
 #include "nativepool/backend.hpp"
 #include "nativepool/node_local_pool.hpp"
 #include "nativepool/numa.hpp"
+#include "nativepool/plugin_backend.hpp"
 
 namespace nativepool {
 
@@ -22,6 +23,7 @@ enum class BackendType : int {
   kSimulatedDevice = 5,  ///< parameter: a device of the default simulated runtime
   kNuma = 6,             ///< parameter: an id from register_numa_spec()
   kNodeLocal = 7,        ///< not one backend: a NodeLocalPool, one pool per node (make_pool_over)
+  kPlugin = 8,           ///< parameter: an id from register_plugin()
 };
 
 /// Creates a backend. @p parameter is type-specific (a device or NUMA node
@@ -40,5 +42,14 @@ enum class BackendType : int {
 /// compare backends by (type, parameter); ids live as long as the process
 /// (one small entry per distinct spec).
 [[nodiscard]] Status register_numa_spec(NumaSpec spec, int* id) noexcept;
+
+/// Loads the plugin at @p path with @p options (PluginBackend::load) and
+/// stores the id that stands for the instance as kPlugin's parameter in
+/// @p id. Equal (canonical path, options) get the same id and share one
+/// instance, which lives as long as the process, like NUMA specs.
+[[nodiscard]] Status register_plugin(const std::string& path, const PluginOptions& options, int* id) noexcept;
+
+/// The instance of a register_plugin() id; kInvalidArgument for an unknown id.
+[[nodiscard]] Status registered_plugin(int id, std::shared_ptr<PluginBackend>* out) noexcept;
 
 }  // namespace nativepool

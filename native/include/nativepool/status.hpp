@@ -41,6 +41,17 @@ enum class Status : std::int32_t {
   /// User code wrote outside a block or into freed memory: a guard or a
   /// poison pattern was overwritten. corruption.hpp holds the details.
   kMemoryCorrupted = 10,
+  /// A backend plugin's library is missing or the loader refused it.
+  kPluginNotFound = 11,
+  /// A backend plugin's library lacks the entry symbol (plugin.h).
+  kPluginSymbolMissing = 12,
+  /// A backend plugin's table has another ABI major, or is truncated.
+  kPluginAbiMismatch = 13,
+  /// A backend plugin refused its options; the detail is its own message.
+  kPluginOptionError = 14,
+  /// A backend plugin broke its contract (a null, misaligned or overlapping
+  /// region, a failed return): the pool refused the result and is unchanged.
+  kPluginFault = 15,
 };
 
 /// Stable upper-case name of a status, e.g. "OUT_OF_POOL_MEMORY".
