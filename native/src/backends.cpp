@@ -37,6 +37,40 @@ NumaSpecs& numa_specs() noexcept {
   return instance;
 }
 
+struct Listened {
+  BackendType type;
+  int parameter;
+  std::shared_ptr<RegionListener> listener;
+};
+
+struct Listeners {
+  std::mutex mutex;
+  std::vector<Listened> entries;
+};
+
+Listeners& listeners() noexcept {
+  static Listeners instance;
+  return instance;
+}
+
+Status make_listened_backend(int id, std::shared_ptr<Backend>* out) noexcept try {
+  Listened entry;
+  {
+    Listeners& registry = listeners();
+    const std::lock_guard lock(registry.mutex);
+    if (id < 0 || static_cast<std::size_t>(id) >= registry.entries.size()) {
+      return fail(Status::kInvalidArgument, "unknown listened backend id %d", id);
+    }
+    entry = registry.entries[static_cast<std::size_t>(id)];
+  }
+  std::shared_ptr<Backend> inner;
+  if (const Status status = make_backend(entry.type, entry.parameter, &inner); status != Status::kOk) return status;
+  *out = std::make_shared<ListenedBackend>(std::move(inner), std::move(entry.listener));
+  return Status::kOk;
+} catch (const std::bad_alloc&) {
+  return fail(Status::kInternal, "out of host memory for a listened backend");
+}
+
 Status make_numa_backend(int id, std::shared_ptr<Backend>* out) noexcept {
   NumaSpec spec;
   {
@@ -76,6 +110,23 @@ Status register_numa_spec(NumaSpec spec, int* id) noexcept {
   }
   *id = static_cast<int>(registry.specs.size() - 1);
   return Status::kOk;
+}
+
+Status register_listener(BackendType type, int parameter, std::shared_ptr<RegionListener> listener,
+                         int* id) noexcept try {
+  if (listener == nullptr) return fail(Status::kInvalidArgument, "a region listener must not be null");
+  if (type == BackendType::kNodeLocal || type == BackendType::kListened) {
+    return fail(Status::kInvalidArgument, "a region listener wraps one plain backend");
+  }
+  std::shared_ptr<Backend> probe;  // checked now, so a bad backend fails here rather than at the first pool
+  if (const Status status = make_backend(type, parameter, &probe); status != Status::kOk) return status;
+  Listeners& registry = listeners();
+  const std::lock_guard lock(registry.mutex);
+  registry.entries.push_back({type, parameter, std::move(listener)});
+  *id = static_cast<int>(registry.entries.size() - 1);
+  return Status::kOk;
+} catch (const std::bad_alloc&) {
+  return fail(Status::kInternal, "out of host memory for a listened backend");
 }
 
 Status make_pool_over(BackendType type, int parameter, const NodePoolMaker& make,
@@ -124,6 +175,8 @@ Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* o
       backend = std::move(plugin);
       break;
     }
+    case BackendType::kListened:
+      return make_listened_backend(parameter, out);
     case BackendType::kNodeLocal:
       return fail(Status::kInvalidArgument, "node-local memory is a group of pools, not one backend");
     default:

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "nativepool/backends.hpp"
@@ -136,6 +138,38 @@ TEST(PluginLoad, RegisterPluginSharesOneInstancePerPathAndOptions) {
   ASSERT_EQ(make_backend(BackendType::kPlugin, a, &backend), Status::kOk);
   EXPECT_EQ(backend->name(), "memfd");
   EXPECT_EQ(make_backend(BackendType::kPlugin, 1 << 20, &backend), Status::kInvalidArgument);
+}
+
+// ---- the example of docs/plugins.md ----
+
+std::string read_file(const char* path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(ExamplePlugin, TheDocShowsTheSourceThatCompilesHere) {
+  const std::string source = read_file(NP_EXAMPLE_SOURCE);
+  ASSERT_FALSE(source.empty());
+  EXPECT_NE(read_file(NP_PLUGINS_DOC).find(source), std::string::npos) << "docs/plugins.md must quote example_plugin.c";
+}
+
+TEST(ExamplePlugin, ServesEveryPoolUpToItsLimit) {
+  EXPECT_EQ(load_status(NP_EXAMPLE_PLUGIN, {{"limit", "lots"}}), Status::kPluginOptionError);
+  EXPECT_NE(std::strstr(error_detail(), "bad option limit=lots"), nullptr) << error_detail();
+  auto backend = load_ok(NP_EXAMPLE_PLUGIN, {{"limit", "2097152"}});
+  ASSERT_NE(backend, nullptr);
+  EXPECT_EQ(backend->name(), "example");
+  auto pool = variable_over(backend);
+  void* a = nullptr;
+  void* b = nullptr;
+  void* c = nullptr;
+  ASSERT_EQ(pool->allocate(900 << 10, 64, &a), Status::kOk) << error_detail();
+  ASSERT_EQ(pool->allocate(900 << 10, 64, &b), Status::kOk) << error_detail();
+  EXPECT_EQ(pool->allocate(900 << 10, 64, &c), Status::kOutOfPoolMemory);
+  EXPECT_NE(std::strstr(error_detail(), "would pass the limit of 2097152"), nullptr) << error_detail();
+  EXPECT_EQ(pool->deallocate(a), Status::kOk);
+  EXPECT_EQ(pool->deallocate(b), Status::kOk);
+  EXPECT_EQ(pool->trim(), std::size_t{2} << 20);
 }
 
 // ---- distrust: each misbehaviour is refused, and the pool is as it was ----

@@ -9,6 +9,7 @@
 #include "nativepool/node_local_pool.hpp"
 #include "nativepool/numa.hpp"
 #include "nativepool/plugin_backend.hpp"
+#include "nativepool/region_listener.hpp"
 
 namespace nativepool {
 
@@ -24,6 +25,7 @@ enum class BackendType : int {
   kNuma = 6,             ///< parameter: an id from register_numa_spec()
   kNodeLocal = 7,        ///< not one backend: a NodeLocalPool, one pool per node (make_pool_over)
   kPlugin = 8,           ///< parameter: an id from register_plugin()
+  kListened = 9,         ///< parameter: an id from register_listener()
 };
 
 /// Creates a backend. @p parameter is type-specific (a device or NUMA node
@@ -51,5 +53,12 @@ enum class BackendType : int {
 
 /// The instance of a register_plugin() id; kInvalidArgument for an unknown id.
 [[nodiscard]] Status registered_plugin(int id, std::shared_ptr<PluginBackend>* out) noexcept;
+
+/// Stores the id that stands for (@p type, @p parameter) with @p listener
+/// told of every region, as kListened's parameter, in @p id: each pool over
+/// it gets a ListenedBackend over a backend of (@p type, @p parameter).
+/// Checked now (the backend is built once); ids live as long as the process.
+[[nodiscard]] Status register_listener(BackendType type, int parameter, std::shared_ptr<RegionListener> listener,
+                                       int* id) noexcept;
 
 }  // namespace nativepool
