@@ -4,6 +4,7 @@
 // features: hole punching, purge and sharing a region with a child process.
 #include "nativepool/plugin_backend.hpp"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "nativepool/backends.hpp"
 #include "nativepool/pool_factory.hpp"
@@ -333,6 +335,95 @@ TEST(MemfdPlugin, AChildProcessSeesAndAnswersInTheSameBytes) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_STREQ(bytes + 4096 - sizeof "the peer saw it", "the peer saw it");
   EXPECT_EQ(pool->deallocate(block), Status::kOk);
+}
+
+// ---- the rdma plugin ----
+
+TEST(RdmaPlugin, TheRealLibibverbsIsLoadedAndQueried) {
+  std::shared_ptr<PluginBackend> backend;
+  const Status status = PluginBackend::load(NP_RDMA_PLUGIN, {}, &backend);
+  void* verbs = ::dlopen("libibverbs.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (verbs == nullptr) {
+    EXPECT_EQ(status, Status::kFeatureUnavailable);
+    EXPECT_NE(std::strstr(error_detail(), "libibverbs.so.1 not found"), nullptr) << error_detail();
+    GTEST_SKIP() << "libibverbs1 is not installed (tests/run installs it)";
+  }
+  ::dlclose(verbs);
+  if (status == Status::kOk) {
+    EXPECT_EQ(backend->name().substr(0, 5), "rdma:");  // a machine with an RDMA device
+  } else {
+    EXPECT_EQ(status, Status::kFeatureUnavailable);
+    EXPECT_NE(std::strstr(error_detail(), "no RDMA device: libibverbs.so.1 found 0"), nullptr) << error_detail();
+  }
+}
+
+/// The verbs test double (tests/native/plugins/verbs_test_double.c), steered through its control functions.
+class VerbsDouble : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    library_ = ::dlopen(NP_TEST_PLUGIN_VERBS_DOUBLE, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(library_, nullptr) << ::dlerror();
+    configure_ = reinterpret_cast<void (*)(int, long)>(::dlsym(library_, "verbs_double_configure"));
+    live_ = reinterpret_cast<long (*)()>(::dlsym(library_, "verbs_double_live"));
+    ASSERT_NE(configure_, nullptr);
+    ASSERT_NE(live_, nullptr);
+    configure_(1, -1);
+  }
+  void TearDown() override { ::dlclose(library_); }
+  static PluginOptions options() { return {{"verbs", NP_TEST_PLUGIN_VERBS_DOUBLE}}; }
+
+  void* library_ = nullptr;
+  void (*configure_)(int, long) = nullptr;
+  long (*live_)() = nullptr;
+};
+
+TEST_F(VerbsDouble, EachRegionIsRegisteredAndEachBlockReportsItsKeys) {
+  auto backend = load_ok(NP_RDMA_PLUGIN, options());
+  ASSERT_NE(backend, nullptr);
+  EXPECT_EQ(backend->name(), "rdma:double0");
+  EXPECT_NE(backend->description().find("device double0 (1 of 1)"), std::string::npos) << backend->description();
+  auto pool = fixed_over(backend, 4096);
+  std::vector<void*> blocks(100);  // two chunks of 64 blocks
+  for (void*& block : blocks) ASSERT_EQ(pool->allocate(4096, 0, &block), Status::kOk) << error_detail();
+  EXPECT_EQ(live_(), 2);
+  nativepool_plugin_keys first{}, last{};
+  ASSERT_EQ(backend->keys(blocks.front(), &first), Status::kOk) << error_detail();
+  ASSERT_EQ(backend->keys(blocks.back(), &last), Status::kOk) << error_detail();
+  EXPECT_NE(first.local_key, last.local_key) << "the blocks lie in two regions";
+  EXPECT_EQ(first.remote_key, first.local_key + 0x10000);
+  for (void* block : blocks) ASSERT_EQ(pool->deallocate(block), Status::kOk);
+  pool->trim();
+  EXPECT_EQ(live_(), 0) << "every region was deregistered before it went back";
+}
+
+TEST_F(VerbsDouble, ARefusedRegistrationIsOutOfPoolMemoryAndThePoolKeepsItsRegions) {
+  configure_(1, 1);
+  auto backend = load_ok(NP_RDMA_PLUGIN, options());
+  auto pool = fixed_over(backend, 4096, ThreadSafety::kNone);
+  std::vector<void*> blocks(64);
+  for (void*& block : blocks) ASSERT_EQ(pool->allocate(4096, 0, &block), Status::kOk) << error_detail();
+  void* extra = nullptr;
+  EXPECT_EQ(pool->allocate(4096, 0, &extra), Status::kOutOfPoolMemory);
+  EXPECT_NE(std::strstr(error_detail(), "ibv_reg_mr of 262144 bytes on double0"), nullptr) << error_detail();
+  EXPECT_EQ(backend->live_regions(), 1u);
+  EXPECT_EQ(pool->stats().live_blocks, 64u);
+  EXPECT_EQ(live_(), 1);
+  for (void* block : blocks) ASSERT_EQ(pool->deallocate(block), Status::kOk);
+}
+
+TEST_F(VerbsDouble, ZeroDevicesIsFeatureUnavailableAndADeviceIsChosenByName) {
+  configure_(0, -1);
+  EXPECT_EQ(load_status(NP_RDMA_PLUGIN, options()), Status::kFeatureUnavailable);
+  EXPECT_NE(std::strstr(error_detail(), "found 0"), nullptr) << error_detail();
+  configure_(2, -1);
+  PluginOptions named = options();
+  named.emplace_back("device", "double1");
+  auto backend = load_ok(NP_RDMA_PLUGIN, named);
+  ASSERT_NE(backend, nullptr);
+  EXPECT_EQ(backend->name(), "rdma:double1");
+  named.back().second = "mlx5_9";
+  EXPECT_EQ(load_status(NP_RDMA_PLUGIN, named), Status::kPluginOptionError);
+  EXPECT_NE(std::strstr(error_detail(), "no RDMA device is named 'mlx5_9' (2 found)"), nullptr) << error_detail();
 }
 
 }  // namespace

@@ -40,6 +40,21 @@ class PluginTest {
         PluginInfo memfd = plugins.stream().filter(p -> p.name().equals("memfd")).findFirst().orElseThrow();
         assertTrue(memfd.loaded(), memfd.toString());
         assertTrue(memfd.description().contains("pages"), memfd.toString());
+        PluginInfo rdma = plugins.stream().filter(p -> p.name().equals("rdma")).findFirst().orElseThrow();
+        // No RDMA hardware here: libibverbs is loaded and reports no device, or is absent.
+        assertTrue(rdma.loaded() || rdma.description().contains("no RDMA device")
+                || rdma.description().contains("libibverbs.so.1 not found"), rdma.toString());
+    }
+
+    @Test
+    void rdmaBlocksReportTheirKeysThroughTheVerbsTestDouble() {
+        Backend rdma = Backend.bundledPlugin("rdma", Map.of("verbs", testPlugin("verbs_double").toString()));
+        assertEquals("plugin:rdma:double0", rdma.toString());
+        try (FixedPool pool = FixedPool.builder(4096).blocksPerChunk(8).backend(rdma).build();
+             MemoryBlock block = pool.allocate()) {
+            RegionKeys keys = rdma.regionKeys(block);
+            assertEquals(keys.localKey() + 0x10000, keys.remoteKey(), keys.toString());
+        }
     }
 
     @Test
