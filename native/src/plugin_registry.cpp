@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
-#include <vector>
 
+#include "id_registry.hpp"
 #include "nativepool/backends.hpp"
 
 namespace nativepool {
@@ -16,20 +16,15 @@ struct Entry {
   std::shared_ptr<PluginBackend> backend;
 };
 
-struct Plugins {
-  std::mutex mutex;
-  std::vector<Entry> entries;
-};
-
-Plugins& plugins() noexcept {
-  static Plugins instance;
+IdRegistry<Entry>& plugins() noexcept {
+  static IdRegistry<Entry> instance;
   return instance;
 }
 
 }  // namespace
 
 Status register_plugin(const std::string& path, const PluginOptions& options, int* id) noexcept try {
-  Plugins& registry = plugins();
+  IdRegistry<Entry>& registry = plugins();
   // Under the lock, so two threads registering the same plugin at once share
   // one instance; registrations are rare.
   const std::lock_guard lock(registry.mutex);
@@ -45,20 +40,15 @@ Status register_plugin(const std::string& path, const PluginOptions& options, in
   }
   std::shared_ptr<PluginBackend> backend;
   if (const Status status = PluginBackend::load(path, options, &backend); status != Status::kOk) return status;
-  registry.entries.push_back({options, std::move(backend)});
-  *id = static_cast<int>(registry.entries.size() - 1);
-  return Status::kOk;
+  return registry.append({options, std::move(backend)}, "plugin backend", id);
 } catch (const std::bad_alloc&) {
   return fail(Status::kInternal, "out of host memory for a plugin");
 }
 
 Status registered_plugin(int id, std::shared_ptr<PluginBackend>* out) noexcept {
-  Plugins& registry = plugins();
-  const std::lock_guard lock(registry.mutex);
-  if (id < 0 || static_cast<std::size_t>(id) >= registry.entries.size()) {
-    return fail(Status::kInvalidArgument, "unknown plugin backend id %d", id);
-  }
-  *out = registry.entries[static_cast<std::size_t>(id)].backend;
+  Entry entry;
+  if (const Status status = plugins().get(id, "plugin backend", &entry); status != Status::kOk) return status;
+  *out = std::move(entry.backend);
   return Status::kOk;
 }
 

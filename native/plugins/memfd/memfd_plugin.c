@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,16 +26,7 @@
 #include <unistd.h>
 
 #include "nativepool/plugin.h"
-
-static _Thread_local char t_error[256];
-
-static int failed(int result, const char* format, ...) {
-  va_list args;
-  va_start(args, format);
-  vsnprintf(t_error, sizeof t_error, format, args);
-  va_end(args);
-  return result;
-}
+#include "plugin_support.h"
 
 /* One mapped region: where it lies in memory and in the file. */
 typedef struct region {
@@ -80,11 +70,11 @@ static int parse_options(const nativepool_plugin_option* options, size_t count, 
       if (strcmp(value, "auto") == 0) *huge = -1;
       else if (strcmp(value, "on") == 0) *huge = 1;
       else if (strcmp(value, "off") == 0) *huge = 0;
-      else return failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "huge_pages must be auto, on or off, not '%s'", value);
+      else return np_failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "huge_pages must be auto, on or off, not '%s'", value);
     } else if (strcmp(key, "name") == 0) {
       *name = value;
     } else {
-      return failed(NATIVEPOOL_PLUGIN_INVALID_OPTION,
+      return np_failed(NATIVEPOOL_PLUGIN_INVALID_OPTION,
                     "unknown option '%s' (memfd takes huge_pages=auto|on|off and name=<text>)", key);
     }
   }
@@ -99,10 +89,10 @@ static int memfd_init(const nativepool_plugin_option* options, size_t count, voi
   long reserved = 0;
   const size_t huge_page = huge != 0 ? reserved_huge_page(&reserved) : 0;
   if (huge == 1 && huge_page == 0) {
-    return failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "huge_pages=on, but no huge pages are reserved (vm.nr_hugepages is 0)");
+    return np_failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "huge_pages=on, but no huge pages are reserved (vm.nr_hugepages is 0)");
   }
   memfd_state* state = calloc(1, sizeof *state);
-  if (state == NULL) return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "no memory for the plugin state");
+  if (state == NULL) return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "no memory for the plugin state");
   state->fd = huge_page != 0 ? memfd_create(name, MFD_CLOEXEC | MFD_HUGETLB) : -1;
   if (state->fd >= 0) {
     state->granule = huge_page;
@@ -112,7 +102,7 @@ static int memfd_init(const nativepool_plugin_option* options, size_t count, voi
     state->fd = memfd_create(name, MFD_CLOEXEC);
     if (state->fd < 0) {
       free(state);
-      return failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "memfd_create: %s", strerror(errno));
+      return np_failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "memfd_create: %s", strerror(errno));
     }
     state->granule = (size_t)sysconf(_SC_PAGESIZE);
     snprintf(state->description, sizeof state->description, "small pages of %zu KiB%s", state->granule / 1024,
@@ -161,38 +151,33 @@ static int memfd_alloc(void* opaque, size_t size, size_t alignment, void** out) 
   memfd_state* state = opaque;
   const size_t length = round_up(size, state->granule);
   const size_t align = alignment > state->granule ? alignment : state->granule;
-  if (length < size || length + align < length) return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "%zu bytes is too large", size);
+  if (length < size || length + align < length) return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "%zu bytes is too large", size);
   pthread_mutex_lock(&state->lock);
   const uint64_t offset = state->next_offset;
   if (ftruncate(state->fd, (off_t)(offset + length)) != 0) {
     pthread_mutex_unlock(&state->lock);
-    return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "ftruncate to %llu bytes: %s",
+    return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "ftruncate to %llu bytes: %s",
                   (unsigned long long)(offset + length), strerror(errno));
   }
   state->next_offset = offset + length;
   pthread_mutex_unlock(&state->lock);
-  /* Over-reserve by the alignment, map the file over the aligned part, and
-     give back the head and tail: the kernel only promises page alignment. */
-  void* window = mmap(NULL, length + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (window == MAP_FAILED) return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "mmap of %zu bytes: %s", length, strerror(errno));
-  const uintptr_t base = (uintptr_t)window;
-  const uintptr_t aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
-  void* mapped = mmap((void*)aligned, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, state->fd, (off_t)offset);
-  if (mapped == MAP_FAILED) {
+  /* An aligned window of address space, then the file mapped over it. */
+  void* window = np_map_aligned(length, align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+  if (window == NULL) return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "mmap of %zu bytes: %s", length, strerror(errno));
+  const uintptr_t aligned = (uintptr_t)window;
+  if (mmap(window, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, state->fd, (off_t)offset) == MAP_FAILED) {
     const int error = errno;
-    munmap(window, length + align);
-    return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "mmap of the file at %llu: %s", (unsigned long long)offset,
-                  strerror(error));
+    munmap(window, length);
+    return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "mmap of the file at %llu: %s", (unsigned long long)offset,
+                     strerror(error));
   }
-  if (aligned > base) munmap(window, aligned - base);
-  if (base + length + align > aligned + length) munmap((void*)(aligned + length), base + length + align - aligned - length);
   pthread_mutex_lock(&state->lock);
   const int kept = remember(state, (region){aligned, offset, length});
   pthread_mutex_unlock(&state->lock);
   if (!kept) {
     munmap((void*)aligned, length);
     fallocate(state->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
-    return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "no memory for the region table");
+    return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "no memory for the region table");
   }
   *out = (void*)aligned;
   return NATIVEPOOL_PLUGIN_OK;
@@ -207,14 +192,14 @@ static int memfd_free(void* opaque, void* address, size_t size, size_t alignment
   region* entry = find(state, address);
   if (entry == NULL) {
     pthread_mutex_unlock(&state->lock);
-    return failed(NATIVEPOOL_PLUGIN_FAILED, "%p is not a region of this instance", address);
+    return np_failed(NATIVEPOOL_PLUGIN_FAILED, "%p is not a region of this instance", address);
   }
   const region gone = *entry;
   *entry = state->regions[--state->count];
   pthread_mutex_unlock(&state->lock);
   munmap((void*)gone.address, gone.length);
   if (fallocate(state->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)gone.offset, (off_t)gone.length) != 0) {
-    return failed(NATIVEPOOL_PLUGIN_FAILED, "punching out %zu bytes: %s", gone.length, strerror(errno));
+    return np_failed(NATIVEPOOL_PLUGIN_FAILED, "punching out %zu bytes: %s", gone.length, strerror(errno));
   }
   return NATIVEPOOL_PLUGIN_OK;
 }
@@ -224,7 +209,7 @@ static int lookup(memfd_state* state, void* address, region* out) {
   region* entry = find(state, address);
   if (entry != NULL) *out = *entry;
   pthread_mutex_unlock(&state->lock);
-  return entry != NULL ? NATIVEPOOL_PLUGIN_OK : failed(NATIVEPOOL_PLUGIN_FAILED, "%p is not a region of this instance", address);
+  return entry != NULL ? NATIVEPOOL_PLUGIN_OK : np_failed(NATIVEPOOL_PLUGIN_FAILED, "%p is not a region of this instance", address);
 }
 
 /* Punches the whole pages of the range out of the file; the range reads as zeros. */
@@ -238,7 +223,7 @@ static int memfd_purge(void* opaque, void* address, size_t size, size_t offset, 
   if (end <= start) return NATIVEPOOL_PLUGIN_OK; /* no whole page inside */
   if (fallocate(state->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(entry.offset + start),
                 (off_t)(end - start)) != 0) {
-    return failed(NATIVEPOOL_PLUGIN_FAILED, "punching out %zu bytes: %s", end - start, strerror(errno));
+    return np_failed(NATIVEPOOL_PLUGIN_FAILED, "punching out %zu bytes: %s", end - start, strerror(errno));
   }
   return NATIVEPOOL_PLUGIN_OK;
 }
@@ -263,7 +248,6 @@ static int memfd_kind(void* opaque, int* kind, int* device) {
 
 static const char* memfd_name(void* opaque) { return ((memfd_state*)opaque)->name; }
 static const char* memfd_describe(void* opaque) { return ((memfd_state*)opaque)->description; }
-static const char* memfd_last_error(void) { return t_error; }
 
 __attribute__((visibility("default"))) const nativepool_plugin_ops* NATIVEPOOL_PLUGIN_ENTRY(void) {
   static const nativepool_plugin_ops ops = {
@@ -275,7 +259,7 @@ __attribute__((visibility("default"))) const nativepool_plugin_ops* NATIVEPOOL_P
       .alloc = memfd_alloc,
       .free = memfd_free,
       .name = memfd_name,
-      .last_error = memfd_last_error,
+      .last_error = np_last_error,
       .describe = memfd_describe,
       .purge = memfd_purge,
       .memory_kind = memfd_kind,

@@ -11,7 +11,6 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +18,8 @@
 #include <unistd.h>
 
 #include "nativepool/plugin.h"
+#include "plugin_support.h"
 #include "verbs.h"
-
-static _Thread_local char t_error[320];
-
-static int failed(int result, const char* format, ...) {
-  va_list args;
-  va_start(args, format);
-  vsnprintf(t_error, sizeof t_error, format, args);
-  va_end(args);
-  return result;
-}
 
 typedef struct rdma_state {
   void* library;
@@ -68,7 +58,7 @@ static int open_device(rdma_state* state, const char* wanted, const char* librar
   struct ibv_device** devices = state->verbs.get_device_list(&count);
   if (devices == NULL || count == 0) {
     if (devices != NULL) state->verbs.free_device_list(devices);
-    return failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "no RDMA device: %s found 0%s%s", library,
+    return np_failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "no RDMA device: %s found 0%s%s", library,
                   errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
   }
   int chosen = -1;
@@ -77,7 +67,7 @@ static int open_device(rdma_state* state, const char* wanted, const char* librar
   }
   if (chosen < 0) {
     state->verbs.free_device_list(devices);
-    return failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "no RDMA device is named '%s' (%d found)", wanted, count);
+    return np_failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "no RDMA device is named '%s' (%d found)", wanted, count);
   }
   const char* device = state->verbs.get_device_name(devices[chosen]);
   snprintf(state->name, sizeof state->name, "rdma:%s", device);
@@ -85,11 +75,11 @@ static int open_device(rdma_state* state, const char* wanted, const char* librar
            count, library);
   state->context = state->verbs.open_device(devices[chosen]);
   state->verbs.free_device_list(devices);
-  if (state->context == NULL) return failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "ibv_open_device(%s) failed", state->name + 5);
+  if (state->context == NULL) return np_failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "ibv_open_device(%s) failed", state->name + 5);
   state->pd = state->verbs.alloc_pd(state->context);
   if (state->pd == NULL) {
     state->verbs.close_device(state->context);
-    return failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "ibv_alloc_pd on %s failed", state->name + 5);
+    return np_failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "ibv_alloc_pd on %s failed", state->name + 5);
   }
   return NATIVEPOOL_PLUGIN_OK;
 }
@@ -100,17 +90,17 @@ static int rdma_init(const nativepool_plugin_option* options, size_t count, void
   for (size_t i = 0; i < count; ++i) {
     if (strcmp(options[i].key, "device") == 0) device = options[i].value;
     else if (strcmp(options[i].key, "verbs") == 0) library = options[i].value;
-    else return failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "unknown option '%s' (rdma takes device=<name>, verbs=<library>)", options[i].key);
+    else return np_failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "unknown option '%s' (rdma takes device=<name>, verbs=<library>)", options[i].key);
   }
   rdma_state* state = calloc(1, sizeof *state);
-  if (state == NULL) return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "no memory for the plugin state");
+  if (state == NULL) return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "no memory for the plugin state");
   state->library = dlopen(library, RTLD_NOW | RTLD_LOCAL);
   const char* missing = NULL;
   int result = NATIVEPOOL_PLUGIN_OK;
   if (state->library == NULL) {
-    result = failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "%s not found: %s", library, dlerror());
+    result = np_failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "%s not found: %s", library, dlerror());
   } else if ((missing = load_verbs(state->library, &state->verbs)) != NULL) {
-    result = failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "%s lacks %s", library, missing);
+    result = np_failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "%s lacks %s", library, missing);
   } else {
     errno = 0;
     result = open_device(state, device, library);
@@ -138,14 +128,10 @@ static int rdma_alloc(void* opaque, size_t size, size_t alignment, void** out) {
   const size_t page = (size_t)sysconf(_SC_PAGESIZE);
   const size_t align = alignment > page ? alignment : page;
   const size_t length = (size + page - 1) & ~(page - 1);
-  if (length < size || length + align < length) return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "%zu bytes is too large", size);
-  char* raw = mmap(NULL, length + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "mmap of %zu bytes: %s", length, strerror(errno));
-  const uintptr_t base = (uintptr_t)raw;
-  const uintptr_t aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
-  if (aligned > base) munmap(raw, aligned - base);
-  if (base + length + align > aligned + length) munmap((void*)(aligned + length), base + align - aligned);
-  *out = (void*)aligned;
+  if (length < size || length + align < length) return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "%zu bytes is too large", size);
+  void* region = np_map_aligned(length, align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  if (region == NULL) return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "mmap of %zu bytes: %s", length, strerror(errno));
+  *out = region;
   return NATIVEPOOL_PLUGIN_OK;
 }
 
@@ -155,7 +141,7 @@ static int rdma_free(void* opaque, void* region, size_t size, size_t alignment) 
   const size_t page = (size_t)sysconf(_SC_PAGESIZE);
   return munmap(region, (size + page - 1) & ~(page - 1)) == 0
              ? NATIVEPOOL_PLUGIN_OK
-             : failed(NATIVEPOOL_PLUGIN_FAILED, "munmap: %s", strerror(errno));
+             : np_failed(NATIVEPOOL_PLUGIN_FAILED, "munmap: %s", strerror(errno));
 }
 
 static int rdma_register(void* opaque, void* region, size_t size, nativepool_plugin_keys* keys) {
@@ -165,7 +151,7 @@ static int rdma_register(void* opaque, void* region, size_t size, nativepool_plu
                                           IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE);
   if (mr == NULL) {
     /* ENOMEM is the usual refusal: the locked-memory limit (ulimit -l) is spent. */
-    return failed(errno == ENOMEM ? NATIVEPOOL_PLUGIN_OUT_OF_MEMORY : NATIVEPOOL_PLUGIN_FAILED,
+    return np_failed(errno == ENOMEM ? NATIVEPOOL_PLUGIN_OUT_OF_MEMORY : NATIVEPOOL_PLUGIN_FAILED,
                   "ibv_reg_mr of %zu bytes on %s: %s", size, state->name + 5, strerror(errno != 0 ? errno : EIO));
   }
   keys->local_key = mr->lkey;
@@ -179,7 +165,7 @@ static int rdma_deregister(void* opaque, void* region, size_t size, const native
   (void)size;
   rdma_state* state = opaque;
   const int error = state->verbs.dereg_mr(keys->handle);
-  return error == 0 ? NATIVEPOOL_PLUGIN_OK : failed(NATIVEPOOL_PLUGIN_FAILED, "ibv_dereg_mr: %s", strerror(error));
+  return error == 0 ? NATIVEPOOL_PLUGIN_OK : np_failed(NATIVEPOOL_PLUGIN_FAILED, "ibv_dereg_mr: %s", strerror(error));
 }
 
 static int rdma_kind(void* opaque, int* kind, int* device) {
@@ -191,7 +177,6 @@ static int rdma_kind(void* opaque, int* kind, int* device) {
 
 static const char* rdma_name(void* opaque) { return ((rdma_state*)opaque)->name; }
 static const char* rdma_describe(void* opaque) { return ((rdma_state*)opaque)->description; }
-static const char* rdma_last_error(void) { return t_error; }
 
 __attribute__((visibility("default"))) const nativepool_plugin_ops* NATIVEPOOL_PLUGIN_ENTRY(void) {
   static const nativepool_plugin_ops ops = {
@@ -203,7 +188,7 @@ __attribute__((visibility("default"))) const nativepool_plugin_ops* NATIVEPOOL_P
       .alloc = rdma_alloc,
       .free = rdma_free,
       .name = rdma_name,
-      .last_error = rdma_last_error,
+      .last_error = np_last_error,
       .describe = rdma_describe,
       .memory_kind = rdma_kind,
       .register_region = rdma_register,

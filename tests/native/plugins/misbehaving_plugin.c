@@ -12,23 +12,13 @@
  * small table so free() can find what it really allocated.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin_support.h"
 #include "nativepool/plugin.h"
-
-static _Thread_local char t_error[256];
-
-static int failed(int result, const char* format, ...) {
-  va_list args;
-  va_start(args, format);
-  vsnprintf(t_error, sizeof t_error, format, args);
-  va_end(args);
-  return result;
-}
 
 enum mode { GOOD, NULL_REGION, MISALIGNED, OVERLAP, FAIL_ALLOC, OUT_OF_MEMORY, FAIL_FREE, FAIL_REGISTER };
 
@@ -46,20 +36,20 @@ static int test_init(const nativepool_plugin_option* options, size_t count, void
                                       "fail_register"};
   for (size_t i = 0; i < count; ++i) {
     if (strcmp(options[i].key, "unavailable") == 0) {
-      return failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "the test device is absent");
+      return np_failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "the test device is absent");
     }
     if (strcmp(options[i].key, "mode") != 0) {
-      return failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "unknown option '%s'", options[i].key);
+      return np_failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "unknown option '%s'", options[i].key);
     }
     size_t m = 0;
     while (m < sizeof names / sizeof names[0] && strcmp(names[m], options[i].value) != 0) ++m;
     if (m == sizeof names / sizeof names[0]) {
-      return failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "mode '%s' is not one the test plugin knows", options[i].value);
+      return np_failed(NATIVEPOOL_PLUGIN_INVALID_OPTION, "mode '%s' is not one the test plugin knows", options[i].value);
     }
     mode = (enum mode)m;
   }
   test_state* state = calloc(1, sizeof *state);
-  if (state == NULL) return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "no memory");
+  if (state == NULL) return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "no memory");
   state->mode = mode;
   pthread_mutex_init(&state->lock, NULL);
   *out = state;
@@ -76,8 +66,8 @@ static int test_alloc(void* opaque, size_t size, size_t alignment, void** region
   test_state* state = opaque;
   switch (state->mode) {
     case NULL_REGION: *region = NULL; return NATIVEPOOL_PLUGIN_OK;
-    case FAIL_ALLOC: return failed(NATIVEPOOL_PLUGIN_FAILED, "the test plugin refuses to allocate");
-    case OUT_OF_MEMORY: return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "the test plugin is out of memory");
+    case FAIL_ALLOC: return np_failed(NATIVEPOOL_PLUGIN_FAILED, "the test plugin refuses to allocate");
+    case OUT_OF_MEMORY: return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "the test plugin is out of memory");
     default: break;
   }
   pthread_mutex_lock(&state->lock);
@@ -91,7 +81,7 @@ static int test_alloc(void* opaque, size_t size, size_t alignment, void** region
   const size_t extra = state->mode == MISALIGNED ? alignment : 0;
   const size_t total = (size + extra + alignment - 1) & ~(alignment - 1);
   char* memory = aligned_alloc(alignment < sizeof(void*) ? sizeof(void*) : alignment, total);
-  if (memory == NULL) return failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "aligned_alloc failed");
+  if (memory == NULL) return np_failed(NATIVEPOOL_PLUGIN_OUT_OF_MEMORY, "aligned_alloc failed");
   pthread_mutex_lock(&state->lock);
   if (state->first == NULL) {
     state->first = memory;
@@ -112,7 +102,7 @@ static int test_free(void* opaque, void* region, size_t size, size_t alignment) 
   --state->live;
   pthread_mutex_unlock(&state->lock);
   free(state->mode == MISALIGNED ? (char*)region - 8 : (char*)region);
-  return state->mode == FAIL_FREE ? failed(NATIVEPOOL_PLUGIN_FAILED, "the test plugin fails to free") : NATIVEPOOL_PLUGIN_OK;
+  return state->mode == FAIL_FREE ? np_failed(NATIVEPOOL_PLUGIN_FAILED, "the test plugin fails to free") : NATIVEPOOL_PLUGIN_OK;
 }
 
 static const char* test_name(void* opaque) {
@@ -120,7 +110,6 @@ static const char* test_name(void* opaque) {
   return "misbehaving";
 }
 
-static const char* test_last_error(void) { return t_error; }
 
 static const char* test_describe(void* opaque) {
   static _Thread_local char text[64];
@@ -134,7 +123,7 @@ static const char* test_describe(void* opaque) {
 /* Keys a test can predict: the region's address and size. */
 static int test_register(void* opaque, void* region, size_t size, nativepool_plugin_keys* keys) {
   test_state* state = opaque;
-  if (state->mode == FAIL_REGISTER) return failed(NATIVEPOOL_PLUGIN_FAILED, "the test device refuses registration");
+  if (state->mode == FAIL_REGISTER) return np_failed(NATIVEPOOL_PLUGIN_FAILED, "the test device refuses registration");
   keys->local_key = (uint64_t)(uintptr_t)region;
   keys->remote_key = size;
   keys->handle = region;
@@ -144,7 +133,7 @@ static int test_register(void* opaque, void* region, size_t size, nativepool_plu
 static int test_deregister(void* opaque, void* region, size_t size, const nativepool_plugin_keys* keys) {
   (void)opaque;
   (void)size;
-  return keys->handle == region ? NATIVEPOOL_PLUGIN_OK : failed(NATIVEPOOL_PLUGIN_FAILED, "keys of another region");
+  return keys->handle == region ? NATIVEPOOL_PLUGIN_OK : np_failed(NATIVEPOOL_PLUGIN_FAILED, "keys of another region");
 }
 
 /* A table with room after it, so NP_TEST_NEWER_MINOR can claim entries the core does not know. */
@@ -175,7 +164,7 @@ static const struct {
     .alloc = test_alloc,
     .free = test_free,
     .name = test_name,
-    .last_error = test_last_error,
+    .last_error = np_last_error,
     .describe = test_describe,
     .register_region = test_register,
     .deregister_region = test_deregister,

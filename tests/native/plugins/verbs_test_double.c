@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../../native/plugins/rdma/verbs.h"
+#include "rdma/verbs.h"
 
 #define EXPORT __attribute__((visibility("default")))
 

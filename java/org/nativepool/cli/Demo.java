@@ -29,8 +29,9 @@ final class Demo {
 
     static void run(PrintStream out) {
         Features features = NativePool.features();
-        out.println(features);
+        out.print(features);
         printPlugins(out);
+        out.println();
         if (features.has(Feature.NUMA)) {
             numa(out);
         }
