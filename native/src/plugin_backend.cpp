@@ -126,7 +126,13 @@ Status PluginBackend::load(const std::string& path, const PluginOptions& options
                                                                      : Status::kPluginFault;
     return fail(status, "plugin %s: %s", canonical.c_str(), text(table.last_error()));
   }
-  std::shared_ptr<PluginBackend> backend(new PluginBackend(std::move(canonical), table, state));
+  std::shared_ptr<PluginBackend> backend;
+  try {
+    backend.reset(new PluginBackend(std::move(canonical), table, state));
+  } catch (const std::bad_alloc&) {
+    table.finalize(state);  // the instance exists: it must not leak with its memfd or device
+    return fail(Status::kInternal, "out of host memory for a plugin");
+  }
   if (table.memory_kind != nullptr) {
     int kind = NATIVEPOOL_PLUGIN_HOST;
     int device = -1;
@@ -144,7 +150,7 @@ Status PluginBackend::load(const std::string& path, const PluginOptions& options
   return fail(Status::kInternal, "out of host memory for a plugin");
 }
 
-PluginBackend::PluginBackend(std::string path, const nativepool_plugin_ops& table, void* state) noexcept
+PluginBackend::PluginBackend(std::string path, const nativepool_plugin_ops& table, void* state)
     : path_(std::move(path)), table_(table), state_(state) {
   name_ = text(table_.name(state_));
   if (table_.describe != nullptr) description_ = text(table_.describe(state_));

@@ -271,6 +271,12 @@ TEST(MemfdPlugin, DescribesWhatItFound) {
   EXPECT_NE(backend->description().find("pages"), std::string::npos) << backend->description();
   auto small = load_ok(NP_MEMFD_PLUGIN, {{"huge_pages", "off"}});
   EXPECT_EQ(small->description(), "small pages of 4 KiB (huge_pages=off)");
+  if (backend->description().find("no huge pages reserved") != std::string::npos) {
+    EXPECT_EQ(load_status(NP_MEMFD_PLUGIN, {{"huge_pages", "on"}}), Status::kFeatureUnavailable);
+    EXPECT_NE(std::strstr(error_detail(), "no huge pages are reserved"), nullptr) << error_detail();
+  } else {
+    EXPECT_EQ(load_ok(NP_MEMFD_PLUGIN, {{"huge_pages", "on"}})->name(), "memfd+huge");
+  }
 }
 
 TEST(MemfdPlugin, TrimPunchesTheFreedRegionsOutOfTheFile) {

@@ -88,7 +88,8 @@ class PluginBackend final : public Backend {
     bool registered;
   };
 
-  PluginBackend(std::string path, const nativepool_plugin_ops& table, void* state) noexcept;
+  // Copies the plugin's name and description: may throw std::bad_alloc.
+  PluginBackend(std::string path, const nativepool_plugin_ops& table, void* state);
   [[nodiscard]] Status accept(void* region, std::size_t size, std::size_t alignment) noexcept;
   [[nodiscard]] const Region* find(std::uintptr_t address, std::uintptr_t* base) const noexcept;
   [[gnu::format(printf, 2, 3)]] Status fault(const char* format, ...) noexcept;

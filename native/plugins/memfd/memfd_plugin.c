@@ -98,6 +98,10 @@ static int memfd_init(const nativepool_plugin_option* options, size_t count, voi
     state->granule = huge_page;
     snprintf(state->description, sizeof state->description, "huge pages of %zu KiB from hugetlbfs (%ld reserved)",
              huge_page / 1024, reserved);
+  } else if (huge == 1) {
+    const int error = errno;
+    free(state);
+    return np_failed(NATIVEPOOL_PLUGIN_UNAVAILABLE, "huge_pages=on, but hugetlbfs refused a memfd: %s", strerror(error));
   } else {
     state->fd = memfd_create(name, MFD_CLOEXEC);
     if (state->fd < 0) {
