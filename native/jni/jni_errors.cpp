@@ -33,6 +33,11 @@ struct ExceptionClasses {
   jclass version_mismatch = nullptr;
   jclass checksum_mismatch = nullptr;
   jclass already_open = nullptr;
+  jclass plugin_not_found = nullptr;
+  jclass plugin_symbol_missing = nullptr;
+  jclass plugin_abi = nullptr;
+  jclass plugin_option = nullptr;
+  jclass plugin_fault = nullptr;
 };
 
 ExceptionClasses g_classes;
@@ -62,6 +67,11 @@ jclass class_for(Status status) noexcept {
     case Status::kChecksumMismatch: return g_classes.checksum_mismatch;
     case Status::kAlreadyOpen: return g_classes.already_open;
     case Status::kIoError: return g_classes.persistent_file;
+    case Status::kPluginNotFound: return g_classes.plugin_not_found;
+    case Status::kPluginSymbolMissing: return g_classes.plugin_symbol_missing;
+    case Status::kPluginAbiMismatch: return g_classes.plugin_abi;
+    case Status::kPluginOptionError: return g_classes.plugin_option;
+    case Status::kPluginFault: return g_classes.plugin_fault;
     case Status::kOk:
     case Status::kInternal: break;
   }
@@ -141,6 +151,11 @@ bool cache_exception_classes(JNIEnv* env) noexcept {
         env->GetMethodID(g_classes.cuda, "<init>", "(Ljava/lang/String;Ljava/lang/String;ILjava/lang/String;)V");
   }
   g_classes.memory_corruption = pin(env, "org/nativepool/MemoryCorruptionException");
+  g_classes.plugin_not_found = pin(env, "org/nativepool/PluginNotFoundException");
+  g_classes.plugin_symbol_missing = pin(env, "org/nativepool/PluginSymbolMissingException");
+  g_classes.plugin_abi = pin(env, "org/nativepool/PluginAbiException");
+  g_classes.plugin_option = pin(env, "org/nativepool/PluginOptionException");
+  g_classes.plugin_fault = pin(env, "org/nativepool/PluginFaultException");
   if (jclass throwable = env->FindClass("java/lang/Throwable"); throwable != nullptr) {
     g_classes.init_cause = env->GetMethodID(throwable, "initCause", "(Ljava/lang/Throwable;)Ljava/lang/Throwable;");
     env->DeleteLocalRef(throwable);
@@ -163,7 +178,9 @@ bool cache_exception_classes(JNIEnv* env) noexcept {
                           g_classes.version_mismatch && g_classes.checksum_mismatch && g_classes.already_open;
   return persistent && g_classes.base && g_classes.invalid_argument && g_classes.out_of_pool_memory_init &&
          g_classes.invalid_free && g_classes.double_free && g_classes.feature_unavailable && g_classes.corrupted &&
-         g_classes.no_device && g_classes.cuda_init && g_classes.memory_corruption_init && g_classes.init_cause;
+         g_classes.no_device && g_classes.cuda_init && g_classes.memory_corruption_init && g_classes.init_cause &&
+         g_classes.plugin_not_found && g_classes.plugin_symbol_missing && g_classes.plugin_abi &&
+         g_classes.plugin_option && g_classes.plugin_fault;
 }
 
 void release_exception_classes(JNIEnv* env) noexcept {
@@ -171,7 +188,9 @@ void release_exception_classes(JNIEnv* env) noexcept {
                      g_classes.invalid_free, g_classes.double_free, g_classes.feature_unavailable,
                      g_classes.corrupted, g_classes.no_device, g_classes.cuda, g_classes.memory_corruption,
                      g_classes.persistent_file, g_classes.not_a_pool, g_classes.truncated, g_classes.version_mismatch,
-                     g_classes.checksum_mismatch, g_classes.already_open}) {
+                     g_classes.checksum_mismatch, g_classes.already_open,
+                     g_classes.plugin_not_found, g_classes.plugin_symbol_missing, g_classes.plugin_abi,
+                     g_classes.plugin_option, g_classes.plugin_fault}) {
     if (cls != nullptr) env->DeleteGlobalRef(cls);
   }
   g_classes = {};

@@ -27,7 +27,8 @@ extern "C" JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM* vm, void* /*reserved*/) {
       !register_safety_natives(env) ||
       !register_cache_natives(env) ||
       !register_numa_natives(env) ||
-      !register_persistent_natives(env)) {
+      !register_persistent_natives(env) ||
+      !register_plugin_natives(env)) {
     return JNI_ERR;
   }
   return JNI_VERSION_10;

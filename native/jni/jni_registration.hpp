@@ -39,6 +39,7 @@ template <std::size_t N>
 [[nodiscard]] bool register_cache_natives(JNIEnv* env) noexcept;
 [[nodiscard]] bool register_numa_natives(JNIEnv* env) noexcept;
 [[nodiscard]] bool register_persistent_natives(JNIEnv* env) noexcept;
+[[nodiscard]] bool register_plugin_natives(JNIEnv* env) noexcept;
 
 /// Writes @p stats into @p out in the order of org.nativepool.PoolStats'
 /// field indices (shared by the pool and the NUMA areas).

@@ -10,6 +10,7 @@
 #include "nativepool/gpu/runtimes.hpp"
 #include "nativepool/host_backend.hpp"
 #include "nativepool/numa_backend.hpp"
+#include "id_registry.hpp"
 
 namespace nativepool {
 
@@ -27,30 +28,36 @@ Status make_device_backend(std::shared_ptr<gpu::DeviceRuntime> runtime, int devi
   return Status::kOk;
 }
 
-struct NumaSpecs {
-  std::mutex mutex;
-  std::vector<NumaSpec> specs;
+IdRegistry<NumaSpec>& numa_specs() noexcept {
+  static IdRegistry<NumaSpec> instance;
+  return instance;
+}
+
+struct Listened {
+  BackendType type = BackendType::kMalloc;
+  int parameter = 0;
+  std::shared_ptr<RegionListener> listener;
 };
 
-NumaSpecs& numa_specs() noexcept {
-  static NumaSpecs instance;
+IdRegistry<Listened>& listeners() noexcept {
+  static IdRegistry<Listened> instance;
   return instance;
+}
+
+Status make_listened_backend(int id, std::shared_ptr<Backend>* out) noexcept try {
+  Listened entry;
+  if (const Status status = listeners().get(id, "listened backend", &entry); status != Status::kOk) return status;
+  std::shared_ptr<Backend> inner;
+  if (const Status status = make_backend(entry.type, entry.parameter, &inner); status != Status::kOk) return status;
+  *out = std::make_shared<ListenedBackend>(std::move(inner), std::move(entry.listener));
+  return Status::kOk;
+} catch (const std::bad_alloc&) {
+  return fail(Status::kInternal, "out of host memory for a listened backend");
 }
 
 Status make_numa_backend(int id, std::shared_ptr<Backend>* out) noexcept {
   NumaSpec spec;
-  {
-    NumaSpecs& registry = numa_specs();
-    const std::lock_guard lock(registry.mutex);
-    if (id < 0 || static_cast<std::size_t>(id) >= registry.specs.size()) {
-      return fail(Status::kInvalidArgument, "unknown NUMA backend id %d", id);
-    }
-    try {
-      spec = registry.specs[static_cast<std::size_t>(id)];
-    } catch (const std::bad_alloc&) {
-      return fail(Status::kInternal, "out of host memory for a NUMA backend");
-    }
-  }
+  if (const Status status = numa_specs().get(id, "NUMA backend", &spec); status != Status::kOk) return status;
   std::shared_ptr<NumaBackend> backend;
   if (const Status status = NumaBackend::create(std::move(spec), &backend); status != Status::kOk) return status;
   *out = std::move(backend);
@@ -61,21 +68,30 @@ Status make_numa_backend(int id, std::shared_ptr<Backend>* out) noexcept {
 
 Status register_numa_spec(NumaSpec spec, int* id) noexcept {
   if (const Status status = numa_check_spec(&spec); status != Status::kOk) return status;
-  NumaSpecs& registry = numa_specs();
+  IdRegistry<NumaSpec>& registry = numa_specs();
   const std::lock_guard lock(registry.mutex);
-  for (std::size_t i = 0; i < registry.specs.size(); ++i) {
-    if (registry.specs[i] == spec) {
+  for (std::size_t i = 0; i < registry.entries.size(); ++i) {
+    if (registry.entries[i] == spec) {
       *id = static_cast<int>(i);
       return Status::kOk;
     }
   }
-  try {
-    registry.specs.push_back(std::move(spec));
-  } catch (const std::bad_alloc&) {
-    return fail(Status::kInternal, "out of host memory for a NUMA backend");
+  return registry.append(std::move(spec), "NUMA backend", id);
+}
+
+Status register_listener(BackendType type, int parameter, std::shared_ptr<RegionListener> listener,
+                         int* id) noexcept try {
+  if (listener == nullptr) return fail(Status::kInvalidArgument, "a region listener must not be null");
+  if (type == BackendType::kNodeLocal || type == BackendType::kListened) {
+    return fail(Status::kInvalidArgument, "a region listener wraps one plain backend");
   }
-  *id = static_cast<int>(registry.specs.size() - 1);
-  return Status::kOk;
+  std::shared_ptr<Backend> probe;  // checked now, so a bad backend fails here rather than at the first pool
+  if (const Status status = make_backend(type, parameter, &probe); status != Status::kOk) return status;
+  IdRegistry<Listened>& registry = listeners();
+  const std::lock_guard lock(registry.mutex);
+  return registry.append({type, parameter, std::move(listener)}, "listened backend", id);
+} catch (const std::bad_alloc&) {
+  return fail(Status::kInternal, "out of host memory for a listened backend");
 }
 
 Status make_pool_over(BackendType type, int parameter, const NodePoolMaker& make,
@@ -118,6 +134,14 @@ Status make_backend(BackendType type, int parameter, std::shared_ptr<Backend>* o
       return make_device_backend(gpu::default_simulated_runtime(), parameter, out);
     case BackendType::kNuma:
       return make_numa_backend(parameter, out);
+    case BackendType::kPlugin: {
+      std::shared_ptr<PluginBackend> plugin;
+      if (const Status status = registered_plugin(parameter, &plugin); status != Status::kOk) return status;
+      backend = std::move(plugin);
+      break;
+    }
+    case BackendType::kListened:
+      return make_listened_backend(parameter, out);
     case BackendType::kNodeLocal:
       return fail(Status::kInvalidArgument, "node-local memory is a group of pools, not one backend");
     default:

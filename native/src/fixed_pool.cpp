@@ -406,10 +406,11 @@ Status FixedPool<Mode>::grow() noexcept {
   std::unique_ptr<Snapshot> snapshot = prepare_snapshot();
   if (snapshot == nullptr) return fail(Status::kInternal, "fixed pool: out of host memory for the chunk snapshot");
   void* memory = nullptr;
-  if (backend_->allocate(bytes, chunk_alignment_, &memory) != Status::kOk) {
+  if (const Status refused = backend_->allocate(bytes, chunk_alignment_, &memory); refused != Status::kOk) {
     char reason[256];
     std::snprintf(reason, sizeof reason, "%s", error_detail());
-    return fail(Status::kOutOfPoolMemory,
+    // A plugin that broke its contract is a fault, not a full pool.
+    return fail(refused == Status::kPluginFault ? refused : Status::kOutOfPoolMemory,
                 "fixed pool of %zu-byte blocks cannot grow: the backend refused %zu bytes (%s); %zu blocks in pool, "
                 "max %zu",
                 block_size_, bytes, reason,

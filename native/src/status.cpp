@@ -32,6 +32,11 @@ const char* status_name(Status status) noexcept {
     case Status::kChecksumMismatch: return "CHECKSUM_MISMATCH";
     case Status::kAlreadyOpen: return "ALREADY_OPEN";
     case Status::kIoError: return "IO_ERROR";
+    case Status::kPluginNotFound: return "PLUGIN_NOT_FOUND";
+    case Status::kPluginSymbolMissing: return "PLUGIN_SYMBOL_MISSING";
+    case Status::kPluginAbiMismatch: return "PLUGIN_ABI_MISMATCH";
+    case Status::kPluginOptionError: return "PLUGIN_OPTION_ERROR";
+    case Status::kPluginFault: return "PLUGIN_FAULT";
   }
   return "UNKNOWN";
 }

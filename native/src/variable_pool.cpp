@@ -219,7 +219,8 @@ std::size_t Tlsf::trim() noexcept {
   // max_bytes stays usable.
   if (max_bytes_ != 0) arena = std::min(arena, (max_bytes_ - reserved_) & ~(granularity_ - 1));
   const Status status = add_arena(arena, block);
-  if (status == Status::kOk || status == Status::kInternal) return status;
+  // A plugin that broke its contract is a fault, not a full pool.
+  if (status == Status::kOk || status == Status::kInternal || status == Status::kPluginFault) return status;
   char reason[320];
   std::snprintf(reason, sizeof reason, "the backend refused %zu more bytes: %s", arena, error_detail());
   return out_of_memory(size, align, reason);

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "backend_cases.hpp"
 #include "nativepool/host_backend.hpp"
 
 namespace nativepool {
@@ -107,6 +108,8 @@ std::string hex(const void* ptr) {
   return buffer;
 }
 
+// Every test runs in every mode over every backend of backend_cases.hpp; a
+// test that needs a particular backend (counting, refusing) passes its own.
 template <class ModeConstant>
 class FixedPoolTest : public ::testing::Test {
  protected:
@@ -114,17 +117,15 @@ class FixedPoolTest : public ::testing::Test {
   using Pool = FixedPool<kMode>;
 
   static std::unique_ptr<Pool> make(const FixedPoolConfig& config, std::shared_ptr<Backend> backend = nullptr) {
-    if (!backend) backend = std::make_shared<MallocBackend>();
+    if (!backend) backend = ModeConstant::backend();
     std::unique_ptr<Pool> pool;
     EXPECT_EQ(Pool::create(config, std::move(backend), &pool), Status::kOk) << error_detail();
     return pool;
   }
 };
 
-using Modes = ::testing::Types<std::integral_constant<ThreadSafety, ThreadSafety::kNone>,
-                               std::integral_constant<ThreadSafety, ThreadSafety::kMutex>,
-                               std::integral_constant<ThreadSafety, ThreadSafety::kLockFree>>;
-TYPED_TEST_SUITE(FixedPoolTest, Modes);
+using Modes = testing_backends::AllBackends<ThreadSafety::kNone, ThreadSafety::kMutex, ThreadSafety::kLockFree>;
+TYPED_TEST_SUITE(FixedPoolTest, Modes, testing_backends::CaseNames);
 
 TYPED_TEST(FixedPoolTest, BlocksAreAlignedDistinctAndNonOverlapping) {
   const std::pair<std::size_t, std::size_t> shapes[] = {{100, 64}, {1, 16}, {24, 8}, {3, 1}, {4096, 4096}};
@@ -614,9 +615,8 @@ TYPED_TEST(FixedPoolTest, RandomSequenceMatchesAReferenceModel) {
 
 template <class ModeConstant>
 class ConcurrentFixedPoolTest : public FixedPoolTest<ModeConstant> {};
-using ConcurrentModes = ::testing::Types<std::integral_constant<ThreadSafety, ThreadSafety::kMutex>,
-                                         std::integral_constant<ThreadSafety, ThreadSafety::kLockFree>>;
-TYPED_TEST_SUITE(ConcurrentFixedPoolTest, ConcurrentModes);
+using ConcurrentModes = testing_backends::AllBackends<ThreadSafety::kMutex, ThreadSafety::kLockFree>;
+TYPED_TEST_SUITE(ConcurrentFixedPoolTest, ConcurrentModes, testing_backends::CaseNames);
 
 // Each thread stamps its id on both ends of the blocks it holds and checks
 // the stamps before freeing: two threads sharing a block would clobber them.

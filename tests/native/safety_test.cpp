@@ -9,8 +9,10 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "backend_cases.hpp"
 #include "nativepool/allocation_site.hpp"
 #include "nativepool/corruption.hpp"
 #include "nativepool/host_backend.hpp"
@@ -24,8 +26,7 @@ namespace {
 
 constexpr std::size_t kArena = std::size_t{1} << 20;
 
-std::unique_ptr<Pool> make_pool(SafetyLevel level, std::size_t max_bytes = 0) {
-  auto backend = std::make_shared<MallocBackend>();
+std::unique_ptr<Pool> make_pool(SafetyLevel level, std::shared_ptr<Backend> backend, std::size_t max_bytes = 0) {
   SafetyPlan plan;
   EXPECT_EQ(SafetyPlan::make(level, *backend, &plan), Status::kOk) << error_detail();
   VariablePoolConfig config;
@@ -54,12 +55,23 @@ unsigned char* allocate(Pool& pool, std::size_t size, std::size_t alignment = 0)
   return static_cast<unsigned char*>(p);
 }
 
-class GuardedLevels : public ::testing::TestWithParam<SafetyLevel> {};
-INSTANTIATE_TEST_SUITE_P(Safety, GuardedLevels, ::testing::Values(SafetyLevel::kCanaries, SafetyLevel::kFull),
-                         [](const auto& level) { return std::string(safety_level_name(level.param)); });
+// Every guarded level over every backend of backend_cases.hpp.
+class GuardedLevels
+    : public ::testing::TestWithParam<std::tuple<SafetyLevel, testing_backends::Source>> {
+ protected:
+  static SafetyLevel level() { return std::get<0>(GetParam()); }
+  static std::shared_ptr<Backend> backend() { return std::get<1>(GetParam()).make(); }
+};
+INSTANTIATE_TEST_SUITE_P(Safety, GuardedLevels,
+                         ::testing::Combine(::testing::Values(SafetyLevel::kCanaries, SafetyLevel::kFull),
+                                            ::testing::ValuesIn(testing_backends::kSources)),
+                         [](const auto& param_info) {
+                           return std::string(safety_level_name(std::get<0>(param_info.param))) + "_" +
+                                  std::get<1>(param_info.param).name;
+                         });
 
 TEST_P(GuardedLevels, OverflowIsReportedOnFreeAndTheBlockStaysAllocated) {
-  auto pool = make_pool(GetParam());
+  auto pool = make_pool(level(), backend());
   unsigned char* block = allocate(*pool, 100);
   scribble(block + 100, 0);  // one byte past the end
   ASSERT_EQ(pool->deallocate(block), Status::kMemoryCorrupted);
@@ -75,7 +87,7 @@ TEST_P(GuardedLevels, OverflowIsReportedOnFreeAndTheBlockStaysAllocated) {
 }
 
 TEST_P(GuardedLevels, UnderflowIsReportedByVerify) {
-  auto pool = make_pool(GetParam());
+  auto pool = make_pool(level(), backend());
   unsigned char* block = allocate(*pool, 64, 256);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(block) % 256, 0U);
   EXPECT_EQ(pool->verify(), Status::kOk);
@@ -86,7 +98,7 @@ TEST_P(GuardedLevels, UnderflowIsReportedByVerify) {
 }
 
 TEST_P(GuardedLevels, WriteAfterFreeIsReportedOnReuseThenRepaired) {
-  auto pool = make_pool(GetParam());
+  auto pool = make_pool(level(), backend());
   unsigned char* block = allocate(*pool, 256);
   ASSERT_EQ(pool->deallocate(block), Status::kOk);
   scribble(block + 10, 42);  // a dangling write
@@ -103,7 +115,7 @@ TEST_P(GuardedLevels, WriteAfterFreeIsReportedOnReuseThenRepaired) {
 }
 
 TEST_P(GuardedLevels, BadFreesAreDetectedAndChangeNothing) {
-  auto pool = make_pool(GetParam());
+  auto pool = make_pool(level(), backend());
   unsigned char* block = allocate(*pool, 48);
   int local = 0;
   EXPECT_EQ(pool->deallocate(block + 8), Status::kInvalidFree);
@@ -119,8 +131,8 @@ TEST_P(GuardedLevels, BadFreesAreDetectedAndChangeNothing) {
 }
 
 TEST_P(GuardedLevels, CountsAlignmentAndCoalescingMatchTheUnguardedPool) {
-  auto guarded = make_pool(GetParam());
-  auto plain = make_pool(SafetyLevel::kOff);
+  auto guarded = make_pool(level(), backend());
+  auto plain = make_pool(SafetyLevel::kOff, backend());
   std::vector<void*> blocks;
   std::vector<void*> plain_blocks;
   for (std::size_t alignment : {0, 16, 64, 4096}) {
@@ -147,7 +159,7 @@ TEST_P(GuardedLevels, CountsAlignmentAndCoalescingMatchTheUnguardedPool) {
 }
 
 TEST_P(GuardedLevels, ThreadsSeeNoFalseReports) {
-  auto pool = make_pool(GetParam());
+  auto pool = make_pool(level(), backend());
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {
     threads.emplace_back([&pool, t] {
@@ -167,7 +179,7 @@ TEST_P(GuardedLevels, ThreadsSeeNoFalseReports) {
 // Fixed pools get canaries through the factory, which widens their blocks.
 TEST_P(GuardedLevels, OutOfMemoryQuotesTheSizeAskedFor) {
   // The pool's own maximum refuses, so no backend (nor ASan's malloc) sees the request.
-  auto pool = make_pool(GetParam(), 4 * kArena);
+  auto pool = make_pool(level(), backend(), 4 * kArena);
   void* block = nullptr;
   ASSERT_EQ(pool->allocate(2 * kArena, 0, &block), Status::kOk) << "an arena of its own";
   const std::size_t too_big = 8 * kArena;
@@ -181,7 +193,7 @@ TEST_P(GuardedLevels, FreeSpaceIsWhatAUserCanAllocate) {
   config.block_size = 64;
   config.blocks_per_chunk = 8;
   std::unique_ptr<Pool> fixed;
-  ASSERT_EQ(make_fixed_pool(config, ThreadSafety::kMutex, std::make_shared<MallocBackend>(), &fixed, GetParam()),
+  ASSERT_EQ(make_fixed_pool(config, ThreadSafety::kMutex, backend(), &fixed, level()),
             Status::kOk)
       << error_detail();
   void* one = allocate(*fixed, 64);
@@ -192,7 +204,7 @@ TEST_P(GuardedLevels, FreeSpaceIsWhatAUserCanAllocate) {
   EXPECT_EQ(stats.fragmentation.external_fragmentation, 0.0);
   ASSERT_EQ(fixed->deallocate(one), Status::kOk);
 
-  auto variable = make_pool(GetParam());
+  auto variable = make_pool(level(), backend());
   void* block = allocate(*variable, 1000);
   stats = variable->stats();
   ASSERT_EQ(stats.fragmentation.free_blocks, 1U);
@@ -213,12 +225,12 @@ TEST_P(GuardedLevels, FixedPoolsKeepBlockSizeAlignmentAndCounts) {
     config.blocks_per_chunk = 8;
     std::unique_ptr<Pool> pool;
     std::unique_ptr<Pool> plain;
-    ASSERT_EQ(make_fixed_pool(config, mode, std::make_shared<MallocBackend>(), &pool, GetParam()), Status::kOk)
+    ASSERT_EQ(make_fixed_pool(config, mode, backend(), &pool, level()), Status::kOk)
         << error_detail();
-    ASSERT_EQ(make_fixed_pool(config, mode, std::make_shared<MallocBackend>(), &plain, SafetyLevel::kOff),
+    ASSERT_EQ(make_fixed_pool(config, mode, backend(), &plain, SafetyLevel::kOff),
               Status::kOk);
     EXPECT_EQ(pool->info().block_size, 100U);
-    EXPECT_EQ(pool->info().safety, GetParam());
+    EXPECT_EQ(pool->info().safety, level());
     std::vector<unsigned char*> blocks;
     for (int i = 0; i < 20; ++i) {
       unsigned char* block = allocate(*pool, 100);
@@ -237,8 +249,16 @@ TEST_P(GuardedLevels, FixedPoolsKeepBlockSizeAlignmentAndCounts) {
   }
 }
 
-TEST(Tracking, FullPoolsNameTheAllocationSite) {
-  auto pool = make_pool(SafetyLevel::kFull);
+// Leak tracking over every backend of backend_cases.hpp.
+class Tracking : public ::testing::TestWithParam<testing_backends::Source> {
+ protected:
+  static std::shared_ptr<Backend> backend() { return GetParam().make(); }
+};
+INSTANTIATE_TEST_SUITE_P(Safety, Tracking, ::testing::ValuesIn(testing_backends::kSources),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST_P(Tracking, FullPoolsNameTheAllocationSite) {
+  auto pool = make_pool(SafetyLevel::kFull, backend());
   unsigned char* block;
   {
     ScopedAllocationSite site("parser: token buffer");
@@ -253,8 +273,8 @@ TEST(Tracking, FullPoolsNameTheAllocationSite) {
   EXPECT_STREQ(last_corruption().site, "parser: token buffer");
 }
 
-TEST(Tracking, LeakReportListsLiveBlocksWithSizeAndSite) {
-  auto pool = make_pool(SafetyLevel::kFull);
+TEST_P(Tracking, LeakReportListsLiveBlocksWithSizeAndSite) {
+  auto pool = make_pool(SafetyLevel::kFull, backend());
   set_allocation_site(intern_allocation_site(std::string("cache: ") + "entries"));
   void* a = allocate(*pool, 1000);
   set_allocation_site(nullptr);
@@ -272,10 +292,10 @@ TEST(Tracking, LeakReportListsLiveBlocksWithSizeAndSite) {
   EXPECT_NE(report.find("0 live block(s)"), std::string::npos) << report;
 }
 
-TEST(Tracking, OnlyFullPoolsTrack) {
+TEST_P(Tracking, OnlyFullPoolsTrack) {
   std::string report;
-  EXPECT_FALSE(make_pool(SafetyLevel::kOff)->leak_report(&report));
-  EXPECT_FALSE(make_pool(SafetyLevel::kCanaries)->leak_report(&report));
+  EXPECT_FALSE(make_pool(SafetyLevel::kOff, backend())->leak_report(&report));
+  EXPECT_FALSE(make_pool(SafetyLevel::kCanaries, backend())->leak_report(&report));
 }
 
 // Device backends reach their memory through MemoryAccess (gpu_canaries_test

@@ -1,11 +1,17 @@
 package org.nativepool;
 
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 import org.nativepool.internal.NativeLibrary;
 import org.nativepool.internal.NumaNative;
+import org.nativepool.internal.PluginNative;
 
 /**
  * The upstream memory a pool reserves its chunks and arenas from. Pools carve
@@ -17,15 +23,23 @@ public final class Backend {
     private static final Backend HUGE_PAGES = new Backend(2, 0, "mmap+thp");
     private static final int NUMA = 6;
     private static final Backend NODE_LOCAL = new Backend(7, 0, "node-local");
+    private static final int PLUGIN = 8;
+    private static final int LISTENED = 9;
 
     private final int type;
     private final int parameter;
     private final String name;
+    private final int plugin;  // the plugin id under this backend, or -1
 
     private Backend(int type, int parameter, String name) {
+        this(type, parameter, name, -1);
+    }
+
+    private Backend(int type, int parameter, String name, int plugin) {
         this.type = type;
         this.parameter = parameter;
         this.name = name;
+        this.plugin = plugin;
     }
 
     /**
@@ -104,6 +118,132 @@ public final class Backend {
      */
     public static Backend nodeLocal() {
         return NODE_LOCAL;
+    }
+
+    /**
+     * {@return the backend whose regions come from the plugin library at
+     * {@code library}} The library implements {@code nativepool/plugin.h}
+     * (docs/plugins.md); it is opened once per process, its ABI checked and
+     * {@code options} passed to it as strings. Every pool type, thread safety,
+     * safety level, statistic and {@code trim()} works over it. Equal paths
+     * and options give the same backend, one plugin instance shared by the
+     * pools over it; instances live as long as the process.
+     *
+     * @param library the plugin's shared library, not null
+     * @param options the plugin's options, not null (keys and values not null)
+     * @throws PluginNotFoundException if the file is missing or the loader refuses it
+     * @throws PluginSymbolMissingException if it exports no {@code nativepool_plugin_entry}
+     * @throws PluginAbiException if it was built for another ABI major, or its table is truncated
+     * @throws PluginOptionException if the plugin refuses the options (its own message)
+     * @throws FeatureUnavailableException if the plugin reports that what it needs is absent here
+     */
+    public static Backend plugin(Path library, Map<String, String> options) {
+        Objects.requireNonNull(library, "library");
+        Map<String, String> sorted = new TreeMap<>(Objects.requireNonNull(options, "options"));
+        NativeLibrary.ensureLoaded();
+        int id = PluginNative.register(library.toString(), sorted.keySet().toArray(String[]::new),
+                sorted.values().toArray(String[]::new));
+        String[] described = PluginNative.describe(id);
+        return new Backend(PLUGIN, id, "plugin:" + described[0], id);
+    }
+
+    /**
+     * {@return the backend of the plugin {@code name} that the JAR carries}
+     * Extracted next to the native library, like it, then loaded as
+     * {@link #plugin(Path, Map)} loads a file. {@link #bundledPlugins()} lists them.
+     *
+     * @param name a bundled plugin's name, e.g. {@code "memfd"}
+     * @param options the plugin's options, not null
+     * @throws PluginNotFoundException if the JAR carries no plugin of that name for this platform
+     * @throws PluginOptionException if the plugin refuses the options (its own message)
+     * @throws FeatureUnavailableException if the plugin reports that what it needs is absent here
+     */
+    public static Backend bundledPlugin(String name, Map<String, String> options) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(options, "options");
+        NativeLibrary.ensureLoaded();
+        Path file = name.matches("[A-Za-z0-9_]+") ? NativeLibrary.extractPlugin(name) : null;
+        if (file == null) {
+            throw new PluginNotFoundException("no plugin '" + name + "' is bundled for " + NativeLibrary.platform()
+                    + " (bundled: " + String.join(", ", NativeLibrary.bundledPlugins()) + ")");
+        }
+        return plugin(file, options);
+    }
+
+    /**
+     * {@return the plugins the JAR carries for this platform, each loaded with
+     * no options to say what it found here}
+     */
+    public static List<PluginInfo> bundledPlugins() {
+        NativeLibrary.ensureLoaded();
+        List<PluginInfo> found = new ArrayList<>();
+        for (String name : NativeLibrary.bundledPlugins()) {
+            try {
+                Backend backend = bundledPlugin(name, Map.of());
+                found.add(new PluginInfo(name, true, backend.name + " (" + backend.description() + ")"));
+            } catch (NativePoolException e) {
+                found.add(new PluginInfo(name, false, e.getMessage()));
+            }
+        }
+        return found;
+    }
+
+    /**
+     * {@return this backend with {@code listener} told of every region a pool
+     * over it maps or unmaps} Pools over the result behave as pools over this
+     * backend; each builds its own backend instance, so a plugin backend stays
+     * one shared plugin instance.
+     *
+     * @param listener the listener, not null
+     * @throws InvalidArgumentException for {@link #nodeLocal()}, a group of backends
+     */
+    public Backend withRegionListener(RegionListener listener) {
+        Objects.requireNonNull(listener, "listener");
+        NativeLibrary.ensureLoaded();
+        int id = PluginNative.listen(type, parameter, listener);
+        return new Backend(LISTENED, id, name + "+listener", plugin);
+    }
+
+    /**
+     * {@return what the plugin under this backend found on this machine (its
+     * {@code describe} entry), or "" for built-in backends and plugins without one}
+     */
+    public String description() {
+        return plugin < 0 ? "" : PluginNative.describe(plugin)[1];
+    }
+
+    /**
+     * {@return the device keys of the region {@code block} lies in} For a
+     * plugin that registers its regions with a device (RDMA's
+     * {@code ibv_reg_mr}).
+     *
+     * @param block a live block of a pool over this backend
+     * @throws InvalidArgumentException if this is no plugin backend or the block is in none of its regions
+     * @throws FeatureUnavailableException if the plugin registers no regions
+     */
+    public RegionKeys regionKeys(MemoryBlock block) {
+        long[] keys = PluginNative.keys(requirePlugin(), Objects.requireNonNull(block, "block").address());
+        return new RegionKeys(keys[0], keys[1]);
+    }
+
+    /**
+     * {@return how another process maps the region {@code block} lies in}
+     * For a plugin that shares regions by file descriptor (memfd).
+     *
+     * @param block a live block of a pool over this backend
+     * @throws InvalidArgumentException if this is no plugin backend or the block is in none of its regions
+     * @throws FeatureUnavailableException if the plugin cannot share regions
+     */
+    public SharedRegion exportRegion(MemoryBlock block) {
+        long[] shared = PluginNative.exportRegion(requirePlugin(), Objects.requireNonNull(block, "block").address());
+        return new SharedRegion((int) shared[0], shared[1], shared[2], shared[3]);
+    }
+
+    private int requirePlugin() {
+        if (plugin < 0) {
+            throw new InvalidArgumentException("backend " + name + " is no plugin backend");
+        }
+        return plugin;
     }
 
     int type() {

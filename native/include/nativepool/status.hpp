@@ -53,6 +53,17 @@ enum class Status : std::int32_t {
   kAlreadyOpen = 15,
   /// A system call on a file failed; the detail names the call and errno.
   kIoError = 16,
+  /// A backend plugin's library is missing or the loader refused it.
+  kPluginNotFound = 17,
+  /// A backend plugin's library lacks the entry symbol (plugin.h).
+  kPluginSymbolMissing = 18,
+  /// A backend plugin's table has another ABI major, or is truncated.
+  kPluginAbiMismatch = 19,
+  /// A backend plugin refused its options; the detail is its own message.
+  kPluginOptionError = 20,
+  /// A backend plugin broke its contract (a null, misaligned or overlapping
+  /// region, a failed return): the pool refused the result and is unchanged.
+  kPluginFault = 21,
 };
 
 /// Stable upper-case name of a status, e.g. "OUT_OF_POOL_MEMORY".

@@ -5,18 +5,22 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.nativepool.Backend;
 import org.nativepool.Feature;
 import org.nativepool.Features;
 import org.nativepool.FixedPool;
 import org.nativepool.MemoryBlock;
 import org.nativepool.NativePool;
+import org.nativepool.NativePoolException;
 import org.nativepool.NumaPolicy;
 import org.nativepool.NumaTopology;
 import org.nativepool.OutOfPoolMemoryException;
 import org.nativepool.PersistentBlock;
 import org.nativepool.PersistentPool;
 import org.nativepool.PersistentTransaction;
+import org.nativepool.PluginInfo;
+import org.nativepool.SharedRegion;
 import org.nativepool.ThreadSafety;
 import org.nativepool.VariablePool;
 
@@ -33,10 +37,13 @@ final class Demo {
 
     static void run(PrintStream out) {
         Features features = NativePool.features();
-        out.println(features);
+        out.print(features);
+        printPlugins(out);
+        out.println();
         if (features.has(Feature.NUMA)) {
             numa(out);
         }
+        memfd(out);
 
         try (FixedPool pages = FixedPool.builder(4096).name("pages").maxBlocks(1024)
                 .threadSafety(ThreadSafety.LOCK_FREE).backend(Backend.mmap()).build()) {
@@ -118,6 +125,31 @@ final class Demo {
             }
             out.println("  reopened and validated: the counter reads " + value + " (the uncommitted -1 was rolled"
                     + " back), " + pool.stats().liveBlocks() + " live block(s)");
+        }
+    }
+
+    /** The plugins the JAR carries and what each found here (also part of {@code features}). */
+    static void printPlugins(PrintStream out) {
+        for (PluginInfo plugin : Backend.bundledPlugins()) {
+            out.println("  plugin     " + plugin);
+        }
+    }
+
+    // A pool over the bundled memfd plugin, and the file another process would map.
+    private static void memfd(PrintStream out) {
+        Backend memfd;
+        try {
+            memfd = Backend.bundledPlugin("memfd", Map.of());
+        } catch (NativePoolException e) {
+            out.println("the memfd plugin is unavailable: " + e.getMessage());
+            return;
+        }
+        try (FixedPool shared = FixedPool.builder(4096).name("shared").backend(memfd).build();
+             MemoryBlock page = shared.allocate()) {
+            page.putLong(0, 42L);
+            SharedRegion region = memfd.exportRegion(page);
+            out.printf("%s: another process maps fd %d at offset %d and reads the page at +%d%n%n", shared,
+                    region.fd(), region.fileOffset(), region.blockOffset());
         }
     }
 

@@ -110,6 +110,7 @@ public final class Main {
 
     private static void features(PrintStream out) {
         out.print(NativePool.features());
+        Demo.printPlugins(out);
         out.println("  platform   " + NativeLibrary.platform() + ", Java " + Runtime.version() + " ("
                 + System.getProperty("java.vm.name") + ")");
     }

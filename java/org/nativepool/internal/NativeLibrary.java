@@ -133,7 +133,7 @@ public final class NativeLibrary {
         String resource = "/" + RESOURCE_ROOT + "/" + platform() + "/" + System.mapLibraryName(LIBRARY);
         byte[] bundled = readResource(resource);
         if (bundled != null) {
-            Path extracted = extract(bundled);
+            Path extracted = extract(bundled, System.mapLibraryName(LIBRARY));
             loadFile(extracted, "the library bundled in the JAR, extracted to " + extracted);
             return "jar:" + resource + " -> " + extracted;
         }
@@ -235,12 +235,40 @@ public final class NativeLibrary {
         }
     }
 
-    private static Path extract(byte[] library) {
+    /**
+     * The names of the backend plugins bundled in the JAR for this platform
+     * (its {@code plugins/plugins.list}, one name a line); empty when none are.
+     */
+    public static List<String> bundledPlugins() {
+        byte[] list = readResource(pluginResource("plugins.list"));
+        if (list == null) {
+            return List.of();
+        }
+        return new String(list, java.nio.charset.StandardCharsets.UTF_8).lines().map(String::strip)
+                .filter(line -> !line.isEmpty()).toList();
+    }
+
+    /**
+     * Extracts the bundled plugin {@code name} next to the extracted library,
+     * the same way (per user and version, verified by SHA-256); null when the
+     * JAR carries no plugin of that name for this platform.
+     */
+    public static Path extractPlugin(String name) {
+        String file = System.mapLibraryName("nativepool_" + name);
+        byte[] plugin = readResource(pluginResource(file));
+        return plugin == null ? null : extract(plugin, file);
+    }
+
+    private static String pluginResource(String file) {
+        return "/org/nativepool/native/" + platform() + "/plugins/" + file;
+    }
+
+    private static Path extract(byte[] library, String fileName) {
         String hash = sha256(library);
         String base = System.getProperty(EXTRACT_DIR_PROPERTY, System.getProperty("java.io.tmpdir"));
         String user = System.getProperty("user.name", "user").replaceAll("[^A-Za-z0-9._-]", "_");
         Path directory = Paths.get(base, "nativepool-" + user, javaVersion());
-        Path target = directory.resolve(hash.substring(0, 16) + "-" + System.mapLibraryName(LIBRARY));
+        Path target = directory.resolve(hash.substring(0, 16) + "-" + fileName);
         try {
             createPrivateDirectories(directory);
             if (Files.isRegularFile(target) && hash.equals(sha256(Files.readAllBytes(target)))) {
