@@ -37,6 +37,7 @@ const char* kind_name(HandleKind kind) noexcept {
     case HandleKind::kManager: return "device manager";
     case HandleKind::kStream: return "stream";
     case HandleKind::kEvent: return "event";
+    case HandleKind::kPersistent: return "persistent pool";
   }
   return "unknown";
 }

@@ -33,6 +33,7 @@ enum class HandleKind : std::uint8_t {
   kManager = 3,
   kStream = 4,
   kEvent = 5,
+  kPersistent = 6,
 };
 
 namespace handles {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "jni_errors.hpp"
+#include "jni_handles.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/persistent_heap.hpp"
 
@@ -19,6 +20,7 @@
 namespace {
 
 using nativepool::PersistentHeap;
+using nativepool::jni::HandleKind;
 using nativepool::Status;
 
 constexpr jint kStatsFields = 14;
@@ -26,9 +28,11 @@ constexpr jint kStatsFields = 14;
 static_assert(kStatsFields == org_nativepool_internal_PersistentNative_STATS_FIELDS);
 #endif
 
-// Java holds the heap's in-flight guard around every call, so a handle that
-// reaches this file points to an open heap.
-PersistentHeap* as_heap(jlong handle) noexcept { return reinterpret_cast<PersistentHeap*>(handle); }
+// Heaps cross JNI as handle-table tokens (jni_handles.hpp): a bogus, closed
+// or other kind of handle is an exception, and null comes back.
+PersistentHeap* find_heap(JNIEnv* env, jlong handle) noexcept {
+  return nativepool::jni::find<PersistentHeap>(env, handle, HandleKind::kPersistent);
+}
 
 // Negative longs never reach the heap as huge unsigned values.
 bool to_u64(JNIEnv* env, jlong value, const char* what, std::uint64_t* out) noexcept {
@@ -69,7 +73,11 @@ bool to_path(JNIEnv* env, jstring path, std::string* out) noexcept {
   return true;
 }
 
-jlong to_handle(std::unique_ptr<PersistentHeap> heap) noexcept { return reinterpret_cast<jlong>(heap.release()); }
+jlong to_handle(JNIEnv* env, std::unique_ptr<PersistentHeap> heap) noexcept {
+  const jlong token = nativepool::jni::issue(env, HandleKind::kPersistent, heap.get());
+  if (token != 0) (void)heap.release();  // the table's slot owns it until destroy()
+  return token;
+}
 
 }  // namespace
 
@@ -89,7 +97,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_create(JNI
   options.force_msync = force_msync != JNI_FALSE;
   std::unique_ptr<PersistentHeap> heap;
   if (!check(env, PersistentHeap::create(file.c_str(), options, &heap))) return 0;
-  return to_handle(std::move(heap));
+  return to_handle(env, std::move(heap));
 }
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_open(JNIEnv* env, jclass, jstring path,
@@ -102,65 +110,88 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_open(JNIEn
   options.force_msync = force_msync != JNI_FALSE;
   std::unique_ptr<PersistentHeap> heap;
   if (!check(env, PersistentHeap::open(file.c_str(), options, &heap))) return 0;
-  return to_handle(std::move(heap));
+  return to_handle(env, std::move(heap));
 }
 
-JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_destroy(JNIEnv*, jclass, jlong heap) {
-  delete as_heap(heap);
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_destroy(JNIEnv* env, jclass, jlong heap) {
+  void* object = nullptr;
+  if (nativepool::jni::retire(env, heap, HandleKind::kPersistent, &object)) delete static_cast<PersistentHeap*>(object);
 }
 
-JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_address(JNIEnv*, jclass, jlong heap,
-                                                                              jlong offset) {
-  return reinterpret_cast<jlong>(as_heap(heap)->address(static_cast<std::uint64_t>(offset)));
+JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PersistentNative_wrap(JNIEnv* env, jclass, jlong heap,
+                                                                             jlong offset, jlong size) {
+  PersistentHeap* h = find_heap(env, heap);
+  std::uint64_t at = 0;
+  std::uint64_t bytes = 0;
+  if (h == nullptr || !to_u64(env, offset, "offset", &at) || !to_u64(env, size, "size", &bytes)) return nullptr;
+  // Only a live block, and no more of it than it holds: the view never
+  // reaches the heap's metadata or beyond the mapping.
+  if (bytes == 0 || h->block_size(at) < bytes) [[unlikely]] {
+    nativepool::jni::throw_invalid_argument(env, "no view: offset is not a live block of at least size bytes");
+    return nullptr;
+  }
+  return env->NewDirectByteBuffer(h->address(at), static_cast<jlong>(bytes));
 }
 
-JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_blockSize(JNIEnv*, jclass, jlong heap,
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_blockSize(JNIEnv* env, jclass, jlong heap,
                                                                                 jlong offset) {
-  return offset < 0 ? 0 : static_cast<jlong>(as_heap(heap)->block_size(static_cast<std::uint64_t>(offset)));
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return 0;
+  return offset < 0 ? 0 : static_cast<jlong>(h->block_size(static_cast<std::uint64_t>(offset)));
 }
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_rootSlot(JNIEnv*, jclass, jint index) {
   return index < 0 ? 0 : static_cast<jlong>(PersistentHeap::root_slot(static_cast<std::size_t>(index)));
 }
 
-JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_root(JNIEnv*, jclass, jlong heap, jint index) {
-  return index < 0 ? 0 : static_cast<jlong>(as_heap(heap)->root(static_cast<std::size_t>(index)));
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_root(JNIEnv* env, jclass, jlong heap, jint index) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return 0;
+  return index < 0 ? 0 : static_cast<jlong>(h->root(static_cast<std::size_t>(index)));
 }
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_reserve(JNIEnv* env, jclass, jlong heap,
                                                                               jlong size) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return 0;
   std::uint64_t bytes = 0;
   nativepool::PersistentReservation reservation;
-  if (!to_u64(env, size, "size", &bytes) || !check(env, as_heap(heap)->reserve(bytes, &reservation))) return 0;
+  if (!to_u64(env, size, "size", &bytes) || !check(env, h->reserve(bytes, &reservation))) return 0;
   return static_cast<jlong>(reservation.offset);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_publish(JNIEnv* env, jclass, jlong heap,
                                                                              jlong offset, jlong size,
                                                                              jlong destination) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
   nativepool::PersistentReservation reservation;
   std::uint64_t target = 0;
   if (!to_u64(env, offset, "offset", &reservation.offset) || !to_u64(env, size, "size", &reservation.size) ||
       !to_u64(env, destination, "destination", &target)) {
     return;
   }
-  (void)check(env, as_heap(heap)->publish(reservation, target));
+  (void)check(env, h->publish(reservation, target));
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_cancel(JNIEnv* env, jclass, jlong heap,
                                                                             jlong offset, jlong size) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
   nativepool::PersistentReservation reservation;
   if (!to_u64(env, offset, "offset", &reservation.offset) || !to_u64(env, size, "size", &reservation.size)) return;
-  (void)check(env, as_heap(heap)->cancel(reservation));
+  (void)check(env, h->cancel(reservation));
 }
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_allocate(JNIEnv* env, jclass, jlong heap,
                                                                                jlong size, jlong destination) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return 0;
   std::uint64_t bytes = 0;
   std::uint64_t target = 0;
   std::uint64_t block = 0;
   if (!to_u64(env, size, "size", &bytes) || !to_u64(env, destination, "destination", &target) ||
-      !check(env, as_heap(heap)->allocate(bytes, target, &block))) {
+      !check(env, h->allocate(bytes, target, &block))) {
     return 0;
   }
   return static_cast<jlong>(block);
@@ -168,76 +199,100 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_allocate(J
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_free(JNIEnv* env, jclass, jlong heap,
                                                                           jlong destination) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
   std::uint64_t target = 0;
-  if (to_u64(env, destination, "destination", &target)) (void)check(env, as_heap(heap)->free(target));
+  if (to_u64(env, destination, "destination", &target)) (void)check(env, h->free(target));
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_persist(JNIEnv* env, jclass, jlong heap,
                                                                              jlong block, jlong offset,
                                                                              jlong length) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
   Range range;
   if (to_range(env, block, offset, length, &range)) {
-    (void)check(env, as_heap(heap)->persist(range.block, range.offset, range.length));
+    (void)check(env, h->persist(range.block, range.offset, range.length));
   }
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_flush(JNIEnv* env, jclass, jlong heap) {
-  (void)check(env, as_heap(heap)->flush());
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
+  (void)check(env, h->flush());
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_begin(JNIEnv* env, jclass, jlong heap) {
-  (void)check(env, as_heap(heap)->begin());
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
+  (void)check(env, h->begin());
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_snapshot(JNIEnv* env, jclass, jlong heap,
                                                                               jlong block, jlong offset,
                                                                               jlong length) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
   Range range;
   if (to_range(env, block, offset, length, &range)) {
-    (void)check(env, as_heap(heap)->snapshot(range.block, range.offset, range.length));
+    (void)check(env, h->snapshot(range.block, range.offset, range.length));
   }
 }
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_txAllocate(JNIEnv* env, jclass, jlong heap,
                                                                                  jlong size) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return 0;
   std::uint64_t bytes = 0;
   std::uint64_t block = 0;
-  if (!to_u64(env, size, "size", &bytes) || !check(env, as_heap(heap)->tx_allocate(bytes, &block))) return 0;
+  if (!to_u64(env, size, "size", &bytes) || !check(env, h->tx_allocate(bytes, &block))) return 0;
   return static_cast<jlong>(block);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_txFree(JNIEnv* env, jclass, jlong heap,
                                                                             jlong block) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
   std::uint64_t b = 0;
-  if (to_u64(env, block, "block", &b)) (void)check(env, as_heap(heap)->tx_free(b));
+  if (to_u64(env, block, "block", &b)) (void)check(env, h->tx_free(b));
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_txSetRoot(JNIEnv* env, jclass, jlong heap,
                                                                                jint index, jlong block) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
   std::uint64_t b = 0;
   if (index < 0) {
     nativepool::jni::throw_invalid_argument(env, "a root index must not be negative");
     return;
   }
-  if (to_u64(env, block, "block", &b)) (void)check(env, as_heap(heap)->tx_set_root(static_cast<std::size_t>(index), b));
+  if (to_u64(env, block, "block", &b)) (void)check(env, h->tx_set_root(static_cast<std::size_t>(index), b));
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_commit(JNIEnv* env, jclass, jlong heap) {
-  (void)check(env, as_heap(heap)->commit());
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
+  (void)check(env, h->commit());
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_abort(JNIEnv* env, jclass, jlong heap) {
-  (void)check(env, as_heap(heap)->abort());
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
+  (void)check(env, h->abort());
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_validate(JNIEnv* env, jclass, jlong heap) {
-  (void)check(env, as_heap(heap)->validate());
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
+  (void)check(env, h->validate());
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_stats(JNIEnv* env, jclass, jlong heap,
                                                                            jlongArray out) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return;
   if (!nativepool::jni::check_array(env, out, kStatsFields, "stats array")) return;
-  const nativepool::PersistentStats s = as_heap(heap)->stats();
+  const nativepool::PersistentStats s = h->stats();
   // Order of org.nativepool.PersistentStats' components.
   const jlong fields[] = {
       static_cast<jlong>(s.capacity),       static_cast<jlong>(s.heap_bytes),     static_cast<jlong>(s.live_blocks),
@@ -250,8 +305,10 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_stats(JNIEn
   env->SetLongArrayRegion(out, 0, static_cast<jsize>(std::size(fields)), fields);
 }
 
-JNIEXPORT jint JNICALL Java_org_nativepool_internal_PersistentNative_durability(JNIEnv*, jclass, jlong heap) {
-  return static_cast<jint>(as_heap(heap)->durability());
+JNIEXPORT jint JNICALL Java_org_nativepool_internal_PersistentNative_durability(JNIEnv* env, jclass, jlong heap) {
+  PersistentHeap* h = find_heap(env, heap);
+  if (h == nullptr) return 0;
+  return static_cast<jint>(h->durability());
 }
 
 JNIEXPORT jstring JNICALL Java_org_nativepool_internal_PersistentNative_cacheFlushInstruction(JNIEnv* env, jclass) {
@@ -267,7 +324,7 @@ bool register_persistent_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, create, "(Ljava/lang/String;JJZZ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, open, "(Ljava/lang/String;ZZ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, destroy, "(J)V"),
-      NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, address, "(JJ)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, wrap, "(JJJ)Ljava/nio/ByteBuffer;"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, blockSize, "(JJ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, rootSlot, "(I)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, root, "(JI)J"),

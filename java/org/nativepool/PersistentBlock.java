@@ -3,7 +3,7 @@ package org.nativepool;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Objects;
-import org.nativepool.internal.PoolNative;
+import org.nativepool.internal.PersistentNative;
 
 /**
  * A typed handle to a block of a {@link PersistentPool}, named by its offset
@@ -181,7 +181,7 @@ public final class PersistentBlock {
                 throw new InvalidArgumentException("the accessors reach blocks up to 2 GiB; this one has " + size
                         + " bytes");
             }
-            w = PoolNative.wrap(pool.addressOf(heap, this.offset), size).order(ByteOrder.nativeOrder());
+            w = PersistentNative.wrap(heap, this.offset, size).order(ByteOrder.nativeOrder());
             window = w;
         }
         return w;

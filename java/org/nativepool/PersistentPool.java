@@ -423,10 +423,6 @@ public final class PersistentPool extends NativeResource {
         release();
     }
 
-    long addressOf(long heap, long offset) {
-        return PersistentNative.address(heap, offset);
-    }
-
     void publish(PersistentBlock block, long destination) {
         long heap = acquire();
         try {

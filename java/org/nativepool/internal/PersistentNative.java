@@ -1,9 +1,12 @@
 package org.nativepool.internal;
 
+import java.nio.ByteBuffer;
+
 /**
  * JNI entry points of persistent heaps (native/jni/jni_persistent.cpp). Not
  * API: {@code org.nativepool.PersistentPool} calls these inside its in-flight
- * guard, so every handle passed here is an open heap. Offsets are file
+ * guard; the glue validates every handle (a token of the handle table), so a
+ * bogus or closed one is an exception. Offsets are file
  * offsets; failures arrive as the exceptions of {@code org.nativepool}.
  */
 public final class PersistentNative {
@@ -20,8 +23,11 @@ public final class PersistentNative {
 
     public static native void destroy(long heap);
 
-    /** The address of a file offset in the heap's mapping. */
-    public static native long address(long heap, long offset);
+    /**
+     * A direct buffer over the first {@code size} bytes of the live block at file offset
+     * {@code offset}, in the heap's current mapping; refused for anything else.
+     */
+    public static native ByteBuffer wrap(long heap, long offset, long size);
 
     /** Requested size of the live block at {@code offset}, 0 if none. */
     public static native long blockSize(long heap, long offset);
