@@ -22,9 +22,11 @@
  * {@code requires org.nativepool} instead of a line here.
  */
 module org.nativepool {
-    // PoolJmx registers MXBeans; PoolEvents defines Flight Recorder events.
+    // PoolJmx registers MXBeans; PoolEvents defines Flight Recorder events;
+    // MemoryBudget.ofDirectMemoryLimit reads HotSpot's MaxDirectMemorySize.
     requires java.management;
     requires jdk.jfr;
+    requires jdk.management;
 
     exports org.nativepool;
     exports org.nativepool.gpu;

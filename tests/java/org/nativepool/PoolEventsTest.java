@@ -38,7 +38,7 @@ class PoolEventsTest {
             }
             VariablePool leaky = VariablePool.builder().name("jfr-leak").safetyLevel(SafetyLevel.CANARIES).build();
             long address = leaky.allocateAddress(64);
-            org.nativepool.internal.PoolNative.wrap(address, 65).put(64, (byte) 7); // one byte past the block
+            RawViews.of(leaky, address, 65).put(64, (byte) 7); // one byte past the block
             assertThrows(MemoryCorruptionException.class, leaky::close);
             recording.stop();
             recording.dump(file);
