@@ -34,12 +34,12 @@ public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
             throw new InvalidArgumentException("a block of " + size() + " bytes exceeds the 2 GiB limit of ByteBuffer");
         }
         ByteBuffer view;
-        long handle = manager.enter();
+        long handle = manager.guard.acquire();
         try {
             view = hold.bind(GpuNative.wrapPinned(handle, address, size()).order(ByteOrder.nativeOrder()),
                     manager.views);
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
         if (view == null) {
             liveAddress(); // closed meanwhile: throws

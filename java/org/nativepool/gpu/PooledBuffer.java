@@ -111,9 +111,9 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
             }
             return;
         }
-        long handle = manager.enter();
+        long handle = manager.guard.acquire();
         try {
-            long streamHandle = stream.enter();
+            long streamHandle = stream.guard.acquire();
             try {
                 if (!CLOSED.compareAndSet(this, false, true)) {
                     throw new PoolClosedException(this + " is already closed");
@@ -126,10 +126,10 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
                 }
                 closeTracker();
             } finally {
-                stream.exit();
+                stream.guard.release();
             }
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
     }
 
@@ -168,22 +168,22 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
      * @return whether this call freed the block
      */
     static boolean release(DeviceManager manager, int pool, long address, CudaStream stream) {
-        long handle = manager.tryEnter();
+        long handle = manager.guard.tryAcquire();
         if (handle == 0L) {
             return false;  // the manager released all memory
         }
         try {
-            long streamHandle = stream == null ? 0L : stream.tryEnter();
+            long streamHandle = stream == null ? 0L : stream.guard.tryAcquire();
             try {
                 GpuNative.free(handle, pool, address, streamHandle);
                 return true;
             } finally {
                 if (streamHandle != 0L) {
-                    stream.exit();
+                    stream.guard.release();
                 }
             }
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
     }
 
