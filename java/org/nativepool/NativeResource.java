@@ -58,6 +58,11 @@ public abstract class NativeResource implements AutoCloseable {
         guard.release();
     }
 
+    /** {@return the guard itself, for the handles of this resource's blocks: it tells them the resource closed} */
+    final InFlightGuard guard() {
+        return guard;
+    }
+
     /** {@return true once {@link #close()} has succeeded} */
     public final boolean isClosed() {
         return guard.isClosed();

@@ -123,7 +123,7 @@ public final class CudaStream extends DeviceObject {
         long address;
         if (memory instanceof PooledBuffer buffer) {
             manager().requireOwn(buffer.manager, buffer);
-            address = buffer.liveAddress();
+            address = buffer.block.liveAddress();
         } else {
             address = ((HostMemory) memory).liveAddress();
         }
