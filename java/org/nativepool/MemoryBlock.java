@@ -51,7 +51,7 @@ public final class MemoryBlock implements AutoCloseable {
         // A method of this handle, not a lambda over pool and address: a view's cleaner
         // action holds the guard, the guard holds this handle, so the leak detector never
         // sees the handle unreachable while a view of its block lives.
-        this.block = new BlockHandle(pool, pool.guard(), address, size, this::freeBlock);
+        this.block = new BlockHandle(pool.guard(), address, size, this::freeBlock);
         this.leakTracker = LeakDetector.track(this, pool.leakOwner, address, size, null);
     }
 

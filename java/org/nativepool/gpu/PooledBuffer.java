@@ -38,7 +38,7 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
         this.manager = manager;
         this.pool = pool;
         this.stream = stream;
-        this.block = new BlockHandle(manager, manager.guard, address, size, this::freeHeld);
+        this.block = new BlockHandle(manager.guard, address, size, this::freeHeld);
         this.leakTracker = manager.trackLeak(this, pool, address, size, stream);
     }
 

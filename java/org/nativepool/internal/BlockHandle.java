@@ -17,25 +17,26 @@ import org.nativepool.PoolClosedException;
  * at close, or free themselves under {@link #closeForFree()}.
  */
 public final class BlockHandle extends ViewGuard {
-    private final Object owner;
-    /** The owner's in-flight guard: closed once the owner released all of its memory. */
-    private final InFlightGuard ownerGuard;
+    /**
+     * The in-flight guard of the pool or manager the block came from: closed once that
+     * owner released all of its memory; names the owner in messages. The owner itself is
+     * no field of its own, so that the handle takes no more memory than the fields it replaced.
+     */
+    private final InFlightGuard owner;
     private final long address;
     private final long size;
 
     /**
      * The state of a block handed out by {@code owner}.
      *
-     * @param owner the pool or manager the block came from, named in messages
-     * @param ownerGuard the owner's in-flight guard, which tells whether the owner closed
+     * @param owner the in-flight guard of the pool or manager the block came from
      * @param address the block's first byte
      * @param size the block's size as requested
      * @param free gives the block back; runs once, after {@link #close()}, with no use or view left
      */
-    public BlockHandle(Object owner, InFlightGuard ownerGuard, long address, long size, Runnable free) {
+    public BlockHandle(InFlightGuard owner, long address, long size, Runnable free) {
         super(free);
         this.owner = owner;
-        this.ownerGuard = ownerGuard;
         this.address = address;
         this.size = size;
     }
@@ -59,15 +60,15 @@ public final class BlockHandle extends ViewGuard {
         if (isClosed()) {
             throw closed();
         }
-        if (ownerGuard.isClosed()) {
-            throw new PoolClosedException(this + " belongs to closed " + owner);
+        if (owner.isClosed()) {
+            throw new PoolClosedException(this + " belongs to closed " + owner.owner());
         }
         return address;
     }
 
     /** {@return the exception for a use of the block after {@link #close()}} */
     public PoolClosedException closed() {
-        return new PoolClosedException(this + " of " + owner + " is closed");
+        return new PoolClosedException(this + " of " + owner.owner() + " is closed");
     }
 
     /** {@return "block 0x" and the address in hex, as messages name the block} */

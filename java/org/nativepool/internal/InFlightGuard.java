@@ -110,6 +110,11 @@ public final class InFlightGuard {
         this.handle = handle;
     }
 
+    /** {@return what the guard protects, as messages name it} */
+    public Object owner() {
+        return owner;
+    }
+
     /**
      * Enters a native call and returns the handle to use for it.
      *
