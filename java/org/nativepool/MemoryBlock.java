@@ -5,9 +5,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Objects;
 import java.util.function.Supplier;
+import org.nativepool.internal.BlockHandle;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
-import org.nativepool.internal.ViewGuard;
 
 /**
  * A block of host-accessible pool memory that returns itself to its pool on
@@ -37,12 +37,10 @@ import org.nativepool.internal.ViewGuard;
  */
 public final class MemoryBlock implements AutoCloseable {
     private final Pool pool;
-    private final long address;
-    private final long size;
     /** Null when the leak detector does not track this handle. */
     private final LeakTracker leakTracker;
-    /** Closed by {@link #close()}; frees the block once no accessor or view holds it. */
-    private final ViewGuard guard;
+    /** Address, size and closed flag; closed by {@link #close()}, frees the block once no accessor or view holds it. */
+    private final BlockHandle block;
     /** The accessors' window over the block, made on first use; null for blocks beyond 2 GiB. */
     private ByteBuffer window;
     /** JDK 22+: the arena of the block's segments ({@code Segments}), closed before the free; guarded by this. */
@@ -50,12 +48,10 @@ public final class MemoryBlock implements AutoCloseable {
 
     MemoryBlock(Pool pool, long address, long size) {
         this.pool = pool;
-        this.address = address;
-        this.size = size;
         // A method of this handle, not a lambda over pool and address: a view's cleaner
         // action holds the guard, the guard holds this handle, so the leak detector never
         // sees the handle unreachable while a view of its block lives.
-        this.guard = new ViewGuard(this::freeBlock);
+        this.block = new BlockHandle(pool.guard(), address, size, this::freeBlock);
         this.leakTracker = LeakDetector.track(this, pool.leakOwner, address, size, null);
     }
 
@@ -65,13 +61,12 @@ public final class MemoryBlock implements AutoCloseable {
      * @throws PoolClosedException if the block or its pool is closed
      */
     public long address() {
-        checkOpen();
-        return address;
+        return block.liveAddress();
     }
 
     /** {@return the usable size in bytes: the size asked for, or a fixed pool's block size} */
     public long size() {
-        return size;
+        return block.size();
     }
 
     /** {@return the pool this block came from} */
@@ -89,7 +84,8 @@ public final class MemoryBlock implements AutoCloseable {
      * @throws InvalidArgumentException if the block is larger than a ByteBuffer can address (2 GiB - 1)
      */
     public ByteBuffer asByteBuffer() {
-        checkOpen();
+        long address = block.liveAddress();
+        long size = block.size();
         if (size > Integer.MAX_VALUE) {
             throw new InvalidArgumentException("a block of " + size + " bytes exceeds the 2 GiB limit of ByteBuffer;"
                     + " use the accessors (getLong, copyTo, ...) instead");
@@ -97,12 +93,12 @@ public final class MemoryBlock implements AutoCloseable {
         ByteBuffer view;
         long handle = pool.acquire();
         try {
-            view = guard.bind(PoolNative.wrap(handle, address, size).order(ByteOrder.nativeOrder()), pool.views);
+            view = block.bind(PoolNative.wrap(handle, address, size).order(ByteOrder.nativeOrder()), pool.views);
         } finally {
             pool.release();
         }
         if (view == null) {
-            checkOpen(); // the block or the pool closed meanwhile: throws
+            block.liveAddress(); // the block or the pool closed meanwhile: throws
         }
         return view;
     }
@@ -322,7 +318,7 @@ public final class MemoryBlock implements AutoCloseable {
      * {@link #address()} throws {@link PoolClosedException}.
      */
     public boolean isClosed() {
-        return guard.isClosed();
+        return block.isClosed();
     }
 
     /**
@@ -338,7 +334,7 @@ public final class MemoryBlock implements AutoCloseable {
     public void close() {
         try {
             closeScope();
-            guard.close();
+            block.close();
         } finally {
             if (leakTracker != null) {
                 leakTracker.close();
@@ -355,19 +351,20 @@ public final class MemoryBlock implements AutoCloseable {
      * @return a buffer whose index {@link #index(ByteBuffer, long)} names {@code offset}
      */
     private ByteBuffer enter(long offset, int width) {
+        long size = block.size();
         Objects.checkFromIndexSize(offset, width, size);
         long handle = pool.acquire();
-        if (!guard.retain()) {
+        if (!block.retain()) {
             pool.release();
-            throw new PoolClosedException("block 0x" + Long.toHexString(address) + " of " + pool + " is closed");
+            throw block.closed();
         }
         try {
             if (size > Integer.MAX_VALUE) {
-                return PoolNative.wrap(handle, address + offset, width).order(ByteOrder.nativeOrder());
+                return PoolNative.wrap(handle, block.address() + offset, width).order(ByteOrder.nativeOrder());
             }
             ByteBuffer at = window;
             if (at == null) {
-                at = PoolNative.wrap(handle, address, size).order(ByteOrder.nativeOrder());
+                at = PoolNative.wrap(handle, block.address(), size).order(ByteOrder.nativeOrder());
                 window = at; // a benign race: every thread's window is the same view
             }
             return at;
@@ -382,11 +379,11 @@ public final class MemoryBlock implements AutoCloseable {
      * the whole block, or, for a block beyond 2 GiB, a window over the range alone.
      */
     private int index(long offset) {
-        return size > Integer.MAX_VALUE ? 0 : (int) offset;
+        return block.size() > Integer.MAX_VALUE ? 0 : (int) offset;
     }
 
     private void exit() {
-        guard.release();
+        block.release();
         pool.release();
     }
 
@@ -397,14 +394,14 @@ public final class MemoryBlock implements AutoCloseable {
      * @throws PoolClosedException if the block or its pool is closed
      */
     synchronized <S extends AutoCloseable> S scope(Supplier<S> make) {
-        checkOpen();
+        block.liveAddress();
         if (scope == null) {
             S made = make.get();
             pool.scopes.add(made);
             scope = made;
             if (pool.isClosed()) { // the pool closed its scopes before this one was added
                 closeScope();
-                checkOpen();
+                block.liveAddress(); // the pool is closed: throws
             }
         }
         @SuppressWarnings("unchecked")
@@ -421,21 +418,12 @@ public final class MemoryBlock implements AutoCloseable {
     }
 
     private void freeBlock() {
-        pool.freeFromHandle(address);
-    }
-
-    private void checkOpen() {
-        if (guard.isClosed()) {
-            throw new PoolClosedException("block 0x" + Long.toHexString(address) + " of " + pool + " is closed");
-        }
-        if (pool.isClosed()) {
-            throw new PoolClosedException("block 0x" + Long.toHexString(address) + " belongs to closed " + pool);
-        }
+        pool.freeFromHandle(block.address());
     }
 
     @Override
     public String toString() {
-        return "MemoryBlock[0x" + Long.toHexString(address) + ", " + size + " bytes, " + pool.name()
-                + (guard.isClosed() ? ", closed]" : "]");
+        return "MemoryBlock[0x" + Long.toHexString(block.address()) + ", " + block.size() + " bytes, " + pool.name()
+                + (block.isClosed() ? ", closed]" : "]");
     }
 }

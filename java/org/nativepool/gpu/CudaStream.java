@@ -85,11 +85,11 @@ public final class CudaStream extends DeviceObject {
     public void record(CudaEvent event) {
         manager().requireOwn(event.manager(), event);
         call((handle, stream) -> {
-            long e = event.enter();
+            long e = event.guard.acquire();
             try {
                 GpuNative.recordEvent(handle, e, stream);
             } finally {
-                event.exit();
+                event.guard.release();
             }
         });
     }
@@ -103,11 +103,11 @@ public final class CudaStream extends DeviceObject {
     public void waitFor(CudaEvent event) {
         manager().requireOwn(event.manager(), event);
         call((handle, stream) -> {
-            long e = event.enter();
+            long e = event.guard.acquire();
             try {
                 GpuNative.waitEvent(handle, stream, e);
             } finally {
-                event.exit();
+                event.guard.release();
             }
         });
     }
@@ -123,7 +123,7 @@ public final class CudaStream extends DeviceObject {
         long address;
         if (memory instanceof PooledBuffer buffer) {
             manager().requireOwn(buffer.manager, buffer);
-            address = buffer.liveAddress();
+            address = buffer.block.liveAddress();
         } else {
             address = ((HostMemory) memory).liveAddress();
         }

@@ -25,21 +25,21 @@ public final class Device {
 
     /** {@return a new stream on this device} Close it when done. */
     public CudaStream createStream() {
-        long handle = manager.enter();
+        long handle = manager.guard.acquire();
         try {
             return new CudaStream(manager, this, GpuNative.createStream(handle, index));
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
     }
 
     /** {@return a new event on this device} Close it when done. */
     public CudaEvent createEvent() {
-        long handle = manager.enter();
+        long handle = manager.guard.acquire();
         try {
             return new CudaEvent(manager, this, GpuNative.createEvent(handle, index));
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
     }
 
@@ -90,11 +90,11 @@ public final class Device {
      * @return bytes given back to the device
      */
     public long trim() {
-        long handle = manager.enter();
+        long handle = manager.guard.acquire();
         try {
             return GpuNative.trim(handle, index);
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
     }
 

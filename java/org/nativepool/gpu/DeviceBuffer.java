@@ -10,7 +10,7 @@ public final class DeviceBuffer extends PooledBuffer implements GpuMemory {
     private final Device device;
 
     DeviceBuffer(DeviceManager manager, Device device, long address, long size, CudaStream stream) {
-        super(manager, device.index(), address, size, stream, false);
+        super(manager, device.index(), address, size, stream);
         this.device = device;
     }
 
@@ -21,7 +21,7 @@ public final class DeviceBuffer extends PooledBuffer implements GpuMemory {
      * @throws org.nativepool.PoolClosedException if the buffer or its manager is closed
      */
     public long devicePointer() {
-        return liveAddress();
+        return block.liveAddress();
     }
 
     /** {@return the device the memory lives on} */

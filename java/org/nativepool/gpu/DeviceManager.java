@@ -12,9 +12,9 @@ import org.nativepool.LeakDetection;
 import org.nativepool.LeakDetector;
 import org.nativepool.MemoryKind;
 import org.nativepool.MemorySnapshot;
-import org.nativepool.NativeResource;
 import org.nativepool.SafetyLevel;
 import org.nativepool.internal.GpuNative;
+import org.nativepool.internal.InFlightGuard;
 import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.NativeLibrary;
@@ -41,7 +41,7 @@ import org.nativepool.internal.ViewGuard;
  * {@link LeakDetector}); buffers still open when the manager closes are no
  * leaks of their own.
  */
-public final class DeviceManager extends NativeResource {
+public final class DeviceManager implements AutoCloseable {
     /** Numbers the managers of this JVM, so that messages tell two of them apart. */
     private static final AtomicInteger NEXT_ID = new AtomicInteger(1);
 
@@ -54,11 +54,13 @@ public final class DeviceManager extends NativeResource {
     private final List<BufferLeaks> deviceLeaks;
     /** The leak detector's view of the pinned pool. */
     private final BufferLeaks pinnedLeaks;
-    /** Closed by {@link #dispose(long)}: destroys the native manager once no pinned view is reachable. */
+    /** Every native call on the manager, or on a stream, event or buffer of it, holds it. */
+    final InFlightGuard guard;
+    /** Closed by {@link #close()}: destroys the native manager once no pinned view is reachable. */
     final ViewGuard views;
 
     private DeviceManager(long handle, LeakDetection leakDetection, boolean reclaimLeakedBlocks) {
-        super(handle);
+        this.guard = new InFlightGuard(this, handle);
         this.views = new ViewGuard(() -> GpuNative.destroyManager(handle));
         this.runtime = GpuNative.runtimeName(handle);
         this.leakDetection = leakDetection;
@@ -152,11 +154,11 @@ public final class DeviceManager extends NativeResource {
      */
     public Device select(SelectionPolicy policy) {
         Objects.requireNonNull(policy, "policy");
-        long manager = acquire();
+        long manager = guard.acquire();
         try {
             return devices.get(GpuNative.selectDevice(manager, policy.code, -1));
         } finally {
-            release();
+            guard.release();
         }
     }
 
@@ -171,11 +173,11 @@ public final class DeviceManager extends NativeResource {
     public boolean peerAccess(Device device, Device peer) {
         requireOwn(device.manager(), device);
         requireOwn(peer.manager(), peer);
-        long manager = acquire();
+        long manager = guard.acquire();
         try {
             return GpuNative.peerAccess(manager, device.index(), peer.index());
         } finally {
-            release();
+            guard.release();
         }
     }
 
@@ -244,41 +246,41 @@ public final class DeviceManager extends NativeResource {
     private MemorySnapshot snapshot(int pool, String name, MemoryKind kind, int device) {
         Instant takenAt = Instant.now();
         Object[] arrays;
-        long manager = acquire();
+        long manager = guard.acquire();
         try {
             arrays = GpuNative.snapshot(manager, pool);
         } finally {
-            release();
+            guard.release();
         }
         return new MemorySnapshot(name, "device", kind, device, 0, takenAt, false, SnapshotArrays.regions(arrays));
     }
 
     DeviceStats stats(int pool, int device) {
         long[] fields = new long[DeviceStats.FIELD_COUNT];
-        long manager = acquire();
+        long manager = guard.acquire();
         try {
             GpuNative.stats(manager, pool, fields);
         } finally {
-            release();
+            guard.release();
         }
         return DeviceStats.fromNative(device, fields);
     }
 
     long allocate(int pool, long size, CudaStream stream) {
-        long manager = acquire();
+        long manager = guard.acquire();
         try {
             if (stream == null) {
                 return GpuNative.allocate(manager, pool, size, 0L);
             }
             requireOwn(stream.manager(), stream);
-            long handle = stream.enter();
+            long handle = stream.guard.acquire();
             try {
                 return GpuNative.allocate(manager, pool, size, handle);
             } finally {
-                stream.exit();
+                stream.guard.release();
             }
         } finally {
-            release();
+            guard.release();
         }
     }
 
@@ -293,27 +295,28 @@ public final class DeviceManager extends NativeResource {
         }
     }
 
-    long enter() {
-        return acquire();
-    }
-
-    long tryEnter() {
-        return tryAcquire();
-    }
-
-    void exit() {
-        release();
-    }
-
     /** Starts tracking a new buffer of {@code pool}, or returns null when the level does not select it. */
     LeakTracker trackLeak(PooledBuffer buffer, int pool, long address, long size, CudaStream stream) {
         BufferLeaks owner = pool == GpuNative.PINNED ? pinnedLeaks : deviceLeaks.get(pool);
         return LeakDetector.track(buffer, owner, address, size, stream);
     }
 
-    /** Releases all memory: the buffers still open are no leaks of their own. */
+    /** {@return true once {@link #close()} has succeeded} */
+    public boolean isClosed() {
+        return guard.isClosed();
+    }
+
+    /**
+     * Releases every pool, stream and event of the manager; the buffers still
+     * open are no leaks of their own. Later calls are no-ops.
+     *
+     * @throws org.nativepool.PoolBusyException if another thread is inside a call on the manager
+     */
     @Override
-    protected void dispose(long handle) {
+    public void close() {
+        if (!guard.close()) {
+            return;
+        }
         // Marked before the release, so that a dropped buffer's cleaner that finds the manager
         // closed also finds its owner closed, and reports nothing.
         for (BufferLeaks leaks : deviceLeaks) {

@@ -1,6 +1,6 @@
 package org.nativepool.gpu;
 
-import org.nativepool.NativeResource;
+import org.nativepool.internal.InFlightGuard;
 
 /**
  * A native object that a {@link DeviceManager} made on one of its devices:
@@ -10,14 +10,18 @@ import org.nativepool.NativeResource;
  * handle. Disposing it needs the manager too, and is skipped once the manager
  * has closed, since the manager destroys what it made.
  */
-abstract class DeviceObject extends NativeResource {
+abstract class DeviceObject implements AutoCloseable {
     private final DeviceManager manager;
     private final Device device;
+    private final long handle;
+    /** Held for every native call on this object, also for one made through another object. */
+    final InFlightGuard guard;
 
     DeviceObject(DeviceManager manager, Device device, long handle) {
-        super(handle);
         this.manager = manager;
         this.device = device;
+        this.handle = handle;
+        this.guard = new InFlightGuard(this, handle);
     }
 
     /** {@return the device this object lives on} */
@@ -50,43 +54,43 @@ abstract class DeviceObject extends NativeResource {
 
     /** Like {@link #call}, for a call that answers yes or no. */
     final boolean query(Query query) {
-        long self = acquire();
+        long self = guard.acquire();
         try {
-            long handle = manager.enter();
+            long managerHandle = manager.guard.acquire();
             try {
-                return query.test(handle, self);
+                return query.test(managerHandle, self);
             } finally {
-                manager.exit();
+                manager.guard.release();
             }
         } finally {
-            release();
+            guard.release();
         }
     }
 
-    /** Holds this object open for a call made through another object. */
-    final long enter() {
-        return acquire();
+    /** {@return true once {@link #close()} has succeeded} */
+    public final boolean isClosed() {
+        return guard.isClosed();
     }
 
-    /** Like {@link #enter()}, but 0 instead of an exception when closed. */
-    final long tryEnter() {
-        return tryAcquire();
-    }
-
-    final void exit() {
-        release();
-    }
-
+    /**
+     * Destroys the native object, unless its manager closed first (which destroyed it).
+     * Later calls are no-ops.
+     *
+     * @throws org.nativepool.PoolBusyException if another thread is inside a call on this object
+     */
     @Override
-    protected final void dispose(long self) {
-        long handle = manager.tryEnter();
-        if (handle == 0L) {
+    public final void close() {
+        if (!guard.close()) {
+            return;
+        }
+        long managerHandle = manager.guard.tryAcquire();
+        if (managerHandle == 0L) {
             return; // the manager destroyed it
         }
         try {
-            destroy(handle, self);
+            destroy(managerHandle, handle);
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
     }
 

@@ -13,7 +13,7 @@ import org.nativepool.internal.GpuNative;
  */
 public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
     PinnedBuffer(DeviceManager manager, long address, long size, CudaStream stream) {
-        super(manager, GpuNative.PINNED, address, size, stream, true);
+        super(manager, GpuNative.PINNED, address, size, stream);
     }
 
     /**
@@ -29,20 +29,20 @@ public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
      * @throws InvalidArgumentException if the block is larger than a ByteBuffer can address
      */
     public ByteBuffer asByteBuffer() {
-        long address = liveAddress();
+        long address = block.liveAddress();
         if (size() > Integer.MAX_VALUE) {
             throw new InvalidArgumentException("a block of " + size() + " bytes exceeds the 2 GiB limit of ByteBuffer");
         }
         ByteBuffer view;
-        long handle = manager.enter();
+        long handle = manager.guard.acquire();
         try {
-            view = hold.bind(GpuNative.wrapPinned(handle, address, size()).order(ByteOrder.nativeOrder()),
+            view = block.bind(GpuNative.wrapPinned(handle, address, size()).order(ByteOrder.nativeOrder()),
                     manager.views);
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
         if (view == null) {
-            liveAddress(); // closed meanwhile: throws
+            block.liveAddress(); // closed meanwhile: throws
         }
         return view;
     }
@@ -53,7 +53,7 @@ public final class PinnedBuffer extends PooledBuffer implements GpuMemory {
      * @throws org.nativepool.PoolClosedException if the buffer or its manager is closed
      */
     public long address() {
-        return liveAddress();
+        return block.liveAddress();
     }
 
     @Override

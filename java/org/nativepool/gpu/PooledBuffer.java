@@ -1,14 +1,12 @@
 package org.nativepool.gpu;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.lang.ref.Reference;
 import java.util.Objects;
 import org.nativepool.LeakDetector;
 import org.nativepool.PoolClosedException;
+import org.nativepool.internal.BlockHandle;
 import org.nativepool.internal.GpuNative;
 import org.nativepool.internal.LeakTracker;
-import org.nativepool.internal.ViewGuard;
 
 /**
  * What device and pinned buffers share: a block of a manager's stream-ordered
@@ -20,49 +18,33 @@ import org.nativepool.internal.ViewGuard;
  * unless the manager was built with {@code reclaimLeakedBlocks(false)}.
  */
 abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer, PinnedBuffer {
-    private static final VarHandle CLOSED;
-
-    static {
-        try {
-            CLOSED = MethodHandles.lookup().findVarHandle(PooledBuffer.class, "closed", boolean.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     final DeviceManager manager;
     /** The device whose pool it came from, or {@link GpuNative#PINNED}. */
     private final int pool;
-    private final long address;
-    private final long size;
     /** The stream it was allocated for, or null. */
     private final CudaStream stream;
     /** Null when the leak detector does not track this buffer. */
     private final LeakTracker leakTracker;
     /**
-     * Pinned buffers: keeps the block while a host view of it is reachable (its free action
-     * is a method of this buffer, so a view also keeps the buffer reachable); null for
-     * device buffers, which have no views.
+     * Address, size and closed flag. For a pinned buffer, also keeps the block while a host
+     * view of it is reachable (its free action is a method of this buffer, so a view also
+     * keeps the buffer reachable); device buffers have no views, so theirs frees at close.
      */
-    final ViewGuard hold;
+    final BlockHandle block;
     /** The stream an explicit {@link #free(CudaStream)} named, for a free that waits for views. */
     private volatile CudaStream freeOn;
-    @SuppressWarnings("unused")
-    private volatile boolean closed;
 
-    PooledBuffer(DeviceManager manager, int pool, long address, long size, CudaStream stream, boolean viewable) {
+    PooledBuffer(DeviceManager manager, int pool, long address, long size, CudaStream stream) {
         this.manager = manager;
         this.pool = pool;
-        this.address = address;
-        this.size = size;
         this.stream = stream;
-        this.hold = viewable ? new ViewGuard(this::freeHeld) : null;
+        this.block = new BlockHandle(manager.guard, address, size, this::freeHeld);
         this.leakTracker = manager.trackLeak(this, pool, address, size, stream);
     }
 
     /** {@return the size in bytes, as requested} */
     public long size() {
-        return size;
+        return block.size();
     }
 
     /** {@return the stream the buffer was allocated for, or null if allocated without one} */
@@ -76,7 +58,7 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
      * {@link #free(CudaStream)} and the address accessors throw {@link PoolClosedException}.
      */
     public boolean isClosed() {
-        return closed;
+        return block.isClosed();
     }
 
     /**
@@ -92,7 +74,7 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
     public void free(CudaStream stream) {
         Objects.requireNonNull(stream, "stream");
         manager.requireOwn(stream.manager(), stream);
-        if (hold != null) {
+        if (pool == GpuNative.PINNED) {
             // A pinned buffer takes a stream of any device: nothing below can refuse it.
             if (stream.isClosed()) {
                 throw new PoolClosedException(stream + " is closed");
@@ -100,36 +82,33 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
             if (manager.isClosed()) {
                 throw new PoolClosedException(this + " belongs to closed " + manager);
             }
-            if (!CLOSED.compareAndSet(this, false, true)) {
-                throw new PoolClosedException(this + " is already closed");
+            if (!block.isClosed()) {
+                freeOn = stream; // read by the free, now or once the last view is gone
+                if (closeBlock()) {
+                    return;
+                }
             }
-            freeOn = stream;
-            try {
-                hold.close();
-            } finally {
-                closeTracker();
-            }
-            return;
+            throw new PoolClosedException(this + " is already closed");
         }
-        long handle = manager.enter();
+        long handle = manager.guard.acquire();
         try {
-            long streamHandle = stream.enter();
+            long streamHandle = stream.guard.acquire();
             try {
-                if (!CLOSED.compareAndSet(this, false, true)) {
+                if (!block.closeForFree()) {
                     throw new PoolClosedException(this + " is already closed");
                 }
                 try {
-                    GpuNative.free(handle, pool, address, streamHandle);
+                    GpuNative.free(handle, pool, block.address(), streamHandle);
                 } catch (RuntimeException e) {
-                    closed = false; // the pool refused, the block is still live: close() must still free it
+                    block.reopen(); // the pool refused, the block is still live: close() must still free it
                     throw e;
                 }
                 closeTracker();
             } finally {
-                stream.exit();
+                stream.guard.release();
             }
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
     }
 
@@ -140,24 +119,26 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
      */
     @Override
     public void close() {
-        if (!CLOSED.compareAndSet(this, false, true)) {
-            return;
-        }
+        closeBlock();
+    }
+
+    /** Closes the block: its free runs now, or for a viewed pinned block once no view holds it. */
+    private boolean closeBlock() {
+        boolean closed = true; // close() throws only from the free, after this call closed the block
         try {
-            if (hold != null) {
-                hold.close();
-            } else {
-                release(manager, pool, address, stream);
-            }
+            closed = block.close();
+            return closed;
         } finally {
-            closeTracker();
+            if (closed) {
+                closeTracker();
+            }
         }
     }
 
-    /** A pinned block's free, once no view holds it: on the stream free() named, else as close() frees. */
+    /** The block's free, once no view holds it: on the stream free() named, else as close() frees. */
     private void freeHeld() {
         CudaStream on = freeOn;
-        release(manager, pool, address, on != null ? on : stream);
+        release(manager, pool, block.address(), on != null ? on : stream);
     }
 
     /**
@@ -168,22 +149,22 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
      * @return whether this call freed the block
      */
     static boolean release(DeviceManager manager, int pool, long address, CudaStream stream) {
-        long handle = manager.tryEnter();
+        long handle = manager.guard.tryAcquire();
         if (handle == 0L) {
             return false;  // the manager released all memory
         }
         try {
-            long streamHandle = stream == null ? 0L : stream.tryEnter();
+            long streamHandle = stream == null ? 0L : stream.guard.tryAcquire();
             try {
                 GpuNative.free(handle, pool, address, streamHandle);
                 return true;
             } finally {
                 if (streamHandle != 0L) {
-                    stream.exit();
+                    stream.guard.release();
                 }
             }
         } finally {
-            manager.exit();
+            manager.guard.release();
         }
     }
 
@@ -196,20 +177,9 @@ abstract sealed class PooledBuffer implements AutoCloseable permits DeviceBuffer
         Reference.reachabilityFence(this);
     }
 
-    /** The address for a native call; throws once the buffer or its manager is closed. */
-    final long liveAddress() {
-        if (closed) {
-            throw new PoolClosedException(this + " is closed");
-        }
-        if (manager.isClosed()) {
-            throw new PoolClosedException(this + " belongs to closed " + manager);
-        }
-        return address;
-    }
-
     @Override
     public String toString() {
-        return getClass().getSimpleName() + "[0x" + Long.toHexString(address) + ", " + size + " bytes"
-                + (pool >= 0 ? ", device " + pool : "") + (closed ? ", closed]" : "]");
+        return getClass().getSimpleName() + "[0x" + Long.toHexString(block.address()) + ", " + block.size() + " bytes"
+                + (pool >= 0 ? ", device " + pool : "") + (block.isClosed() ? ", closed]" : "]");
     }
 }

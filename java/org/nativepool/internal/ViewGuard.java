@@ -22,9 +22,10 @@ import java.lang.ref.Reference;
  *
  * <p>State: the number of uses and views in the low 31 bits, {@code CLOSED}
  * in the sign bit; both change in one CAS, so a retain after close always
- * fails and the free action runs exactly once.
+ * fails and the free action runs exactly once. Not final only for
+ * {@link BlockHandle}, the guard of one block.
  */
-public final class ViewGuard {
+public class ViewGuard {
     private static final int CLOSED = 1 << 31;
     private static final VarHandle STATE;
     /** One daemon thread for every view of the library. */
@@ -95,6 +96,23 @@ public final class ViewGuard {
                 return true;
             }
         }
+    }
+
+    /**
+     * For a guard that no use or view ever held: closes it without running the free
+     * action, for an owner that frees the memory itself next (a device block freed in
+     * the order of a stream the caller names); if that free is refused,
+     * {@link #reopen()} makes the guard open again.
+     *
+     * @return true if this call closed it (false if it was already closed)
+     */
+    public final boolean closeForFree() {
+        return STATE.compareAndSet(this, 0, CLOSED);
+    }
+
+    /** Undoes {@link #closeForFree()}: the owner's free was refused, the memory is still live. */
+    public final void reopen() {
+        STATE.setVolatile(this, 0);
     }
 
     /** {@return true once {@link #close()} was called} */

@@ -36,23 +36,28 @@ class GlueArrayChecksTest {
     void aShortOrNullArrayIsRefusedByName(String name, String call, String message, @TempDir Path directory)
             throws Exception {
         Path program = Files.writeString(directory.resolve("Glue.java"), """
+                import java.lang.reflect.Field;
                 import java.lang.reflect.Method;
                 import org.nativepool.FixedPool;
                 import org.nativepool.NativeResource;
                 import org.nativepool.gpu.DeviceManager;
                 import org.nativepool.internal.FeatureNative;
                 import org.nativepool.internal.GpuNative;
+                import org.nativepool.internal.InFlightGuard;
                 import org.nativepool.internal.NumaNative;
                 import org.nativepool.internal.PoolNative;
                 public class Glue {
                     public static void main(String[] args) throws Exception {
                         Method acquire = NativeResource.class.getDeclaredMethod("acquire");
                         Method release = NativeResource.class.getDeclaredMethod("release");
+                        Field managerGuard = DeviceManager.class.getDeclaredField("guard");
                         acquire.setAccessible(true);
                         release.setAccessible(true);
+                        managerGuard.setAccessible(true);
                         try (DeviceManager manager = DeviceManager.simulated(1, 1L << 20);
                                 FixedPool pool = FixedPool.builder(64).build()) {
-                            long m = (long) acquire.invoke(manager);
+                            InFlightGuard guard = (InFlightGuard) managerGuard.get(manager);
+                            long m = guard.acquire();
                             long p = (long) acquire.invoke(pool);
                             try {
                                 %s;
@@ -61,7 +66,7 @@ class GlueArrayChecksTest {
                                 System.out.println("refused: " + e.getMessage());
                             } finally {
                                 release.invoke(pool);
-                                release.invoke(manager);
+                                guard.release();
                             }
                             System.out.println("manager still usable: " + manager.stats().deviceTotalBytes());
                             pool.free(pool.allocateAddress());

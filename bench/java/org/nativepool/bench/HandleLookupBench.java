@@ -9,7 +9,9 @@ import org.nativepool.internal.PoolNative;
 /**
  * What the handle table costs a raw pair: allocate + free of 64 bytes through
  * the public API with no thread cache (two JNI crossings, each looking its pool
- * handle up), and the same two natives called directly (the glue alone). Run
+ * handle up), the same pair through a {@code MemoryBlock} (allocate + close: the
+ * handle object and its block state on top), and the same two natives called
+ * directly (the glue alone). Run
  * as a single-file program against two packaged JARs, alternating, to compare
  * builds side by side on a loaded machine:
  *
@@ -32,6 +34,11 @@ public final class HandleLookupBench {
             System.out.printf("api pair (threadCache 0): %.1f ns%n", median(() -> {
                 for (int i = 0; i < PAIRS; i++) {
                     pool.free(pool.allocateAddress());
+                }
+            }));
+            System.out.printf("handle pair (threadCache 0): %.1f ns%n", median(() -> {
+                for (int i = 0; i < PAIRS; i++) {
+                    pool.allocate().close();
                 }
             }));
         }
