@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "nativepool/gpu/device_error.hpp"
-#include "nativepool/corruption.hpp"
+#include "nativepool/safety/corruption.hpp"
 
 namespace nativepool::jni {
 namespace {

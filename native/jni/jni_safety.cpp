@@ -11,7 +11,7 @@
 #include "jni_regions.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/pool.hpp"
-#include "nativepool/safety_level.hpp"
+#include "nativepool/safety/safety_level.hpp"
 
 #ifdef NATIVEPOOL_HAVE_JAVAH
 #include "org_nativepool_internal_SafetyNative.h"

@@ -5,7 +5,7 @@
 
 #include "nativepool/gpu/runtimes.hpp"
 #include "nativepool/host_backend.hpp"
-#include "nativepool/memory_hooks.hpp"
+#include "nativepool/safety/memory_hooks.hpp"
 #include "nativepool/numa.hpp"
 #include "nativepool/persistent_media.hpp"
 

@@ -5,7 +5,7 @@
 #include <new>
 #include <utility>
 
-#include "nativepool/safety_stack.hpp"
+#include "nativepool/safety/safety_stack.hpp"
 #include "nativepool/thread_cache.hpp"
 
 namespace nativepool {

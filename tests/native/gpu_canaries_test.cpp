@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "gpu_test_support.hpp"
-#include "nativepool/allocation_site.hpp"
-#include "nativepool/canaries.hpp"
-#include "nativepool/corruption.hpp"
+#include "nativepool/safety/allocation_site.hpp"
+#include "nativepool/safety/canaries.hpp"
+#include "nativepool/safety/corruption.hpp"
 #include "nativepool/gpu/device_backend.hpp"
 #include "nativepool/gpu/device_manager.hpp"
 #include "nativepool/pool_factory.hpp"

@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "nativepool/host_backend.hpp"
-#include "nativepool/safety_stack.hpp"
+#include "nativepool/safety/safety_stack.hpp"
 #include "nativepool/variable_pool.hpp"
 
 namespace {

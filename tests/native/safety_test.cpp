@@ -13,12 +13,12 @@
 #include <vector>
 
 #include "backend_cases.hpp"
-#include "nativepool/allocation_site.hpp"
-#include "nativepool/corruption.hpp"
+#include "nativepool/safety/allocation_site.hpp"
+#include "nativepool/safety/corruption.hpp"
 #include "nativepool/host_backend.hpp"
-#include "nativepool/memory_hooks.hpp"
+#include "nativepool/safety/memory_hooks.hpp"
 #include "nativepool/pool_factory.hpp"
-#include "nativepool/safety_stack.hpp"
+#include "nativepool/safety/safety_stack.hpp"
 #include "nativepool/variable_pool.hpp"
 
 namespace nativepool {

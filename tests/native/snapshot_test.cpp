@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "nativepool/allocation_site.hpp"
+#include "nativepool/safety/allocation_site.hpp"
 #include "nativepool/host_backend.hpp"
 #include "nativepool/pool_factory.hpp"
 #include "nativepool/snapshot.hpp"

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "nativepool/host_backend.hpp"
-#include "nativepool/memory_hooks.hpp"
+#include "nativepool/safety/memory_hooks.hpp"
 #include "nativepool/pool_factory.hpp"
 
 namespace nativepool {

@@ -11,7 +11,7 @@
 
 #include "nativepool/block_cache.hpp"
 #include "nativepool/pool.hpp"
-#include "nativepool/safety_checks.hpp"
+#include "nativepool/safety/safety_checks.hpp"
 #include "nativepool/statistics.hpp"
 
 namespace nativepool {

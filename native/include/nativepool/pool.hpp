@@ -10,7 +10,7 @@
 #include <string>
 
 #include "nativepool/backend.hpp"
-#include "nativepool/safety_level.hpp"
+#include "nativepool/safety/safety_level.hpp"
 #include "nativepool/snapshot.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/thread_safety.hpp"

@@ -7,7 +7,7 @@
 
 #include "nativepool/fixed_pool.hpp"
 #include "nativepool/pool.hpp"
-#include "nativepool/safety_level.hpp"
+#include "nativepool/safety/safety_level.hpp"
 #include "nativepool/variable_pool.hpp"
 
 namespace nativepool {

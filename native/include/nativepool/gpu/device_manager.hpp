@@ -13,7 +13,7 @@
 
 #include "nativepool/gpu/device_runtime.hpp"
 #include "nativepool/gpu/stream_ordered_pool.hpp"
-#include "nativepool/safety_level.hpp"
+#include "nativepool/safety/safety_level.hpp"
 
 namespace nativepool::gpu {
 

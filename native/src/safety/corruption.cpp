@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "nativepool/corruption.hpp"
+#include "nativepool/safety/corruption.hpp"
 
 #include <cinttypes>
 

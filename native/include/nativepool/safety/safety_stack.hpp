@@ -20,13 +20,13 @@
 #include <utility>
 
 #include "nativepool/backend.hpp"
-#include "nativepool/block_access.hpp"
-#include "nativepool/canaries.hpp"
+#include "nativepool/safety/block_access.hpp"
+#include "nativepool/safety/canaries.hpp"
 #include "nativepool/erased_pool.hpp"
-#include "nativepool/memcheck.hpp"
+#include "nativepool/safety/memcheck.hpp"
 #include "nativepool/pool.hpp"
-#include "nativepool/safety_level.hpp"
-#include "nativepool/tracking.hpp"
+#include "nativepool/safety/safety_level.hpp"
+#include "nativepool/safety/tracking.hpp"
 
 namespace nativepool {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "nativepool/block_access.hpp"
+#include "nativepool/safety/block_access.hpp"
 
 #include <algorithm>
 #include <cstdint>

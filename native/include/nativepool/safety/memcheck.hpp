@@ -16,7 +16,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "nativepool/memory_hooks.hpp"
+#include "nativepool/safety/memory_hooks.hpp"
 #include "nativepool/adaptor.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/thread_safety.hpp"

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "nativepool/safety_stack.hpp"
+#include "nativepool/safety/safety_stack.hpp"
 
 #include <new>
 
-#include "nativepool/guarded_backend.hpp"
-#include "nativepool/memory_hooks.hpp"
+#include "nativepool/safety/guarded_backend.hpp"
+#include "nativepool/safety/memory_hooks.hpp"
 
 namespace nativepool {
 Status SafetyPlan::make(SafetyLevel level, const Backend& backend, SafetyPlan* out) noexcept {

@@ -32,9 +32,9 @@
 #include <utility>
 #include <vector>
 
-#include "nativepool/block_access.hpp"
-#include "nativepool/corruption.hpp"
-#include "nativepool/guarded_backend.hpp"
+#include "nativepool/safety/block_access.hpp"
+#include "nativepool/safety/corruption.hpp"
+#include "nativepool/safety/guarded_backend.hpp"
 #include "nativepool/adaptor.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/snapshot.hpp"

@@ -19,11 +19,11 @@
 #include <utility>
 #include <vector>
 
-#include "nativepool/allocation_site.hpp"
-#include "nativepool/corruption.hpp"
+#include "nativepool/safety/allocation_site.hpp"
+#include "nativepool/safety/corruption.hpp"
 #include "nativepool/adaptor.hpp"
 #include "nativepool/pool.hpp"
-#include "nativepool/safety_checks.hpp"
+#include "nativepool/safety/safety_checks.hpp"
 #include "nativepool/snapshot.hpp"
 #include "nativepool/thread_safety.hpp"
 

@@ -15,7 +15,7 @@
 #include <utility>
 
 #include "nativepool/backend.hpp"
-#include "nativepool/memory_hooks.hpp"
+#include "nativepool/safety/memory_hooks.hpp"
 #include "nativepool/status.hpp"
 
 namespace nativepool {

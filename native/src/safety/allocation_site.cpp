@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "nativepool/allocation_site.hpp"
+#include "nativepool/safety/allocation_site.hpp"
 
 #include <mutex>
 #include <new>

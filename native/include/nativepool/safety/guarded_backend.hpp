@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "nativepool/backend.hpp"
-#include "nativepool/block_access.hpp"
+#include "nativepool/safety/block_access.hpp"
 
 namespace nativepool {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "nativepool/safety_level.hpp"
+#include "nativepool/safety/safety_level.hpp"
 
 namespace nativepool {
 
