@@ -4,6 +4,7 @@
 // offset, range and destination itself.
 #include <jni.h>
 
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -73,6 +74,12 @@ bool to_path(JNIEnv* env, jstring path, std::string* out) noexcept {
   return true;
 }
 
+// The calls that take nothing but the heap: look it up, call, map the status.
+template <class Call>
+void on_heap(JNIEnv* env, jlong heap, Call call) noexcept {
+  if (PersistentHeap* h = find_heap(env, heap); h != nullptr) (void)check(env, std::invoke(call, *h));
+}
+
 jlong to_handle(JNIEnv* env, std::unique_ptr<PersistentHeap> heap) noexcept {
   const jlong token = nativepool::jni::issue(env, HandleKind::kPersistent, heap.get());
   if (token != 0) (void)heap.release();  // the table's slot owns it until destroy()
@@ -124,10 +131,11 @@ JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PersistentNative_wrap(JNI
   std::uint64_t at = 0;
   std::uint64_t bytes = 0;
   if (h == nullptr || !to_u64(env, offset, "offset", &at) || !to_u64(env, size, "size", &bytes)) return nullptr;
-  // Only a live block, and no more of it than it holds: the view never
-  // reaches the heap's metadata or beyond the mapping.
-  if (bytes == 0 || h->block_size(at) < bytes) [[unlikely]] {
-    nativepool::jni::throw_invalid_argument(env, "no view: offset is not a live block of at least size bytes");
+  // Only a live or reserved block, and no more of it than it holds: the view
+  // never reaches the heap's metadata or beyond the mapping.
+  if (bytes == 0 || !h->holds(at, bytes)) [[unlikely]] {
+    nativepool::jni::throw_invalid_argument(env,
+                                            "no view: offset is not a live or reserved block of at least size bytes");
     return nullptr;
   }
   return env->NewDirectByteBuffer(h->address(at), static_cast<jlong>(bytes));
@@ -217,15 +225,11 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_persist(JNI
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_flush(JNIEnv* env, jclass, jlong heap) {
-  PersistentHeap* h = find_heap(env, heap);
-  if (h == nullptr) return;
-  (void)check(env, h->flush());
+  on_heap(env, heap, &PersistentHeap::flush);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_begin(JNIEnv* env, jclass, jlong heap) {
-  PersistentHeap* h = find_heap(env, heap);
-  if (h == nullptr) return;
-  (void)check(env, h->begin());
+  on_heap(env, heap, &PersistentHeap::begin);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_snapshot(JNIEnv* env, jclass, jlong heap,
@@ -270,21 +274,15 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_txSetRoot(J
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_commit(JNIEnv* env, jclass, jlong heap) {
-  PersistentHeap* h = find_heap(env, heap);
-  if (h == nullptr) return;
-  (void)check(env, h->commit());
+  on_heap(env, heap, &PersistentHeap::commit);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_abort(JNIEnv* env, jclass, jlong heap) {
-  PersistentHeap* h = find_heap(env, heap);
-  if (h == nullptr) return;
-  (void)check(env, h->abort());
+  on_heap(env, heap, &PersistentHeap::abort);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_validate(JNIEnv* env, jclass, jlong heap) {
-  PersistentHeap* h = find_heap(env, heap);
-  if (h == nullptr) return;
-  (void)check(env, h->validate());
+  on_heap(env, heap, &PersistentHeap::validate);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_stats(JNIEnv* env, jclass, jlong heap,

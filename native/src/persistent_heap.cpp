@@ -564,6 +564,13 @@ std::uint64_t PersistentHeap::block_size(std::uint64_t offset) const noexcept {
   return found == live_.end() ? 0 : found->second;
 }
 
+bool PersistentHeap::holds(std::uint64_t offset, std::uint64_t size) const noexcept {
+  std::lock_guard<std::mutex> hold(lock_);
+  if (const auto live = live_.find(offset); live != live_.end()) return size <= live->second;
+  const auto reserved = reserved_.find(offset);
+  return reserved != reserved_.end() && size <= reserved->second * kUnit;
+}
+
 Status PersistentHeap::check_destination(std::uint64_t destination) const noexcept {
   if (destination % 8 == 0 && destination >= kRootsOffset && destination < kRootsOffset + kRoots * 8) {
     return Status::kOk;

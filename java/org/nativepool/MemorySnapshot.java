@@ -120,7 +120,7 @@ public final class MemorySnapshot {
      * @param liveBytes bytes of live blocks (as the pool counts them: strides or rounded sizes)
      * @param freeBlocks free blocks
      * @param freeBytes bytes of free blocks
-     * @param holes free runs: stretches of free memory between other blocks
+     * @param holes stretches of free memory between other blocks (adjacent free runs are one)
      * @param largestHole the bytes of the largest free run
      * @param cachedBlocks cached blocks
      * @param cachedBytes bytes of cached blocks
@@ -187,12 +187,18 @@ public final class MemorySnapshot {
         long largestHole = 0;
         for (Region region : regions) {
             reserved += region.size();
+            // A hole is a stretch of free memory: adjacent free runs (a slab's free
+            // blocks next to its free tail or to free arena space) are one hole.
+            long holeEnd = -1;
+            long hole = 0;
             for (Run run : region.runs()) {
                 blocks[run.state().ordinal()] += run.count();
                 bytes[run.state().ordinal()] += run.length();
                 if (run.state() == BlockState.FREE) {
-                    holes++;
-                    largestHole = Math.max(largestHole, run.length());
+                    hole = run.offset() == holeEnd ? hole + run.length() : run.length();
+                    holes += run.offset() == holeEnd ? 0 : 1;
+                    holeEnd = run.offset() + run.length();
+                    largestHole = Math.max(largestHole, hole);
                 }
             }
         }

@@ -119,6 +119,9 @@ class PersistentHeap {
   }
   /// Requested size of the live block at @p offset, or 0 if there is none.
   [[nodiscard]] std::uint64_t block_size(std::uint64_t offset) const noexcept;
+  /// Whether a live or reserved block starts at @p offset and holds at least
+  /// @p size bytes: what a view of it may cover.
+  [[nodiscard]] bool holds(std::uint64_t offset, std::uint64_t size) const noexcept;
 
   /// Offset of root slot @p index (an 8-byte word holding a block offset or
   /// 0), to pass as a destination; 0 for an index out of range.

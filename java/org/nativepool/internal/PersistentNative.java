@@ -24,7 +24,7 @@ public final class PersistentNative {
     public static native void destroy(long heap);
 
     /**
-     * A direct buffer over the first {@code size} bytes of the live block at file offset
+     * A direct buffer over the first {@code size} bytes of the live or reserved block at file offset
      * {@code offset}, in the heap's current mapping; refused for anything else.
      */
     public static native ByteBuffer wrap(long heap, long offset, long size);

@@ -45,8 +45,14 @@ class CliTest {
         assertTrue(result.output().contains("PoolStats{"), result.output());
         Result demo = jar("demo");
         assertEquals(0, demo.exitCode(), demo.output());
-        // The same program: equal but for the addresses it prints.
-        assertEquals(result.output().replaceAll("0x[0-9a-f]+", "0x?"), demo.output().replaceAll("0x[0-9a-f]+", "0x?"));
+        // The same program: equal but for the addresses it prints, and the count of free
+        // blocks, which depends on them (a variable pool carves its 64 KiB-aligned slabs from
+        // arenas wherever malloc put them, so the pieces left over differ from run to run).
+        assertEquals(sameProgram(result.output()), sameProgram(demo.output()));
+    }
+
+    private static String sameProgram(String output) {
+        return output.replaceAll("0x[0-9a-f]+", "0x?").replaceAll("in \\d+ blocks", "in ? blocks");
     }
 
     @Test
