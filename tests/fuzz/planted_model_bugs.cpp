@@ -60,6 +60,7 @@ class Planted final : public Pool {
   Status validate() const noexcept override { return pool_->validate(); }
   Status verify() const noexcept override { return pool_->verify(); }
   bool leak_report(std::string* out) const noexcept override { return pool_->leak_report(out); }
+  Status snapshot(nativepool::MemorySnapshot* out) const noexcept override { return pool_->snapshot(out); }
   std::size_t trim() noexcept override { return pool_->trim(); }
   const PoolInfo& info() const noexcept override { return pool_->info(); }
 
