@@ -80,6 +80,24 @@ void on_heap(JNIEnv* env, jlong heap, Call call) noexcept {
   if (PersistentHeap* h = find_heap(env, heap); h != nullptr) (void)check(env, std::invoke(call, *h));
 }
 
+// free() and tx_free(): the heap, then one offset.
+void on_offset(JNIEnv* env, jlong heap, jlong value, const char* what,
+               Status (PersistentHeap::*call)(std::uint64_t) noexcept) noexcept {
+  PersistentHeap* h = find_heap(env, heap);
+  std::uint64_t offset = 0;
+  if (h != nullptr && to_u64(env, value, what, &offset)) (void)check(env, (h->*call)(offset));
+}
+
+// persist() and snapshot(): the heap, then a range of a block.
+void on_range(JNIEnv* env, jlong heap, jlong block, jlong offset, jlong length,
+              Status (PersistentHeap::*call)(std::uint64_t, std::uint64_t, std::uint64_t) noexcept) noexcept {
+  PersistentHeap* h = find_heap(env, heap);
+  Range range;
+  if (h != nullptr && to_range(env, block, offset, length, &range)) {
+    (void)check(env, (h->*call)(range.block, range.offset, range.length));
+  }
+}
+
 jlong to_handle(JNIEnv* env, std::unique_ptr<PersistentHeap> heap) noexcept {
   const jlong token = nativepool::jni::issue(env, HandleKind::kPersistent, heap.get());
   if (token != 0) (void)heap.release();  // the table's slot owns it until destroy()
@@ -207,21 +225,13 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_allocate(J
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_free(JNIEnv* env, jclass, jlong heap,
                                                                           jlong destination) {
-  PersistentHeap* h = find_heap(env, heap);
-  if (h == nullptr) return;
-  std::uint64_t target = 0;
-  if (to_u64(env, destination, "destination", &target)) (void)check(env, h->free(target));
+  on_offset(env, heap, destination, "destination", &PersistentHeap::free);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_persist(JNIEnv* env, jclass, jlong heap,
                                                                              jlong block, jlong offset,
                                                                              jlong length) {
-  PersistentHeap* h = find_heap(env, heap);
-  if (h == nullptr) return;
-  Range range;
-  if (to_range(env, block, offset, length, &range)) {
-    (void)check(env, h->persist(range.block, range.offset, range.length));
-  }
+  on_range(env, heap, block, offset, length, &PersistentHeap::persist);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_flush(JNIEnv* env, jclass, jlong heap) {
@@ -235,12 +245,7 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_begin(JNIEn
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_snapshot(JNIEnv* env, jclass, jlong heap,
                                                                               jlong block, jlong offset,
                                                                               jlong length) {
-  PersistentHeap* h = find_heap(env, heap);
-  if (h == nullptr) return;
-  Range range;
-  if (to_range(env, block, offset, length, &range)) {
-    (void)check(env, h->snapshot(range.block, range.offset, range.length));
-  }
+  on_range(env, heap, block, offset, length, &PersistentHeap::snapshot);
 }
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_txAllocate(JNIEnv* env, jclass, jlong heap,
@@ -255,10 +260,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_txAllocate
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_txFree(JNIEnv* env, jclass, jlong heap,
                                                                             jlong block) {
-  PersistentHeap* h = find_heap(env, heap);
-  if (h == nullptr) return;
-  std::uint64_t b = 0;
-  if (to_u64(env, block, "block", &b)) (void)check(env, h->tx_free(b));
+  on_offset(env, heap, block, "block", &PersistentHeap::tx_free);
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_txSetRoot(JNIEnv* env, jclass, jlong heap,
