@@ -272,15 +272,7 @@ class ThreadCacheTest {
     @EnumSource(value = ThreadSafety.class, names = {"MUTEX", "LOCK_FREE"})
     void blocksFreedOnAConsumerGoBackToTheProducerThroughTheDepot(ThreadSafety mode) throws Exception {
         try (FixedPool pool = FixedPool.builder(64).threadSafety(mode).leakPolicy(LeakPolicy.THROW).build()) {
-            long[] blocks = new long[128];
-            for (int i = 0; i < blocks.length; i++) {
-                blocks[i] = pool.allocateAddress();
-            }
-            runThreads(List.of(() -> {
-                for (long block : blocks) {
-                    pool.free(block);
-                }
-            }));
+            long[] blocks = allocateHereFreeOnAnotherThread(pool, 128);
             // The consumer drained two halves into the depot and kept 64; it ended, so the
             // stats' sweep freed those 64 to the pool. The depot's 64 stay parked.
             PoolStats stats = pool.stats();
@@ -310,12 +302,10 @@ class ThreadCacheTest {
         }
     }
 
-    @Test
-    void halvesInTheDepotAreNoLeakAndFlushBackToThePool() throws Exception {
-        FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.LOCK_FREE).leakPolicy(LeakPolicy.THROW)
-                .build();
-        long[] blocks = new long[256];
-        for (int i = 0; i < blocks.length; i++) {
+    /** {@return {@code count} blocks allocated on this thread and freed, in order, on another that has ended} */
+    private static long[] allocateHereFreeOnAnotherThread(FixedPool pool, int count) throws InterruptedException {
+        long[] blocks = new long[count];
+        for (int i = 0; i < count; i++) {
             blocks[i] = pool.allocateAddress();
         }
         runThreads(List.of(() -> {
@@ -323,6 +313,14 @@ class ThreadCacheTest {
                 pool.free(block);
             }
         }));
+        return blocks;
+    }
+
+    @Test
+    void halvesInTheDepotAreNoLeakAndFlushBackToThePool() throws Exception {
+        FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.LOCK_FREE).leakPolicy(LeakPolicy.THROW)
+                .build();
+        allocateHereFreeOnAnotherThread(pool, 256);
         PoolStats stats = pool.stats();
         assertEquals(4 * 32, stats.cachedBlocks(), "the depot holds four halves, no more: " + stats);
         assertEquals(256 - 4 * 32, stats.frees(), "the rest went to the pool: " + stats);
