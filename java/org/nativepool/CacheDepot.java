@@ -22,7 +22,7 @@ import java.lang.invoke.VarHandle;
  * another thread is skipped, so no thread ever waits here.
  */
 final class CacheDepot {
-    /** Halves the depot holds at most: {@code 2 × capacity} blocks per class and pool. */
+    /** Halves the depot holds at most: {@code 2 * capacity} blocks per class and pool. */
     static final int SLOTS = 4;
     private static final int EMPTY = 0;
     /** Held by one thread, which is filling or emptying the slot. */

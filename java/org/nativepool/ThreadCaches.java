@@ -21,7 +21,7 @@ import java.util.Map;
  * about twice as many threads as are alive. A thread's cache of a class is
  * created when it first allocates or frees a block of that class, and the
  * class's {@link CacheDepot} with the first cache of the class; besides the
- * caches, the depots park at most {@code 2 × capacity} blocks per class.
+ * caches, the depots park at most {@code 2 * capacity} blocks per class.
  */
 final class ThreadCaches {
     private static final int MIN_TABLE = 16;
