@@ -15,9 +15,13 @@ import org.nativepool.internal.PoolNative;
  * itself with one native call. A block freed on another thread than the one
  * that allocated it goes into the freeing thread's cache. Parked blocks are
  * counted in {@link PoolStats#cachedBlocks()}, not as live blocks or leaks,
- * and so are at most {@code capacity} blocks per thread that used the pool;
- * a pool with {@link Builder#maxBlocks(long)} should allow for them, since
- * one thread cannot take the blocks parked in another's cache. The caches of
+ * and so are at most {@code capacity} blocks per thread that used the pool,
+ * and {@code 2 * capacity} in the pool's depot, where a full cache leaves
+ * its older half for the next thread whose cache is empty (so that the
+ * blocks of a producer/consumer pipeline return to the producer without a
+ * native call); a pool with {@link Builder#maxBlocks(long)} should allow for
+ * the caches' blocks, since one thread cannot take the blocks parked in
+ * another's cache (any thread's refill takes the depot's). The caches of
  * threads that have ended return their blocks to the pool (see
  * {@link #stats()}); {@link #flushThreadCache()} returns the calling
  * thread's at once.

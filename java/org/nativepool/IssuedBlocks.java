@@ -15,7 +15,8 @@ import java.util.Arrays;
  * refuses what is no block of the pool or one it holds free.
  *
  * <p>Two structures: an open-addressing set that maps an address to its
- * class and the index of its cell, written only on the caches' slow paths
+ * class and the index of its cell (the two side by side in one array, so
+ * that a probe reads one cache line), written only on the caches' slow paths
  * (refill, drain, batch free) under this monitor and read with no lock and
  * no write; and the cells, one {@code long} per listed block in segments
  * that never move, holding the address, with {@link #PARKED} set while a
@@ -50,14 +51,23 @@ final class IssuedBlocks {
     private static final int SEGMENT_MASK = (1 << SEGMENT_BITS) - 1;
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
 
-    /** A table of the set: keys (entries) and, beside each, the index of its cell. */
+    /**
+     * A table of the set, of {@code length} slots: slot {@code i} holds its entry at
+     * {@code [2i]} and the entry's cell index at {@code [2i + 1]}.
+     */
     private static final class Table {
-        final long[] keys;
-        final int[] cells;
+        final long[] slots;
+        final int mask;
+        final int shift;
 
         Table(int length) {
-            keys = new long[length];
-            cells = new int[length];
+            slots = new long[2 * length];
+            mask = length - 1;
+            shift = shiftFor(length);
+        }
+
+        int length() {
+            return mask + 1;
         }
     }
 
@@ -88,12 +98,11 @@ final class IssuedBlocks {
             return NOT_LISTED;
         }
         Table t = table;
-        long[] keys = t.keys;
-        int mask = keys.length - 1;
-        for (int i = indexOf(address, shiftFor(keys.length));; i = (i + 1) & mask) {
-            long entry = (long) SLOT.getAcquire(keys, i);
+        long[] slots = t.slots;
+        for (int i = indexOf(address, t.shift);; i = (i + 1) & t.mask) {
+            long entry = (long) SLOT.getAcquire(slots, 2 * i);
             if ((entry & ~tagMask) == address) {
-                return (long) t.cells[i] << TAG_BITS | (entry & tagMask);
+                return slots[2 * i + 1] << TAG_BITS | (entry & tagMask);
             }
             if (entry == EMPTY) {
                 return NOT_LISTED;
@@ -140,27 +149,25 @@ final class IssuedBlocks {
      * {@code cls}, as parked, and writes their cells to {@code cellsOut[0..count)}.
      */
     synchronized void addParked(long[] addresses, int count, int cls, int[] cellsOut) {
-        if ((entries + tombstones + count) * 4L > table.keys.length) {
+        if ((entries + tombstones + count) * 2L > table.length()) {
             rebuild(entries + count);
         }
         Table t = table;
-        long[] keys = t.keys;
-        int mask = keys.length - 1;
-        int shift = shiftFor(keys.length);
+        long[] slots = t.slots;
         for (int k = 0; k < count; k++) {
             long address = addresses[k];
             int cell = newCell();
             SLOT.setRelease(segment(cell), cell & SEGMENT_MASK, address | PARKED);
-            int i = indexOf(address, shift);
+            int i = indexOf(address, t.shift);
             long entry;
-            while ((entry = keys[i]) != EMPTY && entry != REMOVED) {
-                i = (i + 1) & mask;
+            while ((entry = slots[2 * i]) != EMPTY && entry != REMOVED) {
+                i = (i + 1) & t.mask;
             }
             if (entry == REMOVED) {
                 tombstones--;
             }
-            t.cells[i] = cell;
-            SLOT.setRelease(keys, i, address | cls); // after its cell index, which find() reads next
+            slots[2 * i + 1] = cell;
+            SLOT.setRelease(slots, 2 * i, address | cls); // after its cell index, which find() reads next
             entries++;
             cellsOut[k] = cell;
         }
@@ -221,12 +228,11 @@ final class IssuedBlocks {
 
     /** Drops the entry of {@code address} and frees its cell, which holds no block now. */
     private void unlist(long address, int cell) {
-        long[] keys = table.keys;
-        int mask = keys.length - 1;
-        for (int i = indexOf(address, shiftFor(keys.length));; i = (i + 1) & mask) {
-            long entry = keys[i];
+        Table t = table;
+        for (int i = indexOf(address, t.shift);; i = (i + 1) & t.mask) {
+            long entry = t.slots[2 * i];
             if ((entry & ~tagMask) == address) {
-                SLOT.setRelease(keys, i, REMOVED);
+                SLOT.setRelease(t.slots, 2 * i, REMOVED);
                 entries--;
                 tombstones++;
                 break;
@@ -259,25 +265,27 @@ final class IssuedBlocks {
         return cell;
     }
 
-    /** A fresh table, at most an eighth full after adding up to {@code needed} entries, without tombstones. */
+    /**
+     * A fresh table, at most a quarter full after adding up to {@code needed}
+     * entries, without tombstones; {@link #addParked} rebuilds at half full,
+     * where a linear probe still ends within a line or two (four slots to a line).
+     */
     private void rebuild(int needed) {
         int length = MIN_LENGTH;
-        while (length < needed * 8L && length < 1 << 30) {
+        while (length < needed * 4L && length < 1 << 29) {
             length <<= 1;
         }
         Table old = table;
         Table fresh = new Table(length);
-        int mask = length - 1;
-        int shift = shiftFor(length);
-        for (int j = 0; j < old.keys.length; j++) {
-            long entry = old.keys[j];
+        for (int j = 0; j < old.length(); j++) {
+            long entry = old.slots[2 * j];
             if (entry != EMPTY && entry != REMOVED) {
-                int i = indexOf(entry & ~tagMask, shift);
-                while (fresh.keys[i] != EMPTY) {
-                    i = (i + 1) & mask;
+                int i = indexOf(entry & ~tagMask, fresh.shift);
+                while (fresh.slots[2 * i] != EMPTY) {
+                    i = (i + 1) & fresh.mask;
                 }
-                fresh.keys[i] = entry;
-                fresh.cells[i] = old.cells[j];
+                fresh.slots[2 * i] = entry;
+                fresh.slots[2 * i + 1] = old.slots[2 * j + 1];
             }
         }
         tombstones = 0;

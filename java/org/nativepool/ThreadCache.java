@@ -5,9 +5,13 @@ package org.nativepool;
  * created by {@link ThreadCaches}: the transparent twin of {@link BlockCache}.
  * An allocation hit is an array pop and a plain store into the block's cell
  * of the pool's {@link IssuedBlocks}; a free hit a probe of the issued set,
- * one CAS on the block's cell and an array push. The cache reaches the pool
- * with one batch call to refill half its capacity when empty or drain its
- * older half when full.
+ * one CAS on the block's cell and an array push. An empty cache refills
+ * half its capacity from the class's {@link CacheDepot}, or else from the
+ * pool with one batch call; a full one offers its older half to the depot,
+ * or else frees it to the pool with one batch call. So a block freed on
+ * another thread than the one that allocated it (a producer/consumer
+ * pipeline) goes back to the allocating thread's cache through the depot,
+ * 32 at a time by default, parked all along.
  *
  * <p>Only the owner thread touches a cache, except {@link ThreadCaches}, which
  * reads {@link #parked()} for stats and empties the cache once its owner has
@@ -24,6 +28,7 @@ final class ThreadCache {
     private final Pool pool;
     private final ThreadCaches caches;
     private final IssuedBlocks issued;
+    private final CacheDepot depot;
     /** The class of the blocks, and their bytes: what the cache asks the pool for. */
     private final int cls;
     private final long blockBytes;
@@ -35,11 +40,12 @@ final class ThreadCache {
     private final int[] leavingCells;
     private int count;
 
-    ThreadCache(Pool pool, ThreadCaches caches, Thread owner, int cls, int capacity) {
+    ThreadCache(Pool pool, ThreadCaches caches, Thread owner, int cls, int capacity, CacheDepot depot) {
         this.owner = owner;
         this.pool = pool;
         this.caches = caches;
         this.issued = caches.issued;
+        this.depot = depot;
         this.cls = cls;
         this.blockBytes = caches.classes.bytes(cls);
         this.blocks = new long[capacity];
@@ -75,12 +81,21 @@ final class ThreadCache {
     /** Returns every parked block to the pool; by the owner, or by anyone once the owner has ended. */
     void flush() {
         if (count > 0 && !pool.isClosed()) {
-            drain(count);
+            drain(count, false);
         }
     }
 
     private long refillThenAllocate() {
         checkOpen();
+        int n = depot.take(blocks, cells) ? depot.half() : refill();
+        count = n - 1;
+        long address = blocks[count];
+        issued.unpark(cells[count], address);
+        return address;
+    }
+
+    /** Takes blocks from the pool, lists them as parked, and {@return how many} */
+    private int refill() {
         int n = caches.refillSize(blockBytes);
         if (n > 1) {
             try {
@@ -93,16 +108,13 @@ final class ThreadCache {
             blocks[0] = pool.allocateRaw(blockBytes, 0);
         }
         issued.addParked(blocks, n, cls, cells);
-        count = n - 1;
-        long address = blocks[count];
-        issued.unpark(cells[count], address);
-        return address;
+        return n;
     }
 
     private void freeSlow(long address, int cell) {
         checkOpen();
         if (count == blocks.length) {
-            drain(blocks.length / 2);
+            drain(depot.half(), true);
         }
         if (!issued.park(cell, address)) {
             caches.refuseOrRetry(address, cell);
@@ -113,16 +125,22 @@ final class ThreadCache {
     }
 
     /**
-     * Frees the oldest {@code n} parked blocks. The count drops first, so stats
-     * never see more parked blocks than the pool has handed out. Only blocks
-     * the issued set vouched for are ever parked, so the pool refuses none.
+     * Moves the oldest {@code n} parked blocks out: when {@code toDepot} and
+     * the depot has room, to it (a half; they stay parked), else to the pool.
+     * The count drops first, so stats never count a block here and in the
+     * depot, nor see more parked blocks than the pool has handed out. Only
+     * blocks the issued set vouched for are ever parked, so the pool refuses
+     * none.
      */
-    private void drain(int n) {
+    private void drain(int n, boolean toDepot) {
         System.arraycopy(blocks, 0, leaving, 0, n);
         System.arraycopy(cells, 0, leavingCells, 0, n);
         System.arraycopy(blocks, n, blocks, 0, count - n);
         System.arraycopy(cells, n, cells, 0, count - n);
         count -= n;
+        if (toDepot && depot.offer(leaving, leavingCells)) {
+            return;
+        }
         issued.removeParked(leaving, leavingCells, n);
         pool.freeToPool(leaving, n);
     }

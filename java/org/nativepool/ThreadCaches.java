@@ -19,7 +19,9 @@ import java.util.Map;
  * {@code stats()}, {@code trim()} and {@link Pool#flushThreadCache()}, so a
  * pool used by any number of short-lived threads holds blocks for at most
  * about twice as many threads as are alive. A thread's cache of a class is
- * created when it first allocates or frees a block of that class.
+ * created when it first allocates or frees a block of that class, and the
+ * class's {@link CacheDepot} with the first cache of the class; besides the
+ * caches, the depots park at most {@code 2 * capacity} blocks per class.
  */
 final class ThreadCaches {
     private static final int MIN_TABLE = 16;
@@ -35,6 +37,8 @@ final class ThreadCaches {
     private volatile Own[] table = new Own[MIN_TABLE];
     /** Every thread's caches, live or not yet swept; guarded by this. */
     private final Map<Thread, Own> byThread = new HashMap<>();
+    /** The depot of each class, created with its first cache; guarded by this, read by the caches' owners. */
+    private final CacheDepot[] depots;
     private int sweepAt = MIN_TABLE;
 
     /** One thread's caches, one per class, each created on first use by the owner. */
@@ -54,6 +58,7 @@ final class ThreadCaches {
         this.classes = classes;
         this.issued = new IssuedBlocks(classes.count());
         this.limitBytes = limitBytes;
+        this.depots = new CacheDepot[classes.count()];
     }
 
     int capacity() {
@@ -107,21 +112,35 @@ final class ThreadCaches {
                 : register(thread, cls);
     }
 
-    /** Returns the blocks of the calling thread's caches, and of ended threads' caches, to the pool. */
+    /**
+     * Returns the blocks of the calling thread's caches, of ended threads'
+     * caches, and of the depots to the pool.
+     */
     void flush() {
         Own own;
+        CacheDepot[] all;
         synchronized (this) {
             own = byThread.get(Thread.currentThread());
+            all = depots.clone();
         }
         if (own != null) {
             flush(own);
         }
         sweep();
+        flush(all);
+    }
+
+    private void flush(CacheDepot[] all) {
+        for (CacheDepot depot : all) {
+            if (depot != null) {
+                depot.flush(pool, issued);
+            }
+        }
     }
 
     /**
-     * {@return the blocks parked in all caches now, and their bytes} Exact when no
-     * cache is in use meanwhile.
+     * {@return the blocks parked in all caches and depots now, and their bytes}
+     * Exact when no cache is in use meanwhile.
      */
     synchronized long[] parked() {
         long blocks = 0;
@@ -136,10 +155,21 @@ final class ThreadCaches {
                 }
             }
         }
+        for (int cls = 0; cls < depots.length; cls++) {
+            if (depots[cls] != null) {
+                int parked = depots[cls].parked();
+                blocks += parked;
+                bytes += parked * classes.bytes(cls);
+            }
+        }
         return new long[] {blocks, bytes};
     }
 
-    /** Returns the blocks of the caches of ended threads to the pool and drops those caches. */
+    /**
+     * Returns the blocks of the caches of ended threads to the pool and drops
+     * those caches; and the depots' blocks once no live thread has a cache,
+     * so that a pool whose threads have all ended parks nothing.
+     */
     synchronized void sweep() {
         Own[] slots = table;
         for (Iterator<Own> it = byThread.values().iterator(); it.hasNext();) {
@@ -152,6 +182,9 @@ final class ThreadCaches {
                 }
                 flush(own);
             }
+        }
+        if (byThread.isEmpty()) {
+            flush(depots);
         }
         sweepAt = Math.max(MIN_TABLE, byThread.size() * 2);
     }
@@ -192,7 +225,10 @@ final class ThreadCaches {
         }
         ThreadCache cache = own.byClass[cls];
         if (cache == null) {
-            cache = new ThreadCache(pool, this, thread, cls, capacity);
+            if (depots[cls] == null) {
+                depots[cls] = new CacheDepot(capacity / 2);
+            }
+            cache = new ThreadCache(pool, this, thread, cls, capacity, depots[cls]);
             own.byClass[cls] = cache;
         }
         place(own);

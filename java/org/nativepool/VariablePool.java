@@ -26,7 +26,9 @@ import org.nativepool.internal.PoolNative;
  * a write on every cached operation.
  *
  * <p>A thread therefore parks at most {@code capacity} blocks of each class:
- * with the default 64 and granularity 16, 768 blocks and 220 KiB, counted in
+ * with the default 64 and granularity 16, 768 blocks and 220 KiB, and the
+ * pool's depots, where full caches leave halves for other threads' refills
+ * (as {@link FixedPool} describes), twice that, counted in
  * {@link PoolStats#cachedBlocks()} and {@link PoolStats#cachedBytes()}; a pool
  * with {@link Builder#maxCapacity(long)} should allow for them. A free finds
  * its block's class without a native call, in the set of blocks the caches

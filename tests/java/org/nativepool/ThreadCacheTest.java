@@ -85,7 +85,8 @@ class ThreadCacheTest {
                 PoolStats stats = pool.stats();
                 assertEquals(0, stats.liveBlocks(), stats.toString());
                 assertEquals(0, stats.bytesInUse());
-                assertTrue(stats.cachedBlocks() <= (threads + 1) * pool.threadCacheCapacity(), stats.toString());
+                // Each thread's cache, and the depot: 2 × capacity.
+                assertTrue(stats.cachedBlocks() <= (threads + 3) * pool.threadCacheCapacity(), stats.toString());
                 assertBalanced(stats);
                 checked.countDown();
             });
@@ -251,7 +252,8 @@ class ThreadCacheTest {
             tasks.add(() -> {
                 assertDoesNotThrow(() -> done.await());
                 PoolStats stats = pool.stats();
-                assertTrue(stats.cachedBlocks() <= (long) threads * capacity, stats.toString());
+                // Each thread's cache, and the depot of halves that full caches drained: 2 × capacity.
+                assertTrue(stats.cachedBlocks() <= (long) threads * capacity + 2 * capacity, stats.toString());
                 assertTrue(stats.cachedBlocks() >= threads * (capacity / 2), "each cache kept blocks: " + stats);
                 assertEquals(0, stats.liveBlocks());
                 assertBalanced(stats);
@@ -259,6 +261,91 @@ class ThreadCacheTest {
             });
             runThreads(tasks);
         }
+    }
+
+    /**
+     * A consumer's full cache hands its older half to the depot, and the
+     * producer's next refill takes it there: the blocks go round without the
+     * pool, parked all along.
+     */
+    @ParameterizedTest
+    @EnumSource(value = ThreadSafety.class, names = {"MUTEX", "LOCK_FREE"})
+    void blocksFreedOnAConsumerGoBackToTheProducerThroughTheDepot(ThreadSafety mode) throws Exception {
+        try (FixedPool pool = FixedPool.builder(64).threadSafety(mode).leakPolicy(LeakPolicy.THROW).build()) {
+            long[] blocks = allocateHereFreeOnAnotherThread(pool, 128);
+            // The consumer drained two halves into the depot and kept 64; it ended, so the
+            // stats' sweep freed those 64 to the pool. The depot's 64 stay parked.
+            PoolStats stats = pool.stats();
+            assertEquals(128, stats.allocations());
+            assertEquals(64, stats.frees(), stats.toString());
+            assertEquals(64, stats.cachedBlocks(), "the depot's halves: " + stats);
+            assertEquals(0, stats.liveBlocks());
+            assertBalanced(stats);
+            assertThrows(DoubleFreeException.class, () -> pool.free(blocks[0]), "a block in the depot is parked");
+            assertEquals(stats, pool.stats(), "the refused free changed nothing");
+            Set<Long> drained = new HashSet<>();
+            for (int i = 0; i < 64; i++) {
+                drained.add(blocks[i]);
+            }
+            long[] again = new long[64];
+            for (int i = 0; i < again.length; i++) {
+                again[i] = pool.allocateAddress();
+                assertTrue(drained.remove(again[i]), "from the depot: 0x" + Long.toHexString(again[i]));
+            }
+            stats = pool.stats();
+            assertEquals(128, stats.allocations(), "the refills did not reach the pool");
+            assertEquals(64, stats.liveBlocks());
+            assertEquals(0, stats.cachedBlocks());
+            pool.free(again);
+            assertEquals(0, pool.stats().liveBlocks());
+            pool.validate();
+        }
+    }
+
+    /** {@return {@code count} blocks allocated on this thread and freed, in order, on another that has ended} */
+    private static long[] allocateHereFreeOnAnotherThread(FixedPool pool, int count) throws InterruptedException {
+        long[] blocks = new long[count];
+        for (int i = 0; i < count; i++) {
+            blocks[i] = pool.allocateAddress();
+        }
+        runThreads(List.of(() -> {
+            for (long block : blocks) {
+                pool.free(block);
+            }
+        }));
+        return blocks;
+    }
+
+    @Test
+    void halvesInTheDepotAreNoLeakAndFlushBackToThePool() throws Exception {
+        FixedPool pool = FixedPool.builder(64).threadSafety(ThreadSafety.LOCK_FREE).leakPolicy(LeakPolicy.THROW)
+                .build();
+        allocateHereFreeOnAnotherThread(pool, 256);
+        PoolStats stats = pool.stats();
+        assertEquals(4 * 32, stats.cachedBlocks(), "the depot holds four halves, no more: " + stats);
+        assertEquals(256 - 4 * 32, stats.frees(), "the rest went to the pool: " + stats);
+        assertBalanced(stats);
+        pool.flushThreadCache();
+        stats = pool.stats();
+        assertEquals(0, stats.cachedBlocks(), stats.toString());
+        assertEquals(256, stats.frees());
+        for (int i = 0; i < 64; i++) {
+            pool.free(pool.allocateAddress());
+        }
+        runThreads(List.of(() -> {
+            long[] more = new long[200];
+            for (int i = 0; i < more.length; i++) {
+                more[i] = pool.allocateAddress();
+            }
+            for (long block : more) {
+                pool.free(block);
+            }
+        }));
+        // This thread's 32, and four of the five halves the other thread's cache drained.
+        assertEquals(32 + 4 * 32, pool.stats().cachedBlocks(), "parked in the depot and this thread's cache");
+        runThreads(List.of(() -> assertDoesNotThrow(pool::close, "parked blocks are no leak")));
+        assertTrue(pool.isClosed());
+        assertThrows(PoolClosedException.class, pool::allocateAddress);
     }
 
     @ParameterizedTest
