@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "jni_env.hpp"
 #include "jni_errors.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
@@ -68,12 +69,8 @@ class JavaRegionListener final : public nativepool::RegionListener {
 
  private:
   void call(jmethodID method, void* region, std::size_t size) const noexcept {
-    JNIEnv* env = nullptr;
-    if (vm_->GetEnv(reinterpret_cast<void**>(&env), JNI_VERSION_10) != JNI_OK &&
-        vm_->AttachCurrentThreadAsDaemon(reinterpret_cast<void**>(&env), nullptr) != JNI_OK) {
-      return;
-    }
-    if (env->ExceptionCheck()) return;  // Java code must not run with an exception pending
+    JNIEnv* env = nativepool::jni::current_env(vm_);
+    if (env == nullptr || env->ExceptionCheck()) return;  // Java code must not run with an exception pending
     env->CallVoidMethod(listener_, method, static_cast<jlong>(reinterpret_cast<std::uintptr_t>(region)),
                         static_cast<jlong>(size));
     if (env->ExceptionCheck()) env->ExceptionDescribe();  // prints and clears

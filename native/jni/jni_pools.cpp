@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "jni_budget.hpp"
 #include "jni_errors.hpp"
 #include "jni_handles.hpp"
 #include "jni_regions.hpp"
@@ -51,11 +52,11 @@ bool check_batch(JNIEnv* env, jlongArray addresses, jint count) noexcept {
 }
 
 // Builds a pool over (type, parameter) with make, each of its backends
-// recording its regions for wrap(), and returns its token; 0 with an
-// exception pending on failure (requested: the size an out-of-memory
-// message quotes).
-jlong create_pool(JNIEnv* env, jint type, jint parameter, const nativepool::NodePoolMaker& make,
-                  std::size_t requested) noexcept {
+// recording its regions for wrap() and, given a BudgetCharge, charging them
+// to the pool's budget; returns its token, or 0 with an exception pending on
+// failure (requested: the size an out-of-memory message quotes).
+jlong create_pool(JNIEnv* env, jint type, jint parameter, jobject budget_charge,
+                  const nativepool::NodePoolMaker& make, std::size_t requested) noexcept {
   auto entry = std::unique_ptr<nativepool::jni::PoolEntry>(new (std::nothrow) nativepool::jni::PoolEntry);
   std::shared_ptr<nativepool::jni::RegionSet> regions;
   try {
@@ -66,16 +67,21 @@ jlong create_pool(JNIEnv* env, jint type, jint parameter, const nativepool::Node
     throw_status(env, nativepool::fail(Status::kInternal, "out of host memory for a pool"), nullptr, 0);
     return 0;
   }
+  std::shared_ptr<const nativepool::jni::JavaCharge> charge;
+  if (budget_charge != nullptr && (charge = nativepool::jni::JavaCharge::create(env, budget_charge)) == nullptr) {
+    return 0;
+  }
   const Status status = nativepool::make_pool_over(
       static_cast<nativepool::BackendType>(type), parameter,
       [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
-        std::shared_ptr<nativepool::Backend> recording;
+        std::shared_ptr<nativepool::Backend> wrapped;
         try {
-          recording = std::make_shared<nativepool::jni::RecordingBackend>(std::move(backend), regions);
+          wrapped = std::make_shared<nativepool::jni::RecordingBackend>(std::move(backend), regions);
+          if (charge != nullptr) wrapped = std::make_shared<nativepool::jni::BudgetedBackend>(wrapped, charge);
         } catch (const std::bad_alloc&) {
           return nativepool::fail(Status::kInternal, "out of host memory for a pool's backend");
         }
-        return make(std::move(recording), out);
+        return make(std::move(wrapped), out);
       },
       &entry->pool);
   if (status != Status::kOk) {
@@ -83,6 +89,8 @@ jlong create_pool(JNIEnv* env, jint type, jint parameter, const nativepool::Node
     return 0;
   }
   entry->regions = std::move(regions);
+  entry->calls_java =
+      charge != nullptr || static_cast<nativepool::BackendType>(type) == nativepool::BackendType::kListened;
   const jlong token = nativepool::jni::issue(env, HandleKind::kPool, entry.get());
   if (token != 0) (void)entry.release();  // the table's slot owns it until destroy()
   return token;
@@ -95,7 +103,7 @@ extern "C" {
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
     JNIEnv* env, jclass, jlong block_size, jlong alignment, jlong blocks_per_chunk, jlong initial_blocks,
     jlong max_blocks, jint thread_cache_blocks, jint thread_safety, jint backend_type, jint backend_parameter,
-    jint safety) {
+    jint safety, jobject budget_charge) {
   nativepool::FixedPoolConfig config;
   if (thread_cache_blocks < 0) {
     nativepool::jni::throw_invalid_argument(env, "a thread cache's capacity must not be negative");
@@ -110,7 +118,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
     return 0;
   }
   return create_pool(
-      env, backend_type, backend_parameter,
+      env, backend_type, backend_parameter, budget_charge,
       [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
         return nativepool::make_fixed_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
                                            std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
@@ -120,7 +128,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
     JNIEnv* env, jclass, jlong arena_size, jlong granularity, jlong initial_bytes, jlong max_bytes,
-    jint thread_safety, jint backend_type, jint backend_parameter, jint safety) {
+    jint thread_safety, jint backend_type, jint backend_parameter, jint safety, jobject budget_charge) {
   nativepool::VariablePoolConfig config;
   if (!to_size(env, arena_size, "arena size", &config.arena_size) ||
       !to_size(env, granularity, "granularity", &config.granularity) ||
@@ -129,7 +137,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
     return 0;
   }
   return create_pool(
-      env, backend_type, backend_parameter,
+      env, backend_type, backend_parameter, budget_charge,
       [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
         return nativepool::make_variable_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
                                               std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
@@ -177,15 +185,25 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_allocateBatch(JNI
       !check_batch(env, out, count)) {
     return;
   }
-  Pool* pool = find_pool(env, handle);
-  if (pool == nullptr) return;
+  auto* entry = nativepool::jni::find<nativepool::jni::PoolEntry>(env, handle, HandleKind::kPool);
+  if (entry == nullptr) return;
+  Pool* pool = entry->pool.get();
   // Critical access: no copy of the array, and nothing in between may call
-  // back into the JVM, which the core never does.
-  auto* addresses = static_cast<jlong*>(env->GetPrimitiveArrayCritical(out, nullptr));
+  // back into the JVM, which the core never does. A backend that calls Java
+  // when it maps a region may run in the growth a batch causes, so those
+  // pools fill the array's elements (a copy) instead.
+  const bool critical = !entry->calls_java;
+  auto* addresses = static_cast<jlong*>(critical ? env->GetPrimitiveArrayCritical(out, nullptr)
+                                                 : env->GetLongArrayElements(out, nullptr));
   if (addresses == nullptr) return;
   const Status status =
       pool->allocate_batch(bytes, align, reinterpret_cast<void**>(addresses), static_cast<std::size_t>(count));
-  env->ReleasePrimitiveArrayCritical(out, addresses, status == Status::kOk ? 0 : JNI_ABORT);
+  const jint mode = status == Status::kOk ? 0 : JNI_ABORT;
+  if (critical) {
+    env->ReleasePrimitiveArrayCritical(out, addresses, mode);
+  } else {
+    env->ReleaseLongArrayElements(out, addresses, mode);
+  }
   if (status != Status::kOk) [[unlikely]] throw_status(env, status, pool, bytes);
 }
 
@@ -300,8 +318,10 @@ void store_stats(JNIEnv* env, const PoolStats& s, jlongArray out) noexcept {
 
 bool register_pool_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod methods[] = {
-      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createFixed, "(JJJJJIIIII)J"),
-      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createVariable, "(JJJJIIII)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createFixed,
+                        "(JJJJJIIIIILorg/nativepool/internal/BudgetCharge;)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createVariable,
+                        "(JJJJIIIILorg/nativepool/internal/BudgetCharge;)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, destroy, "(J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, allocate, "(JJJ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, free, "(JJ)V"),

@@ -52,6 +52,9 @@ class RecordingBackend final : public BackendAdaptor {
 struct PoolEntry {
   std::unique_ptr<Pool> pool;
   std::shared_ptr<RegionSet> regions;
+  /// Its backend calls Java when a region is mapped (a region listener, a
+  /// budget): no growth of it may happen inside a JNI critical region.
+  bool calls_java = false;
 };
 
 /// The pool @p token names, or null with an exception pending.

@@ -32,7 +32,10 @@ import com.sun.management.HotSpotDiagnosticMXBean;
  * count) or the bytes the pools hold for them ({@link Counting#RESERVED}: each
  * allocation's whole block, size class or stride). The budget only adds and
  * subtracts what its users report; {@code org.nativepool.arrow}'s factory is
- * one such user.
+ * one such user, charging each buffer. Pools are another: a pool built with
+ * {@link PoolBuilder#budget(MemoryBudget)} charges each region it maps from
+ * its backend and gives the charge back when the region goes back, so a
+ * {@code RESERVED} budget may limit several pools together.
  *
  * <p>Closing a budget is refused ({@link BudgetInUseException}) while
  * something is {@link #attach(String) attached}, a child is open or bytes are
@@ -50,7 +53,10 @@ public final class MemoryBudget implements AutoCloseable {
     public enum Counting {
         /** The bytes each allocation asked for: exact, and what Arrow's allocator limits count. */
         REQUESTED,
-        /** The bytes the pools hold for each allocation: its whole block, size class or stride. */
+        /**
+         * The bytes the pools hold: each allocation's whole block, size class or stride, or, for
+         * pools that charge the budget themselves, their regions.
+         */
         RESERVED
     }
 

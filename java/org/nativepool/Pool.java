@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.nativepool.internal.BudgetCharge;
 import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.PoolNative;
@@ -69,6 +70,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     final ThreadCaches caches;
     /** Null when the pool has no automatic trim. */
     private final AutoTrim autoTrim;
+    /** Null when the pool charges no budget. */
+    private final BudgetCharge charge;
 
     /** Its JMX beans, set once by the builder; null when not registered. */
     volatile PoolJmx jmx;
@@ -115,12 +118,26 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
                 : new ThreadCaches(this, settings.threadCache, classes, settings.limitBytes());
         this.issued = caches != null ? caches.issued : blockSize != 0 ? new IssuedBlocks(1) : null;
         this.autoTrim = settings.autoTrim == null ? null : AutoTrim.start(this, settings.autoTrim);
+        this.charge = settings.charge;
         PoolEvents.opened(this);
     }
 
     /** {@return what the automatic trim ({@link PoolBuilder#autoTrim}) has given back so far} */
     public AutoTrimStats autoTrimStats() {
         return autoTrim == null ? new AutoTrimStats(Duration.ZERO, 0, 0) : autoTrim.stats();
+    }
+
+    /**
+     * {@return the budget this pool charges its regions to ({@link PoolBuilder#budget}), or null
+     * when it has none}
+     *
+     * @throws PoolClosedException if the pool is closed: closing gave its charge back
+     */
+    public MemoryBudget budget() {
+        if (isClosed()) {
+            throw new PoolClosedException(this + " is closed");
+        }
+        return charge == null ? null : charge.budget();
     }
 
     /**
@@ -379,8 +396,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         try {
             return PoolNative.allocate(pool, size, alignment);
         } catch (OutOfPoolMemoryException e) {
-            PoolEvents.outOfMemory(this, e);
-            throw e;
+            throw outOfMemory(e);
         } finally {
             release();
         }
@@ -392,11 +408,17 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         try {
             PoolNative.allocateBatch(pool, size, alignment, out, count);
         } catch (OutOfPoolMemoryException e) {
-            PoolEvents.outOfMemory(this, e);
-            throw e;
+            throw outOfMemory(e);
         } finally {
             release();
         }
+    }
+
+    /** Records a refused allocation, and returns what to throw: the budget's refusal when the budget refused. */
+    private OutOfPoolMemoryException outOfMemory(OutOfPoolMemoryException e) {
+        OutOfPoolMemoryException refused = charge == null ? e : charge.refusal(e);
+        PoolEvents.outOfMemory(this, refused);
+        return refused;
     }
 
     /**
@@ -601,6 +623,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
             closeScope(scope);
         }
         views.close(); // destroys the native pool now, or when the last view of its memory goes
+        if (charge != null) {
+            charge.close(); // gives back what views still hold, and the pool's hold on the budget
+        }
         PoolLeakException leak = live == null ? null : reportLeak(last, live);
         if (corruption != null) {
             if (leak != null) {

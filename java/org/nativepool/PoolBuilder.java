@@ -3,6 +3,7 @@ package org.nativepool;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import org.nativepool.internal.BudgetCharge;
 import org.nativepool.internal.NativeLibrary;
 
 /**
@@ -30,6 +31,8 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     int threadCache = DEFAULT_THREAD_CACHE;
     /** Null: no automatic trim. */
     Duration autoTrim;
+    /** Null: no budget. */
+    MemoryBudget budget;
 
     /** Null: the system property {@code nativepool.jmx} decides. */
     Boolean jmx;
@@ -37,6 +40,8 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     SafetyLevel resolvedSafetyLevel;
     /** Likewise for leak detection, whose default follows the safety level. */
     LeakDetection resolvedLeakDetection;
+    /** The pool's charge in {@link #budget}, made by build(); null without a budget. */
+    BudgetCharge charge;
 
     PoolBuilder(String kind) {
         this.name = kind + "-" + SEQUENCE.incrementAndGet();
@@ -166,6 +171,33 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
     }
 
     /**
+     * Charges the pool's regions to {@code budget}, which several pools (fixed
+     * and variable, over any backend) and other users may share: a region is
+     * charged before the pool maps it from its backend and given back when
+     * {@link Pool#trim()}, the automatic trim or {@link Pool#close()} returns
+     * it, so the budget holds each pool's {@link PoolStats#bytesReserved()}
+     * exactly and allocations and frees served from memory the pool holds
+     * cost nothing more. A growth the budget (or an ancestor) refuses throws
+     * {@link BudgetExceededException} naming it, and changes neither the
+     * budget nor the pool's reserved bytes. The pool holds the budget open
+     * ({@link MemoryBudget#attach}) until it closes. Default: none.
+     *
+     * @param budget an open budget that counts {@link MemoryBudget.Counting#RESERVED} bytes
+     * @return this builder
+     * @throws InvalidArgumentException if the budget counts {@link MemoryBudget.Counting#REQUESTED}
+     *     bytes, which a pool that charges whole regions cannot honour
+     */
+    public B budget(MemoryBudget budget) {
+        Objects.requireNonNull(budget, "budget");
+        if (budget.counting() != MemoryBudget.Counting.RESERVED) {
+            throw new InvalidArgumentException("budget '" + budget.name() + "' counts " + budget.counting()
+                    + " bytes, but a pool charges the regions it reserves: make it with Counting.RESERVED");
+        }
+        this.budget = budget;
+        return self();
+    }
+
+    /**
      * Whether the pool registers its JMX beans ({@link PoolMXBean} as
      * {@code org.nativepool:type=Pool,name=<name>}, and a buffer pool as
      * {@code java.nio:type=BufferPool,name=nativepool-<name>}) until it closes.
@@ -190,6 +222,8 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
      * @throws NativeLibraryUnavailableException if the native library cannot be loaded
      * @throws PoolNameInUseException if the pool registers with JMX and another registered pool
      *     has its name
+     * @throws BudgetExceededException if the budget refuses the initial capacity
+     * @throws BudgetClosedException if the budget is closed
      */
     public final P build() {
         NativeLibrary.ensureLoaded();
@@ -205,7 +239,14 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
             throw new InvalidArgumentException("automatic trim runs on a thread of its own, which a "
                     + "ThreadSafety.NONE pool cannot share: choose MUTEX or LOCK_FREE");
         }
-        P pool = create();
+        // Attached before the native pool exists, whose initial regions it charges.
+        charge = budget == null ? null : new BudgetCharge(budget, name);
+        P pool;
+        try {
+            pool = create();
+        } catch (RuntimeException refused) {
+            throw closeCharge(refused);
+        }
         if (jmx != null ? jmx : Boolean.getBoolean(PoolJmx.PROPERTY)) {
             try {
                 pool.jmx = PoolJmx.register(pool);
@@ -215,6 +256,15 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
             }
         }
         return pool;
+    }
+
+    /** Ends the charge of a pool that could not be built, and returns what to throw for {@code refused}. */
+    private RuntimeException closeCharge(RuntimeException refused) {
+        if (charge == null) {
+            return refused;
+        }
+        charge.close();
+        return refused instanceof OutOfPoolMemoryException full ? charge.refusal(full) : refused;
     }
 
     abstract P create();

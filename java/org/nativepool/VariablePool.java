@@ -198,7 +198,7 @@ public final class VariablePool extends Pool {
         VariablePool create() {
             long handle = PoolNative.createVariable(arenaSize, granularity, initialCapacity,
                     maxCapacity, threadSafety.code(), backend.type(), backend.parameter(),
-                    resolvedSafetyLevel.code());
+                    resolvedSafetyLevel.code(), charge);
             return new VariablePool(handle, this);
         }
 

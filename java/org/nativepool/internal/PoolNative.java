@@ -33,14 +33,17 @@ public final class PoolNative {
 
     /**
      * A fixed pool; {@code threadCacheBlocks} sizes the native per-thread caches in front of it
-     * (0: none), which the Java builder's {@code threadCache} also sets.
+     * (0: none), which the Java builder's {@code threadCache} also sets. Given a
+     * {@code budgetCharge} (else null), every region it maps is charged to it first.
      */
     public static native long createFixed(long blockSize, long alignment, long blocksPerChunk,
             long initialBlocks, long maxBlocks, int threadCacheBlocks, int threadSafety, int backendType,
-            int backendParameter, int safetyLevel);
+            int backendParameter, int safetyLevel, BudgetCharge budgetCharge);
 
+    /** A variable pool; {@code budgetCharge} as for {@link #createFixed}. */
     public static native long createVariable(long arenaSize, long granularity, long initialBytes,
-            long maxBytes, int threadSafety, int backendType, int backendParameter, int safetyLevel);
+            long maxBytes, int threadSafety, int backendType, int backendParameter, int safetyLevel,
+            BudgetCharge budgetCharge);
 
     public static native void destroy(long pool);
 

@@ -46,6 +46,7 @@ final class MisuseCatalogue {
             }
         }
         cases.addAll(builderCases());
+        cases.addAll(BudgetCases.all());
         cases.addAll(cacheCases());
         cases.addAll(gpuCases());
         cases.addAll(InternalCases.all());
@@ -235,6 +236,7 @@ final class MisuseCatalogue {
                         }
                     }
                 })));
+        cases.addAll(BudgetCases.poolCases(kind));
         if (kind.fixed) {
             cases.addAll(List.of(
                     throwing("new-cache-capacity-1", InvalidArgumentException.class, "capacity",

@@ -3,7 +3,9 @@ package org.nativepool.misuse;
 import org.nativepool.Backend;
 import org.nativepool.FixedPool;
 import org.nativepool.LeakPolicy;
+import org.nativepool.MemoryBudget;
 import org.nativepool.Pool;
+import org.nativepool.PoolBuilder;
 import org.nativepool.SafetyLevel;
 import org.nativepool.ThreadSafety;
 import org.nativepool.VariablePool;
@@ -30,11 +32,20 @@ enum PoolKind {
 
     /** Small pools with a hard limit, so that exhaustion is quick; leaks are ignored (cases may leak on purpose). */
     Pool build(String name) {
+        return builder(name).build();
+    }
+
+    /** Such a pool, charging its regions to {@code budget}. */
+    Pool build(String name, MemoryBudget budget) {
+        return builder(name).budget(budget).build();
+    }
+
+    private PoolBuilder<?, ?> builder(String name) {
         if (fixed) {
             return FixedPool.builder(64).name(name).blocksPerChunk(64).maxBlocks(256).threadSafety(threadSafety)
-                    .safetyLevel(safetyLevel).leakPolicy(LeakPolicy.IGNORE).backend(Backend.malloc()).build();
+                    .safetyLevel(safetyLevel).leakPolicy(LeakPolicy.IGNORE).backend(Backend.malloc());
         }
         return VariablePool.builder().name(name).arenaSize(64 << 10).maxCapacity(256 << 10)
-                .threadSafety(threadSafety).safetyLevel(safetyLevel).leakPolicy(LeakPolicy.IGNORE).build();
+                .threadSafety(threadSafety).safetyLevel(safetyLevel).leakPolicy(LeakPolicy.IGNORE);
     }
 }
