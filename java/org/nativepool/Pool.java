@@ -304,7 +304,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * block parked in any cache of the pool (a thread cache of this thread or
      * another, or a {@link BlockCache}).
      *
-     * A block of an open {@link MemoryBlock} is refused: only the handle's
+     * <p>A block of an open {@link MemoryBlock} is refused: only the handle's
      * {@link MemoryBlock#close() close} frees it, so it is never handed out
      * again while the handle holds it.
      *
