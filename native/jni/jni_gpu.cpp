@@ -93,11 +93,22 @@ StreamOrderedPool* pool_of(JNIEnv* env, DeviceManager* manager, jint device) noe
 }
 
 // A copy descriptor's side in device or pinned memory must be a live block
-// of this manager's pools, at least as large as the side says; pageable host
-// memory (a direct buffer or a host pool's block) is the Java caller's.
-bool check_block(JNIEnv* env, DeviceManager* manager, const jlong* side, const char* what) noexcept {
+// of this manager's pools, at least as large as the side says. A side in
+// pageable host memory comes as a direct buffer (HostMemory's, or a view of
+// a host pool's block), whose address and capacity replace the descriptor's:
+// no raw host address crosses JNI, and a buffer is memory the JVM vouches for.
+bool check_side(JNIEnv* env, DeviceManager* manager, jlong* side, jobject host, const char* what) noexcept {
   const auto kind = static_cast<MemoryKind>(side[2]);
-  if (kind != MemoryKind::kDevice && kind != MemoryKind::kPinnedHost) return true;
+  if (kind != MemoryKind::kDevice && kind != MemoryKind::kPinnedHost) {
+    void* address = host == nullptr ? nullptr : env->GetDirectBufferAddress(host);
+    if (address == nullptr) [[unlikely]] {
+      return ok(env, nativepool::fail(Status::kInvalidArgument,
+                                      "the %s is pageable host memory, so it must come as a direct ByteBuffer", what));
+    }
+    side[0] = static_cast<jlong>(reinterpret_cast<std::uintptr_t>(address));
+    side[1] = env->GetDirectBufferCapacity(host);
+    return true;
+  }
   const jint device = kind == MemoryKind::kPinnedHost ? kPinned : static_cast<jint>(side[3]);
   StreamOrderedPool* pool = pool_of(env, manager, device);
   if (pool == nullptr) return false;
@@ -309,8 +320,8 @@ JNIEXPORT jobjectArray JNICALL Java_org_nativepool_internal_GpuNative_snapshot(J
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_copy(JNIEnv* env, jclass, jlong handle, jlongArray dst,
-                                                                   jlongArray src, jlong bytes, jlong stream_token,
-                                                                   jboolean wait) {
+                                                                   jobject dst_host, jlongArray src, jobject src_host,
+                                                                   jlong bytes, jlong stream_token, jboolean wait) {
   // Each side: {address, size, memory kind, device, offset}.
   jlong d[5];
   jlong s[5];
@@ -326,8 +337,8 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_GpuNative_copy(JNIEnv* env, 
   std::size_t dst_offset = 0;
   std::size_t src_offset = 0;
   if (!to_size(env, bytes, "byte count", &count) || !to_size(env, d[4], "destination offset", &dst_offset) ||
-      !to_size(env, s[4], "source offset", &src_offset) || !check_block(env, manager, d, "destination") ||
-      !check_block(env, manager, s, "source")) {
+      !to_size(env, s[4], "source offset", &src_offset) || !check_side(env, manager, d, dst_host, "destination") ||
+      !check_side(env, manager, s, src_host, "source")) {
     return;
   }
   const auto range = [](const jlong* side) {
@@ -417,7 +428,8 @@ bool register_gpu_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, free, "(JIJJ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, trim, "(JI)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, snapshot, "(JI)[Ljava/lang/Object;"),
-      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, copy, "(J[J[JJJZ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, copy,
+                        "(J[JLjava/nio/ByteBuffer;[JLjava/nio/ByteBuffer;JJZ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, stats, "(JI[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, wrapPinned, "(JJJ)Ljava/nio/ByteBuffer;"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, directAddress, "(Ljava/nio/ByteBuffer;)J"),

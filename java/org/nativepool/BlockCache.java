@@ -100,7 +100,7 @@ public final class BlockCache implements AutoCloseable {
             refill();
         }
         long address = blocks[--count];
-        issued.unpark(cells[count], address);
+        issued.unpark(cells[count], address, 0L);
         parked.putLong(0, count);
         return address;
     }
@@ -122,15 +122,15 @@ public final class BlockCache implements AutoCloseable {
      * @throws PoolClosedException if the cache or its pool is closed
      * @throws DoubleFreeException if the block is already free: parked in a cache (this one,
      *     another, or a thread cache) or held free by the pool
-     * @throws InvalidFreeException for 0, an address off the pool's alignment, or one that is
-     *     no block of the pool
+     * @throws InvalidFreeException for 0, an address off the pool's alignment, one that is
+     *     no block of the pool, or the block of an open {@link MemoryBlock} (close the handle)
      */
     public void free(long address) {
         checkUsable();
         long found = issued.find(address); // never finds 0 or an address off the alignment
         int cell;
         if (count == blocks.length || found == IssuedBlocks.NOT_LISTED
-                || !issued.park(cell = IssuedBlocks.cellOf(found), address)) {
+                || !issued.park(cell = IssuedBlocks.cellOf(found), address, 0L)) {
             freeSlow(address);
             return;
         }
@@ -153,6 +153,9 @@ public final class BlockCache implements AutoCloseable {
         int cell = IssuedBlocks.cellOf(found);
         if (issued.isParked(cell, address)) {
             throw ThreadCaches.doubleFree(pool, address);
+        }
+        if (issued.isOwned(cell, address)) {
+            throw ThreadCaches.ownedByHandle(pool, address);
         }
         if (count == blocks.length) {
             drain(batch);

@@ -65,7 +65,7 @@ public final class FixedPool extends Pool {
      *     refuses to grow it
      */
     public MemoryBlock allocate() {
-        return new MemoryBlock(this, allocateAddress(), blockSize);
+        return new MemoryBlock(this, allocateForHandle(caches != null ? 0 : -1, blockSize, 0), blockSize);
     }
 
     /**
@@ -79,7 +79,7 @@ public final class FixedPool extends Pool {
      */
     public long allocateAddress() {
         ThreadCaches threadCaches = caches;
-        return threadCaches == null ? allocateRaw(blockSize, 0) : threadCaches.allocate(0);
+        return threadCaches == null ? allocateRaw(blockSize, 0) : threadCaches.allocate(0, 0L);
     }
 
     /**

@@ -44,6 +44,13 @@ final class IssuedBlocks {
      * {@code 2^57}, so no address has it.
      */
     static final long PARKED = Long.MIN_VALUE;
+    /** The cell bit of a block in the hands of a {@link MemoryBlock}: like {@link #PARKED}, one no address has. */
+    static final long OWNED = 1L << 62;
+    /**
+     * The class of a handle's block that no cache holds (a size or alignment the caches do
+     * not serve, or a pool without caches): no cache ever parks it.
+     */
+    static final int NO_CLASS = (1 << TAG_BITS) - 1;
     /** What {@link #find} returns for an address that is not listed. */
     static final long NOT_LISTED = -1L;
     private static final int MIN_LENGTH = 64;
@@ -123,21 +130,38 @@ final class IssuedBlocks {
     /**
      * Moves the block in {@code cell} from a user's hands to parked. Any thread.
      *
-     * @return false if the cell does not hold {@code address} in a user's hands: the block is
-     *     parked already ({@link #isParked}) or left the set meanwhile
+     * @param owner 0 for a raw free, {@link #OWNED} for a handle's close
+     * @return false if the cell does not hold {@code address} in those hands: the block is
+     *     parked already ({@link #isParked}), a handle's ({@link #isOwned}), or left the set
+     *     meanwhile
      */
-    boolean park(int cell, long address) {
-        return SLOT.compareAndSet(segment(cell), cell & SEGMENT_MASK, address, address | PARKED);
+    boolean park(int cell, long address, long owner) {
+        return SLOT.compareAndSet(segment(cell), cell & SEGMENT_MASK, address | owner, address | PARKED);
     }
 
-    /** Hands the parked block in {@code cell} out again; only by the cache that holds it. */
-    void unpark(int cell, long address) {
-        SLOT.setRelease(segment(cell), cell & SEGMENT_MASK, address);
+    /**
+     * Hands the parked block in {@code cell} out again; only by the cache that holds it.
+     *
+     * @param owner 0 for a raw allocation, {@link #OWNED} for a handle's
+     */
+    void unpark(int cell, long address, long owner) {
+        SLOT.setRelease(segment(cell), cell & SEGMENT_MASK, address | owner);
     }
 
     /** {@return whether {@code cell} holds {@code address} parked} */
     boolean isParked(int cell, long address) {
         return (long) SLOT.getVolatile(segment(cell), cell & SEGMENT_MASK) == (address | PARKED);
+    }
+
+    /** {@return whether {@code cell} holds {@code address} in a handle's hands} */
+    boolean isOwned(int cell, long address) {
+        return (long) SLOT.getVolatile(segment(cell), cell & SEGMENT_MASK) == (address | OWNED);
+    }
+
+    /** {@return whether {@code address} is listed in a handle's hands} Any thread, for messages. */
+    boolean isOwned(long address) {
+        long found = find(address);
+        return found != NOT_LISTED && isOwned(cellOf(found), address);
     }
 
     private long[] segment(int cell) {
@@ -149,28 +173,64 @@ final class IssuedBlocks {
      * {@code cls}, as parked, and writes their cells to {@code cellsOut[0..count)}.
      */
     synchronized void addParked(long[] addresses, int count, int cls, int[] cellsOut) {
+        makeRoom(count);
+        for (int k = 0; k < count; k++) {
+            cellsOut[k] = list(addresses[k], cls, PARKED);
+        }
+    }
+
+    /**
+     * Lists {@code address}, which the pool just handed to a {@link MemoryBlock} past the
+     * caches, as in the handle's hands ({@link #NO_CLASS}).
+     */
+    synchronized void addOwned(long address) {
+        makeRoom(1);
+        list(address, NO_CLASS & (int) tagMask, OWNED);
+    }
+
+    /**
+     * Unlists a block that {@link #addOwned} listed, for its handle's close.
+     *
+     * @return false if the block is not listed in a handle's hands (nothing changes)
+     */
+    synchronized boolean removeOwned(long address) {
+        long found = find(address);
+        if (found == NOT_LISTED) {
+            return false;
+        }
+        int cell = cellOf(found);
+        if (!SLOT.compareAndSet(segment(cell), cell & SEGMENT_MASK, address | OWNED, EMPTY)) {
+            return false;
+        }
+        unlist(address, cell);
+        return true;
+    }
+
+    /** Rebuilds the table when {@code count} more entries would fill more than half of it. */
+    private void makeRoom(int count) {
         if ((entries + tombstones + count) * 2L > table.length()) {
             rebuild(entries + count);
         }
+    }
+
+    /** Lists one block of class {@code cls} with {@code state} in a new cell, and returns the cell. */
+    private int list(long address, int cls, long state) {
         Table t = table;
         long[] slots = t.slots;
-        for (int k = 0; k < count; k++) {
-            long address = addresses[k];
-            int cell = newCell();
-            SLOT.setRelease(segment(cell), cell & SEGMENT_MASK, address | PARKED);
-            int i = indexOf(address, t.shift);
-            long entry;
-            while ((entry = slots[2 * i]) != EMPTY && entry != REMOVED) {
-                i = (i + 1) & t.mask;
-            }
-            if (entry == REMOVED) {
-                tombstones--;
-            }
-            slots[2 * i + 1] = cell;
-            SLOT.setRelease(slots, 2 * i, address | cls); // after its cell index, which find() reads next
-            entries++;
-            cellsOut[k] = cell;
+        int cell = newCell();
+        SLOT.setRelease(segment(cell), cell & SEGMENT_MASK, address | state);
+        int i = indexOf(address, t.shift);
+        long entry;
+        while ((entry = slots[2 * i]) != EMPTY && entry != REMOVED) {
+            i = (i + 1) & t.mask;
         }
+        if (entry == REMOVED) {
+            tombstones--;
+        }
+        slots[2 * i + 1] = cell;
+        SLOT.setRelease(slots, 2 * i, address | cls); // after its cell index, which find() reads next
+        entries++;
+        return cell;
     }
 
     /** Unlists parked blocks leaving their cache for the pool: {@code addresses[0..count)}, cells beside. */
@@ -187,7 +247,8 @@ final class IssuedBlocks {
      * Takes the lock only if one is listed: a batch of blocks that came from
      * a batch allocation meets no other thread here.
      *
-     * @return {@code count}, or the index of the first parked block: a double free
+     * @return {@code count}, or the index of the first block parked (a double free) or in a
+     *     handle's hands
      */
     int removeInHands(long[] addresses, int count) {
         for (int k = 0; k < count; k++) {
@@ -198,7 +259,10 @@ final class IssuedBlocks {
         return count;
     }
 
-    /** {@return false if {@code address} is parked (a double free), else true, unlisting it if listed} */
+    /**
+     * {@return false if {@code address} is parked (a double free) or a handle's, else true,
+     * unlisting it if listed}
+     */
     boolean removeInHands(long address) {
         return find(address) == NOT_LISTED || removeListedInHands(address);
     }
@@ -218,7 +282,7 @@ final class IssuedBlocks {
             return true;
         }
         int cell = cellOf(found);
-        // A CAS: a free on another thread may park the block meanwhile.
+        // A CAS: a free on another thread may park the block meanwhile; a handle's block fails it.
         if (!SLOT.compareAndSet(segment(cell), cell & SEGMENT_MASK, address, EMPTY)) {
             return false;
         }

@@ -19,6 +19,12 @@ import org.nativepool.internal.PoolNative;
  * that allocated it, when its pool's {@link LeakDetection} selected it
  * (see {@link LeakDetector}).
  *
+ * <p>The block is the handle's alone: a raw free of its {@link #address()}
+ * ({@link Pool#free(long)}, a batch free, a {@link BlockCache}'s free) is
+ * refused with {@link InvalidFreeException} while the handle is open, so the
+ * block is never handed out again under it, and {@link #close()} frees only
+ * the block it was given.
+ *
  * <p>Two ways to reach the bytes, both safe after close on any JDK:
  * <ul>
  *   <li>the bounds-checked accessors ({@link #getLong(long)},
@@ -52,7 +58,7 @@ public final class MemoryBlock implements AutoCloseable {
         // action holds the guard, the guard holds this handle, so the leak detector never
         // sees the handle unreachable while a view of its block lives.
         this.block = new BlockHandle(pool.guard(), address, size, this::freeBlock);
-        this.leakTracker = LeakDetector.track(this, pool.leakOwner, address, size, null);
+        this.leakTracker = LeakDetector.track(this, pool.leakOwner, address, size, Boolean.TRUE);
     }
 
     /**

@@ -53,8 +53,12 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     private final SafetyLevel safetyLevel;
     private final LeakDetection leakDetection;
     private final boolean reclaimLeakedBlocks;
-    /** This pool as the leak detector sees it; its tracked handles give corruption reports their allocation stacks. */
-    final LeakOwner<Void> leakOwner;
+    /**
+     * This pool as the leak detector sees it; its tracked handles give corruption reports their
+     * allocation stacks. The context is {@code TRUE} for a {@link MemoryBlock}, null for a
+     * {@link #trackAllocation raw registration}.
+     */
+    final LeakOwner<Boolean> leakOwner;
     /**
      * Closed by {@link #dispose(long)}: destroys the native pool once no view of its memory is
      * reachable ({@link MemoryBlock#asByteBuffer()}), so that no view outlives the memory.
@@ -77,8 +81,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     volatile PoolJmx jmx;
 
     /**
-     * The blocks the pool's caches hold or handed out: those of the thread caches, and of
-     * fixed pools' {@link BlockCache}s; null for a variable pool without thread caches.
+     * The blocks the pool's caches hold or handed out (those of the thread caches, and of
+     * fixed pools' {@link BlockCache}s), and the blocks of open {@link MemoryBlock}s.
      */
     final IssuedBlocks issued;
 
@@ -94,8 +98,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.reclaimLeakedBlocks = settings.reclaimLeakedBlocks;
         this.leakOwner = new LeakOwner<>(name, leakDetection, reclaimLeakedBlocks) {
             @Override
-            public boolean freeLeaked(long address, Void unused) {
-                return freeFromHandle(address);
+            public boolean freeLeaked(long address, Boolean handle) {
+                return handle != null ? freeFromHandle(address) : freeRegistered(address);
             }
 
             @Override
@@ -116,7 +120,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         this.caches = settings.threadCache == 0 || safetyLevel != SafetyLevel.OFF || classes == null
                 || backend.equals(Backend.nodeLocal()) ? null
                 : new ThreadCaches(this, settings.threadCache, classes, settings.limitBytes());
-        this.issued = caches != null ? caches.issued : blockSize != 0 ? new IssuedBlocks(1) : null;
+        this.issued = caches != null ? caches.issued : new IssuedBlocks(1);
         this.autoTrim = settings.autoTrim == null ? null : AutoTrim.start(this, settings.autoTrim);
         this.charge = settings.charge;
         PoolEvents.opened(this);
@@ -317,9 +321,14 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * block parked in any cache of the pool (a thread cache of this thread or
      * another, or a {@link BlockCache}).
      *
+     * <p>A block of an open {@link MemoryBlock} is refused: only the handle's
+     * {@link MemoryBlock#close() close} frees it, so it is never handed out
+     * again while the handle holds it.
+     *
      * @param address the address the pool handed out
      * @throws DoubleFreeException if the block is already free
-     * @throws InvalidFreeException if the address is not a block of this pool
+     * @throws InvalidFreeException if the address is not a block of this pool, or is the block
+     *     of an open {@link MemoryBlock}; nothing changes
      * @throws MemoryCorruptionException if the pool has canaries and a guard of the block was
      *     overwritten; the block then stays allocated until the pool closes
      * @throws PoolClosedException if the pool is closed
@@ -328,8 +337,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
         ThreadCaches threadCaches = caches;
         if (threadCaches != null) {
             threadCaches.free(address);
-        } else if (issued != null && !issued.removeInHands(address)) {
-            throw ThreadCaches.doubleFree(this, address); // parked in a BlockCache
+        } else if (!issued.removeInHands(address)) {
+            throw ThreadCaches.refusal(this, address); // a handle's, or parked in a BlockCache
         } else {
             freeToPool(address);
         }
@@ -349,8 +358,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
 
     /**
      * Frees {@code count} raw addresses in one native call, bypassing the
-     * thread caches. Stops at the first invalid address, or the first block
-     * parked in a cache ({@link DoubleFreeException}); the exception
+     * thread caches. Stops at the first invalid address, the first block
+     * parked in a cache ({@link DoubleFreeException}) or the first block of an
+     * open {@link MemoryBlock} ({@link InvalidFreeException}); the exception
      * message says how many were freed before it.
      *
      * @param addresses the addresses, in {@code addresses[0..count)}
@@ -360,14 +370,16 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      */
     public void free(long[] addresses, int count) {
         Objects.checkFromIndexSize(0, count, addresses.length);
-        int inHands = issued == null ? count : issued.removeInHands(addresses, count);
+        int inHands = issued.removeInHands(addresses, count);
         if (inHands < count) {
             if (inHands > 0) {
                 freeToPool(addresses, inHands);
             }
-            throw new DoubleFreeException("addresses[" + inHands + "] (the " + inHands
-                    + " address(es) before it were freed): " + ThreadCaches.doubleFree(this, addresses[inHands])
-                    .getMessage());
+            InvalidFreeException refused = ThreadCaches.refusal(this, addresses[inHands]);
+            String message = "addresses[" + inHands + "] (the " + inHands + " address(es) before it were freed): "
+                    + refused.getMessage();
+            throw refused instanceof DoubleFreeException ? new DoubleFreeException(message)
+                    : new InvalidFreeException(message);
         }
         freeToPool(addresses, count);
     }
@@ -422,22 +434,51 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     }
 
     /**
-     * Frees the block of a handle; a no-op once the pool is closed (it freed it).
+     * Allocates the block of a new {@link MemoryBlock}, listed in the issued
+     * set as in the handle's hands: a raw free of its address is refused, and
+     * the handle's close frees it only while it is still listed so.
+     *
+     * @param cls the class of the thread caches that serves the request, or -1 for the pool
+     */
+    final long allocateForHandle(int cls, long size, long alignment) {
+        ThreadCaches threadCaches = caches;
+        if (threadCaches != null && cls >= 0) {
+            return threadCaches.allocate(cls, IssuedBlocks.OWNED); // the cell the cache writes anyway
+        }
+        long address = allocateRaw(size, alignment);
+        try {
+            issued.addOwned(address);
+        } catch (OutOfMemoryError e) {
+            freeToPool(address);
+            throw e;
+        }
+        return address;
+    }
+
+    /**
+     * Frees the block of a handle, if the issued set still lists it as the
+     * handle's; a no-op once the pool is closed (it freed it).
      *
      * @return whether this call freed the block
+     * @throws InvalidFreeException if the block is not listed as a handle's; nothing is freed
      */
     final boolean freeFromHandle(long address) {
         ThreadCaches threadCaches = caches;
-        if (threadCaches != null) {
+        long found;
+        if (threadCaches != null && (found = issued.find(address)) != IssuedBlocks.NOT_LISTED
+                && IssuedBlocks.classOf(found) != IssuedBlocks.NO_CLASS) {
             try {
-                threadCaches.free(address);
+                threadCaches.freeOwned(address, found);
                 return true;
             } catch (PoolClosedException closed) {
                 return false; // closing the pool freed the block
             }
         }
-        if (issued != null && !issued.removeInHands(address)) {
-            throw ThreadCaches.doubleFree(this, address); // parked in a BlockCache
+        if (!issued.removeOwned(address)) {
+            if (isClosed()) {
+                return false;
+            }
+            throw ThreadCaches.notOwned(this, address);
         }
         long pool = tryAcquire();
         if (pool == 0L) {
@@ -447,9 +488,20 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
             PoolNative.free(pool, address);
             return true;
         } catch (MemoryCorruptionException e) {
+            issued.addOwned(address); // the damaged block stays allocated, and the handle's
             throw withAllocationStack(e);
         } finally {
             release();
+        }
+    }
+
+    /** Frees the block of a dropped {@link #trackAllocation} owner; a no-op once the pool is closed. */
+    private boolean freeRegistered(long address) {
+        try {
+            free(address);
+            return true;
+        } catch (PoolClosedException closed) {
+            return false; // closing the pool freed the block
         }
     }
 

@@ -21,7 +21,9 @@ package org.nativepool;
  * <p>A free is parked only when the issued set lists the block in a user's
  * hands, and the CAS that parks it fails for a block parked already, in this
  * cache or any other: a double free is refused at once
- * ({@link DoubleFreeException}) whichever thread or path frees it.
+ * ({@link DoubleFreeException}) whichever thread or path frees it. The CAS
+ * names the hands it expects, raw or a {@link MemoryBlock}'s, so a raw free
+ * of a handle's block fails it too ({@link InvalidFreeException}).
  */
 final class ThreadCache {
     private final Thread owner;
@@ -54,19 +56,29 @@ final class ThreadCache {
         this.leavingCells = new int[capacity];
     }
 
-    long allocate() {
+    /**
+     * Hands out a parked block.
+     *
+     * @param owner 0 for a raw allocation, {@link IssuedBlocks#OWNED} for a {@link MemoryBlock}'s
+     */
+    long allocate(long owner) {
         if (count == 0 || pool.isClosed()) {
-            return refillThenAllocate();
+            return refillThenAllocate(owner);
         }
         long address = blocks[--count];
-        issued.unpark(cells[count], address);
+        issued.unpark(cells[count], address, owner);
         return address;
     }
 
-    /** Parks a block that the pool's issued set lists with this cache's class, in {@code cell}. */
-    void free(long address, int cell) {
-        if (count == blocks.length || pool.isClosed() || !issued.park(cell, address)) {
-            freeSlow(address, cell);
+    /**
+     * Parks a block that the pool's issued set lists with this cache's class, in {@code cell}.
+     *
+     * @param owner the hands it must be in: 0 for a raw free, {@link IssuedBlocks#OWNED} for a
+     *     handle's close
+     */
+    void free(long address, int cell, long owner) {
+        if (count == blocks.length || pool.isClosed() || !issued.park(cell, address, owner)) {
+            freeSlow(address, cell, owner);
             return;
         }
         cells[count] = cell;
@@ -85,12 +97,12 @@ final class ThreadCache {
         }
     }
 
-    private long refillThenAllocate() {
+    private long refillThenAllocate(long owner) {
         checkOpen();
         int n = depot.take(blocks, cells) ? depot.half() : refill();
         count = n - 1;
         long address = blocks[count];
-        issued.unpark(cells[count], address);
+        issued.unpark(cells[count], address, owner);
         return address;
     }
 
@@ -111,13 +123,13 @@ final class ThreadCache {
         return n;
     }
 
-    private void freeSlow(long address, int cell) {
+    private void freeSlow(long address, int cell, long owner) {
         checkOpen();
         if (count == blocks.length) {
             drain(depot.half(), true);
         }
-        if (!issued.park(cell, address)) {
-            caches.refuseOrRetry(address, cell);
+        if (!issued.park(cell, address, owner)) {
+            caches.refuseOrRetry(address, cell, owner);
             return;
         }
         cells[count] = cell;

@@ -65,33 +65,57 @@ final class ThreadCaches {
         return capacity;
     }
 
-    /** {@return a block of class {@code cls}, from the calling thread's cache} */
-    long allocate(int cls) {
-        return current(cls).allocate();
+    /**
+     * {@return a block of class {@code cls}, from the calling thread's cache}
+     *
+     * @param owner 0 for a raw allocation, {@link IssuedBlocks#OWNED} for a {@link MemoryBlock}'s
+     */
+    long allocate(int cls, long owner) {
+        return current(cls).allocate(owner);
     }
 
     /**
      * Frees a block into the calling thread's cache of its class, when the
      * issued set lists it; any other address goes to the pool's checked free,
-     * which refuses it or frees a good block that came from another path.
+     * which refuses it or frees a good block that came from another path. A
+     * handle's block is refused.
      */
     void free(long address) {
         long found = issued.find(address);
         if (found == IssuedBlocks.NOT_LISTED) {
             pool.freeToPool(address);
+        } else if (IssuedBlocks.classOf(found) == IssuedBlocks.NO_CLASS) {
+            throw ownedByHandle(pool, address); // only handles' blocks are listed without a class
         } else {
-            current(IssuedBlocks.classOf(found)).free(address, IssuedBlocks.cellOf(found));
+            current(IssuedBlocks.classOf(found)).free(address, IssuedBlocks.cellOf(found), 0L);
         }
     }
 
     /**
-     * After a cache could not park {@code address} in {@code cell}: refuses a
-     * block parked already, and frees again one that left the issued set
-     * meanwhile (the pool then decides).
+     * Frees the block of a handle into the calling thread's cache of its class.
+     *
+     * @param found what the issued set's {@link IssuedBlocks#find} returned for it
      */
-    void refuseOrRetry(long address, int cell) {
+    void freeOwned(long address, long found) {
+        current(IssuedBlocks.classOf(found)).free(address, IssuedBlocks.cellOf(found), IssuedBlocks.OWNED);
+    }
+
+    /**
+     * After a cache could not park {@code address} in {@code cell} from the
+     * hands {@code owner} names: refuses a block parked already, a raw free of
+     * a handle's block and a handle's close of a block that is no longer its
+     * own, and frees again a block that left the issued set meanwhile (the pool
+     * then decides).
+     */
+    void refuseOrRetry(long address, int cell, long owner) {
+        if (owner != 0L) {
+            throw notOwned(pool, address);
+        }
         if (issued.isParked(cell, address)) {
             throw doubleFree(pool, address);
+        }
+        if (issued.isOwned(cell, address)) {
+            throw ownedByHandle(pool, address);
         }
         free(address);
     }
@@ -100,6 +124,30 @@ final class ThreadCaches {
     static DoubleFreeException doubleFree(Pool pool, long address) {
         return new DoubleFreeException("0x" + Long.toHexString(address) + " is already free: parked in a cache of "
                 + pool + " (a second free of a block, on this thread or another)");
+    }
+
+    /** The refusal of a raw free of the block of an open {@link MemoryBlock}. */
+    static InvalidFreeException ownedByHandle(Pool pool, long address) {
+        return new InvalidFreeException("block 0x" + Long.toHexString(address) + " of " + pool
+                + " is owned by a MemoryBlock; close the handle instead of freeing its address");
+    }
+
+    /**
+     * The refusal of a handle's close whose block the issued set does not list in a handle's
+     * hands: nothing the public API does leads here, and freeing what may be someone else's
+     * block would be worse than saying so.
+     */
+    static InvalidFreeException notOwned(Pool pool, long address) {
+        return new InvalidFreeException("block 0x" + Long.toHexString(address) + " of " + pool
+                + " is not listed as a MemoryBlock's; nothing was freed");
+    }
+
+    /**
+     * {@return the refusal of a free of {@code address} that the issued set did not take as in a
+     * user's hands: a handle's block, or one parked in a cache}
+     */
+    static InvalidFreeException refusal(Pool pool, long address) {
+        return pool.issued.isOwned(address) ? ownedByHandle(pool, address) : doubleFree(pool, address);
     }
 
     /** {@return the calling thread's cache of class {@code cls}, created on first use} */

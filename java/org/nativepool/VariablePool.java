@@ -80,7 +80,9 @@ public final class VariablePool extends Pool {
      * @throws OutOfPoolMemoryException if no free block fits and the pool cannot grow
      */
     public MemoryBlock allocate(long size, long alignment) {
-        return new MemoryBlock(this, allocateAddress(size, alignment), size);
+        ThreadCaches threadCaches = caches;
+        int cls = threadCaches == null ? -1 : threadCaches.classes.of(size, alignment);
+        return new MemoryBlock(this, allocateForHandle(cls, size, alignment), size);
     }
 
     /**
@@ -109,7 +111,7 @@ public final class VariablePool extends Pool {
         ThreadCaches threadCaches = caches;
         int cls;
         return threadCaches == null || (cls = threadCaches.classes.of(size, alignment)) < 0
-                ? allocateRaw(size, alignment) : threadCaches.allocate(cls);
+                ? allocateRaw(size, alignment) : threadCaches.allocate(cls, 0L);
     }
 
     /**

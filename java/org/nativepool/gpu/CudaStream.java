@@ -1,5 +1,6 @@
 package org.nativepool.gpu;
 
+import java.nio.ByteBuffer;
 import java.util.Objects;
 import org.nativepool.internal.GpuNative;
 
@@ -115,19 +116,25 @@ public final class CudaStream extends DeviceObject {
     private void copy(GpuMemory dst, long dstOffset, GpuMemory src, long srcOffset, long bytes, boolean wait) {
         long[] to = side(dst, dstOffset);
         long[] from = side(src, srcOffset);
-        call((handle, stream) -> GpuNative.copy(handle, to, from, bytes, stream, wait));
+        ByteBuffer toHost = host(dst);
+        ByteBuffer fromHost = host(src);
+        call((handle, stream) -> GpuNative.copy(handle, to, toHost, from, fromHost, bytes, stream, wait));
     }
 
+    /** A side's descriptor; a pageable host side's address and size the glue takes from {@link #host}. */
     private long[] side(GpuMemory memory, long offset) {
         Objects.requireNonNull(memory, "memory");
-        long address;
+        long address = 0;
         if (memory instanceof PooledBuffer buffer) {
             manager().requireOwn(buffer.manager, buffer);
             address = buffer.block.liveAddress();
-        } else {
-            address = ((HostMemory) memory).liveAddress();
         }
         return new long[] {address, memory.size(), memory.memoryKind().ordinal(), memory.device(), offset};
+    }
+
+    /** {@return the buffer of a pageable host side, or null for device and pinned memory} */
+    private static ByteBuffer host(GpuMemory memory) {
+        return memory instanceof HostMemory host ? host.liveBuffer() : null;
     }
 
     @Override

@@ -12,18 +12,22 @@ import org.nativepool.internal.NativeLibrary;
 /**
  * Pageable host memory as a copy source or destination: a direct
  * {@link ByteBuffer} or a host pool's {@link MemoryBlock}. The memory must stay
- * alive and untouched until the copies using it have completed.
+ * untouched until the copies using it have completed. A copy reaches it
+ * through a direct buffer (the block's {@link MemoryBlock#asByteBuffer() view}),
+ * so the native side never takes a raw host address, and a block's memory
+ * stays reserved while this object is reachable, even after the block closes.
  */
 public final class HostMemory implements GpuMemory {
     private final long address;
-    private final long size;
-    /** Keeps the buffer (and so its memory) reachable while this view is; a block is checked before each copy. */
-    private final Object owner;
+    /** The memory as the copies reach it: the caller's buffer, or a view of the block. */
+    private final ByteBuffer buffer;
+    /** The block viewed, checked before each copy; null for a caller's buffer. */
+    private final MemoryBlock block;
 
-    private HostMemory(long address, long size, Object owner) {
+    private HostMemory(long address, ByteBuffer buffer, MemoryBlock block) {
         this.address = address;
-        this.size = size;
-        this.owner = owner;
+        this.buffer = buffer;
+        this.block = block;
     }
 
     /**
@@ -46,15 +50,19 @@ public final class HostMemory implements GpuMemory {
         if (address == 0L) {
             throw new InvalidArgumentException("only direct ByteBuffers can be copied to or from a GPU");
         }
-        return new HostMemory(address, buffer.capacity(), buffer);
+        return new HostMemory(address, buffer, null);
     }
 
     /**
-     * A block of a host-memory pool. Each copy checks that the block is still open.
+     * A block of a host-memory pool, reached through a {@link MemoryBlock#asByteBuffer() view}:
+     * its memory stays reserved while this object is reachable (a copy still in flight never
+     * writes memory the pool handed to someone else), and each copy checks that the block is
+     * still open.
      *
      * @param block an open block of a pool whose memory is {@link MemoryKind#hostAccessible()}
      * @return a view of the block's memory
-     * @throws InvalidArgumentException if the block's memory is not host accessible
+     * @throws InvalidArgumentException if the block's memory is not host accessible, or the
+     *     block is larger than a ByteBuffer can address (2 GiB - 1)
      * @throws PoolClosedException if the block or its pool is closed
      */
     public static HostMemory of(MemoryBlock block) {
@@ -62,20 +70,23 @@ public final class HostMemory implements GpuMemory {
         if (!block.pool().memoryKind().hostAccessible()) {
             throw new InvalidArgumentException(block + " is not host memory");
         }
-        return new HostMemory(block.address(), block.size(), block);
+        return new HostMemory(block.address(), block.asByteBuffer(), block);
     }
 
-    /** The address for a copy; throws once the pool block it views is closed (its memory may be reused). */
-    long liveAddress() {
-        if (owner instanceof MemoryBlock block && (block.isClosed() || block.pool().isClosed())) {
+    /**
+     * The memory for a copy; throws once the pool block it views is closed (the copy would
+     * write memory its owner gave up).
+     */
+    ByteBuffer liveBuffer() {
+        if (block != null && (block.isClosed() || block.pool().isClosed())) {
             throw new PoolClosedException(this + " views closed " + block);
         }
-        return address;
+        return buffer;
     }
 
     @Override
     public long size() {
-        return size;
+        return buffer.capacity();
     }
 
     @Override
@@ -90,6 +101,6 @@ public final class HostMemory implements GpuMemory {
 
     @Override
     public String toString() {
-        return "HostMemory[0x" + Long.toHexString(address) + ", " + size + " bytes]";
+        return "HostMemory[0x" + Long.toHexString(address) + ", " + buffer.capacity() + " bytes]";
     }
 }

@@ -13,7 +13,7 @@ import java.nio.ByteBuffer;
  * zero (except where a stream may be 0 for none), made-up, destroyed and reused
  * handles, handles of another kind and streams or events of another manager are
  * refused with an {@code InvalidArgumentException}. Device and pinned sides of a
- * copy must be live blocks of the manager.
+ * copy must be live blocks of the manager; pageable host sides come as direct buffers.
  */
 public final class GpuNative {
     /** The device number of the pinned host pool. */
@@ -76,8 +76,14 @@ public final class GpuNative {
     /** The snapshot of the pool of {@code device}, laid out as {@link PoolNative#snapshot}'s. */
     public static native Object[] snapshot(long manager, int device);
 
-    /** Each side: {address, size, memory kind, device, offset}. */
-    public static native void copy(long manager, long[] dst, long[] src, long bytes, long stream, boolean wait);
+    /**
+     * Each side: {address, size, memory kind, device, offset}, and beside it a direct buffer
+     * when the side is pageable host memory (null otherwise): the glue takes that side's
+     * address and size from the buffer (and refuses a host side without one), so no raw host
+     * address crosses JNI.
+     */
+    public static native void copy(long manager, long[] dst, ByteBuffer dstHost, long[] src, ByteBuffer srcHost,
+            long bytes, long stream, boolean wait);
 
     public static native void stats(long manager, int device, long[] out);
 

@@ -21,8 +21,8 @@ import org.nativepool.ChildJvm.Result;
 class GlueArrayChecksTest {
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
-        "short copy destination | GpuNative.copy(m, new long[2], new long[5], 1, 0, true) | destination descriptor has 2 elements, needs 5",
-        "null copy source       | GpuNative.copy(m, new long[5], null, 1, 0, true)        | source descriptor is null",
+        "short copy destination | GpuNative.copy(m, new long[2], null, new long[5], null, 1, 0, true) | destination descriptor has 2 elements, needs 5",
+        "null copy source       | GpuNative.copy(m, new long[5], null, null, null, 1, 0, true)        | source descriptor is null",
         "short device stats     | GpuNative.stats(m, 0, new long[3])                      | device stats array has 3 elements, needs 15",
         "short pool stats       | PoolNative.stats(p, new long[3])                        | stats array has 3 elements, needs 15",
         "null pool info         | PoolNative.info(p, null)                                | info array is null",

@@ -2,6 +2,7 @@ package org.nativepool.misuse;
 
 import static org.nativepool.misuse.MisuseCase.throwing;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -92,7 +93,8 @@ final class InternalCases {
                 Map.entry("GpuNative.allocate", (l, h) -> GpuNative.allocate(h, 0, 64, 0)),
                 Map.entry("GpuNative.free", (l, h) -> GpuNative.free(h, 0, GpuNative.allocate(l.manager, 0, 64, 0), 0)),
                 Map.entry("GpuNative.trim", (l, h) -> GpuNative.trim(h, 0)),
-                Map.entry("GpuNative.copy", (l, h) -> GpuNative.copy(h, host, host, 0, 0, true)),
+                Map.entry("GpuNative.copy", (l, h) -> GpuNative.copy(h, host, ByteBuffer.allocateDirect(8), host,
+                        ByteBuffer.allocateDirect(8), 0, 0, true)),
                 Map.entry("GpuNative.stats", (l, h) -> GpuNative.stats(h, 0, new long[GpuNative.DEVICE_STATS_FIELDS])),
                 Map.entry("GpuNative.wrapPinned", (l, h) -> GpuNative.wrapPinned(h,
                         GpuNative.allocate(l.manager, GpuNative.PINNED, 64, 0), 64)));
@@ -348,7 +350,25 @@ final class InternalCases {
                             try (Live l = new Live()) {
                                 long[] bogus = {8, 64, 3, 0, 0};
                                 long[] buffer = {GpuNative.allocate(l.manager, 0, 64, 0), 64, 3, 0, 0};
-                                GpuNative.copy(l.manager, buffer, bogus, 64, 0, true);
+                                GpuNative.copy(l.manager, buffer, null, bogus, null, 64, 0, true);
+                            }
+                        }),
+                throwing("internal/GpuNative.copy/made-up-host-address", InvalidArgumentException.class,
+                        "must come as a direct ByteBuffer", f -> {
+                            try (Live l = new Live()) {
+                                long[] bogus = {8, 64, 0, -1, 0}; // pageable host memory at address 8
+                                long[] device = {GpuNative.allocate(l.manager, 0, 64, 0), 64, 3, 0, 0};
+                                GpuNative.copy(l.manager, device, null, bogus, null, 64, 0, true);
+                            }
+                        }),
+                throwing("internal/GpuNative.copy/host-size-past-its-buffer", InvalidArgumentException.class,
+                        "runs past the end of the 64-byte", f -> {
+                            try (Live l = new Live()) {
+                                // The descriptor claims 4 KiB at the buffer; the glue takes its 64 bytes.
+                                ByteBuffer small = ByteBuffer.allocateDirect(64);
+                                long[] claimed = {GpuNative.directAddress(small), 4096, 0, -1, 0};
+                                long[] device = {GpuNative.allocate(l.manager, 0, 4096, 0), 4096, 3, 0, 0};
+                                GpuNative.copy(l.manager, device, null, claimed, small, 4096, 0, true);
                             }
                         }),
                 throwing("internal/GpuNative.synchronizeStream/stream-of-another-manager",

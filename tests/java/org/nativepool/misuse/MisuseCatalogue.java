@@ -93,10 +93,31 @@ final class MisuseCatalogue {
                     f.pool.free(new long[] {block, block});
                 }),
                 noOp("free-batch-empty", f -> f.pool.free(new long[0])),
-                throwing("handle-close-after-raw-free", DoubleFreeException.class, "", f -> {
-                    MemoryBlock block = handle(f.pool);
-                    f.pool.free(block.address());
-                    block.close();
+                throwing("raw-free-of-an-open-handle", InvalidFreeException.class, "is owned by a MemoryBlock",
+                        f -> f.pool.free(handle(f.pool).address())),
+                throwing("batch-free-with-an-open-handle", InvalidFreeException.class, "addresses[1]", f -> {
+                    long raw = f.allocate();
+                    f.pool.free(new long[] {raw, handle(f.pool).address()});
+                }),
+                noOp("handle-close-after-refused-raw-free", f -> {
+                    MemoryBlock first = handle(f.pool);
+                    long address = first.address();
+                    try {
+                        f.pool.free(address);
+                        throw new AssertionError("a raw free of a handle's block was accepted");
+                    } catch (InvalidFreeException expected) {
+                        // the block stays the handle's
+                    }
+                    try (MemoryBlock second = handle(f.pool)) {
+                        if (second.address() == address) {
+                            throw new AssertionError("the block of an open handle was handed out again");
+                        }
+                        second.putLong(0, 42L);
+                        first.close();
+                        if (second.isClosed() || second.getLong(0) != 42L) {
+                            throw new AssertionError("closing the first handle touched the second");
+                        }
+                    }
                 }),
                 noOp("handle-close-twice", f -> {
                     MemoryBlock block = handle(f.pool);
@@ -239,6 +260,12 @@ final class MisuseCatalogue {
         cases.addAll(BudgetCases.poolCases(kind));
         if (kind.fixed) {
             cases.addAll(List.of(
+                    throwing("cache-free-of-an-open-handle", InvalidFreeException.class,
+                            "is owned by a MemoryBlock", f -> {
+                                try (BlockCache cache = f.fixed().newCache(8)) {
+                                    cache.free(f.fixed().allocate().address());
+                                }
+                            }),
                     throwing("new-cache-capacity-1", InvalidArgumentException.class, "capacity",
                             f -> f.fixed().newCache(1)),
                     throwing("new-cache-capacity-0", InvalidArgumentException.class, "capacity",
@@ -249,6 +276,11 @@ final class MisuseCatalogue {
                             f -> f.fixed().newCache(BlockCache.MAX_CAPACITY + 1))));
         } else {
             cases.addAll(List.of(
+                    throwing("raw-free-of-an-open-large-handle", InvalidFreeException.class,
+                            "is owned by a MemoryBlock", f -> f.pool.free(f.variable().allocate(4096).address())),
+                    throwing("raw-free-of-an-open-aligned-handle", InvalidFreeException.class,
+                            "is owned by a MemoryBlock",
+                            f -> f.pool.free(f.variable().allocate(64, 256).address())),
                     throwing("free-into-free-space", InvalidFreeException.class, "", f -> {
                         long block = f.allocate();
                         f.pool.free(block + 4096); // never handed out: no double free to claim
