@@ -39,7 +39,7 @@ enum class FreeCheck : std::uint8_t {
   /// thread: the user's own hand-over of the block orders them). Missed:
   /// two frees of one block racing on two threads, which may both park it,
   /// so that it is later handed out twice. Opt-in; it saves the locked
-  /// instruction, 3-5 ns of a 15-20 ns cached pair (docs/performance.md).
+  /// instruction (docs/performance.md says what that measured).
   kUncheckedRaces,
 };
 
