@@ -19,8 +19,8 @@ constexpr std::align_val_t kLine{64};
 
 void LinesDelete::operator()(std::uint32_t* lines) const noexcept { ::operator delete[](lines, kLine); }
 
-// A plain new[] would put the indices beside whatever malloc put next to
-// them: the main thread's cache once shared a line with the pool's chunk
+// A plain new[] puts the indices beside whatever malloc put next to them:
+// the main thread's cache could share a line with the pool's chunk
 // snapshot, which every other thread's free reads.
 std::unique_ptr<std::uint32_t[], LinesDelete> allocate_lines(std::size_t count) noexcept {
   const std::size_t bytes = round_up(count * sizeof(std::uint32_t), std::size_t{64});
@@ -169,9 +169,9 @@ ThreadCachedPool<Mode>::~ThreadCachedPool() {
 }
 
 // ---- The fast path -------------------------------------------------------
-// It calls nothing but its slow paths, and those as its last act: with no
-// call to come back from, it needs no callee-saved register and pushes
-// nothing (binding the slot in the middle of it cost six pushes and pops).
+// It calls nothing but its slow paths, and those as its last act (tail
+// calls): binding a slot or draining a full cache happens there, never in
+// the middle of the fast path with its state to keep across the call.
 
 // The calling thread's slot from the fast table, or null: not bound there.
 template <ThreadSafety Mode>

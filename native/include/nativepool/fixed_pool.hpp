@@ -268,8 +268,8 @@ class FixedPool {
   [[gnu::noinline]] Status bad_request(std::size_t size, std::size_t alignment) const noexcept;
   [[gnu::noinline]] Status bad_free(const void* ptr) const noexcept;
   // bad_free() for the fast paths: saying that it never returns kOk lets
-  // their callers end a failure in a tail call, and spares the fast path
-  // the callee-saved registers that a call to come back from would need.
+  // their callers end a failure in a tail call instead of testing its
+  // status and coming back to the fast path's state.
   [[nodiscard]] Status refuse(const void* ptr) const noexcept {
     const Status status = bad_free(ptr);
     if (status == Status::kOk) __builtin_unreachable();
