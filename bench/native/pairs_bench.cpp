@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Allocation + free pairs: FixedPool and VariablePool in each thread-safety
 // mode against malloc (glibc, or jemalloc/mimalloc when preloaded), on 1 and 2
-// threads sharing one pool (1, 2 and 4 with thread caches), and a producer
-// thread whose blocks a consumer thread frees. items_per_second counts pairs
-// over all threads.
+// threads sharing one pool (1, 2, 4 and 8 with thread caches, each free
+// checked with a CAS or, opted in, a plain load and store), the floor of any
+// thread cache behind a virtual call, and a producer thread whose blocks a
+// consumer thread frees. items_per_second counts pairs over all threads.
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -44,12 +45,14 @@ void create_fixed(const benchmark::State& state) {
 }
 
 // Capacity 0: the pool as the JNI layer got it before thread caches.
-template <ThreadSafety Mode, std::size_t ThreadCache = 0>
+template <ThreadSafety Mode, std::size_t ThreadCache = 0,
+          nativepool::FreeCheck Check = nativepool::FreeCheck::kAtomic>
 void create_erased_fixed(const benchmark::State& state) {
   nativepool::FixedPoolConfig config;
   config.block_size = static_cast<std::size_t>(state.range(0));
   config.alignment = 16;
   config.thread_cache_blocks = ThreadCache;
+  config.thread_cache_free_check = Check;
   std::unique_ptr<nativepool::Pool> erased;
   if (nativepool::make_fixed_pool(config, Mode, std::make_shared<nativepool::MmapBackend>(), &erased) !=
       nativepool::Status::kOk) {
@@ -128,15 +131,60 @@ void BM_Shared(benchmark::State& state) {
 
 // Each thread takes and returns blocks through a BlockCache of its own over
 // the shared (erased, counted) pool: the pool is reached once per 32 pairs at
-// most, and in this loop only while warming up.
+// most, and in this loop only while warming up. Each free is checked as
+// Check says.
+template <nativepool::FreeCheck Check = nativepool::FreeCheck::kAtomic>
 void BM_CachedFixedPool(benchmark::State& state) {
   std::unique_ptr<nativepool::BlockCache> cache;
-  if (nativepool::BlockCache::create(shared<bench::Erased>->pool(), 64, &cache) != nativepool::Status::kOk) {
+  if (nativepool::BlockCache::create(shared<bench::Erased>->pool(), 64, &cache, Check) != nativepool::Status::kOk) {
     state.SkipWithError(nativepool::error_detail());
     return;
   }
   bench::Cached allocator(*cache);
   run_pairs(state, allocator, static_cast<std::size_t>(state.range(0)));
+}
+
+// The floor of any thread cache behind the virtual Pool interface: per pair,
+// two virtual calls that each find the thread's magazine with one TLS load
+// and pop or push one slot of it (a load and a store), nothing checked,
+// nothing counted.
+class Magazines {
+ public:
+  virtual ~Magazines() = default;
+  virtual void* allocate(std::size_t size) noexcept = 0;
+  virtual void deallocate(void* ptr) noexcept = 0;
+};
+
+class MagazineFloor final : public Magazines {
+ public:
+  [[gnu::noinline]] void* allocate(std::size_t /*size*/) noexcept override {
+    Magazine& mine = magazine;
+    return mine.blocks[--mine.count];
+  }
+  [[gnu::noinline]] void deallocate(void* ptr) noexcept override {
+    Magazine& mine = magazine;
+    mine.blocks[mine.count++] = ptr;
+  }
+
+ private:
+  struct alignas(64) Magazine {
+    std::size_t count = 1;
+    std::array<void*, 64> blocks{};  // constant-initialised: no TLS guard
+  };
+  static thread_local Magazine magazine;
+};
+thread_local MagazineFloor::Magazine MagazineFloor::magazine;
+
+void BM_ThreadLocalMagazineFloor(benchmark::State& state) {
+  static MagazineFloor floor;
+  Magazines* allocator = &floor;
+  benchmark::DoNotOptimize(allocator);  // the call stays virtual
+  for (auto _ : state) {
+    void* ptr = allocator->allocate(64);
+    benchmark::DoNotOptimize(ptr);
+    allocator->deallocate(ptr);
+  }
+  state.SetItemsProcessed(state.iterations());
 }
 
 // A single-producer single-consumer ring: thread 0 allocates and hands each
@@ -200,6 +248,8 @@ BENCHMARK(BM_Malloc)->Apply(all_sizes)->Threads(1)->Threads(2)->UseRealTime();
 // Mixed sizes from 4 and 8 threads too (2 cores: oversubscribed), for the
 // scaling of VariablePool's slabs next to malloc's.
 BENCHMARK(BM_Malloc)->Name("BM_Malloc/mixed")->Arg(0)->Threads(4)->Threads(8)->UseRealTime();
+// The 64 B pair at 4 and 8 threads, next to the thread-cached pools'.
+BENCHMARK(BM_Malloc)->Arg(64)->Threads(4)->Threads(8)->UseRealTime();
 // Names keep the pool and mode readable in the results: "FixedPool<kNone>/64".
 BENCHMARK(BM_Shared<Fixed<ThreadSafety::kNone>>)->Name("BM_FixedPool<ThreadSafety::kNone>")
     ->Setup(create_fixed<ThreadSafety::kNone>)->Teardown(destroy<Fixed<ThreadSafety::kNone>>)
@@ -219,12 +269,16 @@ BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kMut
 BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ErasedFixedPool<ThreadSafety::kLockFree>")
     ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
     ->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(BM_CachedFixedPool)->Name("BM_CachedFixedPool<ThreadSafety::kMutex>")
+BENCHMARK(BM_CachedFixedPool<>)->Name("BM_CachedFixedPool<ThreadSafety::kMutex>")
     ->Setup(create_erased_fixed<ThreadSafety::kMutex>)->Teardown(destroy<bench::Erased>)
     ->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(BM_CachedFixedPool)->Name("BM_CachedFixedPool<ThreadSafety::kLockFree>")
+BENCHMARK(BM_CachedFixedPool<>)->Name("BM_CachedFixedPool<ThreadSafety::kLockFree>")
     ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
     ->Apply(fixed_sizes)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_CachedFixedPool<nativepool::FreeCheck::kUncheckedRaces>)
+    ->Name("BM_CachedFixedPoolUncheckedRaces<ThreadSafety::kLockFree>")
+    ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Threads(1)->Threads(2)->UseRealTime();
 // The transparent thread caches of make_fixed_pool (64 blocks per thread).
 BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedFixedPool<ThreadSafety::kMutex>")
     ->Setup(create_erased_fixed<ThreadSafety::kMutex, 64>)->Teardown(destroy<bench::Erased>)
@@ -232,6 +286,15 @@ BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedFixedPool<ThreadSafety
 BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedFixedPool<ThreadSafety::kLockFree>")
     ->Setup(create_erased_fixed<ThreadSafety::kLockFree, 64>)->Teardown(destroy<bench::Erased>)
     ->Arg(64)->Arg(1024)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
+// The same with FreeCheck::kUncheckedRaces: a plain load and store for the
+// state byte's CAS, racing double frees undetected.
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedFixedPoolUncheckedRaces<ThreadSafety::kMutex>")
+    ->Setup(create_erased_fixed<ThreadSafety::kMutex, 64, nativepool::FreeCheck::kUncheckedRaces>)
+    ->Teardown(destroy<bench::Erased>)->Arg(64)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedFixedPoolUncheckedRaces<ThreadSafety::kLockFree>")
+    ->Setup(create_erased_fixed<ThreadSafety::kLockFree, 64, nativepool::FreeCheck::kUncheckedRaces>)
+    ->Teardown(destroy<bench::Erased>)->Arg(64)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
+BENCHMARK(BM_ThreadLocalMagazineFloor)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
 BENCHMARK(BM_MallocProducerConsumer)->Arg(64)->Threads(2)->UseRealTime();
 BENCHMARK(BM_ProducerConsumer)->Name("BM_ProducerConsumer<ErasedFixedPool<ThreadSafety::kLockFree>>")
     ->Setup(create_erased_fixed<ThreadSafety::kLockFree>)->Teardown(destroy<bench::Erased>)

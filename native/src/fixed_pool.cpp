@@ -241,6 +241,15 @@ void FixedPool<Mode>::release_parked(const std::uint32_t* indices, std::size_t c
   push(indices[0], indices[count - 1]);
 }
 
+// A parker that reads the snapshot after this returns reads one published
+// before (kept: the next publish() sees the flag under the same lock) or
+// after it.
+template <ThreadSafety Mode>
+void FixedPool<Mode>::allow_unlocked_parking() noexcept {
+  std::lock_guard growth(growth_);
+  retain_snapshots_ = true;
+}
+
 template <ThreadSafety Mode>
 [[gnu::always_inline]] inline std::uint32_t FixedPool<Mode>::pop() noexcept {
   if constexpr (Mode == ThreadSafety::kLockFree) {
@@ -590,8 +599,9 @@ Status FixedPool<Mode>::bad_free(const void* ptr) const noexcept {
                 block_size_);
   }
   if (kind == kParked) {
-    return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free, parked in a thread cache (block of %zu bytes)",
-                address, block_size_);
+    return fail(Status::kDoubleFree,
+                "0x%" PRIxPTR " is already free, parked in a thread cache or BlockCache (block of %zu bytes)", address,
+                block_size_);
   }
   return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free (block of %zu bytes)", address, block_size_);
 }

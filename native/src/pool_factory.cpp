@@ -58,7 +58,8 @@ Status build_fixed(const FixedPoolConfig& config, const SafetyPlan& plan, std::s
   if constexpr (Mode != ThreadSafety::kNone) {
     if (cached) {
       info.safety = plan.level();
-      return ThreadCachedPool<Mode>::create(std::move(algorithm), cache, std::move(info), out);
+      return ThreadCachedPool<Mode>::create(std::move(algorithm), cache, std::move(info), out,
+                                            config.thread_cache_free_check);
     }
   }
   return plan.build(std::move(algorithm), alignment, std::move(info), out);

@@ -9,8 +9,27 @@
 #include <utility>
 
 #include "nativepool/block_cache.hpp"
+#include "nativepool/math.hpp"
 
 namespace nativepool {
+
+namespace detail {
+
+constexpr std::align_val_t kLine{64};
+
+void LinesDelete::operator()(std::uint32_t* lines) const noexcept { ::operator delete[](lines, kLine); }
+
+// A plain new[] puts the indices beside whatever malloc put next to them:
+// the main thread's cache could share a line with the pool's chunk
+// snapshot, which every other thread's free reads.
+std::unique_ptr<std::uint32_t[], LinesDelete> allocate_lines(std::size_t count) noexcept {
+  const std::size_t bytes = round_up(count * sizeof(std::uint32_t), std::size_t{64});
+  return std::unique_ptr<std::uint32_t[], LinesDelete>(
+      static_cast<std::uint32_t*>(::operator new[](bytes, kLine, std::nothrow)));
+}
+
+}  // namespace detail
+
 namespace {
 
 using detail::CacheOwner;
@@ -102,7 +121,7 @@ void store(T& field, T value) noexcept {
 
 template <ThreadSafety Mode>
 Status ThreadCachedPool<Mode>::create(std::unique_ptr<FixedPool<Mode>> pool, std::size_t capacity, PoolInfo info,
-                                      std::unique_ptr<Pool>* out) noexcept {
+                                      std::unique_ptr<Pool>* out, FreeCheck check) noexcept {
   if (out == nullptr || pool == nullptr) {
     return fail(Status::kInvalidArgument, "thread cache: needs a pool and a place to store it");
   }
@@ -111,7 +130,7 @@ Status ThreadCachedPool<Mode>::create(std::unique_ptr<FixedPool<Mode>> pool, std
                 kMaxThreadCacheBlocks);
   }
   std::unique_ptr<ThreadCachedPool> cached(new (std::nothrow)
-                                               ThreadCachedPool(std::move(pool), capacity, std::move(info)));
+                                               ThreadCachedPool(std::move(pool), capacity, std::move(info), check));
   if (cached == nullptr) return fail(Status::kInternal, "thread cache: out of host memory for the pool");
   Registry& r = registry();
   try {
@@ -127,12 +146,14 @@ Status ThreadCachedPool<Mode>::create(std::unique_ptr<FixedPool<Mode>> pool, std
 
 template <ThreadSafety Mode>
 ThreadCachedPool<Mode>::ThreadCachedPool(std::unique_ptr<FixedPool<Mode>> pool, std::size_t capacity,
-                                         PoolInfo info) noexcept
+                                         PoolInfo info, FreeCheck check) noexcept
     : pool_(std::move(pool)),
       capacity_(capacity),
       block_size_(pool_->block_size()),
       alignment_(pool_->alignment()),
       stride_(pool_->stride()),
+      check_(check),
+      parking_(*pool_),
       info_(std::move(info)) {}
 
 // Once out of the registry, no ending thread touches this pool's slots; a
@@ -148,45 +169,60 @@ ThreadCachedPool<Mode>::~ThreadCachedPool() {
 }
 
 // ---- The fast path -------------------------------------------------------
+// It calls nothing but its slow paths, and those as its last act (tail
+// calls): binding a slot or draining a full cache happens there, never in
+// the middle of the fast path with its state to keep across the call.
+
+// The calling thread's slot from the fast table, or null: not bound there.
+template <ThreadSafety Mode>
+[[gnu::always_inline]] inline auto ThreadCachedPool<Mode>::bound_slot() const noexcept -> Slot* {
+  const Binding& binding = fast_bindings[id_ & (kFastBindings - 1)];
+  return binding.pool == id_ ? binding.slot : nullptr;
+}
+
+// Parks a checked block in a cache with room.
+template <ThreadSafety Mode>
+[[gnu::always_inline]] inline void ThreadCachedPool<Mode>::keep(Slot& slot, std::uint32_t index) noexcept {
+  slot.blocks[slot.count] = index;
+  store(slot.count, slot.count + 1);
+  store(slot.frees, slot.frees + 1);
+}
 
 template <ThreadSafety Mode>
-[[gnu::always_inline]] inline auto ThreadCachedPool<Mode>::slot() noexcept -> Slot* {
-  const Binding& binding = fast_bindings[id_ & (kFastBindings - 1)];
-  if (binding.pool == id_) [[likely]] return binding.slot;
-  return bind_slot();
+auto ThreadCachedPool<Mode>::slot() noexcept -> Slot* {
+  Slot* slot = bound_slot();
+  return slot != nullptr ? slot : bind_slot();
 }
 
 template <ThreadSafety Mode>
 Status ThreadCachedPool<Mode>::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
-  Slot* slot = this->slot();
+  Slot* slot = bound_slot();
   // size - 1 wraps for 0: one comparison rejects both 0 and too large.
   if (slot == nullptr || slot->count == 0 || size - 1 >= block_size_ || alignment > alignment_ ||
       (alignment & (alignment - 1)) != 0) [[unlikely]] {
-    return allocate_slow(size, alignment, out, slot);
+    return allocate_slow(size, alignment, out);
   }
   const std::size_t count = slot->count - 1;
   *out = pool_->unpark(slot->blocks[count]);
   store(slot->count, count);
   store(slot->allocations, slot->allocations + 1);
-  const std::int64_t net = slot->net + 1;
-  store(slot->net, net);
-  if (net > slot->high) store(slot->high, net);
+  if (const std::int64_t net = slot->net(); net > slot->high) store(slot->high, net);
   return Status::kOk;
 }
 
 template <ThreadSafety Mode>
 Status ThreadCachedPool<Mode>::deallocate(void* ptr) noexcept {
-  Slot* slot = this->slot();
-  if (slot == nullptr) [[unlikely]] return deallocate_unbound(ptr);
+  Slot* slot = bound_slot();
+  if (slot == nullptr) [[unlikely]] return deallocate_slow(ptr);
   std::uint32_t index = 0;
-  if (Status status = pool_->park(ptr, &index); status != Status::kOk) [[unlikely]] return status;
-  if (slot->count == capacity_) [[unlikely]] drain(*slot, capacity_ / 2);
-  slot->blocks[slot->count] = index;
-  store(slot->count, slot->count + 1);
-  store(slot->frees, slot->frees + 1);
-  store(slot->net, slot->net - 1);
+  const Status status =
+      check_ == FreeCheck::kAtomic ? pool_->park(ptr, &index) : pool_->park_unchecked_races(ptr, &index);
+  if (status != Status::kOk) [[unlikely]] return status;
+  if (slot->count == capacity_) [[unlikely]] return keep_after_drain(*slot, index);
+  keep(*slot, index);
   return Status::kOk;
 }
+
 
 // ---- The slow paths ------------------------------------------------------
 
@@ -196,7 +232,7 @@ auto ThreadCachedPool<Mode>::bind_slot() noexcept -> Slot* {
   Slot* slot = find_binding(id_);
   if (slot == nullptr) {
     auto made = std::unique_ptr<Slot>(new (std::nothrow) Slot);
-    if (made != nullptr) made->blocks.reset(new (std::nothrow) std::uint32_t[capacity_]);
+    if (made != nullptr) made->blocks = detail::allocate_lines(capacity_);
     if (made == nullptr || made->blocks == nullptr) return nullptr;
     slot = made.get();
     try {
@@ -214,16 +250,18 @@ auto ThreadCachedPool<Mode>::bind_slot() noexcept -> Slot* {
   return slot;
 }
 
-// An empty cache takes up to half its capacity in one chain; a bad request,
-// or a thread without a cache, goes to the pool, which says what is wrong.
+// Binds the calling thread's slot; an empty cache takes up to half its
+// capacity in one chain; a bad request, or a thread without a cache, goes to
+// the pool, which says what is wrong.
 template <ThreadSafety Mode>
-Status ThreadCachedPool<Mode>::allocate_slow(std::size_t size, std::size_t alignment, void** out,
-                                             Slot* slot) noexcept {
+Status ThreadCachedPool<Mode>::allocate_slow(std::size_t size, std::size_t alignment, void** out) noexcept {
+  Slot* slot = this->slot();
   if (slot == nullptr || size - 1 >= block_size_ || alignment > alignment_ || (alignment & (alignment - 1)) != 0) {
     const Status status = pool_->allocate(size, alignment, out);
     count(slot, status == Status::kOk ? 1 : 0, 0, status == Status::kOk ? 0 : 1);
     return status;
   }
+  if (slot->count != 0) return allocate(size, alignment, out);  // only its binding was missing
   std::size_t taken = 0;
   if (Status status = pool_->take_parked(slot->blocks.get(), capacity_ / 2, &taken); status != Status::kOk) {
     count(slot, 0, 0, 1);
@@ -233,16 +271,27 @@ Status ThreadCachedPool<Mode>::allocate_slow(std::size_t size, std::size_t align
   return allocate(size, alignment, out);
 }
 
+// Binds the calling thread's slot and frees through it; a thread without
+// one frees to the pool, counted in the pool's own record.
 template <ThreadSafety Mode>
-Status ThreadCachedPool<Mode>::deallocate_unbound(void* ptr) noexcept {
+Status ThreadCachedPool<Mode>::deallocate_slow(void* ptr) noexcept {
+  if (slot() != nullptr) return deallocate(ptr);
   std::size_t freed = 0;
   const Status status = pool_->deallocate(ptr, &freed);
   if (status == Status::kOk) count(nullptr, 0, 1, 0);
   return status;
 }
 
-// Gives the oldest @p n parked blocks back in one chain: a full cache its
-// older half, so that the next frees and allocations both find room.
+// A full cache gives its older half back, so that the next frees and
+// allocations both find room, and keeps the block just parked.
+template <ThreadSafety Mode>
+Status ThreadCachedPool<Mode>::keep_after_drain(Slot& slot, std::uint32_t index) noexcept {
+  drain(slot, capacity_ / 2);
+  keep(slot, index);
+  return Status::kOk;
+}
+
+// Gives the oldest @p n parked blocks back in one chain.
 template <ThreadSafety Mode>
 void ThreadCachedPool<Mode>::drain(Slot& slot, std::size_t n) noexcept {
   const std::size_t kept = slot.count - n;
@@ -256,20 +305,17 @@ void ThreadCachedPool<Mode>::drain(Slot& slot, std::size_t n) noexcept {
 template <ThreadSafety Mode>
 void ThreadCachedPool<Mode>::count(Slot* slot, std::uint64_t allocations, std::uint64_t frees,
                                    std::uint64_t failures) noexcept {
-  const auto change = static_cast<std::int64_t>(allocations) - static_cast<std::int64_t>(frees);
   if (slot != nullptr) {
     store(slot->allocations, slot->allocations + allocations);
     store(slot->frees, slot->frees + frees);
     store(slot->failures, slot->failures + failures);
-    store(slot->net, slot->net + change);
-    if (slot->net > slot->high) store(slot->high, slot->net);
+    if (slot->net() > slot->high) store(slot->high, slot->net());
     return;
   }
   std::lock_guard lock(mutex_);
   retired_.allocations += allocations;
   retired_.frees += frees;
   retired_.failures += failures;
-  retired_.net += change;
   peak_ = std::max(peak_, peak_bound());
 }
 
@@ -278,7 +324,7 @@ void ThreadCachedPool<Mode>::count(Slot* slot, std::uint64_t allocations, std::u
 // threads count with what they left behind; their peaks are in peak_).
 template <ThreadSafety Mode>
 std::int64_t ThreadCachedPool<Mode>::peak_bound() const noexcept {
-  std::int64_t bound = retired_.net;
+  std::int64_t bound = retired_.net();
   for (const auto& slot : slots_) bound += load(slot->high);
   return bound;
 }
@@ -291,7 +337,6 @@ void ThreadCachedPool<Mode>::retire(Slot* slot) noexcept {
   retired_.allocations += slot->allocations;
   retired_.frees += slot->frees;
   retired_.failures += slot->failures;
-  retired_.net += slot->net;
   const auto it = std::find_if(slots_.begin(), slots_.end(), [slot](const auto& s) { return s.get() == slot; });
   if (it != slots_.end()) {
     std::swap(*it, slots_.back());
@@ -327,14 +372,13 @@ PoolStats ThreadCachedPool<Mode>::stats() const noexcept {
     stats.allocations = retired_.allocations;
     stats.frees = retired_.frees;
     stats.failures = retired_.failures;
-    net = retired_.net;
     for (const auto& slot : slots_) {
       stats.allocations += load(slot->allocations);
       stats.frees += load(slot->frees);
       stats.failures += load(slot->failures);
-      net += load(slot->net);
       parked += load(slot->count);
     }
+    net = static_cast<std::int64_t>(stats.allocations - stats.frees);
     peak = std::max(peak_, peak_bound());
   }
   // Slots are read one after another while their threads run: the clamps
@@ -367,7 +411,7 @@ std::uint64_t ThreadCachedPool<Mode>::thread_cached_blocks() const noexcept {
 
 template <ThreadSafety Mode>
 Status ThreadCachedPool<Mode>::validate() const noexcept {
-  return pool_->validate_parked(thread_cached_blocks());
+  return pool_->validate_parked(thread_cached_blocks() + parked_blocks(this));
 }
 
 template <ThreadSafety Mode>

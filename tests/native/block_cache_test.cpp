@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // BlockCache: blocks come from and go back to the pool in batches, stats()
 // counts parked blocks as cached (never live, never leaked), bad pointers are
-// refused at drain without losing the good ones, and caches on several
-// threads share one pool.
+// refused by the free itself (over a pool with safety layers: at drain,
+// without losing the good ones), and caches on several threads share one
+// pool.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -13,24 +14,30 @@
 #include "nativepool/block_cache.hpp"
 #include "nativepool/host_backend.hpp"
 #include "nativepool/pool_factory.hpp"
+#include "nativepool/snapshot.hpp"
 
 namespace nativepool {
 namespace {
 
 constexpr std::size_t kBlock = 64;
 
-std::unique_ptr<Pool> make_pool(ThreadSafety mode, std::size_t max_blocks = 0) {
+// SafetyLevel OFF: the pools whose state bytes the caches park in (with
+// thread caches for kMutex and kLockFree, unless max_blocks is set).
+std::unique_ptr<Pool> make_pool(ThreadSafety mode, std::size_t max_blocks = 0,
+                                SafetyLevel safety = SafetyLevel::kOff) {
   FixedPoolConfig config;
   config.block_size = kBlock;
   config.max_blocks = max_blocks;
   std::unique_ptr<Pool> pool;
-  EXPECT_EQ(make_fixed_pool(config, mode, std::make_shared<MallocBackend>(), &pool), Status::kOk);
+  EXPECT_EQ(make_fixed_pool(config, mode, std::make_shared<MallocBackend>(), &pool, safety), Status::kOk);
   return pool;
 }
 
-std::unique_ptr<BlockCache> make_cache(Pool& pool, std::size_t capacity) {
+bool contains(const char* text, const std::string& part) { return std::string(text).find(part) != std::string::npos; }
+
+std::unique_ptr<BlockCache> make_cache(Pool& pool, std::size_t capacity, FreeCheck check = FreeCheck::kAtomic) {
   std::unique_ptr<BlockCache> cache;
-  EXPECT_EQ(BlockCache::create(pool, capacity, &cache), Status::kOk) << error_detail();
+  EXPECT_EQ(BlockCache::create(pool, capacity, &cache, check), Status::kOk) << error_detail();
   return cache;
 }
 
@@ -102,8 +109,117 @@ TEST(BlockCache, DrainsHalfWhenFullAndStaysExact) {
   EXPECT_EQ(pool->stats().allocations, pool->stats().frees);
 }
 
-TEST(BlockCache, ADoubleFreeIsRefusedAtDrainAndTheOtherBlocksStillGoBack) {
-  auto pool = make_pool(ThreadSafety::kNone);
+// Every kind of pool the factory makes at SafetyLevel OFF: bare, with thread
+// caches, and kMutex with a maximum (no thread caches, so parking must first
+// make it keep its chunk snapshots); and FreeCheck::kUncheckedRaces, which
+// refuses every bad free that races with no other free of the block.
+struct Shape {
+  ThreadSafety mode;
+  std::size_t max_blocks;
+  FreeCheck check;
+};
+
+class BlockCacheCheckTest : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(BlockCacheCheckTest, EveryBadFreeIsRefusedAtOnceAndChangesNothing) {
+  const Shape shape = GetParam();  // a lambda below needs its check
+  auto pool = make_pool(shape.mode, shape.max_blocks);
+  ASSERT_NE(pool->parking(), nullptr);
+  auto cache = make_cache(*pool, 8, shape.check);
+  auto stranger = make_pool(shape.mode);
+  void* block = nullptr;
+  void* parked = nullptr;
+  void* foreign = nullptr;
+  ASSERT_EQ(pool->allocate(kBlock, 0, &block), Status::kOk);
+  ASSERT_EQ(cache->allocate(&parked), Status::kOk);
+  ASSERT_EQ(cache->deallocate(parked), Status::kOk);
+  ASSERT_EQ(stranger->allocate(kBlock, 0, &foreign), Status::kOk);
+  ASSERT_EQ(pool->deallocate(block), Status::kOk);
+  const PoolStats before = pool->stats();
+  const std::size_t size = cache->size();
+  EXPECT_EQ(cache->deallocate(block), Status::kDoubleFree) << "free in the pool";
+  EXPECT_EQ(cache->deallocate(parked), Status::kDoubleFree) << "parked in this cache";
+  EXPECT_TRUE(contains(error_detail(), "parked")) << error_detail();
+  EXPECT_EQ(pool->deallocate(parked), Status::kDoubleFree) << "parked, freed to the pool";
+  int on_stack = 0;
+  EXPECT_EQ(cache->deallocate(&on_stack), Status::kInvalidFree);
+  EXPECT_EQ(cache->deallocate(nullptr), Status::kInvalidFree);
+  EXPECT_EQ(cache->deallocate(foreign), Status::kInvalidFree);
+  EXPECT_EQ(cache->deallocate(static_cast<char*>(parked) + 8), Status::kInvalidFree);
+  // Refused by another thread's cache too.
+  std::thread([&] {
+    auto other = make_cache(*pool, 4, shape.check);
+    EXPECT_EQ(other->deallocate(parked), Status::kDoubleFree);
+    EXPECT_EQ(other->size(), 0U);
+  }).join();
+  EXPECT_EQ(cache->size(), size) << "nothing parked";
+  const PoolStats after = pool->stats();
+  EXPECT_EQ(after.frees, before.frees);
+  EXPECT_EQ(after.live_blocks, before.live_blocks);
+  EXPECT_EQ(after.cached_blocks, before.cached_blocks);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  // The parked block comes back once, and is freed once more.
+  void* again = nullptr;
+  ASSERT_EQ(cache->allocate(&again), Status::kOk);
+  EXPECT_EQ(again, parked);
+  EXPECT_EQ(cache->deallocate(again), Status::kOk);
+  ASSERT_EQ(cache->flush(), Status::kOk);
+  EXPECT_EQ(stranger->deallocate(foreign), Status::kOk);
+  EXPECT_EQ(pool->stats().allocations, pool->stats().frees);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+}
+
+TEST_P(BlockCacheCheckTest, AFullCacheRefusesABadFreeBeforeDraining) {
+  const auto [mode, max_blocks, check] = GetParam();
+  auto pool = make_pool(mode, max_blocks);
+  auto cache = make_cache(*pool, 4, check);
+  std::vector<void*> blocks(5);
+  for (auto& block : blocks) ASSERT_EQ(pool->allocate(kBlock, 0, &block), Status::kOk);
+  for (std::size_t i = 0; i < 4; ++i) ASSERT_EQ(cache->deallocate(blocks[i]), Status::kOk);
+  const std::uint64_t frees = pool->stats().frees;
+  EXPECT_EQ(cache->deallocate(blocks[0]), Status::kDoubleFree);
+  EXPECT_EQ(cache->size(), 4U) << "no drain for a refused free";
+  EXPECT_EQ(pool->stats().frees, frees);
+  ASSERT_EQ(cache->deallocate(blocks[4]), Status::kOk);  // drains two, parks it
+  EXPECT_EQ(cache->size(), 3U);
+  EXPECT_EQ(pool->stats().frees, frees + 2);
+  EXPECT_EQ(cache->deallocate(blocks[4]), Status::kDoubleFree);
+  ASSERT_EQ(cache->flush(), Status::kOk);
+  EXPECT_EQ(pool->stats().live_blocks, 0U);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+}
+
+TEST_P(BlockCacheCheckTest, ParkedBlocksAreCachedInTheSnapshot) {
+  const auto [mode, max_blocks, check] = GetParam();
+  auto pool = make_pool(mode, max_blocks);
+  auto cache = make_cache(*pool, 8, check);
+  void* block = nullptr;
+  ASSERT_EQ(cache->allocate(&block), Status::kOk);
+  MemorySnapshot snapshot;
+  ASSERT_EQ(pool->snapshot(&snapshot), Status::kOk);
+  std::uint64_t live = 0;
+  std::uint64_t cached = 0;
+  for (const SnapshotRun& run : snapshot.runs) {
+    live += run.state == BlockState::kLive ? run.count : 0;
+    cached += run.state == BlockState::kCached ? run.count : 0;
+  }
+  EXPECT_EQ(live, 1U);
+  EXPECT_EQ(cached, cache->size());
+  ASSERT_EQ(cache->deallocate(block), Status::kOk);
+}
+
+INSTANTIATE_TEST_SUITE_P(Pools, BlockCacheCheckTest,
+                         ::testing::Values(Shape{ThreadSafety::kNone, 0, FreeCheck::kAtomic},
+                                           Shape{ThreadSafety::kMutex, 0, FreeCheck::kAtomic},
+                                           Shape{ThreadSafety::kLockFree, 0, FreeCheck::kAtomic},
+                                           Shape{ThreadSafety::kMutex, 1000, FreeCheck::kAtomic},
+                                           Shape{ThreadSafety::kLockFree, 0, FreeCheck::kUncheckedRaces}));
+
+// The safety layers must see every free, so the pool lends no parking and
+// the cache parks unchecked: the pool refuses a bad pointer at the drain.
+TEST(BlockCache, OverSafetyLayersADoubleFreeIsRefusedAtDrainAndTheOtherBlocksStillGoBack) {
+  auto pool = make_pool(ThreadSafety::kNone, 0, SafetyLevel::kCanaries);
+  ASSERT_EQ(pool->parking(), nullptr);
   auto cache = make_cache(*pool, 8);
   std::vector<void*> blocks(3);
   for (auto& block : blocks) ASSERT_EQ(pool->allocate(kBlock, 0, &block), Status::kOk);
@@ -117,8 +233,8 @@ TEST(BlockCache, ADoubleFreeIsRefusedAtDrainAndTheOtherBlocksStillGoBack) {
   EXPECT_EQ(pool->validate(), Status::kOk);
 }
 
-TEST(BlockCache, AForeignPointerIsRefusedAtDrain) {
-  auto pool = make_pool(ThreadSafety::kNone);
+TEST(BlockCache, OverSafetyLayersAForeignPointerIsRefusedAtDrain) {
+  auto pool = make_pool(ThreadSafety::kNone, 0, SafetyLevel::kCanaries);
   auto cache = make_cache(*pool, 4);
   int foreign = 0;
   ASSERT_EQ(cache->deallocate(&foreign), Status::kOk);

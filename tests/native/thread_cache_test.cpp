@@ -35,21 +35,31 @@ std::unique_ptr<Pool> make_cached(const FixedPoolConfig& config) {
   PoolInfo info;
   info.block_size = config.block_size;
   std::unique_ptr<Pool> pool;
-  EXPECT_EQ(ThreadCachedPool<Mode>::create(std::move(algorithm), config.thread_cache_blocks, info, &pool),
+  EXPECT_EQ(ThreadCachedPool<Mode>::create(std::move(algorithm), config.thread_cache_blocks, info, &pool,
+                                           config.thread_cache_free_check),
             Status::kOk)
       << error_detail();
   return pool;
 }
 
+// A pool's thread safety and how its caches check frees: every test below
+// holds for FreeCheck::kUncheckedRaces too, none of them racing two frees
+// of one block.
+struct Shape {
+  ThreadSafety mode;
+  FreeCheck check;
+};
+
 // Built directly rather than by the factory, which leaves the caches out
 // while a tool (ASan, memcheck) watches.
-std::unique_ptr<Pool> make_pool(ThreadSafety mode, std::size_t capacity = 16, std::size_t blocks_per_chunk = 256) {
+std::unique_ptr<Pool> make_pool(const Shape& shape, std::size_t capacity = 16, std::size_t blocks_per_chunk = 256) {
   FixedPoolConfig config;
   config.block_size = kBlock;
   config.blocks_per_chunk = blocks_per_chunk;
   config.thread_cache_blocks = capacity;
-  return mode == ThreadSafety::kMutex ? make_cached<ThreadSafety::kMutex>(config)
-                                      : make_cached<ThreadSafety::kLockFree>(config);
+  config.thread_cache_free_check = shape.check;
+  return shape.mode == ThreadSafety::kMutex ? make_cached<ThreadSafety::kMutex>(config)
+                                            : make_cached<ThreadSafety::kLockFree>(config);
 }
 
 std::unique_ptr<Pool> make_factory_pool(ThreadSafety mode, std::size_t capacity,
@@ -88,7 +98,12 @@ void expect_balanced(const PoolStats& stats) {
 
 bool contains(const char* text, const std::string& part) { return std::string(text).find(part) != std::string::npos; }
 
-class ThreadCachedPoolTest : public ::testing::TestWithParam<ThreadSafety> {};
+class ThreadCachedPoolTest : public ::testing::TestWithParam<Shape> {
+ protected:
+  // Lifetimes and thread exit do not depend on how frees are checked: run
+  // once per mode, not again for kUncheckedRaces (they are the slow tests).
+  [[nodiscard]] bool check_plays_no_part() const { return GetParam().check != FreeCheck::kAtomic; }
+};
 
 TEST_P(ThreadCachedPoolTest, CountsExactlyOnOneThread) {
   auto pool = make_pool(GetParam());
@@ -292,6 +307,7 @@ TEST_P(ThreadCachedPoolTest, EightThreadsFreeingEachOthersBlocksKeepExactAccount
 }
 
 TEST_P(ThreadCachedPoolTest, DestroyedOnAnotherThreadWhileCachesHoldBlocks) {
+  if (check_plays_no_part()) GTEST_SKIP() << "the free check plays no part here";
   constexpr int kThreads = 6;
   for (int round = 0; round < 20; ++round) {
     auto pool = make_pool(GetParam(), 32);
@@ -331,6 +347,7 @@ TEST_P(ThreadCachedPoolTest, DestroyedOnAnotherThreadWhileCachesHoldBlocks) {
 // Threads that each use the pool briefly and end: their caches go back as
 // they end, so the pool stays the size a few concurrent threads need.
 TEST_P(ThreadCachedPoolTest, TenThousandShortLivedThreadsDoNotGrowThePool) {
+  if (check_plays_no_part()) GTEST_SKIP() << "the free check plays no part here";
   constexpr int kWave = 8;
   constexpr int kWaves = 1250;
   constexpr std::size_t kCapacity = 64;
@@ -372,6 +389,7 @@ TEST_P(ThreadCachedPoolTest, TenThousandShortLivedThreadsDoNotGrowThePool) {
 // More pools than the fast table has entries, and pools that come and go on
 // a long-lived thread: each keeps its own cache and counts.
 TEST_P(ThreadCachedPoolTest, ManyPoolsOnOneThread) {
+  if (check_plays_no_part()) GTEST_SKIP() << "the free check plays no part here";
   std::vector<std::unique_ptr<Pool>> pools;
   for (int i = 0; i < 20; ++i) pools.push_back(make_pool(GetParam(), 8));
   for (int round = 0; round < 3; ++round) {
@@ -398,8 +416,37 @@ TEST_P(ThreadCachedPoolTest, ManyPoolsOnOneThread) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedModes, ThreadCachedPoolTest,
-                         ::testing::Values(ThreadSafety::kMutex, ThreadSafety::kLockFree),
-                         [](const auto& param) { return std::string(thread_safety_name(param.param)); });
+                         ::testing::Values(Shape{ThreadSafety::kMutex, FreeCheck::kAtomic},
+                                           Shape{ThreadSafety::kLockFree, FreeCheck::kAtomic},
+                                           Shape{ThreadSafety::kLockFree, FreeCheck::kUncheckedRaces}),
+                         [](const auto& param) {
+                           return std::string(thread_safety_name(param.param.mode)) +
+                                  (param.param.check == FreeCheck::kUncheckedRaces ? "_unchecked_races" : "");
+                         });
+
+// The race FreeCheck::kAtomic is for, and kUncheckedRaces gives up: two
+// threads free the same blocks at once, and exactly one free of each gets
+// through.
+TEST(ThreadCachedPoolAtomicCheck, TwoRacingFreesOfOneBlockLetExactlyOneThrough) {
+  for (const ThreadSafety mode : {ThreadSafety::kMutex, ThreadSafety::kLockFree}) {
+    auto pool = make_pool(Shape{mode, FreeCheck::kAtomic}, 4096);
+    constexpr int kBlocks = 2000;
+    std::vector<void*> blocks(kBlocks);
+    for (auto& block : blocks) ASSERT_EQ(pool->allocate(kBlock, 0, &block), Status::kOk);
+    std::atomic<int> accepted{0};
+    std::barrier start(2);
+    auto free_all = [&] {
+      start.arrive_and_wait();
+      for (void* block : blocks) accepted += pool->deallocate(block) == Status::kOk ? 1 : 0;
+    };
+    std::thread other(free_all);
+    free_all();
+    other.join();
+    EXPECT_EQ(accepted.load(), kBlocks);
+    EXPECT_EQ(pool->stats().frees, std::uint64_t{kBlocks});
+    EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  }
+}
 
 TEST(ThreadCachedPoolFactory, CachesOnlyBareSharedUnboundedPools) {
   // The default config asks for caches.

@@ -13,10 +13,17 @@
 /// org.nativepool.BlockCache is the same design on the Java side of JNI and
 /// shares the counters declared here.
 ///
-/// The price: deallocate() parks a pointer without checking it. A double
-/// free or a foreign pointer is detected, and refused by the pool, only when
-/// the cache drains; until then the cache may hand the same block out twice.
-/// Use the pool directly where every free must be checked at once.
+/// Every free is checked at once, as the Java BlockCache checks it: over a
+/// pool that lends its state per block (Pool::parking(): the fixed pools of
+/// make_fixed_pool at SafetyLevel OFF, with or without thread caches),
+/// deallocate() moves the block's state from allocated to parked with one
+/// CAS, so a double free (of a block free in the pool, or parked in this
+/// cache, another cache or a thread cache, on any thread), a foreign, an
+/// interior or a null pointer is refused by the free itself and the cache
+/// keeps only good blocks. Over a pool with safety layers, which must see
+/// every free themselves, a free is parked unchecked and the pool refuses
+/// a bad one when the cache drains; until then the cache may hand the same
+/// block out twice.
 #pragma once
 
 #include <atomic>
@@ -24,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "nativepool/block_parking.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/status.hpp"
 
@@ -54,8 +62,11 @@ void forget_parked_counters(const Pool* pool) noexcept;
 class BlockCache {
  public:
   /// kInvalidArgument unless @p pool is a fixed-size pool and
-  /// @p capacity >= 2; kInternal when out of host memory.
-  [[nodiscard]] static Status create(Pool& pool, std::size_t capacity, std::unique_ptr<BlockCache>* out) noexcept;
+  /// @p capacity >= 2; kInternal when out of host memory. @p check: how a
+  /// free is checked where the pool lends parking (FreeCheck;
+  /// kUncheckedRaces misses two frees of one block racing on two threads).
+  [[nodiscard]] static Status create(Pool& pool, std::size_t capacity, std::unique_ptr<BlockCache>* out,
+                                     FreeCheck check = FreeCheck::kAtomic) noexcept;
 
   /// Returns every parked block to the pool.
   ~BlockCache();
@@ -66,17 +77,23 @@ class BlockCache {
   /// when empty, failing as the pool's allocate_batch() does.
   [[nodiscard]] Status allocate(void** out) noexcept {
     if (count_ == 0) [[unlikely]] return refill_then_allocate(out);
-    *out = blocks_[--count_];
+    --count_;
+    *out = parking_ != nullptr ? parking_->unpark(indices_[count_]) : blocks_[count_];
     publish();
     return Status::kOk;
   }
 
   /// Parks @p ptr for reuse; drains the older half of the cache to the pool
-  /// when full. Returns the pool's verdict on a drained block: kDoubleFree or
-  /// kInvalidFree for a bad pointer parked earlier (or this one).
+  /// when full. kDoubleFree or kInvalidFree, with nothing parked, for a
+  /// pointer that is no allocated block of the pool. Over a pool without
+  /// parking(), the pool's verdict on a drained block instead: a bad pointer
+  /// parked earlier (or this one).
   [[nodiscard]] Status deallocate(void* ptr) noexcept {
-    if (count_ == capacity_) [[unlikely]] return drain_then_park(ptr);
-    blocks_[count_++] = ptr;
+    if (count_ == capacity_ || parking_ == nullptr) [[unlikely]] return deallocate_slow(ptr);
+    if (Status status = parking_->park(ptr, check_, &indices_[count_]); status != Status::kOk) [[unlikely]] {
+      return status;
+    }
+    ++count_;
     publish();
     return Status::kOk;
   }
@@ -88,18 +105,24 @@ class BlockCache {
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
  private:
-  BlockCache(Pool& pool, std::unique_ptr<void*[]> blocks, std::size_t capacity, ParkedCounter* counter) noexcept;
+  BlockCache(Pool& pool, std::unique_ptr<void*[]> blocks, std::unique_ptr<std::uint32_t[]> indices,
+             std::size_t capacity, ParkedCounter* counter, FreeCheck check) noexcept;
 
   void publish() noexcept {
     std::atomic_ref<std::uint64_t>(counter_->blocks).store(count_, std::memory_order_relaxed);
   }
   [[gnu::noinline]] Status refill_then_allocate(void** out) noexcept;
-  [[gnu::noinline]] Status drain_then_park(void* ptr) noexcept;
+  [[gnu::noinline]] Status deallocate_slow(void* ptr) noexcept;
   Status drain(std::size_t n) noexcept;
 
   Pool& pool_;
+  BlockParking* const parking_;  // null: blocks_ holds the parked blocks, unchecked
+  const FreeCheck check_;
   const std::size_t block_size_;
+  // With parking, the parked blocks are indices_[0, count_), and blocks_
+  // holds the addresses a refill or drain moves.
   std::unique_ptr<void*[]> blocks_;
+  std::unique_ptr<std::uint32_t[]> indices_;
   const std::size_t capacity_;
   std::size_t count_ = 0;
   ParkedCounter* const counter_;

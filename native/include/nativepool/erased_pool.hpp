@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "nativepool/block_cache.hpp"
+#include "nativepool/block_parking.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/safety/safety_checks.hpp"
 #include "nativepool/statistics.hpp"
@@ -58,10 +60,24 @@ class ErasedPool final : public Pool {
   std::size_t trim() noexcept override { return pool_.inner().trim(); }
   Status snapshot(MemorySnapshot* out) const noexcept override { return snapshot::take(pool_.inner(), out); }
   const PoolInfo& info() const noexcept override { return info_; }
+  BlockParking* parking() noexcept override {
+    if constexpr (kParks) {
+      pool_.inner().allow_unlocked_parking();  // a BlockCache parks without the pool's lock
+      return &parking_;
+    } else {
+      return nullptr;
+    }
+  }
 
  private:
+  static constexpr bool kParks = !std::is_void_v<typename ParkingOf<A>::type>;
+  struct NoParking {
+    explicit NoParking(A& /*pool*/) noexcept {}
+  };
+
   WithStatistics<A> pool_;
   PoolInfo info_;
+  [[no_unique_address]] std::conditional_t<kParks, typename ParkingOf<A>::type, NoParking> parking_{pool_.inner()};
 };
 
 }  // namespace nativepool

@@ -27,6 +27,22 @@
 
 namespace nativepool {
 
+/// How a thread cache checks that a block being freed is in a user's hands
+/// before it parks it (thread_cache.hpp).
+enum class FreeCheck : std::uint8_t {
+  /// One CAS on the block's state byte: every double free is refused, two
+  /// frees of one block racing on two threads included. The default.
+  kAtomic,
+  /// A plain load and store of the state byte instead of the CAS. Still
+  /// refused: null, foreign, interior and never-allocated pointers, and
+  /// every double free whose first free happened before the second (on any
+  /// thread: the user's own hand-over of the block orders them). Missed:
+  /// two frees of one block racing on two threads, which may both park it,
+  /// so that it is later handed out twice. Opt-in; it saves the locked
+  /// instruction (docs/performance.md says what that measured).
+  kUncheckedRaces,
+};
+
 /// How a FixedPool carves and reserves its blocks.
 struct FixedPoolConfig {
   /// Usable bytes per block; > 0.
@@ -47,6 +63,9 @@ struct FixedPoolConfig {
   /// (thread_cache.hpp); 0 = no caches. The pool itself only learns from it
   /// that threads will park blocks without its lock.
   std::size_t thread_cache_blocks = 64;
+  /// How those caches check a free (FreeCheck); kAtomic unless a caller
+  /// opts out of catching racing double frees.
+  FreeCheck thread_cache_free_check = FreeCheck::kAtomic;
 };
 
 /// A pool of equal-sized blocks.
@@ -67,7 +86,7 @@ struct FixedPoolConfig {
 /// - Host metadata: a table of up to 65536 chunk records (32 bytes each) made
 ///   at creation, plus 5 bytes per block (68 in chunks of fewer than 64
 ///   blocks, where each state byte gets a cache line of its own). In kLockFree mode, and whenever
-///   thread caches park blocks without the lock, every chunk snapshot
+///   thread caches or BlockCaches park blocks without the lock, every chunk snapshot
 ///   published by growth and trim is retained until destruction, because a
 ///   concurrent free may still be searching it.
 ///
@@ -130,10 +149,17 @@ class FixedPool {
   /// Checks @p ptr as deallocate() does and parks it (one CAS on its state
   /// byte); its index goes to @p index.
   [[nodiscard]] Status park(void* ptr, std::uint32_t* index) noexcept;
+  /// park() with a plain load and store of the state byte, which misses a
+  /// double free racing on another thread (FreeCheck::kUncheckedRaces).
+  [[nodiscard]] Status park_unchecked_races(void* ptr, std::uint32_t* index) noexcept;
   /// Hands out a block the caller parked.
   [[nodiscard]] void* unpark(std::uint32_t index) noexcept;
   /// Returns @p count blocks the caller parked to the free stack.
   void release_parked(const std::uint32_t* indices, std::size_t count) noexcept;
+  /// Lets callers park and unpark without the pool's lock from now on (an
+  /// explicit BlockCache over a kMutex pool built without thread caches):
+  /// every chunk snapshot published later is kept, as for thread caches.
+  void allow_unlocked_parking() noexcept;
   /// validate(), and that exactly @p parked blocks are parked.
   [[nodiscard]] Status validate_parked(std::size_t parked) const noexcept;
   /// @}
@@ -227,6 +253,7 @@ class FixedPool {
   Chain pop_chain(std::size_t max) noexcept;
   void push(std::uint32_t first, std::uint32_t last) noexcept;
   std::uint32_t detach_all() noexcept;
+  template <bool Atomic = kConcurrent>
   Status claim(void* ptr, std::uint8_t kind, std::uint32_t* index) noexcept;
   void* hand_out(std::uint32_t index, std::uint8_t kind) noexcept;
 
@@ -240,6 +267,14 @@ class FixedPool {
   static const typename Snapshot::Entry* find(const Snapshot& snapshot, std::uintptr_t address) noexcept;
   [[gnu::noinline]] Status bad_request(std::size_t size, std::size_t alignment) const noexcept;
   [[gnu::noinline]] Status bad_free(const void* ptr) const noexcept;
+  // bad_free() for the fast paths: saying that it never returns kOk lets
+  // their callers end a failure in a tail call instead of testing its
+  // status and coming back to the fast path's state.
+  [[nodiscard]] Status refuse(const void* ptr) const noexcept {
+    const Status status = bad_free(ptr);
+    if (status == Status::kOk) __builtin_unreachable();
+    return status;
+  }
 
   // Neighbouring blocks keep their state bytes on different cache lines (a
   // transpose: slot s sits on line s % lines): a thread cache's refill takes
@@ -280,9 +315,9 @@ class FixedPool {
   std::size_t slots_used_ = 0;  // slots ever given memory; under growth_
   std::atomic<const Snapshot*> snapshot_{nullptr};
   // Every snapshot published while lock-free readers exist (kLockFree, or
-  // thread caches parking without the lock): one may still hold an old one.
-  // Only the current one otherwise.
-  const bool retain_snapshots_;
+  // caches parking without the lock): one may still hold an old one. Only
+  // the current one otherwise. Under growth_.
+  bool retain_snapshots_;
   std::vector<std::unique_ptr<Snapshot>> snapshots_;
   std::atomic<std::uint64_t> reserved_bytes_{0};
   std::atomic<std::uint64_t> peak_reserved_bytes_{0};
@@ -304,25 +339,27 @@ template <ThreadSafety Mode>
 // Checks that @p ptr is an allocated block of this pool and moves its state
 // to @p kind. Concurrent modes use a CAS even under kMutex's lock: a thread
 // cache parks without that lock, and only one of two racing frees of the
-// same block may win.
+// same block may win. Atomic = false is the plain check of kNone, and of
+// park_unchecked_races(), whose caller gave up on that race.
 template <ThreadSafety Mode>
+template <bool Atomic>
 [[gnu::always_inline]] inline Status FixedPool<Mode>::claim(void* ptr, std::uint8_t kind,
                                                             std::uint32_t* index) noexcept {
   const auto address = reinterpret_cast<std::uintptr_t>(ptr);
   const auto* entry = find(*snapshot_.load(std::memory_order_acquire), address);
-  if (entry == nullptr) [[unlikely]] return bad_free(ptr);
+  if (entry == nullptr) [[unlikely]] return refuse(ptr);
   const std::size_t offset = address - entry->base;
   const std::size_t slot = by_stride_.divide(offset);
-  if (slot * stride_ != offset) [[unlikely]] return bad_free(ptr);
+  if (slot * stride_ != offset) [[unlikely]] return refuse(ptr);
   auto& state = state_of(chunks_[entry->chunk], static_cast<std::uint32_t>(slot));
   std::uint8_t expected = mark(entry->generation, kAllocated);
-  if constexpr (kConcurrent) {
+  if constexpr (Atomic) {
     if (!state.compare_exchange_strong(expected, mark(entry->generation, kind), std::memory_order_acq_rel,
                                        std::memory_order_relaxed)) [[unlikely]] {
-      return bad_free(ptr);
+      return refuse(ptr);
     }
   } else {
-    if (state.load(std::memory_order_relaxed) != expected) [[unlikely]] return bad_free(ptr);
+    if (state.load(std::memory_order_relaxed) != expected) [[unlikely]] return refuse(ptr);
     state.store(mark(entry->generation, kind), std::memory_order_relaxed);
   }
   *index = static_cast<std::uint32_t>(std::size_t{entry->chunk} << chunk_shift_ | slot);
@@ -342,6 +379,11 @@ template <ThreadSafety Mode>
 template <ThreadSafety Mode>
 inline Status FixedPool<Mode>::park(void* ptr, std::uint32_t* index) noexcept {
   return claim(ptr, kParked, index);
+}
+
+template <ThreadSafety Mode>
+inline Status FixedPool<Mode>::park_unchecked_races(void* ptr, std::uint32_t* index) noexcept {
+  return claim<false>(ptr, kParked, index);
 }
 
 template <ThreadSafety Mode>

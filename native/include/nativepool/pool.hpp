@@ -110,6 +110,8 @@ struct PoolInfo {
   SafetyLevel safety = SafetyLevel::kOff;
 };
 
+class BlockParking;
+
 /// Type-erased pool, as seen by the JNI layer and other runtime callers.
 /// Every method is noexcept and reports failure through Status.
 class Pool {
@@ -148,6 +150,10 @@ class Pool {
   /// host memory.
   [[nodiscard]] virtual Status snapshot(MemorySnapshot* out) const noexcept = 0;
   [[nodiscard]] virtual const PoolInfo& info() const noexcept = 0;
+  /// The state per block that explicit BlockCaches park freed blocks in, so
+  /// that they check each free at once (block_parking.hpp); null where the
+  /// pool has none or a safety layer must see every free.
+  [[nodiscard]] virtual BlockParking* parking() noexcept { return nullptr; }
 };
 
 }  // namespace nativepool

@@ -11,15 +11,17 @@
 /// chain when empty or full. A block freed on another thread than the one
 /// that allocated it goes into the freeing thread's magazine.
 ///
-/// Unlike BlockCache, every free is still checked at once: parking moves the
-/// block's state byte from allocated to parked with one CAS, so a double
-/// free, a free of a parked block, an interior or a foreign pointer is
-/// refused by the free itself. What the magazine saves is the lock or the
-/// CAS on the stack head and the counters every thread would write.
+/// Every free is still checked at once: parking moves the block's state
+/// byte from allocated to parked with one CAS, so a double free, a free of
+/// a parked block, an interior or a foreign pointer is refused by the free
+/// itself. What the magazine saves is the lock or the CAS on the stack head
+/// and the counters every thread would write. FreeCheck::kUncheckedRaces
+/// (opt-in) trades the CAS for a plain load and store, and with it the
+/// detection of two frees of one block racing on two threads.
 ///
 /// Counting is per thread too: each thread's magazine carries the counters
-/// of that thread's operations, written by it alone, and stats() adds them
-/// up. Allocations, frees, failures, live blocks and bytes in use are exact
+/// of that thread's operations, written by it alone with plain stores on a
+/// cache line of its own, and stats() adds them up. Allocations, frees, failures, live blocks and bytes in use are exact
 /// whenever no thread is inside the pool; parked blocks count as free. The
 /// peak is the sum of every thread's own peak: exact while one thread at a
 /// time uses the pool, an upper bound otherwise.
@@ -40,6 +42,7 @@
 #include <mutex>
 #include <vector>
 
+#include "nativepool/block_parking.hpp"
 #include "nativepool/fixed_pool.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/status.hpp"
@@ -52,6 +55,15 @@ inline constexpr std::size_t kMaxThreadCacheBlocks = 65536;
 
 namespace detail {
 
+/// Frees what allocate_lines() allocated.
+struct LinesDelete {
+  void operator()(std::uint32_t* lines) const noexcept;
+};
+/// Room for @p count block indices in whole cache lines of their own, so
+/// that no other thread's data shares a line with them; null when out of
+/// host memory.
+[[nodiscard]] std::unique_ptr<std::uint32_t[], LinesDelete> allocate_lines(std::size_t count) noexcept;
+
 /// One thread's cache of one pool. Written only by that thread (relaxed
 /// stores through atomic_ref), read by stats() on any thread, and by the
 /// pool alone once the thread has ended.
@@ -59,12 +71,13 @@ struct alignas(64) CacheSlot {
   std::uint64_t allocations = 0;
   std::uint64_t frees = 0;
   std::uint64_t failures = 0;
-  /// Blocks this thread allocated minus blocks it freed: negative on a
+  /// The most allocations - frees has been: the net is negative on a
   /// thread that frees what others allocated.
-  std::int64_t net = 0;
-  std::int64_t high = 0;   ///< the most net has been
-  std::size_t count = 0;   ///< parked blocks, blocks[0, count), oldest first
-  std::unique_ptr<std::uint32_t[]> blocks;
+  std::int64_t high = 0;
+  std::size_t count = 0;  ///< parked blocks, blocks[0, count), oldest first
+  std::unique_ptr<std::uint32_t[], LinesDelete> blocks;
+
+  [[nodiscard]] std::int64_t net() const noexcept { return static_cast<std::int64_t>(allocations - frees); }
 };
 
 /// A pool with thread caches, as an ending thread sees it.
@@ -91,9 +104,9 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   /// kInvalidArgument unless 2 <= @p capacity <= kMaxThreadCacheBlocks;
   /// kInternal when out of host memory. @p pool must have been created with
   /// a non-zero thread_cache_blocks, so that it keeps the snapshots that
-  /// parking reads without its lock.
+  /// parking reads without its lock. @p check: how frees are checked.
   [[nodiscard]] static Status create(std::unique_ptr<FixedPool<Mode>> pool, std::size_t capacity, PoolInfo info,
-                                     std::unique_ptr<Pool>* out) noexcept;
+                                     std::unique_ptr<Pool>* out, FreeCheck check = FreeCheck::kAtomic) noexcept;
 
   /// Safe on any thread while other threads' caches hold blocks.
   ~ThreadCachedPool() override;
@@ -112,8 +125,8 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   /// live_blocks + cached_blocks, bytes_in_use + cached_bytes + free_bytes =
   /// reserved.
   PoolStats stats() const noexcept override;
-  /// The pool's own check, and that the caches hold exactly the blocks
-  /// marked parked. Quiescent only.
+  /// The pool's own check, and that the thread caches and explicit
+  /// BlockCaches hold exactly the blocks marked parked. Quiescent only.
   Status validate() const noexcept override;
   Status verify() const noexcept override { return validate(); }
   bool leak_report(std::string* /*out*/) const noexcept override { return false; }
@@ -123,6 +136,9 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   /// The pool's; blocks parked in thread caches are cached.
   Status snapshot(MemorySnapshot* out) const noexcept override { return pool_->snapshot(out); }
   const PoolInfo& info() const noexcept override { return info_; }
+  /// Explicit BlockCaches park in the state bytes the thread caches use,
+  /// checked as each cache's own FreeCheck says.
+  BlockParking* parking() noexcept override { return &parking_; }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   /// Blocks parked in this pool's thread caches now (counted in
@@ -132,13 +148,17 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
  private:
   using Slot = detail::CacheSlot;
 
-  ThreadCachedPool(std::unique_ptr<FixedPool<Mode>> pool, std::size_t capacity, PoolInfo info) noexcept;
+  ThreadCachedPool(std::unique_ptr<FixedPool<Mode>> pool, std::size_t capacity, PoolInfo info,
+                   FreeCheck check) noexcept;
 
+  [[nodiscard]] Slot* bound_slot() const noexcept;
   Slot* slot() noexcept;
   [[gnu::noinline]] Slot* bind_slot() noexcept;
-  [[gnu::noinline]] Status allocate_slow(std::size_t size, std::size_t alignment, void** out, Slot* slot) noexcept;
-  [[gnu::noinline]] Status deallocate_unbound(void* ptr) noexcept;
-  [[gnu::noinline]] void drain(Slot& slot, std::size_t n) noexcept;
+  [[gnu::noinline]] Status allocate_slow(std::size_t size, std::size_t alignment, void** out) noexcept;
+  [[gnu::noinline]] Status deallocate_slow(void* ptr) noexcept;
+  void keep(Slot& slot, std::uint32_t index) noexcept;
+  [[gnu::noinline]] Status keep_after_drain(Slot& slot, std::uint32_t index) noexcept;
+  void drain(Slot& slot, std::size_t n) noexcept;
   void count(Slot* slot, std::uint64_t allocations, std::uint64_t frees, std::uint64_t failures) noexcept;
   void retire(Slot* slot) noexcept override;
   [[nodiscard]] std::int64_t peak_bound() const noexcept;
@@ -148,6 +168,8 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   const std::size_t block_size_;
   const std::size_t alignment_;
   const std::size_t stride_;
+  const FreeCheck check_;
+  FixedParking<Mode> parking_;
   PoolInfo info_;
   std::uint64_t id_ = 0;  // in the registry from create() to the destructor's first line
 
