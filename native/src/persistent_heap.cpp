@@ -604,7 +604,10 @@ Status PersistentHeap::rebuild() noexcept {
           ++unit;
           continue;
         }
-        if (free_units != 0) give_extent(segment.heap_offset + free_start * kUnit, free_units);
+        if (free_units != 0) {
+          if (Status status = stock(); status != Status::kOk) return status;
+          give_extent(segment.heap_offset + free_start * kUnit, free_units);
+        }
         free_units = 0;
         const std::uint64_t size = entry >> 24;
         live_.emplace_hint(live_.end(), segment.heap_offset + unit * kUnit, size);
@@ -612,7 +615,10 @@ Status PersistentHeap::rebuild() noexcept {
         bytes_in_use_ += size;
         unit += units_for(size);
       }
-      if (free_units != 0) give_extent(segment.heap_offset + free_start * kUnit, free_units);
+      if (free_units != 0) {
+        if (Status status = stock(); status != Status::kOk) return status;
+        give_extent(segment.heap_offset + free_start * kUnit, free_units);
+      }
     }
   } catch (const std::bad_alloc&) {
     return fail(Status::kInternal, "persistent heap: out of host memory for the free lists");
@@ -620,7 +626,63 @@ Status PersistentHeap::rebuild() noexcept {
   return Status::kOk;
 }
 
-// ---- free extents (host memory only) ----
+// ---- free extents and block maps (host memory only) ----
+
+// What one operation can add to the four maps at most (a reservation or a
+// block, plus an extent given back by a grow and one by a failure path), and
+// what ending the open transaction will add (an extent or a block for each
+// block it allocated or freed).
+constexpr std::size_t kStockEntries = 3;
+constexpr std::size_t kStockSizes = 2;
+// Spare nodes kept beyond that; more are freed.
+constexpr std::size_t kSpareLimit = 64;
+
+// Every operation that adds to the maps first takes the host memory it may
+// need, before it changes anything: a failed host allocation is then a
+// refusal that leaves heap and file as they were, never std::bad_alloc
+// through the heap (and through JNI), and commit and abort, which must not
+// fail halfway, never allocate at all. Inserts take spare nodes, erases
+// return theirs (std::map's node handles move without allocating).
+Status PersistentHeap::stock() noexcept {
+  try {
+    while (spare_entries_.size() < kStockEntries + tx_pending()) spare_entries_.emplace(++spare_key_, 0);
+    while (spare_sizes_.size() < kStockSizes + tx_pending()) spare_sizes_.emplace(++spare_key_, 0);
+  } catch (const std::bad_alloc&) {
+    return fail(Status::kOutOfPoolMemory, "out of host memory for the heap's free lists");
+  }
+  return Status::kOk;
+}
+
+std::size_t PersistentHeap::tx_pending() const noexcept {
+  return in_tx_ ? tx_new_blocks_.size() + tx_freed_.size() : 0;
+}
+
+void PersistentHeap::put(Entries& map, std::uint64_t key, std::uint64_t value) noexcept {
+  auto node = spare_entries_.extract(spare_entries_.begin());
+  node.key() = key;
+  node.mapped() = value;
+  map.insert(std::move(node));
+}
+
+void PersistentHeap::drop(Entries& map, Entries::iterator at) noexcept {
+  auto node = map.extract(at);
+  if (spare_entries_.size() >= kSpareLimit + tx_pending()) return;  // the node is freed
+  node.key() = ++spare_key_;
+  spare_entries_.insert(std::move(node));
+}
+
+void PersistentHeap::put_size(std::uint64_t units, std::uint64_t offset) noexcept {
+  auto node = spare_sizes_.extract(spare_sizes_.begin());
+  node.value() = {units, offset};
+  free_by_size_.insert(std::move(node));
+}
+
+void PersistentHeap::drop_size(Sizes::iterator at) noexcept {
+  auto node = free_by_size_.extract(at);
+  if (spare_sizes_.size() >= kSpareLimit + tx_pending()) return;
+  node.value() = {++spare_key_, 0};
+  spare_sizes_.insert(std::move(node));
+}
 
 Status PersistentHeap::take_extent(std::uint64_t units, std::uint64_t* offset) noexcept {
   const auto fit = free_by_size_.lower_bound({units, 0});  // best fit, lowest offset
@@ -629,11 +691,11 @@ Status PersistentHeap::take_extent(std::uint64_t units, std::uint64_t* offset) n
                 units * kUnit, free_units_ * kUnit);
   }
   const auto [have, at] = *fit;
-  free_by_size_.erase(fit);
-  free_by_offset_.erase(at);
+  drop_size(fit);
+  drop(free_by_offset_, free_by_offset_.find(at));
   if (have > units) {
-    free_by_offset_.emplace(at + units * kUnit, have - units);
-    free_by_size_.emplace(have - units, at + units * kUnit);
+    put(free_by_offset_, at + units * kUnit, have - units);
+    put_size(have - units, at + units * kUnit);
   }
   free_units_ -= units;
   *offset = at;
@@ -646,20 +708,22 @@ void PersistentHeap::give_extent(std::uint64_t offset, std::uint64_t units) noex
   auto next = free_by_offset_.lower_bound(offset);
   if (next != free_by_offset_.end() && next->first == offset + units * kUnit) {
     units += next->second;
-    free_by_size_.erase({next->second, next->first});
-    next = free_by_offset_.erase(next);
+    drop_size(free_by_size_.find({next->second, next->first}));
+    const auto after = std::next(next);
+    drop(free_by_offset_, next);
+    next = after;
   }
   if (next != free_by_offset_.begin()) {
     const auto prev = std::prev(next);
     if (prev->first + prev->second * kUnit == offset) {
       offset = prev->first;
       units += prev->second;
-      free_by_size_.erase({prev->second, prev->first});
-      free_by_offset_.erase(prev);
+      drop_size(free_by_size_.find({prev->second, prev->first}));
+      drop(free_by_offset_, prev);
     }
   }
-  free_by_offset_.emplace(offset, units);
-  free_by_size_.emplace(units, offset);
+  put(free_by_offset_, offset, units);
+  put_size(units, offset);
 }
 
 // ---- checks ----
@@ -808,6 +872,7 @@ Status PersistentHeap::grow_locked(std::uint64_t capacity) noexcept {
     return fail(Status::kInvalidArgument, "the heap has grown %zu times, all its growth record holds; create a larger one",
                 kMaxGrows);
   }
+  if (Status status = stock(); status != Status::kOk) return status;
   // Whatever an interrupted grow left past the capacity goes first, so the
   // new segment's table reads as zeros; then every block of the new part is
   // allocated and its size made durable, so a full disk is this error and
@@ -913,10 +978,12 @@ Status PersistentHeap::reserve_locked(std::uint64_t size, PersistentReservation*
   if (size == 0 || size > kMaxBlockSize) {
     return fail(Status::kInvalidArgument, "size %" PRIu64 " must be between 1 and 2^40 - 1", size);
   }
+  status = stock();
+  if (status != Status::kOk) return status;
   std::uint64_t offset = 0;
   status = take_or_grow(units_for(size), &offset);
   if (status != Status::kOk) return status;
-  reserved_.emplace(offset, units_for(size));
+  put(reserved_, offset, units_for(size));
   *out = {offset, size};
   return Status::kOk;
 }
@@ -949,8 +1016,8 @@ Status PersistentHeap::publish_locked(const PersistentReservation& reservation, 
   const std::uint64_t words[2][2] = {{entry_offset(reservation.offset), encode_entry(index, reservation.size)},
                                      {destination, reservation.offset}};
   status = redo(words, 2);
-  reserved_.erase(found);
-  live_.emplace(reservation.offset, reservation.size);
+  drop(reserved_, found);
+  put(live_, reservation.offset, reservation.size);
   units_in_use_ += units_for(reservation.size);
   bytes_in_use_ += reservation.size;
   ++allocations_;
@@ -964,8 +1031,10 @@ Status PersistentHeap::cancel(const PersistentReservation& reservation) noexcept
     return fail(Status::kInvalidArgument, "offset %" PRIu64 " with size %" PRIu64 " is no open reservation",
                 reservation.offset, reservation.size);
   }
-  give_extent(found->first, found->second);
-  reserved_.erase(found);
+  if (Status status = stock(); status != Status::kOk) return status;
+  const auto [offset, units] = *found;
+  drop(reserved_, found);
+  give_extent(offset, units);
   return Status::kOk;
 }
 
@@ -980,9 +1049,9 @@ Status PersistentHeap::allocate(std::uint64_t size, std::uint64_t destination, s
   if (status != Status::kOk) return status;
   std::memset(address(reservation.offset), 0, reservation.size);
   status = publish_locked(reservation, destination);
-  if (status != Status::kOk && reserved_.count(reservation.offset) != 0) {
+  if (const auto left = reserved_.find(reservation.offset); status != Status::kOk && left != reserved_.end()) {
+    drop(reserved_, left);
     give_extent(reservation.offset, units_for(size));
-    reserved_.erase(reservation.offset);
     return status;
   }
   *out = reservation.offset;
@@ -993,6 +1062,7 @@ Status PersistentHeap::free(std::uint64_t destination) noexcept {
   std::lock_guard<std::mutex> hold(lock_);
   Status status = check_no_transaction("free");
   if (status == Status::kOk) status = check_destination(destination);
+  if (status == Status::kOk) status = stock();
   if (status != Status::kOk) return status;
   const std::uint64_t block = word(destination);
   const auto found = live_.find(block);
@@ -1002,10 +1072,11 @@ Status PersistentHeap::free(std::uint64_t destination) noexcept {
   }
   const std::uint64_t words[2][2] = {{entry_offset(block), 0}, {destination, 0}};
   status = redo(words, 2);
-  units_in_use_ -= units_for(found->second);
-  bytes_in_use_ -= found->second;
-  give_extent(block, units_for(found->second));
-  live_.erase(found);
+  const std::uint64_t size = found->second;
+  units_in_use_ -= units_for(size);
+  bytes_in_use_ -= size;
+  drop(live_, found);
+  give_extent(block, units_for(size));
   ++frees_;
   return status;
 }
@@ -1061,8 +1132,10 @@ Status PersistentHeap::tx_allocate(std::uint64_t size, std::uint64_t* out) noexc
   if (size == 0 || size > kMaxBlockSize) {
     return fail(Status::kInvalidArgument, "size %" PRIu64 " must be between 1 and 2^40 - 1", size);
   }
+  Status status = stock();
+  if (status != Status::kOk) return status;
   std::uint64_t offset = 0;
-  Status status = take_or_grow(units_for(size), &offset);
+  status = take_or_grow(units_for(size), &offset);
   if (status != Status::kOk) return status;
   status = log_undo(entry_offset(offset), 8);
   if (status != Status::kOk) {
@@ -1071,7 +1144,7 @@ Status PersistentHeap::tx_allocate(std::uint64_t size, std::uint64_t* out) noexc
   }
   std::memset(address(offset), 0, size);
   word(entry_offset(offset)) = encode_entry(unit_index(offset), size);
-  live_.emplace(offset, size);
+  put(live_, offset, size);
   tx_new_blocks_.push_back({offset, size});
   units_in_use_ += units_for(size);
   bytes_in_use_ += size;
@@ -1084,13 +1157,15 @@ Status PersistentHeap::tx_free(std::uint64_t block) noexcept {
   if (!in_tx_) return fail(Status::kInvalidArgument, "tx_free outside a transaction");
   const auto found = live_.find(block);
   if (found == live_.end()) return fail(Status::kInvalidFree, "offset %" PRIu64 " is not a live block", block);
-  const Status status = log_undo(entry_offset(block), 8);
+  Status status = stock();
+  if (status == Status::kOk) status = log_undo(entry_offset(block), 8);
   if (status != Status::kOk) return status;
   word(entry_offset(block)) = 0;
-  tx_freed_.push_back({block, found->second});
-  units_in_use_ -= units_for(found->second);
-  bytes_in_use_ -= found->second;
-  live_.erase(found);
+  const std::uint64_t size = found->second;
+  units_in_use_ -= units_for(size);
+  bytes_in_use_ -= size;
+  drop(live_, found);
+  tx_freed_.push_back({block, size});
   return Status::kOk;
 }
 
@@ -1135,13 +1210,13 @@ void PersistentHeap::abort_locked() noexcept {
   if (group_commit_) mark_unflushed();
   (void)roll_back_undo();
   for (const Undo& block : tx_new_blocks_) {
-    live_.erase(block.offset);
+    drop(live_, live_.find(block.offset));
     units_in_use_ -= units_for(block.length);
     bytes_in_use_ -= block.length;
     give_extent(block.offset, units_for(block.length));
   }
   for (const Undo& freed : tx_freed_) {
-    live_.emplace(freed.offset, freed.length);
+    put(live_, freed.offset, freed.length);
     units_in_use_ += units_for(freed.length);
     bytes_in_use_ += freed.length;
   }

@@ -257,6 +257,14 @@ class PersistentHeap {
   void mark_unflushed() noexcept;
   Status io_status(const char* what) noexcept;
 
+  using Entries = std::map<std::uint64_t, std::uint64_t>;
+  using Sizes = std::set<std::pair<std::uint64_t, std::uint64_t>>;
+  Status stock() noexcept;
+  std::size_t tx_pending() const noexcept;
+  void put(Entries& map, std::uint64_t key, std::uint64_t value) noexcept;
+  void drop(Entries& map, Entries::iterator at) noexcept;
+  void put_size(std::uint64_t units, std::uint64_t offset) noexcept;
+  void drop_size(Sizes::iterator at) noexcept;
   Status take_extent(std::uint64_t units, std::uint64_t* offset) noexcept;
   void give_extent(std::uint64_t offset, std::uint64_t units) noexcept;
   Status check_destination(std::uint64_t destination) const noexcept;
@@ -294,10 +302,14 @@ class PersistentHeap {
   std::size_t retired_count_ = 0;
 
   mutable std::mutex lock_;
-  std::map<std::uint64_t, std::uint64_t> live_;                  // offset -> requested size
-  std::map<std::uint64_t, std::uint64_t> free_by_offset_;        // offset -> units
-  std::set<std::pair<std::uint64_t, std::uint64_t>> free_by_size_;  // (units, offset)
-  std::map<std::uint64_t, std::uint64_t> reserved_;              // offset -> units
+  Entries live_;            // offset -> requested size
+  Entries free_by_offset_;  // offset -> units
+  Sizes free_by_size_;      // (units, offset)
+  Entries reserved_;        // offset -> units
+  // Spare nodes for the four above (see stock()), keyed by a counter.
+  Entries spare_entries_;
+  Sizes spare_sizes_;
+  std::uint64_t spare_key_ = 0;
   std::uint64_t free_units_ = 0;
   std::uint64_t units_in_use_ = 0;
   std::uint64_t bytes_in_use_ = 0;
