@@ -80,7 +80,7 @@ void on_heap(JNIEnv* env, jlong heap, Call call) noexcept {
   if (PersistentHeap* h = find_heap(env, heap); h != nullptr) (void)check(env, std::invoke(call, *h));
 }
 
-// free() and tx_free(): the heap, then one offset.
+// free(), tx_free() and grow(): the heap, then one offset or size.
 void on_offset(JNIEnv* env, jlong heap, jlong value, const char* what,
                Status (PersistentHeap::*call)(std::uint64_t) noexcept) noexcept {
   PersistentHeap* h = find_heap(env, heap);
@@ -111,11 +111,13 @@ extern "C" {
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_create(JNIEnv* env, jclass, jstring path,
                                                                              jlong capacity, jlong undo_bytes,
                                                                              jboolean group_commit,
-                                                                             jboolean force_msync) {
+                                                                             jboolean force_msync,
+                                                                             jlong max_capacity) {
   std::string file;
   nativepool::PersistentOptions options;
   if (!to_path(env, path, &file) || !to_u64(env, capacity, "capacity", &options.capacity) ||
-      !to_u64(env, undo_bytes, "undo log bytes", &options.undo_log_bytes)) {
+      !to_u64(env, undo_bytes, "undo log bytes", &options.undo_log_bytes) ||
+      !to_u64(env, max_capacity, "max capacity", &options.max_capacity)) {
     return 0;
   }
   options.group_commit = group_commit != JNI_FALSE;
@@ -127,10 +129,11 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_create(JNI
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_open(JNIEnv* env, jclass, jstring path,
                                                                            jboolean group_commit,
-                                                                           jboolean force_msync) {
+                                                                           jboolean force_msync,
+                                                                           jlong max_capacity) {
   std::string file;
-  if (!to_path(env, path, &file)) return 0;
   nativepool::PersistentOptions options;
+  if (!to_path(env, path, &file) || !to_u64(env, max_capacity, "max capacity", &options.max_capacity)) return 0;
   options.group_commit = group_commit != JNI_FALSE;
   options.force_msync = force_msync != JNI_FALSE;
   std::unique_ptr<PersistentHeap> heap;
@@ -150,13 +153,15 @@ JNIEXPORT jobject JNICALL Java_org_nativepool_internal_PersistentNative_wrap(JNI
   std::uint64_t bytes = 0;
   if (h == nullptr || !to_u64(env, offset, "offset", &at) || !to_u64(env, size, "size", &bytes)) return nullptr;
   // Only a live or reserved block, and no more of it than it holds: the view
-  // never reaches the heap's metadata or beyond the mapping.
-  if (bytes == 0 || !h->holds(at, bytes)) [[unlikely]] {
+  // never reaches the heap's metadata or beyond the mapping (the current
+  // one, taken under the heap's lock, so a grow in another thread is safe).
+  void* address = bytes == 0 ? nullptr : h->view(at, bytes);
+  if (address == nullptr) [[unlikely]] {
     nativepool::jni::throw_invalid_argument(env,
                                             "no view: offset is not a live or reserved block of at least size bytes");
     return nullptr;
   }
-  return env->NewDirectByteBuffer(h->address(at), static_cast<jlong>(bytes));
+  return env->NewDirectByteBuffer(address, static_cast<jlong>(bytes));
 }
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_blockSize(JNIEnv* env, jclass, jlong heap,
@@ -236,6 +241,16 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_persist(JNI
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_flush(JNIEnv* env, jclass, jlong heap) {
   on_heap(env, heap, &PersistentHeap::flush);
+}
+
+JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_grow(JNIEnv* env, jclass, jlong heap,
+                                                                          jlong capacity) {
+  on_offset(env, heap, capacity, "capacity", &PersistentHeap::grow);
+}
+
+JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PersistentNative_mappings(JNIEnv* env, jclass, jlong heap) {
+  PersistentHeap* h = find_heap(env, heap);
+  return h == nullptr ? 0 : static_cast<jlong>(h->mappings());
 }
 
 JNIEXPORT void JNICALL Java_org_nativepool_internal_PersistentNative_begin(JNIEnv* env, jclass, jlong heap) {
@@ -321,8 +336,8 @@ namespace nativepool::jni {
 
 bool register_persistent_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod methods[] = {
-      NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, create, "(Ljava/lang/String;JJZZ)J"),
-      NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, open, "(Ljava/lang/String;ZZ)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, create, "(Ljava/lang/String;JJZZJ)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, open, "(Ljava/lang/String;ZZJ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, destroy, "(J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, wrap, "(JJJ)Ljava/nio/ByteBuffer;"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, blockSize, "(JJ)J"),
@@ -335,6 +350,8 @@ bool register_persistent_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, free, "(JJ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, persist, "(JJJJ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, flush, "(J)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, grow, "(JJ)V"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, mappings, "(J)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, begin, "(J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, snapshot, "(JJJJ)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, txAllocate, "(JJ)J"),

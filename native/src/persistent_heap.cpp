@@ -19,12 +19,17 @@ namespace nativepool {
 namespace {
 
 // The file, page by page: header (page 0, with the group-commit word at
-// kStateOffset), redo log (page 1), roots (page 2), undo log, the table of
-// one 8-byte entry per 64-byte unit, then the units themselves.
+// kStateOffset and the growth record's two copies at kGrowthOffsets), redo
+// log (page 1), roots (page 2), undo log, the table of one 8-byte entry per
+// 64-byte unit, then the units themselves: segment 0. Each grow appends a
+// segment, its own table then its units, so no offset ever moves.
 constexpr char kMagic[8] = {'N', 'P', 'H', 'E', 'A', 'P', '\r', '\n'};
 constexpr std::uint64_t kPage = PersistentHeap::kPage;
 constexpr std::uint64_t kUnit = PersistentHeap::kUnit;
 constexpr std::uint64_t kStateOffset = 1024;
+constexpr std::uint64_t kGrowthOffsets[2] = {2048, 3072};
+constexpr std::size_t kMaxGrows = PersistentHeap::kMaxGrows;
+constexpr std::uint64_t kMinGrow = PersistentHeap::kMinCapacity;
 constexpr std::uint64_t kRedoOffset = kPage;
 constexpr std::uint64_t kRootsOffset = 2 * kPage;
 constexpr std::uint64_t kUndoOffset = 3 * kPage;
@@ -61,6 +66,19 @@ struct RedoLog {
   std::uint64_t entries[kRedoEntries][2];  // offset, value
 };
 
+// The capacity after each grow; segment k + 1 spans [ends[k - 1] (or the
+// header's capacity), ends[k]). A grow writes copy 0, then copy 1, each with
+// one persist: a torn copy fails its checksum and the other stands, so a
+// crash leaves the old capacity or the new one; at rest both copies agree,
+// so a damaged one loses nothing.
+struct Growth {
+  std::uint64_t sequence;  // 0, with everything else 0: never grown
+  std::uint64_t count;
+  std::uint64_t checksum;  // over sequence, count and all of ends
+  std::uint64_t ends[kMaxGrows];
+};
+static_assert(sizeof(Growth) <= kGrowthOffsets[1] - kGrowthOffsets[0], "a growth record copy fits its slot");
+
 struct UndoRecord {
   std::uint64_t generation;
   std::uint64_t offset;
@@ -93,6 +111,10 @@ std::uint64_t header_checksum(const Header& header) noexcept {
 
 std::uint64_t redo_checksum(const RedoLog& log) noexcept {
   return checksum(log.entries, sizeof log.entries, mix(mix(0x7265646F6C6F6701ULL, log.sequence), log.count));
+}
+
+std::uint64_t growth_checksum(const Growth& growth) noexcept {
+  return checksum(growth.ends, sizeof growth.ends, mix(mix(0x67726F7774680001ULL, growth.sequence), growth.count));
 }
 
 std::uint64_t record_checksum(const UndoRecord& record, const unsigned char* data) noexcept {
@@ -129,6 +151,48 @@ Status io_failure(const char* call, const char* path) noexcept {
   return fail(Status::kIoError, "%s(%s): %s", call, path, std::strerror(errno));
 }
 
+// A full disk is out of pool memory (free space or ask for less), any other
+// failure of posix_fallocate an I/O error.
+Status fallocate_failure(int error, const char* path, std::uint64_t capacity) noexcept {
+  errno = error;
+  if (error != ENOSPC) return io_failure("posix_fallocate", path);
+  return fail(Status::kOutOfPoolMemory, "posix_fallocate(%s, %" PRIu64 "): disk full", path, capacity);
+}
+
+// A copy is intact when it is all zero (never grown), or when its checksum
+// matches and every segment it adds, in order, is at least kMinGrow.
+bool growth_intact(const Growth& growth, std::uint64_t initial) noexcept {
+  if (growth.sequence == 0) {
+    static constexpr Growth kNeverGrown{};
+    return std::memcmp(&growth, &kNeverGrown, sizeof growth) == 0;
+  }
+  if (growth.count == 0 || growth.count > kMaxGrows || growth.checksum != growth_checksum(growth)) return false;
+  std::uint64_t start = initial;
+  for (std::uint64_t i = 0; i < growth.count; ++i) {
+    if (growth.ends[i] % kPage != 0 || growth.ends[i] < start || growth.ends[i] - start < kMinGrow) return false;
+    start = growth.ends[i];
+  }
+  return true;
+}
+
+// The copy to trust: the intact one, or of two the one with the higher
+// sequence (the later grow, whose second copy a crash interrupted).
+Status read_growth(const unsigned char* page, std::uint64_t initial, Growth* out) noexcept {
+  Growth copies[2];
+  bool intact[2];
+  for (int i = 0; i < 2; ++i) {
+    std::memcpy(&copies[i], page + kGrowthOffsets[i], sizeof copies[i]);
+    intact[i] = growth_intact(copies[i], initial);
+  }
+  if (!intact[0] && !intact[1]) return fail(Status::kCorrupted, "both copies of the growth record are damaged");
+  *out = !intact[0] || (intact[1] && copies[1].sequence > copies[0].sequence) ? copies[1] : copies[0];
+  return Status::kOk;
+}
+
+std::uint64_t grown_capacity(const Growth& growth, std::uint64_t initial) noexcept {
+  return growth.count == 0 ? initial : growth.ends[growth.count - 1];
+}
+
 std::uint64_t boot_mark(const char* boot_id) noexcept {
   char text[64] = {};
   if (boot_id != nullptr && boot_id[0] != '\0') {
@@ -143,12 +207,15 @@ std::uint64_t boot_mark(const char* boot_id) noexcept {
   return checksum(text, std::strlen(text), 0x626F6F7400000001ULL) | 1;
 }
 
-// Refuses anything but a heap of this version with an intact header, and
-// reads nothing but the header: the file is not touched.
-Status check_header(int fd, const char* path, std::uint64_t file_size, Header* header) noexcept {
-  std::memset(header, 0, sizeof *header);
-  const ssize_t got = ::pread(fd, header, sizeof *header, 0);
+// Refuses anything but a heap of this version with an intact header and
+// growth record, and reads nothing but page 0: the file is not touched.
+// @p capacity: the bytes the heap uses, grows included.
+Status check_header(int fd, const char* path, std::uint64_t file_size, Header* header,
+                    std::uint64_t* capacity) noexcept {
+  unsigned char page[kPage] = {};
+  const ssize_t got = ::pread(fd, page, sizeof page, 0);
   if (got < 0) return io_failure("pread", path);
+  std::memcpy(header, page, sizeof *header);
   const auto have = static_cast<std::size_t>(got);
   if (have < sizeof kMagic || std::memcmp(header->magic, kMagic, sizeof kMagic) != 0) {
     if (have > 0 && std::memcmp(header->magic, kMagic, std::min(have, sizeof kMagic)) == 0) {
@@ -176,30 +243,46 @@ Status check_header(int fd, const char* path, std::uint64_t file_size, Header* h
                           header->heap_offset == header->table_offset + page_round(units * 8) &&
                           header->heap_offset + units * kUnit <= header->capacity;
   if (!consistent) return fail(Status::kCorrupted, "%s: the header describes an impossible layout", path);
-  if (file_size < header->capacity) {
-    return fail(Status::kTruncated, "%s: the heap is %" PRIu64 " bytes but the file only %" PRIu64, path,
-                header->capacity, file_size);
+  if (have < sizeof page) return fail(Status::kTruncated, "%s: a persistent heap cut short to %zu bytes", path, have);
+  Growth growth;
+  if (read_growth(page, header->capacity, &growth) != Status::kOk) return fail_with_detail(Status::kCorrupted, "%s", path);
+  *capacity = grown_capacity(growth, header->capacity);
+  if (file_size < *capacity) {
+    return fail(Status::kTruncated, "%s: the heap is %" PRIu64 " bytes but the file only %" PRIu64, path, *capacity,
+                file_size);
   }
   return Status::kOk;
 }
 
+// One shared mapping of the file's first @p size bytes, or MAP_FAILED.
 // MAP_SYNC is accepted only where the mapping is the media (DAX): then cache
 // flushes make stores durable and no page cache needs writing back.
+void* map_as(int fd, std::uint64_t size, Durability durability) noexcept {
+  const int flags = durability == Durability::kCacheFlush ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED;
+  return ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ | PROT_WRITE, flags, fd, 0);
+}
+
+Status map_failure(std::uint64_t size) noexcept {
+  return fail(errno == ENOMEM ? Status::kOutOfPoolMemory : Status::kIoError, "mmap of %" PRIu64 " bytes: %s", size,
+              std::strerror(errno));
+}
+
 Status map_file(int fd, std::uint64_t size, bool force_msync, unsigned char** base, Durability* durability) noexcept {
-  const auto length = static_cast<std::size_t>(size);
-  if (!force_msync && cache_flush_instruction()[0] != '\0') {
-    void* sync = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
-    if (sync != MAP_FAILED) {
-      *base = static_cast<unsigned char*>(sync);
-      *durability = Durability::kCacheFlush;
-      return Status::kOk;
-    }
+  *durability = !force_msync && cache_flush_instruction()[0] != '\0' ? Durability::kCacheFlush : Durability::kMsync;
+  void* mapped = map_as(fd, size, *durability);
+  if (mapped == MAP_FAILED && *durability == Durability::kCacheFlush) {
+    *durability = Durability::kMsync;
+    mapped = map_as(fd, size, *durability);
   }
-  void* shared = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (shared == MAP_FAILED) return fail(Status::kIoError, "mmap of %" PRIu64 " bytes: %s", size, std::strerror(errno));
-  *base = static_cast<unsigned char*>(shared);
-  *durability = Durability::kMsync;
+  if (mapped == MAP_FAILED) return map_failure(size);
+  *base = static_cast<unsigned char*>(mapped);
   return Status::kOk;
+}
+
+Status check_max_capacity(const PersistentOptions& options) noexcept {
+  if (options.max_capacity % kPage == 0) return Status::kOk;
+  return fail(Status::kInvalidArgument, "max capacity %" PRIu64 " must be a multiple of 4096 (0: never grow)",
+              options.max_capacity);
 }
 
 Status lock_file(int fd, const char* path) noexcept {
@@ -228,7 +311,8 @@ PersistentHeap::PersistentHeap(int fd, unsigned char* base, std::uint64_t size, 
       size_(size),
       media_(base, static_cast<std::size_t>(size), durability, options.observer),
       group_commit_(options.group_commit),
-      boot_mark_(boot_mark(options.boot_id)) {}
+      boot_mark_(boot_mark(options.boot_id)),
+      max_capacity_(options.max_capacity) {}
 
 PersistentHeap::~PersistentHeap() {
   {
@@ -237,6 +321,7 @@ PersistentHeap::~PersistentHeap() {
   }
   (void)flush();
   ::munmap(base_, static_cast<std::size_t>(size_));
+  for (std::size_t i = 0; i < retired_count_; ++i) ::munmap(retired_[i].base, static_cast<std::size_t>(retired_[i].size));
   ::close(fd_);  // releases the flock
 }
 
@@ -253,6 +338,7 @@ Status PersistentHeap::create(const char* path, const PersistentOptions& options
                 "undo log of %" PRIu64 " bytes: a positive multiple of 4096, at most half the capacity",
                 options.undo_log_bytes);
   }
+  if (Status status = check_max_capacity(options); status != Status::kOk) return status;
   Header header{};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.version = kFormatVersion;
@@ -283,12 +369,7 @@ Status PersistentHeap::create(const char* path, const PersistentOptions& options
   // Every block of the file now, so a full disk is this error and never a
   // SIGBUS on a store into a hole later.
   const int error = ::posix_fallocate(fd, 0, static_cast<off_t>(options.capacity));
-  if (error != 0) {
-    errno = error;
-    return give_up(error == ENOSPC ? fail(Status::kOutOfPoolMemory, "posix_fallocate(%s, %" PRIu64 "): disk full", path,
-                                          options.capacity)
-                                   : io_failure("posix_fallocate", path));
-  }
+  if (error != 0) return give_up(fallocate_failure(error, path, options.capacity));
   // The fresh file reads as zeros: an empty redo log, empty roots, undo
   // generation 0 and an empty table. The header goes last, after the rest
   // is durable, so a crash during create leaves a file open() calls no heap.
@@ -308,18 +389,22 @@ Status PersistentHeap::create(const char* path, const PersistentOptions& options
 Status PersistentHeap::open(const char* path, const PersistentOptions& options,
                             std::unique_ptr<PersistentHeap>* out) noexcept {
   if (path == nullptr || out == nullptr) return fail(Status::kInvalidArgument, "persistent heap: null path or out");
+  if (Status status = check_max_capacity(options); status != Status::kOk) return status;
   const int fd = ::open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0) return io_failure("open", path);
   Status status = lock_file(fd, path);
   struct stat info {};
   if (status == Status::kOk && ::fstat(fd, &info) != 0) status = io_failure("fstat", path);
   Header header{};
-  if (status == Status::kOk) status = check_header(fd, path, static_cast<std::uint64_t>(info.st_size), &header);
+  std::uint64_t capacity = 0;
+  if (status == Status::kOk) {
+    status = check_header(fd, path, static_cast<std::uint64_t>(info.st_size), &header, &capacity);
+  }
   if (status != Status::kOk) {
     ::close(fd);
     return status;
   }
-  status = open_mapped(fd, header.capacity, options, out);
+  status = open_mapped(fd, capacity, options, out);
   if (status != Status::kOk) return fail_with_detail(status, "%s", path);
   return Status::kOk;
 }
@@ -349,9 +434,14 @@ Status PersistentHeap::load() noexcept {
   const auto& header = *reinterpret_cast<const Header*>(base_);
   undo_offset_ = header.undo_offset;
   undo_bytes_ = header.undo_bytes;
-  table_offset_ = header.table_offset;
-  heap_offset_ = header.heap_offset;
-  heap_units_ = header.heap_units;
+  segments_[0] = {header.table_offset, header.heap_offset, header.heap_units};
+  segment_count_ = 1;
+  Growth growth;
+  if (Status status = read_growth(base_, header.capacity, &growth); status != Status::kOk) return status;
+  growth_sequence_ = growth.sequence;
+  for (std::uint64_t i = 0, start = header.capacity; i < growth.count; start = growth.ends[i++]) {
+    add_segment(start, growth.ends[i]);
+  }
   // Nothing is written before every check that can refuse the file passed.
   const std::uint64_t state = word(kStateOffset);
   if (state != 0 && state != boot_mark_) {
@@ -386,35 +476,58 @@ Status PersistentHeap::load() noexcept {
   return Status::kOk;
 }
 
-// Walks the table: each entry is 0 or a checked size whose units lie in the
-// heap and hold only zeros after the first.
+// Walks each segment's table: each entry is 0 or a checked size whose units
+// lie in the segment and hold only zeros after the first. Entries are
+// checked against their unit's index counted from segment 0's first unit.
 Status PersistentHeap::check_table() const noexcept {
-  const std::uint64_t* table = &word(table_offset_);
-  for (std::uint64_t unit = 0; unit < heap_units_;) {
-    const std::uint64_t entry = table[unit];
-    if (entry == 0) {
-      ++unit;
-      continue;
-    }
-    const std::uint64_t size = entry >> 24;
-    if ((entry & 0xFFFFFF) != entry_check(unit, size) || size == 0) {
-      return fail(Status::kCorrupted, "table entry %" PRIu64 " (block at offset %" PRIu64 ") fails its check", unit,
-                  heap_offset_ + unit * kUnit);
-    }
-    const std::uint64_t units = units_for(size);
-    if (units > heap_units_ - unit) {
-      return fail(Status::kCorrupted, "the block at offset %" PRIu64 " (%" PRIu64 " bytes) runs past the heap",
-                  heap_offset_ + unit * kUnit, size);
-    }
-    for (std::uint64_t inner = unit + 1; inner < unit + units; ++inner) {
-      if (table[inner] != 0) {
-        return fail(Status::kCorrupted, "table entry %" PRIu64 " lies inside the block at offset %" PRIu64, inner,
-                    heap_offset_ + unit * kUnit);
+  for (std::size_t k = 0; k < segment_count_; ++k) {
+    const Segment& segment = segments_[k];
+    const std::uint64_t* table = &word(segment.table_offset);
+    const std::uint64_t first = unit_index(segment.heap_offset);
+    for (std::uint64_t unit = 0; unit < segment.units;) {
+      const std::uint64_t entry = table[unit];
+      if (entry == 0) {
+        ++unit;
+        continue;
       }
+      const std::uint64_t size = entry >> 24;
+      const std::uint64_t at = segment.heap_offset + unit * kUnit;
+      if ((entry & 0xFFFFFF) != entry_check(first + unit, size) || size == 0) {
+        return fail(Status::kCorrupted, "table entry %" PRIu64 " (block at offset %" PRIu64 ") fails its check",
+                    first + unit, at);
+      }
+      const std::uint64_t units = units_for(size);
+      if (units > segment.units - unit) {
+        return fail(Status::kCorrupted, "the block at offset %" PRIu64 " (%" PRIu64 " bytes) runs past its segment",
+                    at, size);
+      }
+      for (std::uint64_t inner = unit + 1; inner < unit + units; ++inner) {
+        if (table[inner] != 0) {
+          return fail(Status::kCorrupted, "table entry %" PRIu64 " lies inside the block at offset %" PRIu64,
+                      first + inner, at);
+        }
+      }
+      unit += units;
     }
-    unit += units;
   }
   return Status::kOk;
+}
+
+void PersistentHeap::add_segment(std::uint64_t start, std::uint64_t end) noexcept {
+  const std::uint64_t units = heap_units_for(end, start);
+  segments_[segment_count_++] = {start, start + page_round(units * 8), units};
+}
+
+// The segment whose units an offset in the heap lies among (or before the
+// next one's): segments are in file order, and the newest are searched first.
+const PersistentHeap::Segment& PersistentHeap::segment_of(std::uint64_t offset) const noexcept {
+  std::size_t k = segment_count_ - 1;
+  while (k > 0 && segments_[k].heap_offset > offset) --k;
+  return segments_[k];
+}
+
+std::uint64_t PersistentHeap::unit_index(std::uint64_t offset) const noexcept {
+  return (offset - segments_[0].heap_offset) / kUnit;
 }
 
 Status PersistentHeap::recover() noexcept {
@@ -474,35 +587,102 @@ std::uint64_t PersistentHeap::roll_back_undo() noexcept {
   return undo_positions_.size();
 }
 
+// Segments never touch (a table sits between two), so no free extent spans
+// two of them.
 Status PersistentHeap::rebuild() noexcept {
-  const std::uint64_t* table = &word(table_offset_);
   try {
-    std::uint64_t free_start = 0;
-    std::uint64_t free_units = 0;
-    for (std::uint64_t unit = 0; unit < heap_units_;) {
-      const std::uint64_t entry = table[unit];
-      if (entry == 0) {
-        if (free_units == 0) free_start = unit;
-        ++free_units;
-        ++unit;
-        continue;
+    for (std::size_t k = 0; k < segment_count_; ++k) {
+      const Segment& segment = segments_[k];
+      const std::uint64_t* table = &word(segment.table_offset);
+      std::uint64_t free_start = 0;
+      std::uint64_t free_units = 0;
+      for (std::uint64_t unit = 0; unit < segment.units;) {
+        const std::uint64_t entry = table[unit];
+        if (entry == 0) {
+          if (free_units == 0) free_start = unit;
+          ++free_units;
+          ++unit;
+          continue;
+        }
+        if (free_units != 0) {
+          if (Status status = stock(); status != Status::kOk) return status;
+          give_extent(segment.heap_offset + free_start * kUnit, free_units);
+        }
+        free_units = 0;
+        const std::uint64_t size = entry >> 24;
+        live_.emplace_hint(live_.end(), segment.heap_offset + unit * kUnit, size);
+        units_in_use_ += units_for(size);
+        bytes_in_use_ += size;
+        unit += units_for(size);
       }
-      if (free_units != 0) give_extent(heap_offset_ + free_start * kUnit, free_units);
-      free_units = 0;
-      const std::uint64_t size = entry >> 24;
-      live_.emplace_hint(live_.end(), heap_offset_ + unit * kUnit, size);
-      units_in_use_ += units_for(size);
-      bytes_in_use_ += size;
-      unit += units_for(size);
+      if (free_units != 0) {
+        if (Status status = stock(); status != Status::kOk) return status;
+        give_extent(segment.heap_offset + free_start * kUnit, free_units);
+      }
     }
-    if (free_units != 0) give_extent(heap_offset_ + free_start * kUnit, free_units);
   } catch (const std::bad_alloc&) {
     return fail(Status::kInternal, "persistent heap: out of host memory for the free lists");
   }
   return Status::kOk;
 }
 
-// ---- free extents (host memory only) ----
+// ---- free extents and block maps (host memory only) ----
+
+// What one operation can add to the four maps at most (a reservation or a
+// block, plus an extent given back by a grow and one by a failure path), and
+// what ending the open transaction will add (an extent or a block for each
+// block it allocated or freed).
+constexpr std::size_t kStockEntries = 3;
+constexpr std::size_t kStockSizes = 2;
+// Spare nodes kept beyond that; more are freed.
+constexpr std::size_t kSpareLimit = 64;
+
+// Every operation that adds to the maps first takes the host memory it may
+// need, before it changes anything: a failed host allocation is then a
+// refusal that leaves heap and file as they were, never std::bad_alloc
+// through the heap (and through JNI), and commit and abort, which must not
+// fail halfway, never allocate at all. Inserts take spare nodes, erases
+// return theirs (std::map's node handles move without allocating).
+Status PersistentHeap::stock() noexcept {
+  try {
+    while (spare_entries_.size() < kStockEntries + tx_pending()) spare_entries_.emplace(++spare_key_, 0);
+    while (spare_sizes_.size() < kStockSizes + tx_pending()) spare_sizes_.emplace(++spare_key_, 0);
+  } catch (const std::bad_alloc&) {
+    return fail(Status::kOutOfPoolMemory, "out of host memory for the heap's free lists");
+  }
+  return Status::kOk;
+}
+
+std::size_t PersistentHeap::tx_pending() const noexcept {
+  return in_tx_ ? tx_new_blocks_.size() + tx_freed_.size() : 0;
+}
+
+void PersistentHeap::put(Entries& map, std::uint64_t key, std::uint64_t value) noexcept {
+  auto node = spare_entries_.extract(spare_entries_.begin());
+  node.key() = key;
+  node.mapped() = value;
+  map.insert(std::move(node));
+}
+
+void PersistentHeap::drop(Entries& map, Entries::iterator at) noexcept {
+  auto node = map.extract(at);
+  if (spare_entries_.size() >= kSpareLimit + tx_pending()) return;  // the node is freed
+  node.key() = ++spare_key_;
+  spare_entries_.insert(std::move(node));
+}
+
+void PersistentHeap::put_size(std::uint64_t units, std::uint64_t offset) noexcept {
+  auto node = spare_sizes_.extract(spare_sizes_.begin());
+  node.value() = {units, offset};
+  free_by_size_.insert(std::move(node));
+}
+
+void PersistentHeap::drop_size(Sizes::iterator at) noexcept {
+  auto node = free_by_size_.extract(at);
+  if (spare_sizes_.size() >= kSpareLimit + tx_pending()) return;
+  node.value() = {++spare_key_, 0};
+  spare_sizes_.insert(std::move(node));
+}
 
 Status PersistentHeap::take_extent(std::uint64_t units, std::uint64_t* offset) noexcept {
   const auto fit = free_by_size_.lower_bound({units, 0});  // best fit, lowest offset
@@ -511,11 +691,11 @@ Status PersistentHeap::take_extent(std::uint64_t units, std::uint64_t* offset) n
                 units * kUnit, free_units_ * kUnit);
   }
   const auto [have, at] = *fit;
-  free_by_size_.erase(fit);
-  free_by_offset_.erase(at);
+  drop_size(fit);
+  drop(free_by_offset_, free_by_offset_.find(at));
   if (have > units) {
-    free_by_offset_.emplace(at + units * kUnit, have - units);
-    free_by_size_.emplace(have - units, at + units * kUnit);
+    put(free_by_offset_, at + units * kUnit, have - units);
+    put_size(have - units, at + units * kUnit);
   }
   free_units_ -= units;
   *offset = at;
@@ -528,26 +708,29 @@ void PersistentHeap::give_extent(std::uint64_t offset, std::uint64_t units) noex
   auto next = free_by_offset_.lower_bound(offset);
   if (next != free_by_offset_.end() && next->first == offset + units * kUnit) {
     units += next->second;
-    free_by_size_.erase({next->second, next->first});
-    next = free_by_offset_.erase(next);
+    drop_size(free_by_size_.find({next->second, next->first}));
+    const auto after = std::next(next);
+    drop(free_by_offset_, next);
+    next = after;
   }
   if (next != free_by_offset_.begin()) {
     const auto prev = std::prev(next);
     if (prev->first + prev->second * kUnit == offset) {
       offset = prev->first;
       units += prev->second;
-      free_by_size_.erase({prev->second, prev->first});
-      free_by_offset_.erase(prev);
+      drop_size(free_by_size_.find({prev->second, prev->first}));
+      drop(free_by_offset_, prev);
     }
   }
-  free_by_offset_.emplace(offset, units);
-  free_by_size_.emplace(units, offset);
+  put(free_by_offset_, offset, units);
+  put_size(units, offset);
 }
 
 // ---- checks ----
 
 std::uint64_t PersistentHeap::entry_offset(std::uint64_t block) const noexcept {
-  return table_offset_ + (block - heap_offset_) / kUnit * 8;
+  const Segment& segment = segment_of(block);
+  return segment.table_offset + (block - segment.heap_offset) / kUnit * 8;
 }
 
 std::uint64_t PersistentHeap::root_slot(std::size_t index) noexcept {
@@ -564,11 +747,23 @@ std::uint64_t PersistentHeap::block_size(std::uint64_t offset) const noexcept {
   return found == live_.end() ? 0 : found->second;
 }
 
-bool PersistentHeap::holds(std::uint64_t offset, std::uint64_t size) const noexcept {
+void* PersistentHeap::view(std::uint64_t offset, std::uint64_t size) const noexcept {
   std::lock_guard<std::mutex> hold(lock_);
-  if (const auto live = live_.find(offset); live != live_.end()) return size <= live->second;
+  const auto live = live_.find(offset);
   const auto reserved = reserved_.find(offset);
-  return reserved != reserved_.end() && size <= reserved->second * kUnit;
+  const bool holds = live != live_.end() ? size <= live->second
+                                         : reserved != reserved_.end() && size <= reserved->second * kUnit;
+  return holds ? base_ + offset : nullptr;
+}
+
+std::uint64_t PersistentHeap::capacity() const noexcept {
+  std::lock_guard<std::mutex> hold(lock_);
+  return size_;
+}
+
+std::uint64_t PersistentHeap::mappings() const noexcept {
+  std::lock_guard<std::mutex> hold(lock_);
+  return retired_count_;
 }
 
 Status PersistentHeap::check_destination(std::uint64_t destination) const noexcept {
@@ -660,6 +855,95 @@ Status PersistentHeap::flush() noexcept {
   return io_status("flush");
 }
 
+// ---- growth: a segment appended, committed by the growth record ----
+
+Status PersistentHeap::grow(std::uint64_t capacity) noexcept {
+  std::lock_guard<std::mutex> hold(lock_);
+  return grow_locked(capacity);
+}
+
+Status PersistentHeap::grow_locked(std::uint64_t capacity) noexcept {
+  if (capacity % kPage != 0 || capacity < size_ || capacity - size_ < kMinGrow) {
+    return fail(Status::kInvalidArgument,
+                "grow to %" PRIu64 " bytes: a multiple of 4096, at least %" PRIu64 " more than the capacity %" PRIu64,
+                capacity, kMinGrow, size_);
+  }
+  if (segment_count_ > kMaxGrows) {
+    return fail(Status::kInvalidArgument, "the heap has grown %zu times, all its growth record holds; create a larger one",
+                kMaxGrows);
+  }
+  if (Status status = stock(); status != Status::kOk) return status;
+  // Whatever an interrupted grow left past the capacity goes first, so the
+  // new segment's table reads as zeros; then every block of the new part is
+  // allocated and its size made durable, so a full disk is this error and
+  // never a SIGBUS later, and the commit below never names missing space.
+  constexpr const char* kFile = "heap file";
+  const auto old_size = static_cast<off_t>(size_);
+  if (::ftruncate(fd_, old_size) != 0) return io_failure("ftruncate", kFile);
+  Status status = Status::kOk;
+  const int error = ::posix_fallocate(fd_, old_size, static_cast<off_t>(capacity - size_));
+  if (error != 0) {
+    status = fallocate_failure(error, kFile, capacity);
+  } else if (::fdatasync(fd_) != 0) {
+    status = io_failure("fdatasync", kFile);
+  }
+  // A new mapping of the whole file; the old one stays until close, so an
+  // address taken before (a Java handle's view in another thread) still
+  // reaches the same bytes and never faults.
+  void* mapped = status == Status::kOk ? map_as(fd_, capacity, media_.durability()) : MAP_FAILED;
+  if (status == Status::kOk && mapped == MAP_FAILED) status = map_failure(capacity);
+  if (status != Status::kOk) {
+    (void)::ftruncate(fd_, old_size);
+    return status;
+  }
+  retired_[retired_count_++] = {base_, size_};
+  base_ = static_cast<unsigned char*>(mapped);
+  media_.remap(base_, static_cast<std::size_t>(capacity));
+  add_segment(size_, capacity);
+  size_ = capacity;
+  write_growth(capacity);
+  give_extent(segments_[segment_count_ - 1].heap_offset, segments_[segment_count_ - 1].units);
+  return io_status("grow");
+}
+
+// The commit point of a grow: copy 0 of the record, one persist, then copy 1
+// (see Growth).
+void PersistentHeap::write_growth(std::uint64_t capacity) noexcept {
+  Growth growth{};
+  growth.sequence = ++growth_sequence_;
+  growth.count = segment_count_ - 1;
+  for (std::size_t k = 1; k < segment_count_; ++k) {
+    growth.ends[k - 1] = k + 1 < segment_count_ ? segments_[k + 1].table_offset : capacity;
+  }
+  growth.checksum = growth_checksum(growth);
+  for (const std::uint64_t at : kGrowthOffsets) {
+    std::memcpy(base_ + at, &growth, sizeof growth);
+    ordered(at, sizeof growth);
+    ordered_drain();
+  }
+}
+
+Status PersistentHeap::take_or_grow(std::uint64_t units, std::uint64_t* offset) noexcept {
+  const Status status = take_extent(units, offset);
+  if (status != Status::kOutOfPoolMemory || max_capacity_ == 0) [[likely]] return status;
+  return grow_for(units, offset);
+}
+
+// Auto-grow: at least doubling, so a filling heap grows a logarithmic number
+// of times, and at least by a segment that holds the block (its table
+// entries, then its units), up to max_capacity.
+[[gnu::noinline]] Status PersistentHeap::grow_for(std::uint64_t units, std::uint64_t* offset) noexcept {
+  const std::uint64_t needed = std::max(kMinGrow, page_round(page_round(units * 8) + units * kUnit));
+  const std::uint64_t target = std::min(max_capacity_, std::max(size_ + needed, 2 * size_));
+  if (target < size_ + needed || segment_count_ > kMaxGrows) {
+    return fail(Status::kOutOfPoolMemory,
+                "no free extent of %" PRIu64 " bytes, and growing (to at most %" PRIu64 " bytes, %zu times) cannot make one",
+                units * kUnit, max_capacity_, kMaxGrows);
+  }
+  const Status status = grow_locked(target);
+  return status != Status::kOk ? status : take_extent(units, offset);
+}
+
 // ---- the redo log: several words change as one ----
 
 Status PersistentHeap::redo(const std::uint64_t (*words)[2], std::size_t count) noexcept {
@@ -694,10 +978,12 @@ Status PersistentHeap::reserve_locked(std::uint64_t size, PersistentReservation*
   if (size == 0 || size > kMaxBlockSize) {
     return fail(Status::kInvalidArgument, "size %" PRIu64 " must be between 1 and 2^40 - 1", size);
   }
-  std::uint64_t offset = 0;
-  status = take_extent(units_for(size), &offset);
+  status = stock();
   if (status != Status::kOk) return status;
-  reserved_.emplace(offset, units_for(size));
+  std::uint64_t offset = 0;
+  status = take_or_grow(units_for(size), &offset);
+  if (status != Status::kOk) return status;
+  put(reserved_, offset, units_for(size));
   *out = {offset, size};
   return Status::kOk;
 }
@@ -726,12 +1012,12 @@ Status PersistentHeap::publish_locked(const PersistentReservation& reservation, 
   // order (the power-loss test finds exactly that).
   ordered(reservation.offset, reservation.size);
   ordered_drain();
-  const std::uint64_t index = (reservation.offset - heap_offset_) / kUnit;
+  const std::uint64_t index = unit_index(reservation.offset);
   const std::uint64_t words[2][2] = {{entry_offset(reservation.offset), encode_entry(index, reservation.size)},
                                      {destination, reservation.offset}};
   status = redo(words, 2);
-  reserved_.erase(found);
-  live_.emplace(reservation.offset, reservation.size);
+  drop(reserved_, found);
+  put(live_, reservation.offset, reservation.size);
   units_in_use_ += units_for(reservation.size);
   bytes_in_use_ += reservation.size;
   ++allocations_;
@@ -745,8 +1031,10 @@ Status PersistentHeap::cancel(const PersistentReservation& reservation) noexcept
     return fail(Status::kInvalidArgument, "offset %" PRIu64 " with size %" PRIu64 " is no open reservation",
                 reservation.offset, reservation.size);
   }
-  give_extent(found->first, found->second);
-  reserved_.erase(found);
+  if (Status status = stock(); status != Status::kOk) return status;
+  const auto [offset, units] = *found;
+  drop(reserved_, found);
+  give_extent(offset, units);
   return Status::kOk;
 }
 
@@ -761,9 +1049,9 @@ Status PersistentHeap::allocate(std::uint64_t size, std::uint64_t destination, s
   if (status != Status::kOk) return status;
   std::memset(address(reservation.offset), 0, reservation.size);
   status = publish_locked(reservation, destination);
-  if (status != Status::kOk && reserved_.count(reservation.offset) != 0) {
+  if (const auto left = reserved_.find(reservation.offset); status != Status::kOk && left != reserved_.end()) {
+    drop(reserved_, left);
     give_extent(reservation.offset, units_for(size));
-    reserved_.erase(reservation.offset);
     return status;
   }
   *out = reservation.offset;
@@ -774,6 +1062,7 @@ Status PersistentHeap::free(std::uint64_t destination) noexcept {
   std::lock_guard<std::mutex> hold(lock_);
   Status status = check_no_transaction("free");
   if (status == Status::kOk) status = check_destination(destination);
+  if (status == Status::kOk) status = stock();
   if (status != Status::kOk) return status;
   const std::uint64_t block = word(destination);
   const auto found = live_.find(block);
@@ -783,10 +1072,11 @@ Status PersistentHeap::free(std::uint64_t destination) noexcept {
   }
   const std::uint64_t words[2][2] = {{entry_offset(block), 0}, {destination, 0}};
   status = redo(words, 2);
-  units_in_use_ -= units_for(found->second);
-  bytes_in_use_ -= found->second;
-  give_extent(block, units_for(found->second));
-  live_.erase(found);
+  const std::uint64_t size = found->second;
+  units_in_use_ -= units_for(size);
+  bytes_in_use_ -= size;
+  drop(live_, found);
+  give_extent(block, units_for(size));
   ++frees_;
   return status;
 }
@@ -842,8 +1132,10 @@ Status PersistentHeap::tx_allocate(std::uint64_t size, std::uint64_t* out) noexc
   if (size == 0 || size > kMaxBlockSize) {
     return fail(Status::kInvalidArgument, "size %" PRIu64 " must be between 1 and 2^40 - 1", size);
   }
+  Status status = stock();
+  if (status != Status::kOk) return status;
   std::uint64_t offset = 0;
-  Status status = take_extent(units_for(size), &offset);
+  status = take_or_grow(units_for(size), &offset);
   if (status != Status::kOk) return status;
   status = log_undo(entry_offset(offset), 8);
   if (status != Status::kOk) {
@@ -851,8 +1143,8 @@ Status PersistentHeap::tx_allocate(std::uint64_t size, std::uint64_t* out) noexc
     return status;
   }
   std::memset(address(offset), 0, size);
-  word(entry_offset(offset)) = encode_entry((offset - heap_offset_) / kUnit, size);
-  live_.emplace(offset, size);
+  word(entry_offset(offset)) = encode_entry(unit_index(offset), size);
+  put(live_, offset, size);
   tx_new_blocks_.push_back({offset, size});
   units_in_use_ += units_for(size);
   bytes_in_use_ += size;
@@ -865,13 +1157,15 @@ Status PersistentHeap::tx_free(std::uint64_t block) noexcept {
   if (!in_tx_) return fail(Status::kInvalidArgument, "tx_free outside a transaction");
   const auto found = live_.find(block);
   if (found == live_.end()) return fail(Status::kInvalidFree, "offset %" PRIu64 " is not a live block", block);
-  const Status status = log_undo(entry_offset(block), 8);
+  Status status = stock();
+  if (status == Status::kOk) status = log_undo(entry_offset(block), 8);
   if (status != Status::kOk) return status;
   word(entry_offset(block)) = 0;
-  tx_freed_.push_back({block, found->second});
-  units_in_use_ -= units_for(found->second);
-  bytes_in_use_ -= found->second;
-  live_.erase(found);
+  const std::uint64_t size = found->second;
+  units_in_use_ -= units_for(size);
+  bytes_in_use_ -= size;
+  drop(live_, found);
+  tx_freed_.push_back({block, size});
   return Status::kOk;
 }
 
@@ -916,13 +1210,13 @@ void PersistentHeap::abort_locked() noexcept {
   if (group_commit_) mark_unflushed();
   (void)roll_back_undo();
   for (const Undo& block : tx_new_blocks_) {
-    live_.erase(block.offset);
+    drop(live_, live_.find(block.offset));
     units_in_use_ -= units_for(block.length);
     bytes_in_use_ -= block.length;
     give_extent(block.offset, units_for(block.length));
   }
   for (const Undo& freed : tx_freed_) {
-    live_.emplace(freed.offset, freed.length);
+    put(live_, freed.offset, freed.length);
     units_in_use_ += units_for(freed.length);
     bytes_in_use_ += freed.length;
   }
@@ -943,13 +1237,12 @@ Status PersistentHeap::validate() const noexcept {
   std::lock_guard<std::mutex> hold(lock_);
   Status status = check_table();
   if (status != Status::kOk) return status;
-  const std::uint64_t* table = &word(table_offset_);
   std::uint64_t units = 0;
   std::uint64_t bytes = 0;
   for (const auto& [offset, size] : live_) {
-    const std::uint64_t index = (offset - heap_offset_) / kUnit;
-    if (offset < heap_offset_ || (offset - heap_offset_) % kUnit != 0 || index >= heap_units_ ||
-        table[index] != encode_entry(index, size)) {
+    const Segment& segment = segment_of(offset);
+    if (offset < segment.heap_offset || (offset - segment.heap_offset) % kUnit != 0 || offset >= segment.heap_end() ||
+        word(entry_offset(offset)) != encode_entry(unit_index(offset), size)) {
       return fail(Status::kCorrupted, "live block %" PRIu64 " (%" PRIu64 " bytes) is not in the table", offset, size);
     }
     units += units_for(size);
@@ -958,7 +1251,7 @@ Status PersistentHeap::validate() const noexcept {
   if (units != units_in_use_ || bytes != bytes_in_use_) {
     return fail(Status::kCorrupted, "counters say %" PRIu64 " bytes in use, the blocks %" PRIu64, bytes_in_use_, bytes);
   }
-  // Live, reserved, freed-at-commit and free extents tile the heap exactly.
+  // Live, reserved, freed-at-commit and free extents tile each segment exactly.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> extents;
   try {
     extents.reserve(live_.size() + reserved_.size() + tx_freed_.size() + free_by_offset_.size());
@@ -970,14 +1263,21 @@ Status PersistentHeap::validate() const noexcept {
     return fail(Status::kInternal, "validate: out of host memory");
   }
   std::sort(extents.begin(), extents.end());
-  std::uint64_t expected = heap_offset_;
+  std::size_t k = 0;
+  std::uint64_t expected = segments_[0].heap_offset;
   for (const auto& [offset, count] : extents) {
+    if (offset != expected && expected == segments_[k].heap_end() && k + 1 < segment_count_) {
+      expected = segments_[++k].heap_offset;  // the next segment
+    }
     if (offset != expected) {
       return fail(Status::kCorrupted, "the heap's extents leave a gap or overlap at offset %" PRIu64, expected);
     }
     expected += count * kUnit;
+    if (expected > segments_[k].heap_end()) {
+      return fail(Status::kCorrupted, "the extent at offset %" PRIu64 " runs past its segment", offset);
+    }
   }
-  if (expected != heap_offset_ + heap_units_ * kUnit) {
+  if (k + 1 != segment_count_ || expected != segments_[k].heap_end()) {
     return fail(Status::kCorrupted, "the heap's extents end at %" PRIu64 ", not at its end", expected);
   }
   std::uint64_t free_units = 0;
@@ -1008,7 +1308,7 @@ PersistentStats PersistentHeap::stats() const noexcept {
   std::lock_guard<std::mutex> hold(lock_);
   PersistentStats stats;
   stats.capacity = size_;
-  stats.heap_bytes = heap_units_ * kUnit;
+  for (std::size_t k = 0; k < segment_count_; ++k) stats.heap_bytes += segments_[k].units * kUnit;
   stats.live_blocks = live_.size();
   stats.bytes_in_use = bytes_in_use_;
   stats.units_in_use = units_in_use_;
@@ -1021,6 +1321,7 @@ PersistentStats PersistentHeap::stats() const noexcept {
   stats.persist_points = media_.drains();
   stats.recovered_redo = recovered_redo_;
   stats.recovered_undo = recovered_undo_;
+  stats.grows = segment_count_ - 1;
   return stats;
 }
 

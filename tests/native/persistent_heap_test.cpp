@@ -7,35 +7,22 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "nativepool/persistent_heap.hpp"
+#include "persistent_files.hpp"
 
 namespace nativepool {
 namespace {
 
-std::string temp_directory() {
-  std::string pattern = (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + std::string("/np-heap-XXXXXX");
-  return mkdtemp(pattern.data());
-}
-
-std::vector<char> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_all(const std::string& path, const std::vector<char>& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using persistent_files::read_all;
+using persistent_files::write_all;
 
 class PersistentHeapTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = temp_directory();
+    dir_ = persistent_files::temp_directory("np-heap");
     path_ = dir_ + "/heap";
   }
   void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }

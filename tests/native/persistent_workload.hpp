@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The workload both crash tests run against a PersistentHeap, and its model.
 // A state is what a program could rely on after a crash: which blocks (by
-// the seed their bytes derive from) sit in which root, and the counter two
-// blocks share, which every transaction increments in both. plan() picks
+// the seed their bytes derive from) sit in which root, the counter two
+// blocks share, which every transaction increments in both, and how often
+// the file grew (a few times, by kGrowStep each). plan() picks
 // the next operation from the state and a generator only, so a parent can
 // replay exactly what its killed child did and know the state after each
 // acknowledged operation.
@@ -19,16 +20,20 @@ namespace nativepool::workload {
 
 constexpr std::size_t kSlots = 16;         // roots 0..15 hold seeded blocks
 constexpr std::size_t kPairRoots[2] = {126, 127};  // the blocks holding the counter
+constexpr std::uint64_t kCapacity = 256 << 10;     // a fresh heap's
+constexpr std::uint64_t kGrowStep = 64 << 10;
+constexpr std::uint64_t kGrows = 4;                // at most, so the images stay small
 
 struct State {
   std::uint64_t seeds[kSlots] = {};
   std::uint64_t counter = 0;
+  std::uint64_t grows = 0;
   bool operator==(const State& other) const {
-    return counter == other.counter && std::memcmp(seeds, other.seeds, sizeof seeds) == 0;
+    return counter == other.counter && grows == other.grows && std::memcmp(seeds, other.seeds, sizeof seeds) == 0;
   }
 };
 
-enum class Kind { kPublish, kFree, kTxMove, kTxAbort, kTxCounter };
+enum class Kind { kPublish, kFree, kTxMove, kTxAbort, kTxCounter, kGrow };
 struct Op {
   Kind kind;
   std::size_t slot;   // the root it fills or empties
@@ -57,6 +62,7 @@ inline Op plan(const State& state, std::mt19937_64& random) {
   }
   const std::uint64_t seed = random() | 1;
   const unsigned pick = static_cast<unsigned>(random() % 100);
+  if (pick < 4 && state.grows < kGrows) return {Kind::kGrow, 0, 0, seed};
   if (pick < 30 && empty != kSlots) return {Kind::kPublish, empty, empty, seed};
   if (pick < 50 && full != kSlots) return {Kind::kFree, full, full, seed};
   if (pick < 90 && empty != kSlots) {
@@ -76,6 +82,7 @@ inline State apply(State state, const Op& op) {
       break;
     case Kind::kTxAbort: break;
     case Kind::kTxCounter: ++state.counter; break;
+    case Kind::kGrow: ++state.grows; break;
   }
   return state;
 }
@@ -136,6 +143,7 @@ inline Status execute(PersistentHeap& heap, const Op& op) {
       if (status == Status::kOk) status = bump_counter(heap);
       return status == Status::kOk ? heap.commit() : status;
     }
+    case Kind::kGrow: return heap.grow(heap.capacity() + kGrowStep);
   }
   return Status::kInternal;
 }
@@ -178,6 +186,12 @@ inline bool read_state(const PersistentHeap& heap, State* state, std::string* wh
     return false;
   }
   state->counter = counters[0];
+  const std::uint64_t capacity = heap.capacity();
+  if (capacity < kCapacity || (capacity - kCapacity) % kGrowStep != 0 || heap.stats().grows * kGrowStep != capacity - kCapacity) {
+    *why = "a capacity of " + std::to_string(capacity) + " bytes no sequence of grows makes";
+    return false;
+  }
+  state->grows = heap.stats().grows;
   if (heap.stats().live_blocks != expected_blocks) {
     *why = std::to_string(heap.stats().live_blocks) + " live blocks, " + std::to_string(expected_blocks) +
            " reachable: a leak";

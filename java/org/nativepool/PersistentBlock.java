@@ -16,7 +16,11 @@ import org.nativepool.internal.PersistentNative;
  * the file until {@link PersistentPool#free(int)} or a transaction frees it.
  * The accessors are bounds-checked against the block; a handle kept after its
  * block was freed reads and writes that heap space (never memory outside the
- * mapping), so code should drop handles of blocks it frees.
+ * mapping), or, after the pool {@linkplain PersistentPool#grow grew}, throws
+ * {@link InvalidArgumentException}, so code should drop handles of blocks it frees.
+ *
+ * <p>A grow maps the file anew; offsets stay, and each handle makes its view
+ * of the block again, in the new mapping, on its first access after the grow.
  *
  * <p>Stores become durable only through {@link #persist(long, long)} (or a
  * transaction's commit, or {@link PersistentPool#flush()} in group-commit mode).
@@ -25,8 +29,10 @@ public final class PersistentBlock {
     private final PersistentPool pool;
     private final long offset;
     private final long size;
-    /** The accessors' window; made under the pool's guard on first use. */
+    /** The accessors' window; made under the pool's guard on first use and after the pool grew. */
     private ByteBuffer window;
+    /** The pool's {@link PersistentPool#mapping()} the window was made under. */
+    private long windowMapping;
 
     PersistentBlock(PersistentPool pool, long offset, long size) {
         this.pool = pool;
@@ -174,17 +180,30 @@ public final class PersistentBlock {
     private ByteBuffer enter(long offset, long length) {
         Objects.checkFromIndexSize(offset, length, size);
         long heap = pool.enter();
+        long mapping = pool.mapping();
         ByteBuffer w = window;
-        if (w == null) {
-            if (size > Integer.MAX_VALUE) {
+        // A grow mapped the file anew: the old window still reaches the same bytes (the heap keeps the old
+        // mapping until it closes, so a thread racing the grow is safe), but accesses follow the current one.
+        if (w == null || windowMapping != mapping) {
+            try {
+                w = wrap(heap);
+            } catch (RuntimeException e) {
                 pool.leave();
-                throw new InvalidArgumentException("the accessors reach blocks up to 2 GiB; this one has " + size
-                        + " bytes");
+                throw e;
             }
-            w = PersistentNative.wrap(heap, this.offset, size).order(ByteOrder.nativeOrder());
             window = w;
+            windowMapping = mapping;
         }
         return w;
+    }
+
+    /** A view of the block in the heap's current mapping; refused for a block freed since (after a grow). */
+    private ByteBuffer wrap(long heap) {
+        if (size > Integer.MAX_VALUE) {
+            throw new InvalidArgumentException("the accessors reach blocks up to 2 GiB; this one has " + size
+                    + " bytes");
+        }
+        return PersistentNative.wrap(heap, this.offset, size).order(ByteOrder.nativeOrder());
     }
 
     @Override

@@ -46,14 +46,18 @@ public final class PersistentPool extends NativeResource {
     private final Path path;
     private final Durability durability;
     private final boolean groupCommit;
+    private final boolean growsOnItsOwn;
+    /** The heap's count of mappings as last seen; a handle's view made under another count is made anew. */
+    private volatile long mapping;
 
     /** How a pool is created or opened. */
     public static final class Options {
         private long undoLogBytes = 64 << 10;
         private boolean groupCommit;
         private boolean forceMsync;
+        private long maxCapacity;
 
-        /** Defaults: a 64 KiB undo log, every operation durable on return, cache flushes on DAX. */
+        /** Defaults: a 64 KiB undo log, every operation durable on return, cache flushes on DAX, no auto-grow. */
         public Options() {
         }
 
@@ -91,12 +95,25 @@ public final class PersistentPool extends NativeResource {
             this.forceMsync = enabled;
             return this;
         }
+
+        /**
+         * Auto-grow (create and open): when no free extent fits a block, the pool {@linkplain PersistentPool#grow
+         * grows} on its own, at least doubling, up to {@code bytes}.
+         *
+         * @param bytes a multiple of 4096; 0 (the default) never grows on its own
+         * @return this
+         */
+        public Options maxCapacity(long bytes) {
+            this.maxCapacity = bytes;
+            return this;
+        }
     }
 
-    private PersistentPool(long handle, Path path, boolean groupCommit) {
+    private PersistentPool(long handle, Path path, Options options) {
         super(handle);
         this.path = path;
-        this.groupCommit = groupCommit;
+        this.groupCommit = options.groupCommit;
+        this.growsOnItsOwn = options.maxCapacity != 0;
         this.durability = Durability.fromCode(PersistentNative.durability(handle));
     }
 
@@ -131,8 +148,8 @@ public final class PersistentPool extends NativeResource {
         Objects.requireNonNull(options, "options");
         NativeLibrary.ensureLoaded();
         long handle = PersistentNative.create(path.toString(), capacity, options.undoLogBytes, options.groupCommit,
-                options.forceMsync);
-        return new PersistentPool(handle, path, options.groupCommit);
+                options.forceMsync, options.maxCapacity);
+        return new PersistentPool(handle, path, options);
     }
 
     /**
@@ -164,8 +181,9 @@ public final class PersistentPool extends NativeResource {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         NativeLibrary.ensureLoaded();
-        long handle = PersistentNative.open(path.toString(), options.groupCommit, options.forceMsync);
-        return new PersistentPool(handle, path, options.groupCommit);
+        long handle = PersistentNative.open(path.toString(), options.groupCommit, options.forceMsync,
+                options.maxCapacity);
+        return new PersistentPool(handle, path, options);
     }
 
     /** {@return the heap's file} */
@@ -248,6 +266,7 @@ public final class PersistentPool extends NativeResource {
         long heap = acquire();
         try {
             long offset = PersistentNative.allocate(heap, size, destination);
+            noteAutoGrow(heap);
             return new PersistentBlock(this, offset, size);
         } finally {
             release();
@@ -263,6 +282,7 @@ public final class PersistentPool extends NativeResource {
         long heap = acquire();
         try {
             long offset = PersistentNative.reserve(heap, size);
+            noteAutoGrow(heap);
             return new PersistentReservation(this, new PersistentBlock(this, offset, size));
         } finally {
             release();
@@ -322,6 +342,27 @@ public final class PersistentPool extends NativeResource {
         long heap = acquire();
         try {
             PersistentNative.flush(heap);
+        } finally {
+            release();
+        }
+    }
+
+    /**
+     * Extends the file to {@code capacity} bytes, adding space for blocks. The disk space is allocated first, so
+     * a full disk is an {@link OutOfPoolMemoryException} that leaves file and pool as they were; a crash at any
+     * point of a grow leaves a pool that opens at the old or the new capacity. Offsets do not change; the file is
+     * mapped anew, and every {@link PersistentBlock} handle follows to the new mapping on its next access.
+     *
+     * @param capacity a multiple of 4096, at least 64 KiB more than {@link PersistentStats#capacity()}
+     * @throws InvalidArgumentException for a bad capacity, or after 64 grows
+     * @throws OutOfPoolMemoryException when the disk cannot hold it
+     * @throws PersistentFileException when a system call fails
+     */
+    public void grow(long capacity) {
+        long heap = acquire();
+        try {
+            PersistentNative.grow(heap, capacity);
+            mapping = PersistentNative.mappings(heap);
         } finally {
             release();
         }
@@ -419,6 +460,18 @@ public final class PersistentPool extends NativeResource {
         return acquire();
     }
 
+    /** {@return the heap's count of mappings as last seen: a view made under another count is stale} */
+    long mapping() {
+        return mapping;
+    }
+
+    /** After a call that may have grown the heap on its own: handles' views must follow the new mapping. */
+    private void noteAutoGrow(long heap) {
+        if (growsOnItsOwn) {
+            mapping = PersistentNative.mappings(heap);
+        }
+    }
+
     void leave() {
         release();
     }
@@ -454,7 +507,9 @@ public final class PersistentPool extends NativeResource {
     PersistentBlock txAllocate(long size) {
         long heap = acquire();
         try {
-            return new PersistentBlock(this, PersistentNative.txAllocate(heap, size), size);
+            long offset = PersistentNative.txAllocate(heap, size);
+            noteAutoGrow(heap);
+            return new PersistentBlock(this, offset, size);
         } finally {
             release();
         }

@@ -19,9 +19,16 @@
 /// open() replays or rolls back whichever log is live, rebuilds the free
 /// structures and validates the table before it writes anything.
 ///
+/// The file grows (grow(), or on its own up to options.max_capacity) by
+/// segments appended at its end, each with its own table: offsets never
+/// move, but the file is mapped anew, so addresses taken before a grow
+/// belong to the old mapping (which stays mapped, on the same bytes, until
+/// the heap closes).
+///
 /// Thread-safe: a mutex serialises every call; one transaction at a time.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -52,6 +59,10 @@ struct PersistentOptions {
   bool group_commit = false;
   /// Refuse cache-flush mode and use msync even on DAX (for comparison).
   bool force_msync = false;
+  /// Auto-grow: when no free extent fits a block, the heap grows (doubling,
+  /// and at least by what the block needs) up to this many bytes; 0 never
+  /// grows on its own. A multiple of 4096; applies at create and open.
+  std::uint64_t max_capacity = 0;
   /// Sees every flush and drain (tests); not owned, must outlive the heap.
   PersistObserver* observer = nullptr;
   /// Test double for /proc/sys/kernel/random/boot_id: a non-empty string
@@ -61,7 +72,7 @@ struct PersistentOptions {
 
 /// What a heap holds, in user-visible sizes.
 struct PersistentStats {
-  std::uint64_t capacity = 0;       ///< file size
+  std::uint64_t capacity = 0;       ///< file size (bytes the heap uses)
   std::uint64_t heap_bytes = 0;     ///< bytes blocks can use (64-byte units)
   std::uint64_t live_blocks = 0;    ///< blocks in the table
   std::uint64_t bytes_in_use = 0;   ///< their requested sizes
@@ -75,6 +86,7 @@ struct PersistentStats {
   std::uint64_t persist_points = 0; ///< drains since this open
   std::uint64_t recovered_redo = 0; ///< 1 when open() replayed a redo log
   std::uint64_t recovered_undo = 0; ///< ranges open() rolled back
+  std::uint64_t grows = 0;          ///< segments the file gained since create
 };
 
 /// A block handed out by reserve(): in host memory only until publish(), so
@@ -86,11 +98,15 @@ struct PersistentReservation {
 
 class PersistentHeap {
  public:
-  static constexpr std::uint32_t kFormatVersion = 1;
+  /// 2: the growth record (page 0) and grown segments.
+  static constexpr std::uint32_t kFormatVersion = 2;
   static constexpr std::uint64_t kUnit = 64;  ///< block granularity and alignment
   static constexpr std::size_t kRoots = 128;
   static constexpr std::uint64_t kPage = 4096;
   static constexpr std::uint64_t kMinCapacity = 64 << 10;
+  /// Grows a heap's file can record; each adds a segment of at least
+  /// kMinCapacity bytes.
+  static constexpr std::size_t kMaxGrows = 64;
 
   /// Creates @p path (which must not exist) as a new, empty heap. Every
   /// failure leaves no file behind. kInvalidArgument, kOutOfPoolMemory (the
@@ -112,16 +128,19 @@ class PersistentHeap {
   PersistentHeap& operator=(const PersistentHeap&) = delete;
 
   /// The address of file offset @p offset in this mapping (not checked).
+  /// A grow maps the file anew: take addresses again after one (the old
+  /// ones still reach the same bytes until the heap closes). Not
+  /// synchronised with a grow in another thread; view() is.
   [[nodiscard]] void* address(std::uint64_t offset) const noexcept { return base_ + offset; }
+  /// The address of a live or reserved block at @p offset holding at least
+  /// @p size bytes, in the current mapping; nullptr for anything else.
+  [[nodiscard]] void* view(std::uint64_t offset, std::uint64_t size) const noexcept;
   /// The offset of @p address, which must lie in this mapping.
   [[nodiscard]] std::uint64_t offset_of(const void* address) const noexcept {
     return static_cast<std::uint64_t>(static_cast<const unsigned char*>(address) - base_);
   }
   /// Requested size of the live block at @p offset, or 0 if there is none.
   [[nodiscard]] std::uint64_t block_size(std::uint64_t offset) const noexcept;
-  /// Whether a live or reserved block starts at @p offset and holds at least
-  /// @p size bytes: what a view of it may cover.
-  [[nodiscard]] bool holds(std::uint64_t offset, std::uint64_t size) const noexcept;
 
   /// Offset of root slot @p index (an 8-byte word holding a block offset or
   /// 0), to pass as a destination; 0 for an index out of range.
@@ -149,6 +168,14 @@ class PersistentHeap {
   /// Group commit: makes every operation so far durable (msync of the whole
   /// file); otherwise nothing is pending and it only checks for I/O errors.
   [[nodiscard]] Status flush() noexcept;
+
+  /// Extends the file to @p capacity bytes (a multiple of 4096, at least
+  /// kMinCapacity more than now) with a new segment of blocks: the disk space
+  /// is allocated first (a full disk: kOutOfPoolMemory, file and heap
+  /// unchanged), then the file is mapped anew, then one persist of the growth
+  /// record commits it. A crash at any point leaves a heap that opens at the
+  /// old or the new capacity. kInvalidArgument, kOutOfPoolMemory, kIoError.
+  [[nodiscard]] Status grow(std::uint64_t capacity) noexcept;
 
   /// Starts a transaction; kInvalidArgument if one is open. While it is
   /// open, reserve/publish/allocate/free are refused.
@@ -182,12 +209,28 @@ class PersistentHeap {
   }
   [[nodiscard]] Durability durability() const noexcept { return media_.durability(); }
   [[nodiscard]] bool group_commit() const noexcept { return group_commit_; }
-  [[nodiscard]] std::uint64_t capacity() const noexcept { return size_; }
+  /// Bytes of the file the heap uses (grows change it; under the lock).
+  [[nodiscard]] std::uint64_t capacity() const noexcept;
+  /// How many times this heap mapped its file anew since it opened (once
+  /// per grow): a caller that caches addresses takes them again on a change.
+  [[nodiscard]] std::uint64_t mappings() const noexcept;
 
  private:
   struct Undo {
     std::uint64_t offset;
     std::uint64_t length;
+  };
+  // A run of units and the table that describes them: segment 0 follows
+  // the undo log, each grow appends one.
+  struct Segment {
+    std::uint64_t table_offset;
+    std::uint64_t heap_offset;
+    std::uint64_t units;
+    [[nodiscard]] std::uint64_t heap_end() const noexcept { return heap_offset + units * kUnit; }
+  };
+  struct Mapping {
+    unsigned char* base;
+    std::uint64_t size;
   };
 
   PersistentHeap(int fd, unsigned char* base, std::uint64_t size, Durability durability,
@@ -195,6 +238,13 @@ class PersistentHeap {
   static Status open_mapped(int fd, std::uint64_t size, const PersistentOptions& options,
                             std::unique_ptr<PersistentHeap>* out) noexcept;
   Status load() noexcept;
+  void add_segment(std::uint64_t start, std::uint64_t end) noexcept;
+  const Segment& segment_of(std::uint64_t offset) const noexcept;
+  std::uint64_t unit_index(std::uint64_t offset) const noexcept;
+  Status grow_locked(std::uint64_t capacity) noexcept;
+  Status grow_for(std::uint64_t units, std::uint64_t* offset) noexcept;
+  Status take_or_grow(std::uint64_t units, std::uint64_t* offset) noexcept;
+  void write_growth(std::uint64_t capacity) noexcept;
   Status check_table() const noexcept;
   Status recover() noexcept;
   Status rebuild() noexcept;
@@ -207,6 +257,14 @@ class PersistentHeap {
   void mark_unflushed() noexcept;
   Status io_status(const char* what) noexcept;
 
+  using Entries = std::map<std::uint64_t, std::uint64_t>;
+  using Sizes = std::set<std::pair<std::uint64_t, std::uint64_t>>;
+  Status stock() noexcept;
+  std::size_t tx_pending() const noexcept;
+  void put(Entries& map, std::uint64_t key, std::uint64_t value) noexcept;
+  void drop(Entries& map, Entries::iterator at) noexcept;
+  void put_size(std::uint64_t units, std::uint64_t offset) noexcept;
+  void drop_size(Sizes::iterator at) noexcept;
   Status take_extent(std::uint64_t units, std::uint64_t* offset) noexcept;
   void give_extent(std::uint64_t offset, std::uint64_t units) noexcept;
   Status check_destination(std::uint64_t destination) const noexcept;
@@ -230,19 +288,28 @@ class PersistentHeap {
   detail::PersistentMedia media_;
   bool group_commit_;
   std::uint64_t boot_mark_;
+  std::uint64_t max_capacity_;
 
-  // Layout, read from the checked header.
+  // Layout, read from the checked header and growth record.
   std::uint64_t undo_offset_ = 0;
   std::uint64_t undo_bytes_ = 0;
-  std::uint64_t table_offset_ = 0;
-  std::uint64_t heap_offset_ = 0;
-  std::uint64_t heap_units_ = 0;
+  std::array<Segment, kMaxGrows + 1> segments_{};
+  std::size_t segment_count_ = 0;
+  std::uint64_t growth_sequence_ = 0;
+  // Mappings a grow replaced, unmapped at close (fixed: a grow allocates no
+  // host memory).
+  std::array<Mapping, kMaxGrows> retired_{};
+  std::size_t retired_count_ = 0;
 
   mutable std::mutex lock_;
-  std::map<std::uint64_t, std::uint64_t> live_;                  // offset -> requested size
-  std::map<std::uint64_t, std::uint64_t> free_by_offset_;        // offset -> units
-  std::set<std::pair<std::uint64_t, std::uint64_t>> free_by_size_;  // (units, offset)
-  std::map<std::uint64_t, std::uint64_t> reserved_;              // offset -> units
+  Entries live_;            // offset -> requested size
+  Entries free_by_offset_;  // offset -> units
+  Sizes free_by_size_;      // (units, offset)
+  Entries reserved_;        // offset -> units
+  // Spare nodes for the four above (see stock()), keyed by a counter.
+  Entries spare_entries_;
+  Sizes spare_sizes_;
+  std::uint64_t spare_key_ = 0;
   std::uint64_t free_units_ = 0;
   std::uint64_t units_in_use_ = 0;
   std::uint64_t bytes_in_use_ = 0;

@@ -62,6 +62,11 @@ class PersistentMedia {
     flush(offset, length);
     drain();
   }
+  /// The heap mapped its file anew (a grow): flushes go through @p base.
+  void remap(unsigned char* base, std::size_t size) noexcept {
+    base_ = base;
+    size_ = size;
+  }
 
   /// Whether the last msync failed (an I/O error, cleared by the call).
   [[nodiscard]] int take_error() noexcept {

@@ -17,9 +17,9 @@ public final class PersistentNative {
     }
 
     public static native long create(String path, long capacity, long undoLogBytes, boolean groupCommit,
-            boolean forceMsync);
+            boolean forceMsync, long maxCapacity);
 
-    public static native long open(String path, boolean groupCommit, boolean forceMsync);
+    public static native long open(String path, boolean groupCommit, boolean forceMsync, long maxCapacity);
 
     public static native void destroy(long heap);
 
@@ -50,6 +50,12 @@ public final class PersistentNative {
     public static native void persist(long heap, long block, long offset, long length);
 
     public static native void flush(long heap);
+
+    /** Extends the file to {@code capacity} bytes; the heap maps it anew. */
+    public static native void grow(long heap, long capacity);
+
+    /** How many times the heap mapped its file anew since it opened: views made before a change are stale. */
+    public static native long mappings(long heap);
 
     public static native void begin(long heap);
 
