@@ -194,7 +194,7 @@ Status FixedPool<Mode>::deallocate_batch(void* const* ptrs, std::size_t count, s
     if (last == kNil) {
       last = index;
     } else {
-      link(index).store(first, std::memory_order_relaxed);
+      link(index).store(first, std::memory_order_release);
     }
     first = index;
   }
@@ -234,7 +234,7 @@ void FixedPool<Mode>::release_parked(const std::uint32_t* indices, std::size_t c
     const std::uint32_t i = indices[n];
     const Chunk& chunk = chunks_[i >> chunk_shift_];
     state_of(chunk, i & slot_mask_).store(mark(chunk.generation, kFree), std::memory_order_relaxed);
-    if (n + 1 < count) link(i).store(indices[n + 1], std::memory_order_relaxed);
+    if (n + 1 < count) link(i).store(indices[n + 1], std::memory_order_release);
   }
   std::lock_guard guard(lock_);
   add_free(count);
@@ -260,7 +260,7 @@ template <ThreadSafety Mode>
       // May read the link of a block another thread just popped (or even
       // of a chunk since trimmed): harmless, the tag has changed and the CAS
       // below fails. This is why links are atomics that outlive their chunk.
-      const std::uint32_t next = link(index).load(std::memory_order_relaxed);
+      const std::uint32_t next = link(index).load(std::memory_order_acquire);
       if (head_.compare_exchange_weak(head, pack(tag_of(head) + 1, next), std::memory_order_acquire,
                                       std::memory_order_acquire)) {
         return index;
@@ -278,16 +278,20 @@ template <ThreadSafety Mode>
 // fails. Every link ever stored is kNil or the index of a block of a slot
 // whose arrays exist (grow() ends its chain with kNil), so even a stale walk
 // reads only memory the pool owns.
+// Links are stored with release and walked with acquire: a thread that
+// reads an index from a stale link then also sees the arrays grow() created
+// for that index's slot before any link named it (plain moves on x86; the
+// order ThreadSanitizer checks, and weaker CPUs need).
 template <ThreadSafety Mode>
 auto FixedPool<Mode>::pop_chain(std::size_t max) noexcept -> Chain {
   std::uint64_t head = head_.load(std::memory_order_acquire);
   for (;;) {
     Chain chain{index_of(head), index_of(head), 0};
     if (chain.first == kNil) return Chain{};
-    std::uint32_t next = link(chain.first).load(std::memory_order_relaxed);
+    std::uint32_t next = link(chain.first).load(std::memory_order_acquire);
     for (chain.length = 1; chain.length < max && next != kNil; ++chain.length) {
       chain.last = next;
-      next = link(next).load(std::memory_order_relaxed);
+      next = link(next).load(std::memory_order_acquire);
     }
     if constexpr (Mode == ThreadSafety::kLockFree) {
       if (head_.compare_exchange_weak(head, pack(tag_of(head) + 1, next), std::memory_order_acquire,
@@ -307,7 +311,7 @@ template <ThreadSafety Mode>
   if constexpr (Mode == ThreadSafety::kLockFree) {
     std::uint64_t head = head_.load(std::memory_order_relaxed);
     do {
-      link(last).store(index_of(head), std::memory_order_relaxed);
+      link(last).store(index_of(head), std::memory_order_release);
     } while (!head_.compare_exchange_weak(head, pack(tag_of(head) + 1, first), std::memory_order_release,
                                           std::memory_order_relaxed));
   } else {
@@ -379,7 +383,7 @@ Status FixedPool<Mode>::pop_chain_slow(std::size_t count, std::size_t min, Chain
     if (chain->length == 0) {
       chain->first = more.first;
     } else {
-      link(chain->last).store(more.first, std::memory_order_relaxed);
+      link(chain->last).store(more.first, std::memory_order_release);
     }
     chain->last = more.last;
     chain->length += more.length;
@@ -429,7 +433,7 @@ Status FixedPool<Mode>::grow() noexcept {
   const auto first = static_cast<std::uint32_t>(slot << chunk_shift_);
   for (std::uint32_t i = 0; i < count; ++i) {
     state_of(chunk, i).store(mark(generation, kFresh), std::memory_order_relaxed);
-    chunk.next[i].store(i + 1 < count ? first + i + 1 : kNil, std::memory_order_relaxed);
+    chunk.next[i].store(i + 1 < count ? first + i + 1 : kNil, std::memory_order_release);
   }
   chunk.base = reinterpret_cast<std::uintptr_t>(memory);
   chunk.blocks = count;
@@ -546,7 +550,7 @@ std::size_t FixedPool<Mode>::trim() noexcept {
     if (last == kNil) {
       first = i;
     } else {
-      link(last).store(i, std::memory_order_relaxed);
+      link(last).store(i, std::memory_order_release);
     }
     last = i;
   }
