@@ -9,6 +9,7 @@
 #include <string>
 
 #include "jni_errors.hpp"
+#include "jni_region_events.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
 
@@ -53,33 +54,20 @@ jlongArray to_java(JNIEnv* env, std::initializer_list<jlong> values) noexcept {
   return array;
 }
 
-// Calls org.nativepool.RegionListener on the thread that grows or trims the
-// pool: a Java thread inside a pool call, or a native thread, attached as a
-// daemon. What the listener throws is printed and dropped, since the pool
-// call that reported the region must go on.
-class JavaRegionListener final : public nativepool::RegionListener {
+// Calls org.nativepool.RegionListener as JavaRegionCalls says: on the thread
+// that grows or trims the pool, what it throws printed and dropped.
+class JavaRegionListener final : public nativepool::jni::JavaRegionCalls {
  public:
   JavaRegionListener(JavaVM* vm, jobject listener, jmethodID mapped, jmethodID unmapped) noexcept
-      : vm_(vm), listener_(listener), mapped_(mapped), unmapped_(unmapped) {}
+      : JavaRegionCalls(vm), listener_(listener), mapped_(mapped), unmapped_(unmapped) {}
   // The global reference is never deleted: registered listeners live as long as the process.
 
-  void mapped(void* region, std::size_t size) noexcept override { call(mapped_, region, size); }
-  void unmapped(void* region, std::size_t size) noexcept override { call(unmapped_, region, size); }
-
- private:
-  void call(jmethodID method, void* region, std::size_t size) const noexcept {
-    JNIEnv* env = nullptr;
-    if (vm_->GetEnv(reinterpret_cast<void**>(&env), JNI_VERSION_10) != JNI_OK &&
-        vm_->AttachCurrentThreadAsDaemon(reinterpret_cast<void**>(&env), nullptr) != JNI_OK) {
-      return;
-    }
-    if (env->ExceptionCheck()) return;  // Java code must not run with an exception pending
-    env->CallVoidMethod(listener_, method, static_cast<jlong>(reinterpret_cast<std::uintptr_t>(region)),
-                        static_cast<jlong>(size));
-    if (env->ExceptionCheck()) env->ExceptionDescribe();  // prints and clears
+  void call(JNIEnv* env, bool mapped, void* region, std::size_t size) const noexcept override {
+    env->CallVoidMethod(listener_, mapped ? mapped_ : unmapped_,
+                        static_cast<jlong>(reinterpret_cast<std::uintptr_t>(region)), static_cast<jlong>(size));
   }
 
-  JavaVM* vm_;
+ private:
   jobject listener_;
   jmethodID mapped_;
   jmethodID unmapped_;

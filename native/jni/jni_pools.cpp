@@ -10,6 +10,7 @@
 
 #include "jni_errors.hpp"
 #include "jni_handles.hpp"
+#include "jni_region_events.hpp"
 #include "jni_regions.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
@@ -51,11 +52,12 @@ bool check_batch(JNIEnv* env, jlongArray addresses, jint count) noexcept {
 }
 
 // Builds a pool over (type, parameter) with make, each of its backends
-// recording its regions for wrap(), and returns its token; 0 with an
-// exception pending on failure (requested: the size an out-of-memory
+// recording its regions for wrap() and reporting them to region_events (the
+// pool's org.nativepool.RegionEvents, or null), and returns its token; 0 with
+// an exception pending on failure (requested: the size an out-of-memory
 // message quotes).
-jlong create_pool(JNIEnv* env, jint type, jint parameter, const nativepool::NodePoolMaker& make,
-                  std::size_t requested) noexcept {
+jlong create_pool(JNIEnv* env, jint type, jint parameter, jobject region_events,
+                  const nativepool::NodePoolMaker& make, std::size_t requested) noexcept {
   auto entry = std::unique_ptr<nativepool::jni::PoolEntry>(new (std::nothrow) nativepool::jni::PoolEntry);
   std::shared_ptr<nativepool::jni::RegionSet> regions;
   try {
@@ -74,6 +76,11 @@ jlong create_pool(JNIEnv* env, jint type, jint parameter, const nativepool::Node
           recording = std::make_shared<nativepool::jni::RecordingBackend>(std::move(backend), regions);
         } catch (const std::bad_alloc&) {
           return nativepool::fail(Status::kInternal, "out of host memory for a pool's backend");
+        }
+        // Reporting outside recording: a region the region list refused is never reported.
+        if (const Status reported = nativepool::jni::report_regions(env, region_events, &recording);
+            reported != Status::kOk) {
+          return reported;
         }
         return make(std::move(recording), out);
       },
@@ -95,7 +102,7 @@ extern "C" {
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
     JNIEnv* env, jclass, jlong block_size, jlong alignment, jlong blocks_per_chunk, jlong initial_blocks,
     jlong max_blocks, jint thread_cache_blocks, jint thread_safety, jint backend_type, jint backend_parameter,
-    jint safety) {
+    jint safety, jobject region_events) {
   nativepool::FixedPoolConfig config;
   if (thread_cache_blocks < 0) {
     nativepool::jni::throw_invalid_argument(env, "a thread cache's capacity must not be negative");
@@ -110,7 +117,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
     return 0;
   }
   return create_pool(
-      env, backend_type, backend_parameter,
+      env, backend_type, backend_parameter, region_events,
       [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
         return nativepool::make_fixed_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
                                            std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
@@ -120,7 +127,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
     JNIEnv* env, jclass, jlong arena_size, jlong granularity, jlong initial_bytes, jlong max_bytes,
-    jint thread_safety, jint backend_type, jint backend_parameter, jint safety) {
+    jint thread_safety, jint backend_type, jint backend_parameter, jint safety, jobject region_events) {
   nativepool::VariablePoolConfig config;
   if (!to_size(env, arena_size, "arena size", &config.arena_size) ||
       !to_size(env, granularity, "granularity", &config.granularity) ||
@@ -129,7 +136,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
     return 0;
   }
   return create_pool(
-      env, backend_type, backend_parameter,
+      env, backend_type, backend_parameter, region_events,
       [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
         return nativepool::make_variable_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
                                               std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
@@ -180,12 +187,15 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_allocateBatch(JNI
   Pool* pool = find_pool(env, handle);
   if (pool == nullptr) return;
   // Critical access: no copy of the array, and nothing in between may call
-  // back into the JVM, which the core never does.
-  auto* addresses = static_cast<jlong*>(env->GetPrimitiveArrayCritical(out, nullptr));
-  if (addresses == nullptr) return;
-  const Status status =
-      pool->allocate_batch(bytes, align, reinterpret_cast<void**>(addresses), static_cast<std::size_t>(count));
-  env->ReleasePrimitiveArrayCritical(out, addresses, status == Status::kOk ? 0 : JNI_ABORT);
+  // back into the JVM: the region events of a growth wait for the release.
+  Status status = Status::kOk;
+  {
+    const nativepool::jni::NoJavaScope no_java;
+    auto* addresses = static_cast<jlong*>(env->GetPrimitiveArrayCritical(out, nullptr));
+    if (addresses == nullptr) return;
+    status = pool->allocate_batch(bytes, align, reinterpret_cast<void**>(addresses), static_cast<std::size_t>(count));
+    env->ReleasePrimitiveArrayCritical(out, addresses, status == Status::kOk ? 0 : JNI_ABORT);
+  }
   if (status != Status::kOk) [[unlikely]] throw_status(env, status, pool, bytes);
 }
 
@@ -300,8 +310,8 @@ void store_stats(JNIEnv* env, const PoolStats& s, jlongArray out) noexcept {
 
 bool register_pool_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod methods[] = {
-      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createFixed, "(JJJJJIIIII)J"),
-      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createVariable, "(JJJJIIII)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createFixed, "(JJJJJIIIIILjava/lang/Object;)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createVariable, "(JJJJIIIILjava/lang/Object;)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, destroy, "(J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, allocate, "(JJJ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, free, "(JJ)V"),

@@ -12,13 +12,15 @@ import jdk.jfr.Event;
 import jdk.jfr.FlightRecorder;
 import jdk.jfr.FlightRecorderListener;
 import jdk.jfr.Label;
+import jdk.jfr.MemoryAddress;
 import jdk.jfr.Name;
 import jdk.jfr.Period;
 import jdk.jfr.StackTrace;
 
 /**
  * The JDK Flight Recorder events of the pools, all on slow paths: a call that
- * trims, flushes, runs out of memory, finds corruption or reports a leak. Each
+ * trims, flushes, runs out of memory, finds corruption or reports a leak, and
+ * a region mapped or unmapped (reported by the native core, {@link RegionEvents}). Each
  * is created where it happens and filled only when {@code shouldCommit()}
  * says a recording wants it, so without a recording, or with the events
  * disabled, the cost is that check. {@code org.nativepool.PoolStatistics} is
@@ -117,6 +119,41 @@ final class PoolEvents {
         long bytesInUse;
         @Label("Report")
         String report;
+    }
+
+    /** What both region events carry: the region, its pool and where the memory lives. */
+    @Category("nativepool")
+    abstract static class RegionEvent extends Event {
+        @Label("Pool")
+        String pool;
+        @Label("Backend")
+        String backend;
+        @Label("Memory Kind")
+        String memoryKind;
+        @Label("NUMA Node")
+        @Description("The node the region is bound to; -1 for no single node")
+        int node;
+        @Label("Device")
+        @Description("The GPU the region lies on; -1 for host memory")
+        int device;
+        @Label("Address")
+        @MemoryAddress
+        long address;
+        @Label("Size")
+        @DataAmount
+        long size;
+    }
+
+    @Name("org.nativepool.RegionMapped")
+    @Label("Region Mapped")
+    @Description("A region (chunk or arena) taken from the backend as the pool grew; the stack is the call that grew it")
+    static final class RegionMapped extends RegionEvent {
+    }
+
+    @Name("org.nativepool.RegionUnmapped")
+    @Label("Region Unmapped")
+    @Description("A region given back to the backend by a trim or as the pool closed")
+    static final class RegionUnmapped extends RegionEvent {
     }
 
     @Name("org.nativepool.PoolStatistics")

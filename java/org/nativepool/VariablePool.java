@@ -196,7 +196,7 @@ public final class VariablePool extends Pool {
         VariablePool create() {
             long handle = PoolNative.createVariable(arenaSize, granularity, initialCapacity,
                     maxCapacity, threadSafety.code(), backend.type(), backend.parameter(),
-                    resolvedSafetyLevel.code());
+                    resolvedSafetyLevel.code(), new RegionEvents(name));
             return new VariablePool(handle, this);
         }
 

@@ -46,7 +46,7 @@ final class InternalCases {
     }
 
     private static long fixedPool() {
-        return PoolNative.createFixed(64, 16, 64, 0, 0, 0, 0, 0, 0, 0);
+        return PoolNative.createFixed(64, 16, 64, 0, 0, 0, 0, 0, 0, 0, null);
     }
 
     /** Generation 1, kind pool, an index far past any slot the table made. */
