@@ -147,7 +147,7 @@ public final class MemorySnapshot {
      * A snapshot from its parts: what {@link Pool#snapshot()} and {@link #fromJson(CharSequence)} build.
      *
      * @param poolName the pool's name
-     * @param algorithm {@code "fixed"}, {@code "variable"} or {@code "device"}
+     * @param algorithm {@code "fixed"}, {@code "variable"}, {@code "device"} or {@code "persistent"}
      * @param memoryKind where the memory lives
      * @param device the device index for device memory; -1 otherwise
      * @param blockSize a fixed pool's block size; 0 otherwise

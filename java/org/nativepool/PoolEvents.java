@@ -19,8 +19,9 @@ import jdk.jfr.StackTrace;
 
 /**
  * The JDK Flight Recorder events of the pools, all on slow paths: a call that
- * trims, flushes, runs out of memory, finds corruption or reports a leak, and
- * a region mapped or unmapped (reported by the native core, {@link RegionEvents}). Each
+ * trims, flushes, runs out of memory, finds corruption or reports a leak, a
+ * region mapped or unmapped (reported by the native core, {@link RegionEvents}),
+ * and a persistent heap's open with its recovery. Each
  * is created where it happens and filled only when {@code shouldCommit()}
  * says a recording wants it, so without a recording, or with the events
  * disabled, the cost is that check. {@code org.nativepool.PoolStatistics} is
@@ -156,6 +157,29 @@ final class PoolEvents {
     static final class RegionUnmapped extends RegionEvent {
     }
 
+    @Name("org.nativepool.PersistentRecovery")
+    @Label("Persistent Heap Recovery")
+    @Category("nativepool")
+    @Description("An open of a persistent heap and what its recovery replayed and rolled back; the duration is the open's")
+    @StackTrace(false)
+    static final class PersistentRecovery extends Event {
+        @Label("Path")
+        String path;
+        @Label("Redo Replayed")
+        @Description("1 when an interrupted atomic operation was replayed")
+        long redoReplayed;
+        @Label("Undo Ranges Rolled Back")
+        @Description("Ranges of an interrupted transaction restored")
+        long undoRangesRolledBack;
+        @Label("Live Blocks")
+        long liveBlocks;
+        @Label("Bytes In Use")
+        @DataAmount
+        long bytesInUse;
+        @Label("Durability")
+        String durability;
+    }
+
     @Name("org.nativepool.PoolStatistics")
     @Label("Pool Statistics")
     @Category("nativepool")
@@ -240,6 +264,20 @@ final class PoolEvents {
             event.size = e.blockSize();
             event.guard = e.guard().name();
             event.site = e.allocationSite();
+            event.commit();
+        }
+    }
+
+    /** Commits {@code event}, begun before the open of {@code pool}, with what its recovery did. */
+    static void recovered(PersistentPool pool, PersistentRecovery event) {
+        if (event.shouldCommit()) {
+            PersistentStats stats = pool.stats();
+            event.path = pool.jmxName();
+            event.redoReplayed = stats.recoveredRedo();
+            event.undoRangesRolledBack = stats.recoveredUndo();
+            event.liveBlocks = stats.liveBlocks();
+            event.bytesInUse = stats.bytesInUse();
+            event.durability = pool.durability().name();
             event.commit();
         }
     }

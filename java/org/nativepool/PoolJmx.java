@@ -1,14 +1,9 @@
 package org.nativepool;
 
 import java.lang.management.BufferPoolMXBean;
-import java.lang.management.ManagementFactory;
 import java.util.List;
-import javax.management.InstanceAlreadyExistsException;
-import javax.management.InstanceNotFoundException;
-import javax.management.JMException;
-import javax.management.MBeanServer;
-import javax.management.MalformedObjectNameException;
 import javax.management.ObjectName;
+import org.nativepool.internal.MBeans;
 
 /**
  * A pool's two beans on the platform MBean server: {@link PoolMXBean} as
@@ -18,7 +13,7 @@ import javax.management.ObjectName;
  */
 final class PoolJmx implements PoolMXBean {
     /** The system property that sets the default of {@link PoolBuilder#jmx(boolean)}. */
-    static final String PROPERTY = "nativepool.jmx";
+    static final String PROPERTY = MBeans.PROPERTY;
 
     private final Pool pool;
     private final List<ObjectName> names;
@@ -70,48 +65,17 @@ final class PoolJmx implements PoolMXBean {
      * @throws PoolNameInUseException if either name is taken; neither bean is then registered
      */
     static PoolJmx register(Pool pool) {
-        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
-        ObjectName poolName = name("org.nativepool:type=Pool,name=", pool.name());
-        ObjectName bufferName = name("java.nio:type=BufferPool,name=", "nativepool-" + pool.name());
+        ObjectName poolName = MBeans.name("org.nativepool:type=Pool,name=", pool.name());
+        ObjectName bufferName = MBeans.name("java.nio:type=BufferPool,name=", "nativepool-" + pool.name());
         PoolJmx jmx = new PoolJmx(pool, List.of(poolName, bufferName));
-        try {
-            server.registerMBean(jmx, poolName);
-            try {
-                server.registerMBean(new BufferPool(pool, bufferName), bufferName);
-            } catch (InstanceAlreadyExistsException taken) {
-                server.unregisterMBean(poolName);
-                throw taken;
-            }
-        } catch (InstanceAlreadyExistsException taken) {
-            throw new PoolNameInUseException("cannot register " + pool + " with JMX: another pool named \""
-                    + pool.name() + "\" is registered (" + taken.getMessage() + "); give each pool its own name");
-        } catch (JMException e) {
-            throw new IllegalStateException("cannot register " + pool + " with JMX", e);
-        }
+        MBeans.register(pool.toString(), "pool", pool.name(), List.of(new MBeans.Bean(poolName, jmx),
+                new MBeans.Bean(bufferName, new BufferPool(pool, bufferName))));
         return jmx;
     }
 
     /** Unregisters both beans; one already gone (unregistered by another hand) is no error. */
     void unregister() {
-        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
-        for (ObjectName name : names) {
-            try {
-                server.unregisterMBean(name);
-            } catch (InstanceNotFoundException gone) {
-                // unregistered by someone else: the aim is reached
-            } catch (JMException e) {
-                throw new IllegalStateException("cannot unregister " + name, e);
-            }
-        }
-    }
-
-    private static ObjectName name(String prefix, String value) {
-        boolean plain = !value.isEmpty() && value.chars().noneMatch(c -> ",=:*?\"\\\n".indexOf(c) >= 0);
-        try {
-            return new ObjectName(prefix + (plain ? value : ObjectName.quote(value)));
-        } catch (MalformedObjectNameException e) {
-            throw new IllegalStateException("no JMX name for " + value, e);
-        }
+        MBeans.unregister(names);
     }
 
     @Override
