@@ -21,7 +21,7 @@ final class PersistentJmx implements PersistentPoolMXBean {
      */
     static PersistentJmx register(PersistentPool pool) {
         String name = pool.jmxName();
-        ObjectName objectName = MBeans.name("org.nativepool:type=Pool,name=", name);
+        ObjectName objectName = MBeans.name("org.nativepool:type=Pool,name=", name, "");
         PersistentJmx jmx = new PersistentJmx(pool, List.of(objectName));
         MBeans.register(pool.toString(), "pool", name, List.of(new MBeans.Bean(objectName, jmx)));
         return jmx;

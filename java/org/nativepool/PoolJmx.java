@@ -1,7 +1,9 @@
 package org.nativepool;
 
 import java.lang.management.BufferPoolMXBean;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import javax.management.ObjectName;
 import org.nativepool.internal.MBeans;
 
@@ -16,10 +18,14 @@ final class PoolJmx implements PoolMXBean {
     static final String PROPERTY = MBeans.PROPERTY;
 
     private final Pool pool;
+    /** The figures the attributes read: the pool's, or one node's of a node-local group. */
+    private final Supplier<PoolStats> stats;
+    /** What {@link #unregister()} removes: the pool's beans, those of its nodes too; empty for a node's bean. */
     private final List<ObjectName> names;
 
-    private PoolJmx(Pool pool, List<ObjectName> names) {
+    private PoolJmx(Pool pool, Supplier<PoolStats> stats, List<ObjectName> names) {
         this.pool = pool;
+        this.stats = stats;
         this.names = names;
     }
 
@@ -60,16 +66,27 @@ final class PoolJmx implements PoolMXBean {
     }
 
     /**
-     * Registers both beans of {@code pool}.
+     * Registers both beans of {@code pool}, and for a {@link Backend#nodeLocal() node-local} group one
+     * {@link PoolMXBean} per node, {@code org.nativepool:type=Pool,name=<name>,node=<node>}, whose figures
+     * are {@link NativePool#nodeStats(Pool, int)}.
      *
-     * @throws PoolNameInUseException if either name is taken; neither bean is then registered
+     * @throws PoolNameInUseException if a name is taken; none of the beans is then registered
      */
     static PoolJmx register(Pool pool) {
-        ObjectName poolName = MBeans.name("org.nativepool:type=Pool,name=", pool.name());
-        ObjectName bufferName = MBeans.name("java.nio:type=BufferPool,name=", "nativepool-" + pool.name());
-        PoolJmx jmx = new PoolJmx(pool, List.of(poolName, bufferName));
-        MBeans.register(pool.toString(), "pool", pool.name(), List.of(new MBeans.Bean(poolName, jmx),
-                new MBeans.Bean(bufferName, new BufferPool(pool, bufferName))));
+        ObjectName poolName = MBeans.name("org.nativepool:type=Pool,name=", pool.name(), "");
+        ObjectName bufferName = MBeans.name("java.nio:type=BufferPool,name=", "nativepool-" + pool.name(), "");
+        List<MBeans.Bean> beans = new ArrayList<>();
+        beans.add(new MBeans.Bean(bufferName, new BufferPool(pool, bufferName)));
+        for (int node : NativePool.nodes(pool)) {
+            ObjectName nodeName = MBeans.name("org.nativepool:type=Pool,name=", pool.name(), ",node=" + node);
+            beans.add(new MBeans.Bean(nodeName, new PoolJmx(pool, () -> NativePool.nodeStats(pool, node),
+                    List.of())));
+        }
+        List<ObjectName> names = new ArrayList<>(List.of(poolName));
+        beans.forEach(bean -> names.add(bean.name()));
+        PoolJmx jmx = new PoolJmx(pool, pool::stats, List.copyOf(names));
+        beans.add(0, new MBeans.Bean(poolName, jmx));
+        MBeans.register(pool.toString(), "pool", pool.name(), beans);
         return jmx;
     }
 
@@ -130,81 +147,81 @@ final class PoolJmx implements PoolMXBean {
 
     @Override
     public long getAllocations() {
-        return pool.stats().allocations();
+        return stats.get().allocations();
     }
 
     @Override
     public long getFrees() {
-        return pool.stats().frees();
+        return stats.get().frees();
     }
 
     @Override
     public long getFailures() {
-        return pool.stats().failures();
+        return stats.get().failures();
     }
 
     @Override
     public long getLiveBlocks() {
-        return pool.stats().liveBlocks();
+        return stats.get().liveBlocks();
     }
 
     @Override
     public long getBytesInUse() {
-        return pool.stats().bytesInUse();
+        return stats.get().bytesInUse();
     }
 
     @Override
     public long getPeakBytesInUse() {
-        return pool.stats().peakBytesInUse();
+        return stats.get().peakBytesInUse();
     }
 
     @Override
     public long getBytesReserved() {
-        return pool.stats().bytesReserved();
+        return stats.get().bytesReserved();
     }
 
     @Override
     public long getPeakBytesReserved() {
-        return pool.stats().peakBytesReserved();
+        return stats.get().peakBytesReserved();
     }
 
     @Override
     public long getRegions() {
-        return pool.stats().regions();
+        return stats.get().regions();
     }
 
     @Override
     public long getFreeBytes() {
-        return pool.stats().freeBytes();
+        return stats.get().freeBytes();
     }
 
     @Override
     public long getLargestFreeBlock() {
-        return pool.stats().largestFreeBlock();
+        return stats.get().largestFreeBlock();
     }
 
     @Override
     public long getFreeBlocks() {
-        return pool.stats().freeBlocks();
+        return stats.get().freeBlocks();
     }
 
     @Override
     public double getExternalFragmentation() {
-        return pool.stats().externalFragmentation();
+        return stats.get().externalFragmentation();
     }
 
     @Override
     public long getCachedBlocks() {
-        return pool.stats().cachedBlocks();
+        return stats.get().cachedBlocks();
     }
 
     @Override
     public long getCachedBytes() {
-        return pool.stats().cachedBytes();
+        return stats.get().cachedBytes();
     }
 
     @Override
     public double getUtilization() {
-        return pool.stats().utilization();
+        return stats.get().utilization();
     }
 }

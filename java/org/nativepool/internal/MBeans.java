@@ -38,11 +38,14 @@ public final class MBeans {
         return choice != null ? choice : Boolean.getBoolean(PROPERTY);
     }
 
-    /** {@return {@code prefix} followed by {@code value}, quoted when it holds a character a name reserves} */
-    public static ObjectName name(String prefix, String value) {
+    /**
+     * {@return {@code prefix}, {@code value} (quoted when it holds a character a name reserves), then
+     * {@code suffix} (further keys, such as {@code ",node=0"}, or "")}
+     */
+    public static ObjectName name(String prefix, String value, String suffix) {
         boolean plain = !value.isEmpty() && value.chars().noneMatch(c -> ",=:*?\"\\\n".indexOf(c) >= 0);
         try {
-            return new ObjectName(prefix + (plain ? value : ObjectName.quote(value)));
+            return new ObjectName(prefix + (plain ? value : ObjectName.quote(value)) + suffix);
         } catch (MalformedObjectNameException e) {
             throw new IllegalStateException("no JMX name for " + value, e);
         }
