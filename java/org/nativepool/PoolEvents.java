@@ -180,6 +180,26 @@ final class PoolEvents {
         String durability;
     }
 
+    @Name("org.nativepool.LargeAllocation")
+    @Label("Large Allocation")
+    @Category("nativepool")
+    @Description("An allocation at or above the pool's threshold (VariablePool.Builder.largeAllocationEvent); its duration is the allocation's")
+    static final class LargeAllocation extends Event {
+        @Label("Pool")
+        String pool;
+        @Label("Size")
+        @DataAmount
+        long size;
+        @Label("Alignment")
+        long alignment;
+        @Label("Blocks")
+        @Description("1, or the count of a batch allocation")
+        int blocks;
+        @Label("Address")
+        @MemoryAddress
+        long address;
+    }
+
     @Name("org.nativepool.PoolStatistics")
     @Label("Pool Statistics")
     @Category("nativepool")
@@ -278,6 +298,19 @@ final class PoolEvents {
             event.liveBlocks = stats.liveBlocks();
             event.bytesInUse = stats.bytesInUse();
             event.durability = pool.durability().name();
+            event.commit();
+        }
+    }
+
+    /** Commits {@code event}, begun before an allocation of {@code pool} that returned {@code address}. */
+    static void largeAllocation(Pool pool, LargeAllocation event, long size, long alignment, int blocks,
+            long address) {
+        if (event.shouldCommit()) {
+            event.pool = pool.name();
+            event.size = size;
+            event.alignment = alignment;
+            event.blocks = blocks;
+            event.address = address;
             event.commit();
         }
     }

@@ -47,8 +47,16 @@ import org.nativepool.internal.PoolNative;
  * }</pre>
  */
 public final class VariablePool extends Pool {
+    /**
+     * Allocations of at least this many bytes emit {@code org.nativepool.LargeAllocation}
+     * ({@link Builder#largeAllocationEvent(long)}); {@code Long.MAX_VALUE}, the default, for none, so
+     * that the allocation path pays one compare of a final field when the event is off.
+     */
+    private final long largeAllocation;
+
     private VariablePool(long handle, Builder builder) {
         super(handle, builder);
+        this.largeAllocation = builder.largeAllocation;
     }
 
     /** {@return a new builder with the defaults: 64 MiB arenas, 16-byte granularity, no limit} */
@@ -104,6 +112,13 @@ public final class VariablePool extends Pool {
      * @throws OutOfPoolMemoryException if no free block fits and the pool cannot grow
      */
     public long allocateAddress(long size, long alignment) {
+        if (size >= largeAllocation) {
+            return allocateLarge(size, alignment);
+        }
+        return allocateUnwatched(size, alignment);
+    }
+
+    private long allocateUnwatched(long size, long alignment) {
         ThreadCaches threadCaches = caches;
         int cls;
         return threadCaches == null || (cls = threadCaches.classes.of(size, alignment)) < 0
@@ -121,7 +136,23 @@ public final class VariablePool extends Pool {
      * @throws OutOfPoolMemoryException if the pool cannot supply all {@code count} blocks
      */
     public void allocate(int count, long size, long[] out) {
+        if (size >= largeAllocation && count > 0) {
+            PoolEvents.LargeAllocation event = new PoolEvents.LargeAllocation();
+            event.begin();
+            allocateRaw(size, 0, out, count);
+            PoolEvents.largeAllocation(this, event, size, 0, count, out[0]);
+            return;
+        }
         allocateRaw(size, 0, out, count);
+    }
+
+    /** The slow path of a watched size: the allocation, timed, then the event when a recording wants it. */
+    private long allocateLarge(long size, long alignment) {
+        PoolEvents.LargeAllocation event = new PoolEvents.LargeAllocation();
+        event.begin();
+        long address = allocateUnwatched(size, alignment);
+        PoolEvents.largeAllocation(this, event, size, alignment, 1, address);
+        return address;
     }
 
     /** {@return the minimum block size and default alignment, in bytes} */
@@ -140,9 +171,23 @@ public final class VariablePool extends Pool {
         private long granularity = 16;
         private long initialCapacity;
         private long maxCapacity;
+        private long largeAllocation = Long.MAX_VALUE;
 
         private Builder() {
             super("variable");
+        }
+
+        /**
+         * Emits a Flight Recorder {@code org.nativepool.LargeAllocation} event, with the allocation's
+         * stack, for every allocation of at least {@code minBytes} (a batch: one event). Off by default:
+         * the allocation path then pays one compare. A recording must also enable the event.
+         *
+         * @param minBytes the smallest size reported, at least 1; {@link #build()} refuses less
+         * @return this builder
+         */
+        public Builder largeAllocationEvent(long minBytes) {
+            this.largeAllocation = minBytes;
+            return this;
         }
 
         /**
@@ -194,6 +239,10 @@ public final class VariablePool extends Pool {
 
         @Override
         VariablePool create() {
+            if (largeAllocation < 1) {
+                throw new InvalidArgumentException("the large-allocation event's threshold must be at least 1 byte, not "
+                        + largeAllocation);
+            }
             long handle = PoolNative.createVariable(arenaSize, granularity, initialCapacity,
                     maxCapacity, threadSafety.code(), backend.type(), backend.parameter(),
                     resolvedSafetyLevel.code(), new RegionEvents(name));
