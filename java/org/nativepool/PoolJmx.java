@@ -224,4 +224,9 @@ final class PoolJmx implements PoolMXBean {
     public double getUtilization() {
         return stats.get().utilization();
     }
+
+    @Override
+    public long getQuarantinedBlocks() {
+        return pool.quarantined.count();
+    }
 }
