@@ -416,12 +416,7 @@ public final class PersistentPool extends NativeResource {
     /** Registers {@code pool}'s bean when {@code options} ask for it; closes the pool if that is refused. */
     private static PersistentPool registered(PersistentPool pool, Options options) {
         if (MBeans.wanted(options.jmx)) {
-            try {
-                pool.jmx = PersistentJmx.register(pool);
-            } catch (RuntimeException refused) {
-                pool.close();
-                throw refused;
-            }
+            pool.jmx = MBeans.registerOrClose(() -> PersistentJmx.register(pool), pool::close);
         }
         return pool;
     }

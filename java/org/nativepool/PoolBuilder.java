@@ -3,6 +3,7 @@ package org.nativepool;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import org.nativepool.internal.MBeans;
 import org.nativepool.internal.NativeLibrary;
 
 /**
@@ -206,13 +207,8 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
                     + "ThreadSafety.NONE pool cannot share: choose MUTEX or LOCK_FREE");
         }
         P pool = create();
-        if (jmx != null ? jmx : Boolean.getBoolean(PoolJmx.PROPERTY)) {
-            try {
-                pool.jmx = PoolJmx.register(pool);
-            } catch (RuntimeException refused) {
-                pool.close();
-                throw refused;
-            }
+        if (MBeans.wanted(jmx)) {
+            pool.jmx = MBeans.registerOrClose(() -> PoolJmx.register(pool), pool::close);
         }
         return pool;
     }

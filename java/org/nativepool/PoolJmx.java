@@ -14,9 +14,6 @@ import org.nativepool.internal.MBeans;
  * JDK's {@code direct} and {@code mapped} pools, so tools that list buffer pools list this one.
  */
 final class PoolJmx implements PoolMXBean {
-    /** The system property that sets the default of {@link PoolBuilder#jmx(boolean)}. */
-    static final String PROPERTY = MBeans.PROPERTY;
-
     private final Pool pool;
     /** The figures the attributes read: the pool's, or one node's of a node-local group. */
     private final Supplier<PoolStats> stats;

@@ -532,12 +532,7 @@ public final class DeviceManager implements AutoCloseable {
                     simulatedCapacity, arenaSize, maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes, level.ordinal()),
                     name, leaks, reclaimLeakedBlocks);
             if (MBeans.wanted(jmx)) {
-                try {
-                    manager.jmx = DeviceJmx.register(manager);
-                } catch (RuntimeException refused) {
-                    manager.close();
-                    throw refused;
-                }
+                manager.jmx = MBeans.registerOrClose(() -> DeviceJmx.register(manager), manager::close);
             }
             return manager;
         }

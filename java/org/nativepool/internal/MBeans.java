@@ -3,6 +3,7 @@ package org.nativepool.internal;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import javax.management.InstanceAlreadyExistsException;
 import javax.management.InstanceNotFoundException;
 import javax.management.JMException;
@@ -77,6 +78,23 @@ public final class MBeans {
             throw new IllegalStateException("cannot register " + owner + " with JMX", e);
         }
         return List.copyOf(done);
+    }
+
+    /**
+     * {@return what {@code register} returns} For an owner just built: when the registration is refused,
+     * {@code close} runs first, so that nothing of the owner is left, and the refusal is thrown.
+     *
+     * @param register registers the owner's beans
+     * @param close closes the owner
+     * @param <T> what the registration returns
+     */
+    public static <T> T registerOrClose(Supplier<T> register, Runnable close) {
+        try {
+            return register.get();
+        } catch (RuntimeException refused) {
+            close.run();
+            throw refused;
+        }
     }
 
     /** Unregisters {@code names}; one already gone (unregistered by another hand) is no error. */
