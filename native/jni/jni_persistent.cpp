@@ -330,6 +330,15 @@ JNIEXPORT jstring JNICALL Java_org_nativepool_internal_PersistentNative_cacheFlu
   return env->NewStringUTF(nativepool::cache_flush_instruction());
 }
 
+// The heap as one region of runs, in PoolNative.snapshot's layout.
+JNIEXPORT jobjectArray JNICALL Java_org_nativepool_internal_PersistentNative_memorySnapshot(JNIEnv* env, jclass,
+                                                                                          jlong heap) {
+  PersistentHeap* h = find_heap(env, heap);
+  nativepool::MemorySnapshot snapshot;
+  if (h == nullptr || !check(env, h->snapshot(&snapshot))) return nullptr;
+  return nativepool::jni::snapshot_to_java(env, snapshot);
+}
+
 }  // extern "C"
 
 namespace nativepool::jni {
@@ -363,6 +372,7 @@ bool register_persistent_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, stats, "(J[J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, durability, "(J)I"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, cacheFlushInstruction, "()Ljava/lang/String;"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_PersistentNative, memorySnapshot, "(J)[Ljava/lang/Object;"),
   };
   return register_natives(env, "org/nativepool/internal/PersistentNative", methods);
 }

@@ -10,6 +10,7 @@
 
 #include "jni_env.hpp"
 #include "jni_errors.hpp"
+#include "jni_region_events.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
 
@@ -54,29 +55,20 @@ jlongArray to_java(JNIEnv* env, std::initializer_list<jlong> values) noexcept {
   return array;
 }
 
-// Calls org.nativepool.RegionListener on the thread that grows or trims the
-// pool: a Java thread inside a pool call, or a native thread, attached as a
-// daemon. What the listener throws is printed and dropped, since the pool
-// call that reported the region must go on.
-class JavaRegionListener final : public nativepool::RegionListener {
+// Calls org.nativepool.RegionListener as JavaRegionCalls says: on the thread
+// that grows or trims the pool, what it throws printed and dropped.
+class JavaRegionListener final : public nativepool::jni::JavaRegionCalls {
  public:
   JavaRegionListener(JavaVM* vm, jobject listener, jmethodID mapped, jmethodID unmapped) noexcept
-      : vm_(vm), listener_(listener), mapped_(mapped), unmapped_(unmapped) {}
+      : JavaRegionCalls(vm), listener_(listener), mapped_(mapped), unmapped_(unmapped) {}
   // The global reference is never deleted: registered listeners live as long as the process.
 
-  void mapped(void* region, std::size_t size) noexcept override { call(mapped_, region, size); }
-  void unmapped(void* region, std::size_t size) noexcept override { call(unmapped_, region, size); }
-
- private:
-  void call(jmethodID method, void* region, std::size_t size) const noexcept {
-    JNIEnv* env = nativepool::jni::current_env(vm_);
-    if (env == nullptr || env->ExceptionCheck()) return;  // Java code must not run with an exception pending
-    env->CallVoidMethod(listener_, method, static_cast<jlong>(reinterpret_cast<std::uintptr_t>(region)),
-                        static_cast<jlong>(size));
-    if (env->ExceptionCheck()) env->ExceptionDescribe();  // prints and clears
+  void call(JNIEnv* env, bool mapped, void* region, std::size_t size) const noexcept override {
+    env->CallVoidMethod(listener_, mapped ? mapped_ : unmapped_,
+                        static_cast<jlong>(reinterpret_cast<std::uintptr_t>(region)), static_cast<jlong>(size));
   }
 
-  JavaVM* vm_;
+ private:
   jobject listener_;
   jmethodID mapped_;
   jmethodID unmapped_;

@@ -11,6 +11,7 @@
 #include "jni_budget.hpp"
 #include "jni_errors.hpp"
 #include "jni_handles.hpp"
+#include "jni_region_events.hpp"
 #include "jni_regions.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/backends.hpp"
@@ -52,10 +53,12 @@ bool check_batch(JNIEnv* env, jlongArray addresses, jint count) noexcept {
 }
 
 // Builds a pool over (type, parameter) with make, each of its backends
-// recording its regions for wrap() and, given a BudgetCharge, charging them
-// to the pool's budget; returns its token, or 0 with an exception pending on
-// failure (requested: the size an out-of-memory message quotes).
-jlong create_pool(JNIEnv* env, jint type, jint parameter, jobject budget_charge,
+// recording its regions for wrap(), reporting them to region_events (the
+// pool's org.nativepool.RegionEvents, or null) and, given a BudgetCharge,
+// charging them to the pool's budget; returns its token, or 0 with an
+// exception pending on failure (requested: the size an out-of-memory message
+// quotes).
+jlong create_pool(JNIEnv* env, jint type, jint parameter, jobject budget_charge, jobject region_events,
                   const nativepool::NodePoolMaker& make, std::size_t requested) noexcept {
   auto entry = std::unique_ptr<nativepool::jni::PoolEntry>(new (std::nothrow) nativepool::jni::PoolEntry);
   std::shared_ptr<nativepool::jni::RegionSet> regions;
@@ -77,9 +80,21 @@ jlong create_pool(JNIEnv* env, jint type, jint parameter, jobject budget_charge,
         std::shared_ptr<nativepool::Backend> wrapped;
         try {
           wrapped = std::make_shared<nativepool::jni::RecordingBackend>(std::move(backend), regions);
-          if (charge != nullptr) wrapped = std::make_shared<nativepool::jni::BudgetedBackend>(wrapped, charge);
         } catch (const std::bad_alloc&) {
           return nativepool::fail(Status::kInternal, "out of host memory for a pool's backend");
+        }
+        // Reporting outside recording: a region the region list refused is never reported; charging
+        // outside both: a region the budget refused is never mapped.
+        if (const Status reported = nativepool::jni::report_regions(env, region_events, &wrapped);
+            reported != Status::kOk) {
+          return reported;
+        }
+        if (charge != nullptr) {
+          try {
+            wrapped = std::make_shared<nativepool::jni::BudgetedBackend>(wrapped, charge);
+          } catch (const std::bad_alloc&) {
+            return nativepool::fail(Status::kInternal, "out of host memory for a pool's backend");
+          }
         }
         return make(std::move(wrapped), out);
       },
@@ -89,8 +104,7 @@ jlong create_pool(JNIEnv* env, jint type, jint parameter, jobject budget_charge,
     return 0;
   }
   entry->regions = std::move(regions);
-  entry->calls_java =
-      charge != nullptr || static_cast<nativepool::BackendType>(type) == nativepool::BackendType::kListened;
+  entry->calls_java = charge != nullptr;
   const jlong token = nativepool::jni::issue(env, HandleKind::kPool, entry.get());
   if (token != 0) (void)entry.release();  // the table's slot owns it until destroy()
   return token;
@@ -103,7 +117,7 @@ extern "C" {
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
     JNIEnv* env, jclass, jlong block_size, jlong alignment, jlong blocks_per_chunk, jlong initial_blocks,
     jlong max_blocks, jint thread_cache_blocks, jint thread_safety, jint backend_type, jint backend_parameter,
-    jint safety, jobject budget_charge) {
+    jint safety, jobject budget_charge, jobject region_events) {
   nativepool::FixedPoolConfig config;
   if (thread_cache_blocks < 0) {
     nativepool::jni::throw_invalid_argument(env, "a thread cache's capacity must not be negative");
@@ -118,7 +132,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
     return 0;
   }
   return create_pool(
-      env, backend_type, backend_parameter, budget_charge,
+      env, backend_type, backend_parameter, budget_charge, region_events,
       [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
         return nativepool::make_fixed_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
                                            std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
@@ -128,7 +142,8 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
     JNIEnv* env, jclass, jlong arena_size, jlong granularity, jlong initial_bytes, jlong max_bytes,
-    jint thread_safety, jint backend_type, jint backend_parameter, jint safety, jobject budget_charge) {
+    jint thread_safety, jint backend_type, jint backend_parameter, jint safety, jobject budget_charge,
+    jobject region_events) {
   nativepool::VariablePoolConfig config;
   if (!to_size(env, arena_size, "arena size", &config.arena_size) ||
       !to_size(env, granularity, "granularity", &config.granularity) ||
@@ -137,7 +152,7 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
     return 0;
   }
   return create_pool(
-      env, backend_type, backend_parameter, budget_charge,
+      env, backend_type, backend_parameter, budget_charge, region_events,
       [&](std::shared_ptr<nativepool::Backend> backend, std::unique_ptr<Pool>* out) noexcept {
         return nativepool::make_variable_pool(config, static_cast<nativepool::ThreadSafety>(thread_safety),
                                               std::move(backend), out, static_cast<nativepool::SafetyLevel>(safety));
@@ -189,20 +204,23 @@ JNIEXPORT void JNICALL Java_org_nativepool_internal_PoolNative_allocateBatch(JNI
   if (entry == nullptr) return;
   Pool* pool = entry->pool.get();
   // Critical access: no copy of the array, and nothing in between may call
-  // back into the JVM, which the core never does. A backend that calls Java
-  // when it maps a region may run in the growth a batch causes, so those
-  // pools fill the array's elements (a copy) instead.
-  const bool critical = !entry->calls_java;
-  auto* addresses = static_cast<jlong*>(critical ? env->GetPrimitiveArrayCritical(out, nullptr)
-                                                 : env->GetLongArrayElements(out, nullptr));
-  if (addresses == nullptr) return;
-  const Status status =
-      pool->allocate_batch(bytes, align, reinterpret_cast<void**>(addresses), static_cast<std::size_t>(count));
-  const jint mode = status == Status::kOk ? 0 : JNI_ABORT;
-  if (critical) {
-    env->ReleasePrimitiveArrayCritical(out, addresses, mode);
-  } else {
-    env->ReleaseLongArrayElements(out, addresses, mode);
+  // back into the JVM: the region events of a growth wait for the release.
+  // A budget charge cannot wait (it may refuse the region before it exists),
+  // so the pools that charge one fill the array's elements (a copy) instead.
+  Status status = Status::kOk;
+  {
+    const nativepool::jni::NoJavaScope no_java;
+    const bool critical = !entry->calls_java;
+    auto* addresses = static_cast<jlong*>(critical ? env->GetPrimitiveArrayCritical(out, nullptr)
+                                                   : env->GetLongArrayElements(out, nullptr));
+    if (addresses == nullptr) return;
+    status = pool->allocate_batch(bytes, align, reinterpret_cast<void**>(addresses), static_cast<std::size_t>(count));
+    const jint mode = status == Status::kOk ? 0 : JNI_ABORT;
+    if (critical) {
+      env->ReleasePrimitiveArrayCritical(out, addresses, mode);
+    } else {
+      env->ReleaseLongArrayElements(out, addresses, mode);
+    }
   }
   if (status != Status::kOk) [[unlikely]] throw_status(env, status, pool, bytes);
 }
@@ -319,9 +337,9 @@ void store_stats(JNIEnv* env, const PoolStats& s, jlongArray out) noexcept {
 bool register_pool_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod methods[] = {
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createFixed,
-                        "(JJJJJIIIIILorg/nativepool/internal/BudgetCharge;)J"),
+                        "(JJJJJIIIIILorg/nativepool/internal/BudgetCharge;Ljava/lang/Object;)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createVariable,
-                        "(JJJJIIIILorg/nativepool/internal/BudgetCharge;)J"),
+                        "(JJJJIIIILorg/nativepool/internal/BudgetCharge;Ljava/lang/Object;)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, destroy, "(J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, allocate, "(JJJ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, free, "(JJ)V"),

@@ -52,8 +52,9 @@ class RecordingBackend final : public BackendAdaptor {
 struct PoolEntry {
   std::unique_ptr<Pool> pool;
   std::shared_ptr<RegionSet> regions;
-  /// Its backend calls Java when a region is mapped (a region listener, a
-  /// budget): no growth of it may happen inside a JNI critical region.
+  /// Its backend calls Java when a region is mapped and cannot wait (a budget
+  /// charge, which may refuse the region): no growth of it may happen inside
+  /// a JNI critical region. Region listeners and events wait (NoJavaScope).
   bool calls_java = false;
 };
 

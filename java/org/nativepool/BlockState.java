@@ -2,7 +2,8 @@ package org.nativepool;
 
 /**
  * What a stretch of a pool's region holds in a {@link MemorySnapshot}.
- * The codes are those of the native core and of the snapshot's JSON form.
+ * The codes are those of the native core (all but {@link #QUARANTINED}) and of
+ * the snapshot's JSON form.
  */
 public enum BlockState {
     /** In a user's hands. */
@@ -15,7 +16,14 @@ public enum BlockState {
      */
     CACHED("C"),
     /** A canary margin around a live block ({@link SafetyLevel#CANARIES} and above). */
-    GUARD("G");
+    GUARD("G"),
+    /**
+     * A block whose {@link MemoryBlock} was closed while a {@link MemoryBlock#asByteBuffer() view}
+     * of it was still reachable: kept allocated until the view is collected, counted as live in
+     * {@link PoolStats} and in {@link MemorySnapshot.Figures}. Marked by the Java layer; the native
+     * core has no such code.
+     */
+    QUARANTINED("Q");
 
     private static final BlockState[] BY_CODE = values();
     private final String letter;

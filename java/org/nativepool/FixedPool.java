@@ -194,7 +194,7 @@ public final class FixedPool extends Pool {
             // One setting for both layers: threadCache(0) means no cache in Java and none natively.
             long handle = PoolNative.createFixed(blockSize, alignment, blocksPerChunk, initialBlocks, maxBlocks,
                     threadCache, threadSafety.code(), backend.type(), backend.parameter(),
-                    resolvedSafetyLevel.code(), charge);
+                    resolvedSafetyLevel.code(), charge, new RegionEvents(name));
             return new FixedPool(handle, this);
         }
 

@@ -340,6 +340,11 @@ public final class MemoryBlock implements AutoCloseable {
     public void close() {
         try {
             closeScope();
+            if (block.holders() > 0 && !block.isClosed()) {
+                // A view (or an accessor in flight) keeps the block: quarantined until it goes. Marked
+                // before the close, whose free, if the holder let go meanwhile, unmarks it at once.
+                pool.quarantined.quarantined(block.address());
+            }
             block.close();
         } finally {
             if (leakTracker != null) {
@@ -424,6 +429,7 @@ public final class MemoryBlock implements AutoCloseable {
     }
 
     private void freeBlock() {
+        pool.quarantined.released(block.address());
         pool.freeFromHandle(block.address());
     }
 

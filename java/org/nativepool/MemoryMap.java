@@ -34,7 +34,7 @@ public final class MemoryMap {
     private static final int BAND = 26;
     private static final int GAP = 22;
     private static final int LEFT = 8;
-    private static final String[] STATE_COLOURS = {"#d9534f", "#f4f4f4", "#5bc0de", "#f0ad4e"};
+    private static final String[] STATE_COLOURS = {"#d9534f", "#f4f4f4", "#5bc0de", "#f0ad4e", "#8e44ad"};
     /** Eight steps from light to dark, for sizes and ages by powers of two. */
     private static final String[] RAMP = {"#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#f16913",
         "#d94801", "#8c2d04"};

@@ -147,7 +147,7 @@ public final class MemorySnapshot {
      * A snapshot from its parts: what {@link Pool#snapshot()} and {@link #fromJson(CharSequence)} build.
      *
      * @param poolName the pool's name
-     * @param algorithm {@code "fixed"}, {@code "variable"} or {@code "device"}
+     * @param algorithm {@code "fixed"}, {@code "variable"}, {@code "device"} or {@code "persistent"}
      * @param memoryKind where the memory lives
      * @param device the device index for device memory; -1 otherwise
      * @param blockSize a fixed pool's block size; 0 otherwise
@@ -204,8 +204,11 @@ public final class MemorySnapshot {
         }
         long free = bytes[BlockState.FREE.ordinal()];
         double fragmentation = blockSize != 0 || free == 0 ? 0.0 : 1.0 - (double) largestHole / free;
-        return new Figures(regions.size(), reserved, blocks[BlockState.LIVE.ordinal()],
-                bytes[BlockState.LIVE.ordinal()], blocks[BlockState.FREE.ordinal()], free, holes, largestHole,
+        // Quarantined blocks are live blocks whose handle closed under a view: live, as PoolStats counts them.
+        int live = BlockState.LIVE.ordinal();
+        int quarantined = BlockState.QUARANTINED.ordinal();
+        return new Figures(regions.size(), reserved, blocks[live] + blocks[quarantined],
+                bytes[live] + bytes[quarantined], blocks[BlockState.FREE.ordinal()], free, holes, largestHole,
                 blocks[BlockState.CACHED.ordinal()], bytes[BlockState.CACHED.ordinal()],
                 bytes[BlockState.GUARD.ordinal()], fragmentation);
     }

@@ -1,9 +1,12 @@
 package org.nativepool;
 
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.Objects;
+import org.nativepool.internal.MBeans;
 import org.nativepool.internal.NativeLibrary;
 import org.nativepool.internal.PersistentNative;
+import org.nativepool.internal.SnapshotArrays;
 
 /**
  * A crash-consistent heap in a file that reopens after {@code kill -9} and
@@ -49,6 +52,8 @@ public final class PersistentPool extends NativeResource {
     private final boolean growsOnItsOwn;
     /** The heap's count of mappings as last seen; a handle's view made under another count is made anew. */
     private volatile long mapping;
+    /** Its JMX bean, set once as it opens; null when not registered. */
+    private volatile PersistentJmx jmx;
 
     /** How a pool is created or opened. */
     public static final class Options {
@@ -56,6 +61,8 @@ public final class PersistentPool extends NativeResource {
         private boolean groupCommit;
         private boolean forceMsync;
         private long maxCapacity;
+        /** Null: the system property {@code nativepool.jmx} decides. */
+        private Boolean jmx;
 
         /** Defaults: a 64 KiB undo log, every operation durable on return, cache flushes on DAX, no auto-grow. */
         public Options() {
@@ -107,6 +114,18 @@ public final class PersistentPool extends NativeResource {
             this.maxCapacity = bytes;
             return this;
         }
+
+        /**
+         * Registers the pool's {@link PersistentPoolMXBean} until it closes. Default: the system property
+         * {@code nativepool.jmx} ({@code true} or {@code false}; off when unset), as for the other pools.
+         *
+         * @param register whether to register
+         * @return this
+         */
+        public Options jmx(boolean register) {
+            this.jmx = register;
+            return this;
+        }
     }
 
     private PersistentPool(long handle, Path path, Options options) {
@@ -149,7 +168,7 @@ public final class PersistentPool extends NativeResource {
         NativeLibrary.ensureLoaded();
         long handle = PersistentNative.create(path.toString(), capacity, options.undoLogBytes, options.groupCommit,
                 options.forceMsync, options.maxCapacity);
-        return new PersistentPool(handle, path, options);
+        return registered(new PersistentPool(handle, path, options), options);
     }
 
     /**
@@ -181,9 +200,13 @@ public final class PersistentPool extends NativeResource {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         NativeLibrary.ensureLoaded();
+        PoolEvents.PersistentRecovery recovery = new PoolEvents.PersistentRecovery();
+        recovery.begin();
         long handle = PersistentNative.open(path.toString(), options.groupCommit, options.forceMsync,
                 options.maxCapacity);
-        return new PersistentPool(handle, path, options);
+        PersistentPool pool = new PersistentPool(handle, path, options);
+        PoolEvents.recovered(pool, recovery);
+        return registered(pool, options);
     }
 
     /** {@return the heap's file} */
@@ -423,7 +446,49 @@ public final class PersistentPool extends NativeResource {
 
     @Override
     protected void dispose(long handle) {
+        if (jmx != null) {
+            jmx.unregister();
+        }
         PersistentNative.destroy(handle);
+    }
+
+    // ---- observability: JMX and snapshots ----
+
+    /** Registers {@code pool}'s bean when {@code options} ask for it; closes the pool if that is refused. */
+    private static PersistentPool registered(PersistentPool pool, Options options) {
+        if (MBeans.wanted(options.jmx)) {
+            pool.jmx = MBeans.registerOrClose(() -> PersistentJmx.register(pool), pool::close);
+        }
+        return pool;
+    }
+
+    /** {@return the name the pool's bean, snapshot and events carry: the file's absolute path} */
+    String jmxName() {
+        return path.toAbsolutePath().normalize().toString();
+    }
+
+    /**
+     * {@return a snapshot of the heap: one region, its block area, with each
+     * block of the table (its requested size recorded), each free extent, and
+     * each reservation not yet published (live, with no requested size), in
+     * offset order} A run's offset plus the region's base is the block's address
+     * in this mapping; its offset in the file is {@link PersistentBlock#offset()}.
+     * The walk holds the pool's lock for one pass over its table.
+     * Drawn by {@link MemoryMap} as any pool's snapshot is.
+     *
+     * @throws PoolClosedException if the pool is closed
+     */
+    public MemorySnapshot snapshot() {
+        Instant takenAt = Instant.now();
+        Object[] arrays;
+        long heap = acquire();
+        try {
+            arrays = PersistentNative.memorySnapshot(heap);
+        } finally {
+            release();
+        }
+        return new MemorySnapshot(jmxName(), "persistent", MemoryKind.PERSISTENT, -1, 0, takenAt, false,
+                SnapshotArrays.regions(arrays));
     }
 
     // ---- for the handles of this package ----

@@ -77,6 +77,9 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
     /** Null when the pool charges no budget. */
     private final BudgetCharge charge;
 
+    /** The blocks closed under a reachable view, kept until it goes; snapshots mark them. */
+    final QuarantinedBlocks quarantined = new QuarantinedBlocks();
+
     /** Its JMX beans, set once by the builder; null when not registered. */
     volatile PoolJmx jmx;
 
@@ -283,7 +286,7 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
             release();
         }
         return new MemorySnapshot(name, blockSize != 0 ? "fixed" : "variable", memoryKind, -1, blockSize, takenAt,
-                false, SnapshotArrays.regions(arrays));
+                false, quarantined.mark(SnapshotArrays.regions(arrays)));
     }
 
     /**

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import org.nativepool.internal.BudgetCharge;
+import org.nativepool.internal.MBeans;
 import org.nativepool.internal.NativeLibrary;
 
 /**
@@ -247,13 +248,8 @@ public abstract sealed class PoolBuilder<B extends PoolBuilder<B, P>, P extends 
         } catch (RuntimeException refused) {
             throw closeCharge(refused);
         }
-        if (jmx != null ? jmx : Boolean.getBoolean(PoolJmx.PROPERTY)) {
-            try {
-                pool.jmx = PoolJmx.register(pool);
-            } catch (RuntimeException refused) {
-                pool.close();
-                throw refused;
-            }
+        if (MBeans.wanted(jmx)) {
+            pool.jmx = MBeans.registerOrClose(() -> PoolJmx.register(pool), pool::close);
         }
         return pool;
     }

@@ -12,13 +12,16 @@ import jdk.jfr.Event;
 import jdk.jfr.FlightRecorder;
 import jdk.jfr.FlightRecorderListener;
 import jdk.jfr.Label;
+import jdk.jfr.MemoryAddress;
 import jdk.jfr.Name;
 import jdk.jfr.Period;
 import jdk.jfr.StackTrace;
 
 /**
  * The JDK Flight Recorder events of the pools, all on slow paths: a call that
- * trims, flushes, runs out of memory, finds corruption or reports a leak. Each
+ * trims, flushes, runs out of memory, finds corruption or reports a leak, a
+ * region mapped or unmapped (reported by the native core, {@link RegionEvents}),
+ * and a persistent heap's open with its recovery. Each
  * is created where it happens and filled only when {@code shouldCommit()}
  * says a recording wants it, so without a recording, or with the events
  * disabled, the cost is that check. {@code org.nativepool.PoolStatistics} is
@@ -119,6 +122,84 @@ final class PoolEvents {
         String report;
     }
 
+    /** What both region events carry: the region, its pool and where the memory lives. */
+    @Category("nativepool")
+    abstract static class RegionEvent extends Event {
+        @Label("Pool")
+        String pool;
+        @Label("Backend")
+        String backend;
+        @Label("Memory Kind")
+        String memoryKind;
+        @Label("NUMA Node")
+        @Description("The node the region is bound to; -1 for no single node")
+        int node;
+        @Label("Device")
+        @Description("The GPU the region lies on; -1 for host memory")
+        int device;
+        @Label("Address")
+        @MemoryAddress
+        long address;
+        @Label("Size")
+        @DataAmount
+        long size;
+    }
+
+    @Name("org.nativepool.RegionMapped")
+    @Label("Region Mapped")
+    @Description("A region (chunk or arena) taken from the backend as the pool grew; the stack is the call that grew it")
+    static final class RegionMapped extends RegionEvent {
+    }
+
+    @Name("org.nativepool.RegionUnmapped")
+    @Label("Region Unmapped")
+    @Description("A region given back to the backend by a trim or as the pool closed")
+    static final class RegionUnmapped extends RegionEvent {
+    }
+
+    @Name("org.nativepool.PersistentRecovery")
+    @Label("Persistent Heap Recovery")
+    @Category("nativepool")
+    @Description("An open of a persistent heap and what its recovery replayed and rolled back; the duration is the open's")
+    @StackTrace(false)
+    static final class PersistentRecovery extends Event {
+        @Label("Path")
+        String path;
+        @Label("Redo Replayed")
+        @Description("1 when an interrupted atomic operation was replayed")
+        long redoReplayed;
+        @Label("Undo Ranges Rolled Back")
+        @Description("Ranges of an interrupted transaction restored")
+        long undoRangesRolledBack;
+        @Label("Live Blocks")
+        long liveBlocks;
+        @Label("Bytes In Use")
+        @DataAmount
+        long bytesInUse;
+        @Label("Durability")
+        String durability;
+    }
+
+    @Name("org.nativepool.LargeAllocation")
+    @Label("Large Allocation")
+    @Category("nativepool")
+    @Description("An allocation at or above the pool's threshold (VariablePool.Builder.largeAllocationEvent); its duration is the allocation's")
+    static final class LargeAllocation extends Event {
+        @Label("Pool")
+        String pool;
+        @Label("Size")
+        @DataAmount
+        long size;
+        @Label("Alignment")
+        long alignment;
+        @Label("Blocks")
+        @Description("1, or the count of a batch allocation")
+        int blocks;
+        @Label("Address")
+        @MemoryAddress
+        long address;
+    }
+
     @Name("org.nativepool.PoolStatistics")
     @Label("Pool Statistics")
     @Category("nativepool")
@@ -203,6 +284,33 @@ final class PoolEvents {
             event.size = e.blockSize();
             event.guard = e.guard().name();
             event.site = e.allocationSite();
+            event.commit();
+        }
+    }
+
+    /** Commits {@code event}, begun before the open of {@code pool}, with what its recovery did. */
+    static void recovered(PersistentPool pool, PersistentRecovery event) {
+        if (event.shouldCommit()) {
+            PersistentStats stats = pool.stats();
+            event.path = pool.jmxName();
+            event.redoReplayed = stats.recoveredRedo();
+            event.undoRangesRolledBack = stats.recoveredUndo();
+            event.liveBlocks = stats.liveBlocks();
+            event.bytesInUse = stats.bytesInUse();
+            event.durability = pool.durability().name();
+            event.commit();
+        }
+    }
+
+    /** Commits {@code event}, begun before an allocation of {@code pool} that returned {@code address}. */
+    static void largeAllocation(Pool pool, LargeAllocation event, long size, long alignment, int blocks,
+            long address) {
+        if (event.shouldCommit()) {
+            event.pool = pool.name();
+            event.size = size;
+            event.alignment = alignment;
+            event.blocks = blocks;
+            event.address = address;
             event.commit();
         }
     }

@@ -1,14 +1,11 @@
 package org.nativepool;
 
 import java.lang.management.BufferPoolMXBean;
-import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
 import java.util.List;
-import javax.management.InstanceAlreadyExistsException;
-import javax.management.InstanceNotFoundException;
-import javax.management.JMException;
-import javax.management.MBeanServer;
-import javax.management.MalformedObjectNameException;
+import java.util.function.Supplier;
 import javax.management.ObjectName;
+import org.nativepool.internal.MBeans;
 
 /**
  * A pool's two beans on the platform MBean server: {@link PoolMXBean} as
@@ -17,14 +14,15 @@ import javax.management.ObjectName;
  * JDK's {@code direct} and {@code mapped} pools, so tools that list buffer pools list this one.
  */
 final class PoolJmx implements PoolMXBean {
-    /** The system property that sets the default of {@link PoolBuilder#jmx(boolean)}. */
-    static final String PROPERTY = "nativepool.jmx";
-
     private final Pool pool;
+    /** The figures the attributes read: the pool's, or one node's of a node-local group. */
+    private final Supplier<PoolStats> stats;
+    /** What {@link #unregister()} removes: the pool's beans, those of its nodes too; empty for a node's bean. */
     private final List<ObjectName> names;
 
-    private PoolJmx(Pool pool, List<ObjectName> names) {
+    private PoolJmx(Pool pool, Supplier<PoolStats> stats, List<ObjectName> names) {
         this.pool = pool;
+        this.stats = stats;
         this.names = names;
     }
 
@@ -65,53 +63,33 @@ final class PoolJmx implements PoolMXBean {
     }
 
     /**
-     * Registers both beans of {@code pool}.
+     * Registers both beans of {@code pool}, and for a {@link Backend#nodeLocal() node-local} group one
+     * {@link PoolMXBean} per node, {@code org.nativepool:type=Pool,name=<name>,node=<node>}, whose figures
+     * are {@link NativePool#nodeStats(Pool, int)}.
      *
-     * @throws PoolNameInUseException if either name is taken; neither bean is then registered
+     * @throws PoolNameInUseException if a name is taken; none of the beans is then registered
      */
     static PoolJmx register(Pool pool) {
-        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
-        ObjectName poolName = name("org.nativepool:type=Pool,name=", pool.name());
-        ObjectName bufferName = name("java.nio:type=BufferPool,name=", "nativepool-" + pool.name());
-        PoolJmx jmx = new PoolJmx(pool, List.of(poolName, bufferName));
-        try {
-            server.registerMBean(jmx, poolName);
-            try {
-                server.registerMBean(new BufferPool(pool, bufferName), bufferName);
-            } catch (InstanceAlreadyExistsException taken) {
-                server.unregisterMBean(poolName);
-                throw taken;
-            }
-        } catch (InstanceAlreadyExistsException taken) {
-            throw new PoolNameInUseException("cannot register " + pool + " with JMX: another pool named \""
-                    + pool.name() + "\" is registered (" + taken.getMessage() + "); give each pool its own name");
-        } catch (JMException e) {
-            throw new IllegalStateException("cannot register " + pool + " with JMX", e);
+        ObjectName poolName = MBeans.name("org.nativepool:type=Pool,name=", pool.name(), "");
+        ObjectName bufferName = MBeans.name("java.nio:type=BufferPool,name=", "nativepool-" + pool.name(), "");
+        List<MBeans.Bean> beans = new ArrayList<>();
+        beans.add(new MBeans.Bean(bufferName, new BufferPool(pool, bufferName)));
+        for (int node : NativePool.nodes(pool)) {
+            ObjectName nodeName = MBeans.name("org.nativepool:type=Pool,name=", pool.name(), ",node=" + node);
+            beans.add(new MBeans.Bean(nodeName, new PoolJmx(pool, () -> NativePool.nodeStats(pool, node),
+                    List.of())));
         }
+        List<ObjectName> names = new ArrayList<>(List.of(poolName));
+        beans.forEach(bean -> names.add(bean.name()));
+        PoolJmx jmx = new PoolJmx(pool, pool::stats, List.copyOf(names));
+        beans.add(0, new MBeans.Bean(poolName, jmx));
+        MBeans.register(pool.toString(), "pool", pool.name(), beans);
         return jmx;
     }
 
     /** Unregisters both beans; one already gone (unregistered by another hand) is no error. */
     void unregister() {
-        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
-        for (ObjectName name : names) {
-            try {
-                server.unregisterMBean(name);
-            } catch (InstanceNotFoundException gone) {
-                // unregistered by someone else: the aim is reached
-            } catch (JMException e) {
-                throw new IllegalStateException("cannot unregister " + name, e);
-            }
-        }
-    }
-
-    private static ObjectName name(String prefix, String value) {
-        boolean plain = !value.isEmpty() && value.chars().noneMatch(c -> ",=:*?\"\\\n".indexOf(c) >= 0);
-        try {
-            return new ObjectName(prefix + (plain ? value : ObjectName.quote(value)));
-        } catch (MalformedObjectNameException e) {
-            throw new IllegalStateException("no JMX name for " + value, e);
-        }
+        MBeans.unregister(names);
     }
 
     @Override
@@ -166,81 +144,86 @@ final class PoolJmx implements PoolMXBean {
 
     @Override
     public long getAllocations() {
-        return pool.stats().allocations();
+        return stats.get().allocations();
     }
 
     @Override
     public long getFrees() {
-        return pool.stats().frees();
+        return stats.get().frees();
     }
 
     @Override
     public long getFailures() {
-        return pool.stats().failures();
+        return stats.get().failures();
     }
 
     @Override
     public long getLiveBlocks() {
-        return pool.stats().liveBlocks();
+        return stats.get().liveBlocks();
     }
 
     @Override
     public long getBytesInUse() {
-        return pool.stats().bytesInUse();
+        return stats.get().bytesInUse();
     }
 
     @Override
     public long getPeakBytesInUse() {
-        return pool.stats().peakBytesInUse();
+        return stats.get().peakBytesInUse();
     }
 
     @Override
     public long getBytesReserved() {
-        return pool.stats().bytesReserved();
+        return stats.get().bytesReserved();
     }
 
     @Override
     public long getPeakBytesReserved() {
-        return pool.stats().peakBytesReserved();
+        return stats.get().peakBytesReserved();
     }
 
     @Override
     public long getRegions() {
-        return pool.stats().regions();
+        return stats.get().regions();
     }
 
     @Override
     public long getFreeBytes() {
-        return pool.stats().freeBytes();
+        return stats.get().freeBytes();
     }
 
     @Override
     public long getLargestFreeBlock() {
-        return pool.stats().largestFreeBlock();
+        return stats.get().largestFreeBlock();
     }
 
     @Override
     public long getFreeBlocks() {
-        return pool.stats().freeBlocks();
+        return stats.get().freeBlocks();
     }
 
     @Override
     public double getExternalFragmentation() {
-        return pool.stats().externalFragmentation();
+        return stats.get().externalFragmentation();
     }
 
     @Override
     public long getCachedBlocks() {
-        return pool.stats().cachedBlocks();
+        return stats.get().cachedBlocks();
     }
 
     @Override
     public long getCachedBytes() {
-        return pool.stats().cachedBytes();
+        return stats.get().cachedBytes();
     }
 
     @Override
     public double getUtilization() {
-        return pool.stats().utilization();
+        return stats.get().utilization();
+    }
+
+    @Override
+    public long getQuarantinedBlocks() {
+        return pool.quarantined.count();
     }
 }

@@ -90,4 +90,10 @@ public interface PoolMXBean {
 
     /** {@return {@link PoolStats#utilization()}} */
     double getUtilization();
+
+    /**
+     * {@return blocks of the pool whose handle was closed while a view of them was still
+     * reachable, kept until the view is collected (counted in {@link #getLiveBlocks()} too)}
+     */
+    long getQuarantinedBlocks();
 }

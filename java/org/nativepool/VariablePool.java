@@ -1,5 +1,7 @@
 package org.nativepool;
 
+import java.util.function.LongSupplier;
+
 import org.nativepool.internal.PoolNative;
 
 /**
@@ -49,8 +51,16 @@ import org.nativepool.internal.PoolNative;
  * }</pre>
  */
 public final class VariablePool extends Pool {
+    /**
+     * Allocations of at least this many bytes emit {@code org.nativepool.LargeAllocation}
+     * ({@link Builder#largeAllocationEvent(long)}); {@code Long.MAX_VALUE}, the default, for none, so
+     * that the allocation path pays one compare of a final field when the event is off.
+     */
+    private final long largeAllocation;
+
     private VariablePool(long handle, Builder builder) {
         super(handle, builder);
+        this.largeAllocation = builder.largeAllocation;
     }
 
     /** {@return a new builder with the defaults: 64 MiB arenas, 16-byte granularity, no limit} */
@@ -82,7 +92,9 @@ public final class VariablePool extends Pool {
     public MemoryBlock allocate(long size, long alignment) {
         ThreadCaches threadCaches = caches;
         int cls = threadCaches == null ? -1 : threadCaches.classes.of(size, alignment);
-        return new MemoryBlock(this, allocateForHandle(cls, size, alignment), size);
+        long address = size >= largeAllocation ? watched(size, alignment, () -> allocateForHandle(cls, size, alignment))
+                : allocateForHandle(cls, size, alignment);
+        return new MemoryBlock(this, address, size);
     }
 
     /**
@@ -108,6 +120,11 @@ public final class VariablePool extends Pool {
      * @throws OutOfPoolMemoryException if no free block fits and the pool cannot grow
      */
     public long allocateAddress(long size, long alignment) {
+        return size >= largeAllocation ? watched(size, alignment, () -> allocateUnwatched(size, alignment))
+                : allocateUnwatched(size, alignment);
+    }
+
+    private long allocateUnwatched(long size, long alignment) {
         ThreadCaches threadCaches = caches;
         int cls;
         return threadCaches == null || (cls = threadCaches.classes.of(size, alignment)) < 0
@@ -125,7 +142,23 @@ public final class VariablePool extends Pool {
      * @throws OutOfPoolMemoryException if the pool cannot supply all {@code count} blocks
      */
     public void allocate(int count, long size, long[] out) {
+        if (size >= largeAllocation && count > 0) {
+            PoolEvents.LargeAllocation event = new PoolEvents.LargeAllocation();
+            event.begin();
+            allocateRaw(size, 0, out, count);
+            PoolEvents.largeAllocation(this, event, size, 0, count, out[0]);
+            return;
+        }
         allocateRaw(size, 0, out, count);
+    }
+
+    /** The slow path of a watched size: {@code allocation}, timed, then the event when a recording wants it. */
+    private long watched(long size, long alignment, LongSupplier allocation) {
+        PoolEvents.LargeAllocation event = new PoolEvents.LargeAllocation();
+        event.begin();
+        long address = allocation.getAsLong();
+        PoolEvents.largeAllocation(this, event, size, alignment, 1, address);
+        return address;
     }
 
     /** {@return the minimum block size and default alignment, in bytes} */
@@ -144,9 +177,23 @@ public final class VariablePool extends Pool {
         private long granularity = 16;
         private long initialCapacity;
         private long maxCapacity;
+        private long largeAllocation = Long.MAX_VALUE;
 
         private Builder() {
             super("variable");
+        }
+
+        /**
+         * Emits a Flight Recorder {@code org.nativepool.LargeAllocation} event, with the allocation's
+         * stack, for every allocation of at least {@code minBytes} (a batch: one event). Off by default:
+         * the allocation path then pays one compare. A recording must also enable the event.
+         *
+         * @param minBytes the smallest size reported, at least 1; {@link #build()} refuses less
+         * @return this builder
+         */
+        public Builder largeAllocationEvent(long minBytes) {
+            this.largeAllocation = minBytes;
+            return this;
         }
 
         /**
@@ -198,9 +245,13 @@ public final class VariablePool extends Pool {
 
         @Override
         VariablePool create() {
+            if (largeAllocation < 1) {
+                throw new InvalidArgumentException("the large-allocation event's threshold must be at least 1 byte, not "
+                        + largeAllocation);
+            }
             long handle = PoolNative.createVariable(arenaSize, granularity, initialCapacity,
                     maxCapacity, threadSafety.code(), backend.type(), backend.parameter(),
-                    resolvedSafetyLevel.code(), charge);
+                    resolvedSafetyLevel.code(), charge, new RegionEvents(name));
             return new VariablePool(handle, this);
         }
 

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "nativepool/persistent_media.hpp"
+#include "nativepool/snapshot.hpp"
 #include "nativepool/status.hpp"
 
 namespace nativepool {
@@ -207,6 +208,12 @@ class PersistentHeap {
     std::lock_guard<std::mutex> hold(lock_);
     for (const auto& [offset, size] : live_) visit(offset, size);
   }
+  /// The heap as one region (its block area, based at its address in this
+  /// mapping) in runs: each live block with its requested size, each free
+  /// extent, and each reservation (taken, not yet published) as a live block
+  /// without one. Walks under the heap's lock into room made before it;
+  /// kInternal when out of host memory (persistent_snapshot.cpp).
+  [[nodiscard]] Status snapshot(MemorySnapshot* out) const noexcept;
   [[nodiscard]] Durability durability() const noexcept { return media_.durability(); }
   [[nodiscard]] bool group_commit() const noexcept { return group_commit_; }
   /// Bytes of the file the heap uses (grows change it; under the lock).

@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.management.ObjectName;
 import org.nativepool.FeatureUnavailableException;
 import org.nativepool.InvalidArgumentException;
 import org.nativepool.LeakDetection;
@@ -17,6 +18,7 @@ import org.nativepool.internal.GpuNative;
 import org.nativepool.internal.InFlightGuard;
 import org.nativepool.internal.LeakOwner;
 import org.nativepool.internal.LeakTracker;
+import org.nativepool.internal.MBeans;
 import org.nativepool.internal.NativeLibrary;
 import org.nativepool.internal.SnapshotArrays;
 import org.nativepool.internal.ViewGuard;
@@ -47,6 +49,9 @@ public final class DeviceManager implements AutoCloseable {
 
     private final int id = NEXT_ID.getAndIncrement();
     private final String runtime;
+    private final String name;
+    /** Its JMX beans' names, set once by the builder; empty when not registered. */
+    private volatile List<ObjectName> jmx = List.of();
     private final List<Device> devices;
     private final LeakDetection leakDetection;
     private final boolean reclaimLeakedBlocks;
@@ -59,10 +64,11 @@ public final class DeviceManager implements AutoCloseable {
     /** Closed by {@link #close()}: destroys the native manager once no pinned view is reachable. */
     final ViewGuard views;
 
-    private DeviceManager(long handle, LeakDetection leakDetection, boolean reclaimLeakedBlocks) {
+    private DeviceManager(long handle, String name, LeakDetection leakDetection, boolean reclaimLeakedBlocks) {
         this.guard = new InFlightGuard(this, handle);
         this.views = new ViewGuard(() -> GpuNative.destroyManager(handle));
         this.runtime = GpuNative.runtimeName(handle);
+        this.name = name != null ? name : runtime + "-" + id;
         this.leakDetection = leakDetection;
         this.reclaimLeakedBlocks = reclaimLeakedBlocks;
         int count = GpuNative.deviceCount(handle);
@@ -105,6 +111,14 @@ public final class DeviceManager implements AutoCloseable {
     /** {@return a new builder of the settings of a manager and its pools} */
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * {@return the name given at build time, or the runtime's name and a
+     * sequence number} It names the manager's JMX beans.
+     */
+    public String name() {
+        return name;
     }
 
     /** {@return the runtime's name: {@code "cuda"} or {@code "simulated"}} */
@@ -317,6 +331,7 @@ public final class DeviceManager implements AutoCloseable {
         if (!guard.close()) {
             return;
         }
+        MBeans.unregister(jmx);
         // Marked before the release, so that a dropped buffer's cleaner that finds the manager
         // closed also finds its owner closed, and reports nothing.
         for (BufferLeaks leaks : deviceLeaks) {
@@ -363,8 +378,35 @@ public final class DeviceManager implements AutoCloseable {
         private SafetyLevel safetyLevel;
         private LeakDetection leakDetection;
         private boolean reclaimLeakedBlocks = true;
+        private String name;
+        /** Null: the system property {@code nativepool.jmx} decides. */
+        private Boolean jmx;
 
         private Builder() {
+        }
+
+        /**
+         * A name for JMX (and for what names the manager). Default: the runtime's name and a sequence number.
+         *
+         * @param name the name, not null
+         * @return this builder
+         */
+        public Builder name(String name) {
+            this.name = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /**
+         * Registers the manager's {@link DevicePoolMXBean}s until it closes: its sum over the devices, each
+         * device's pool and the pinned pool. Default: the system property {@code nativepool.jmx} ({@code true}
+         * or {@code false}; off when unset), as for pools.
+         *
+         * @param register whether to register
+         * @return this builder
+         */
+        public Builder jmx(boolean register) {
+            this.jmx = register;
+            return this;
         }
 
         /**
@@ -478,14 +520,21 @@ public final class DeviceManager implements AutoCloseable {
          * @throws NoCudaDeviceException for CUDA without a driver or a GPU
          * @throws FeatureUnavailableException for CUDA in a build without CUDA support
          * @throws org.nativepool.InvalidArgumentException if a setting is out of range
+         * @throws org.nativepool.PoolNameInUseException if the manager registers with JMX and another
+         *     registered manager has its name; nothing of it is then left
          */
         public DeviceManager build() {
             NativeLibrary.ensureLoaded();
             SafetyLevel level = safetyLevel != null ? safetyLevel : SafetyLevel.defaultLevel();
             LeakDetection leaks = leakDetection != null ? leakDetection : LeakDetection.defaultFor(level);
             // Ordinals are the native codes: SafetyLevel is append only.
-            return new DeviceManager(GpuNative.createManager(simulated, simulatedDevices, simulatedCapacity, arenaSize,
-                    maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes, level.ordinal()), leaks, reclaimLeakedBlocks);
+            DeviceManager manager = new DeviceManager(GpuNative.createManager(simulated, simulatedDevices,
+                    simulatedCapacity, arenaSize, maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes, level.ordinal()),
+                    name, leaks, reclaimLeakedBlocks);
+            if (MBeans.wanted(jmx)) {
+                manager.jmx = MBeans.registerOrClose(() -> DeviceJmx.register(manager), manager::close);
+            }
+            return manager;
         }
     }
 }

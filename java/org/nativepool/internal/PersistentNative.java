@@ -81,4 +81,7 @@ public final class PersistentNative {
 
     /** "clwb", "clflushopt", "clflush" or "". */
     public static native String cacheFlushInstruction();
+
+    /** {@return the heap as one region of runs, in the layout of {@link PoolNative#snapshot}} */
+    public static native Object[] memorySnapshot(long heap);
 }

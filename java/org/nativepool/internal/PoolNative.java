@@ -35,15 +35,17 @@ public final class PoolNative {
      * A fixed pool; {@code threadCacheBlocks} sizes the native per-thread caches in front of it
      * (0: none), which the Java builder's {@code threadCache} also sets. Given a
      * {@code budgetCharge} (else null), every region it maps is charged to it first.
+     * {@code regionEvents} is the pool's {@code org.nativepool.RegionEvents}, told of every
+     * region its backends map or unmap, or null for none; an object of another class is refused.
      */
     public static native long createFixed(long blockSize, long alignment, long blocksPerChunk,
             long initialBlocks, long maxBlocks, int threadCacheBlocks, int threadSafety, int backendType,
-            int backendParameter, int safetyLevel, BudgetCharge budgetCharge);
+            int backendParameter, int safetyLevel, BudgetCharge budgetCharge, Object regionEvents);
 
-    /** A variable pool; {@code budgetCharge} as for {@link #createFixed}. */
+    /** A variable pool; {@code budgetCharge} and {@code regionEvents} as for {@link #createFixed}. */
     public static native long createVariable(long arenaSize, long granularity, long initialBytes,
             long maxBytes, int threadSafety, int backendType, int backendParameter, int safetyLevel,
-            BudgetCharge budgetCharge);
+            BudgetCharge budgetCharge, Object regionEvents);
 
     public static native void destroy(long pool);
 

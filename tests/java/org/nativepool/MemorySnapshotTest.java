@@ -168,9 +168,9 @@ class MemorySnapshotTest {
         String gap = json.replaceFirst("\"runs\":\\[\\[0,4096,1,\"L\"\\]", "\"runs\":[[0,2048,1,\"L\"]");
         assertTrue(assertThrows(SnapshotFormatException.class, () -> MemorySnapshot.fromJson(gap)).getMessage()
                 .contains("a run starts at offset"));
-        String state = json.replaceFirst("\"L\"", "\"Q\"");
+        String state = json.replaceFirst("\"L\"", "\"X\"");
         assertTrue(assertThrows(SnapshotFormatException.class, () -> MemorySnapshot.fromJson(state)).getMessage()
-                .contains("unknown block state \"Q\""));
+                .contains("unknown block state \"X\""));
     }
 
     @Test

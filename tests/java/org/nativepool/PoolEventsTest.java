@@ -57,6 +57,47 @@ class PoolEventsTest {
                 && e.getString("pool").equals("jfr-demo")), "periodic statistics of the open pool");
     }
 
+    @Test
+    void allocationsAtOrAboveTheThresholdAreRecordedAndNoOthers() throws Exception {
+        Path file = directory.resolve("large.jfr");
+        try (Recording recording = new Recording()) {
+            recording.enable("org.nativepool.LargeAllocation");
+            recording.start();
+            try (VariablePool watched = VariablePool.builder().name("jfr-large").largeAllocationEvent(4096).build();
+                    VariablePool cached = VariablePool.builder().name("jfr-small").largeAllocationEvent(100).build();
+                    VariablePool unwatched = VariablePool.builder().name("jfr-unwatched").build()) {
+                watched.free(watched.allocateAddress(4095));
+                watched.free(watched.allocateAddress(4096));
+                watched.allocate(1 << 20, 4096).close();
+                long[] batch = new long[3];
+                watched.allocate(3, 8192, batch);
+                watched.free(batch);
+                cached.free(cached.allocateAddress(99));
+                cached.free(cached.allocateAddress(100)); // from a thread cache: watched all the same
+                unwatched.free(unwatched.allocateAddress(1 << 20));
+            }
+            recording.stop();
+            recording.dump(file);
+        }
+        List<RecordedEvent> events = RecordingFile.readAllEvents(file);
+        List<RecordedEvent> large = events.stream()
+                .filter(e -> e.getEventType().getName().equals("org.nativepool.LargeAllocation")
+                        && e.getString("pool").equals("jfr-large")).collect(Collectors.toList());
+        assertEquals(List.of(4096L, 1L << 20, 8192L), large.stream().map(e -> e.getLong("size")).toList());
+        assertEquals(List.of(0L, 4096L, 0L), large.stream().map(e -> e.getLong("alignment")).toList());
+        assertEquals(List.of(1, 1, 3), large.stream().map(e -> e.getInt("blocks")).toList());
+        assertTrue(large.get(0).getStackTrace().getFrames().stream()
+                .anyMatch(f -> f.getMethod().getName().contains("allocationsAtOrAboveTheThreshold")), "the caller");
+        assertEquals(100, only(events, "org.nativepool.LargeAllocation", "jfr-small").getLong("size"));
+        List<RecordedEvent> unwatched = events.stream()
+                .filter(e -> e.getEventType().getName().equals("org.nativepool.LargeAllocation")
+                        && e.getString("pool").equals("jfr-unwatched")).collect(Collectors.toList());
+        assertTrue(unwatched.isEmpty(), "off by default: " + unwatched);
+        InvalidArgumentException refused = assertThrows(InvalidArgumentException.class,
+                () -> VariablePool.builder().largeAllocationEvent(0).build());
+        assertTrue(refused.getMessage().contains("at least 1 byte"), refused.getMessage());
+    }
+
     private static RecordedEvent only(List<RecordedEvent> events, String type, String pool) {
         List<RecordedEvent> found = events.stream()
                 .filter(e -> e.getEventType().getName().equals(type) && pool.equals(e.getString("pool")))

@@ -4,9 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
+import java.util.List;
 import javax.management.JMX;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
@@ -89,5 +91,29 @@ class PoolJmxTest {
         try (VariablePool unset = VariablePool.builder().name("jmx-unset").build()) {
             assertFalse(SERVER.isRegistered(poolName("jmx-unset")), "off when the property is unset");
         }
+    }
+
+    @Test
+    void aNodeLocalGroupRegistersABeanPerNode() throws Exception {
+        Features features = NativePool.features();
+        assumeTrue(features.has(Feature.NUMA), "NUMA unavailable: " + features.numaUnavailableReason());
+        try (FixedPool pool = FixedPool.builder(4096).threadSafety(ThreadSafety.LOCK_FREE).threadCache(0)
+                .backend(Backend.nodeLocal()).name("jmx-nodes").jmx(true).build()) {
+            List<Integer> nodes = NativePool.nodes(pool);
+            long address = pool.allocateAddress();
+            long live = 0;
+            for (int node : nodes) {
+                ObjectName name = new ObjectName("org.nativepool:type=Pool,name=jmx-nodes,node=" + node);
+                long reported = (long) SERVER.getAttribute(name, "LiveBlocks");
+                assertEquals(NativePool.nodeStats(pool, node).liveBlocks(), reported);
+                assertEquals(NativePool.nodeStats(pool, node).bytesReserved(), SERVER.getAttribute(name,
+                        "BytesReserved"));
+                live += reported;
+            }
+            assertEquals(1, live, "the block is in one node's figures");
+            assertEquals(1L, SERVER.getAttribute(poolName("jmx-nodes"), "LiveBlocks"), "the group's sum");
+            pool.free(address);
+        }
+        assertTrue(SERVER.queryNames(new ObjectName("org.nativepool:type=Pool,name=jmx-nodes,*"), null).isEmpty());
     }
 }

@@ -42,7 +42,7 @@ public final class HandleLookupBench {
                 }
             }));
         }
-        long handle = PoolNative.createFixed(64, 16, 0, 0, 0, 0, 0, 0, 0, 0, null);
+        long handle = PoolNative.createFixed(64, 16, 0, 0, 0, 0, 0, 0, 0, 0, null, null);
         try {
             System.out.printf("native pair: %.1f ns%n", median(() -> {
                 for (int i = 0; i < PAIRS; i++) {

@@ -47,7 +47,7 @@ final class InternalCases {
     }
 
     private static long fixedPool() {
-        return PoolNative.createFixed(64, 16, 64, 0, 0, 0, 0, 0, 0, 0, null);
+        return PoolNative.createFixed(64, 16, 64, 0, 0, 0, 0, 0, 0, 0, null, null);
     }
 
     /** Generation 1, kind pool, an index far past any slot the table made. */

@@ -43,7 +43,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class JfrCostBenchmark {
     /** Every event PoolEvents defines; Recording.enable takes exact names, not patterns. */
     static final List<String> EVENTS = List.of("Trim", "CacheFlush", "OutOfMemory", "CorruptionDetected",
-            "LeakReported", "PoolStatistics");
+            "LeakReported", "PoolStatistics", "RegionMapped", "RegionUnmapped", "PersistentRecovery");
 
     /** Blocks of the pool kept full for the refused allocation. */
     static final int FULL_BLOCKS = 16;
