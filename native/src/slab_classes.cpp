@@ -5,6 +5,7 @@
 #include <bit>
 #include <cinttypes>
 #include <new>
+#include <utility>
 
 #include "nativepool/variable_pool.hpp"
 
@@ -71,6 +72,7 @@ bool SlabClasses::allocate(Tlsf& tlsf, std::size_t size, void** out) noexcept {
   const auto bit = static_cast<unsigned>(std::countr_zero(bits[word]));
   bits[word] &= bits[word] - 1;
   slab->hint = word;
+  if (slab == c.empty) c.empty = nullptr;
   --free_blocks_;
   free_bytes_ -= c.size;
   if (--slab->free == 0) move(slab, &c.partial, &c.full);
@@ -91,8 +93,26 @@ Status SlabClasses::deallocate(Tlsf& tlsf, Slab* slab, void* ptr, std::size_t* f
   free_bytes_ += c.size;
   if (freed_size != nullptr) *freed_size = c.size;
   if (slab->free++ == 0) move(slab, &c.full, &c.partial);
-  if (slab->free == c.blocks) release(tlsf, slab);
+  if (slab->free == c.blocks) [[unlikely]] {
+    if (c.empty == nullptr) {
+      c.empty = slab;
+    } else {
+      release(tlsf, slab);
+    }
+  }
   return Status::kOk;
+}
+
+bool SlabClasses::release_empty(Tlsf& tlsf) noexcept {
+  bool released = false;
+  for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
+    Class& c = classes_[cls];
+    if (c.empty != nullptr) {
+      release(tlsf, std::exchange(c.empty, nullptr));
+      released = true;
+    }
+  }
+  return released;
 }
 
 // Everything the carve needs is secured before TLSF hands out the slab, so a
@@ -247,8 +267,10 @@ Status SlabClasses::validate(const Tlsf& tlsf) const noexcept {
   std::size_t free_bytes = 0;
   for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
     const Class& c = classes_[cls];
+    bool empty_listed = c.empty == nullptr;
     for (const Slab* list : {c.partial, c.full}) {
       for (const Slab* slab = list; slab != nullptr; slab = slab->next) {
+        empty_listed = empty_listed || slab == c.empty;
         std::size_t free = 0;
         bool hinted = slab->hint < c.words;
         for (std::uint32_t w = 0; w < c.words; ++w) {
@@ -256,7 +278,9 @@ Status SlabClasses::validate(const Tlsf& tlsf) const noexcept {
           if (w < slab->hint && slab->bits()[w] != 0) hinted = false;
         }
         const bool listed_right = (list == c.partial) == (slab->free != 0);
-        if (slab->cls != cls || free != slab->free || free >= c.blocks || !hinted || !listed_right ||
+        // Only the one slab the class keeps may have every block free.
+        const bool empty_right = (free == c.blocks) == (slab == c.empty);
+        if (slab->cls != cls || free != slab->free || free > c.blocks || !empty_right || !hinted || !listed_right ||
             (slab->next != nullptr && slab->next->prev != slab) || slabs_.find(slab->base) != slab) {
           return fail(Status::kCorrupted,
                       "the %zu-byte slab at 0x%" PRIxPTR " counts %u free blocks, its bitmap %zu (hint %u, %s list)",
@@ -270,6 +294,9 @@ Status SlabClasses::validate(const Tlsf& tlsf) const noexcept {
         free_blocks += free;
         free_bytes += kSlabBytes - (c.blocks - free) * c.size;
       }
+    }
+    if (!empty_listed) {
+      return fail(Status::kCorrupted, "the empty %zu-byte slab the class keeps is in neither of its lists", c.size);
     }
   }
   if (slabs != slabs_.size() || free_blocks != free_blocks_ || free_bytes != free_bytes_) {

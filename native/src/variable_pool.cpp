@@ -669,7 +669,13 @@ template <ThreadSafety Mode>
 Status VariablePool<Mode>::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
   std::lock_guard guard(lock_);
   if (slabs_.serves(size, alignment) && slabs_.allocate(core_, size, out)) [[likely]] return Status::kOk;
-  return core_.allocate(size, alignment, out);
+  const Status status = core_.allocate(size, alignment, out);
+  // The empty slabs the classes keep must not make a bounded pool refuse
+  // what it could serve without them.
+  if (status == Status::kOutOfPoolMemory && slabs_.release_empty(core_)) [[unlikely]] {
+    return core_.allocate(size, alignment, out);
+  }
+  return status;
 }
 
 // A block of a slab that has since gone back to TLSF lies in TLSF's free
@@ -690,10 +696,12 @@ Status VariablePool<Mode>::deallocate(void* ptr, std::size_t* freed_size) noexce
   return status;
 }
 
-// Slabs go back to TLSF as they empty, so trimming the arenas is all.
+// The slabs the classes keep empty go back first, so that their arenas can
+// be wholly free.
 template <ThreadSafety Mode>
 std::size_t VariablePool<Mode>::trim() noexcept {
   std::lock_guard guard(lock_);
+  slabs_.release_empty(core_);
   return core_.trim();
 }
 

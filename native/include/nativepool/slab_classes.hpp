@@ -20,10 +20,11 @@
 /// carve of a new slab cannot serve (a pool at its maximum, a refusing
 /// backend), so slabs never make a request fail that TLSF would serve.
 ///
-/// A slab goes back to TLSF as soon as its last block is freed: an idle pool
-/// is fully coalesced, trim() works on arenas alone, and a class holds no
-/// memory while it has no live block. The price is a carve and a merge each
-/// time a class's only live block comes and goes.
+/// An emptied slab goes back to TLSF, except one per class, which the class
+/// keeps for its next allocation: a class whose only live block comes and
+/// goes would otherwise pay a carve and a merge each time. So a class holds
+/// at most one slab (64 KiB) while it has no live block, and trim() gives
+/// those back before it returns the arenas.
 ///
 /// Not thread-safe: VariablePool calls it under the same lock as TLSF.
 #pragma once
@@ -83,8 +84,11 @@ class SlabClasses {
   }
   /// Frees @p ptr in @p slab: kInvalidFree for an address inside a block,
   /// kDoubleFree for a free block, unchanged either way. An emptied slab
-  /// goes back to @p tlsf.
+  /// goes back to @p tlsf unless its class keeps no empty slab yet.
   [[nodiscard]] Status deallocate(Tlsf& tlsf, Slab* slab, void* ptr, std::size_t* freed_size) noexcept;
+  /// Gives every class's kept empty slab back to @p tlsf (for trim(), and
+  /// before a bounded pool refuses a request); whether there was one.
+  bool release_empty(Tlsf& tlsf) noexcept;
 
   /// Whether @p ptr was a block start in one of the last kRemembered slabs
   /// that went back to TLSF: freeing it now, if TLSF has not reused the
@@ -131,6 +135,7 @@ class SlabClasses {
     ExactDivider by_size{1};
     Slab* partial = nullptr;  // slabs with a free block, the most recent first
     Slab* full = nullptr;
+    Slab* empty = nullptr;  // the one slab of partial kept with every block free
   };
 
   static constexpr std::size_t kRemembered = 64;
