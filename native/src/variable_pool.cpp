@@ -753,6 +753,30 @@ std::size_t VariablePool<Mode>::block_size(const void* ptr) const noexcept {
   return core_.block_size(ptr);
 }
 
+template <ThreadSafety Mode>
+std::size_t VariablePool<Mode>::take_parked(std::size_t cls, std::uint64_t* out, std::size_t max) noexcept {
+  std::lock_guard guard(lock_);
+  return slabs_.take_parked(core_, cls, out, max);
+}
+
+template <ThreadSafety Mode>
+void VariablePool<Mode>::release_parked(const std::uint64_t* handles, std::size_t count) noexcept {
+  std::lock_guard guard(lock_);
+  slabs_.release_parked(core_, handles, count);
+}
+
+template <ThreadSafety Mode>
+Status VariablePool<Mode>::validate_parked(std::size_t parked) const noexcept {
+  if (Status status = validate(); status != Status::kOk) return status;
+  std::lock_guard guard(lock_);
+  const std::size_t claimed = slabs_.claimed();
+  if (claimed != parked) {
+    return fail(Status::kCorrupted, "%zu slab blocks are claimed as parked, the thread caches hold %zu", claimed,
+                parked);
+  }
+  return Status::kOk;
+}
+
 template class VariablePool<ThreadSafety::kNone>;
 template class VariablePool<ThreadSafety::kMutex>;
 
