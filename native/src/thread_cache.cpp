@@ -92,6 +92,17 @@ constinit thread_local CacheBinding fast_bindings[kFastBindings];
 
 // ---- What every pool with thread caches shares ---------------------------
 
+Status CacheHost::check_create(const void* pool, const void* out, std::size_t capacity) noexcept {
+  if (out == nullptr || pool == nullptr) {
+    return fail(Status::kInvalidArgument, "thread cache: needs a pool and a place to store it");
+  }
+  if (capacity < 2 || capacity > kMaxThreadCacheBlocks) {
+    return fail(Status::kInvalidArgument, "thread cache: a capacity of %zu blocks is outside [2, %zu]", capacity,
+                kMaxThreadCacheBlocks);
+  }
+  return Status::kOk;
+}
+
 Status CacheHost::enroll() noexcept try {
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
@@ -208,13 +219,7 @@ auto CacheHost::totals() const noexcept -> Totals {
 template <ThreadSafety Mode>
 Status ThreadCachedPool<Mode>::create(std::unique_ptr<FixedPool<Mode>> pool, std::size_t capacity, PoolInfo info,
                                       std::unique_ptr<Pool>* out) noexcept {
-  if (out == nullptr || pool == nullptr) {
-    return fail(Status::kInvalidArgument, "thread cache: needs a pool and a place to store it");
-  }
-  if (capacity < 2 || capacity > kMaxThreadCacheBlocks) {
-    return fail(Status::kInvalidArgument, "thread cache: a capacity of %zu blocks is outside [2, %zu]", capacity,
-                kMaxThreadCacheBlocks);
-  }
+  if (Status status = check_create(pool.get(), out, capacity); status != Status::kOk) return status;
   std::unique_ptr<ThreadCachedPool> cached(new (std::nothrow)
                                                ThreadCachedPool(std::move(pool), capacity, std::move(info)));
   if (cached == nullptr) return fail(Status::kInternal, "thread cache: out of host memory for the pool");

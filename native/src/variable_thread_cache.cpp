@@ -14,13 +14,7 @@ using detail::relaxed_store;
 
 Status ThreadCachedVariablePool::create(std::unique_ptr<Algorithm> pool, std::size_t capacity, PoolInfo info,
                                         std::unique_ptr<Pool>* out) noexcept {
-  if (out == nullptr || pool == nullptr) {
-    return fail(Status::kInvalidArgument, "thread cache: needs a pool and a place to store it");
-  }
-  if (capacity < 2 || capacity > kMaxThreadCacheBlocks) {
-    return fail(Status::kInvalidArgument, "thread cache: a capacity of %zu blocks is outside [2, %zu]", capacity,
-                kMaxThreadCacheBlocks);
-  }
+  if (Status status = check_create(pool.get(), out, capacity); status != Status::kOk) return status;
   if (pool->cache_classes() == 0) {
     return fail(Status::kInvalidArgument, "thread cache: the variable pool has no size classes to cache");
   }

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "nativepool/host_backend.hpp"
 #include "nativepool/pool_factory.hpp"
 #include "nativepool/variable_pool.hpp"
+#include "nativepool/variable_thread_cache.hpp"
 
 namespace nativepool {
 namespace {
@@ -275,15 +277,33 @@ TEST(SlabClasses, RandomMixKeepsEveryFigure) {
   expect_idle(*pool);
 }
 
+// The shared pool with thread caches of GetParam() blocks per class (the
+// factory's, variable_thread_cache.hpp), and without (0).
+class SlabClassesStress : public ::testing::TestWithParam<std::size_t> {
+ protected:
+  std::unique_ptr<Pool> make_shared_pool(std::size_t arena) {
+    VariablePoolConfig config = slab_config(arena);
+    config.thread_cache_blocks = GetParam();
+    std::unique_ptr<Pool> pool;
+    EXPECT_EQ(make_variable_pool(config, ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool),
+              Status::kOk)
+        << error_detail();
+    return pool;
+  }
+};
+
+std::uint64_t parked(const Pool& pool) {
+  const auto* cached = dynamic_cast<const ThreadCachedVariablePool*>(&pool);
+  return cached != nullptr ? cached->thread_cached_blocks() : 0;
+}
+
 // Eight threads allocate mixed sizes, hand a third of their blocks to a
 // neighbour to free, check every byte they wrote, and count what they
-// allocated and freed: the totals and the pool's own figures must agree.
-TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
+// allocated and freed, and how many bytes: the totals and the pool's own
+// figures must agree exactly once they are done.
+TEST_P(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
   constexpr int kThreads = 8;
-  std::unique_ptr<Pool> pool;
-  ASSERT_EQ(make_variable_pool(slab_config(4 * kMiB), ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool),
-            Status::kOk)
-      << error_detail();
+  std::unique_ptr<Pool> pool = make_shared_pool(4 * kMiB);
   struct Mailbox {
     std::mutex mutex;
     std::vector<std::pair<unsigned char*, std::size_t>> blocks;
@@ -292,6 +312,8 @@ TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> allocated{0};
   std::atomic<std::uint64_t> freed{0};
+  std::atomic<std::int64_t> bytes{0};
+  const auto counted = [](std::size_t size) { return static_cast<std::int64_t>((size + 15) / 16 * 16); };
   const auto release = [&](unsigned char* p, std::size_t size) {
     for (std::size_t i = 0; i < size; ++i) {
       if (p[i] != static_cast<unsigned char>(size)) {
@@ -301,6 +323,7 @@ TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
     }
     if (pool->deallocate(p) != Status::kOk) errors.fetch_add(1);
     freed.fetch_add(1);
+    bytes.fetch_sub(counted(size));
   };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -317,6 +340,7 @@ TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
           }
           std::memset(p, static_cast<unsigned char>(size), size);
           allocated.fetch_add(1);
+          bytes.fetch_add(counted(size));
           mine.emplace_back(static_cast<unsigned char*>(p), size);
         } else if (!mine.empty()) {
           const std::size_t at = rng() % mine.size();
@@ -348,23 +372,28 @@ TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
     for (auto [p, size] : box.blocks) release(p, size);
   }
   EXPECT_EQ(errors.load(), 0u);
+  EXPECT_EQ(bytes.load(), 0);
   const PoolStats stats = pool->stats();
   EXPECT_EQ(stats.allocations, allocated.load());
   EXPECT_EQ(stats.frees, freed.load());
+  EXPECT_EQ(stats.failures, 0u);
   EXPECT_EQ(stats.live_blocks, 0u);
   EXPECT_EQ(stats.bytes_in_use, 0u);
+  EXPECT_GT(stats.peak_bytes_in_use, 0u);
+  // Blocks parked in this thread's caches (it freed the mailboxes' last
+  // blocks) count as free; the ended threads' caches went back.
   EXPECT_EQ(stats.fragmentation.free_bytes, stats.reserved.bytes);
+  EXPECT_LE(parked(*pool), GetParam() * 64);
   expect_idle(*pool);
+  EXPECT_EQ(parked(*pool), 0u) << "trim() emptied this thread's caches first";
 }
 
 // Threads that come and go, each leaving nothing live, do not make the pool
-// grow: emptied slabs go back and nothing is held per thread, so 2000
+// grow: emptied slabs go back and the caches of ended threads too, so 2000
 // threads need no more than the 8 at a time do (a slab or two per class in
 // use at once, 64 classes, and the holes their alignment leaves).
-TEST(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
-  std::unique_ptr<Pool> pool;
-  ASSERT_EQ(make_variable_pool(slab_config(), ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool),
-            Status::kOk);
+TEST_P(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
+  std::unique_ptr<Pool> pool = make_shared_pool(kMiB);
   std::atomic<std::uint64_t> errors{0};
   for (int round = 0; round < 250; ++round) {
     std::vector<std::thread> threads;
@@ -385,6 +414,7 @@ TEST(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
       });
     }
     for (std::thread& thread : threads) thread.join();
+    ASSERT_EQ(parked(*pool), 0u) << "round " << round << ": the ended threads' caches went back";
   }
   EXPECT_EQ(errors.load(), 0u);
   const PoolStats stats = pool->stats();
@@ -393,6 +423,9 @@ TEST(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
   EXPECT_LE(stats.reserved.peak_bytes, 8 * kMiB) << "2000 threads in all, 8 at a time";
   expect_idle(*pool);
 }
+
+INSTANTIATE_TEST_SUITE_P(ThreadCaches, SlabClassesStress, ::testing::Values(std::size_t{0}, std::size_t{32}),
+                         [](const auto& param) { return "capacity" + std::to_string(param.param); });
 
 }  // namespace
 }  // namespace nativepool

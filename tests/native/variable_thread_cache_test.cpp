@@ -9,13 +9,10 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <barrier>
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -154,103 +151,8 @@ TEST(ThreadCachedVariablePool, BatchesBypassTheCaches) {
   EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
 }
 
-// Eight threads allocate mixed sizes on both sides of the classes, hand a
-// third of their blocks to a neighbour to free, check every byte they wrote,
-// and count what they allocated, freed and how many bytes: the totals and
-// the pool's own figures must agree exactly once they are done.
-TEST(ThreadCachedVariablePoolStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
-  constexpr int kThreads = 8;
-  auto pool = make_cached(32);
-  struct Mailbox {
-    std::mutex mutex;
-    std::vector<std::pair<unsigned char*, std::size_t>> blocks;
-  };
-  std::vector<Mailbox> mail(kThreads);
-  std::atomic<std::uint64_t> errors{0};
-  std::atomic<std::uint64_t> allocated{0};
-  std::atomic<std::uint64_t> freed{0};
-  std::atomic<std::int64_t> bytes{0};
-  const auto release = [&](unsigned char* p, std::size_t size) {
-    for (std::size_t i = 0; i < size; ++i) {
-      if (p[i] != static_cast<unsigned char>(size)) {
-        errors.fetch_add(1);
-        break;
-      }
-    }
-    if (pool->deallocate(p) != Status::kOk) errors.fetch_add(1);
-    freed.fetch_add(1);
-    bytes.fetch_sub(static_cast<std::int64_t>((size + 15) / 16 * 16));
-  };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      std::mt19937 rng(static_cast<std::uint32_t>(t + 1));
-      std::vector<std::pair<unsigned char*, std::size_t>> mine;
-      for (int i = 0; i < 30000; ++i) {
-        if (mine.size() < 200 && rng() % 2 == 0) {
-          const std::size_t size = rng() % 8 == 0 ? 1 + rng() % (16 * kKiB) : 1 + rng() % 1024;
-          void* p = nullptr;
-          if (pool->allocate(size, rng() % 8 == 0 ? 64 : 0, &p) != Status::kOk) {
-            errors.fetch_add(1);
-            continue;
-          }
-          std::memset(p, static_cast<unsigned char>(size), size);
-          allocated.fetch_add(1);
-          bytes.fetch_add(static_cast<std::int64_t>((size + 15) / 16 * 16));
-          mine.emplace_back(static_cast<unsigned char*>(p), size);
-        } else if (!mine.empty()) {
-          const std::size_t at = rng() % mine.size();
-          const auto block = mine[at];
-          mine[at] = mine.back();
-          mine.pop_back();
-          if (rng() % 3 == 0) {
-            Mailbox& next = mail[(t + 1) % kThreads];
-            std::lock_guard lock(next.mutex);
-            next.blocks.push_back(block);
-          } else {
-            release(block.first, block.second);
-          }
-        }
-        if (i % 64 == 0) {
-          std::vector<std::pair<unsigned char*, std::size_t>> inbox;
-          {
-            std::lock_guard lock(mail[t].mutex);
-            inbox.swap(mail[t].blocks);
-          }
-          for (auto [p, size] : inbox) release(p, size);
-        }
-        if (i == 15000 && t == 0) {
-          // Figures read while the others run are ones the pool could have had.
-          const PoolStats mid = pool->stats();
-          if (mid.frees > mid.allocations + 200u * kThreads || mid.bytes_in_use > mid.reserved.bytes) {
-            errors.fetch_add(1);
-          }
-        }
-      }
-      for (auto [p, size] : mine) release(p, size);
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  for (Mailbox& box : mail) {
-    for (auto [p, size] : box.blocks) release(p, size);
-  }
-  EXPECT_EQ(errors.load(), 0u);
-  EXPECT_EQ(bytes.load(), 0);
-  PoolStats stats = pool->stats();
-  EXPECT_EQ(stats.allocations, allocated.load());
-  EXPECT_EQ(stats.frees, freed.load());
-  EXPECT_EQ(stats.live_blocks, 0u);
-  EXPECT_EQ(stats.bytes_in_use, 0u);
-  EXPECT_EQ(stats.failures, 0u);
-  expect_balanced(stats);
-  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
-  // The ended threads' caches went back; this thread's holds the leftovers
-  // it freed, which trim() gives back before the arenas.
-  EXPECT_LE(parked(*pool), 32u * 64);
-  pool->trim();
-  EXPECT_EQ(parked(*pool), 0u);
-  EXPECT_EQ(pool->stats().reserved.bytes, 0u) << "every block back, every arena one free block";
-}
+// The eight-thread stress with cross-thread frees and the short-lived
+// threads run through these caches in slab_classes_test.cpp.
 
 TEST(ThreadCachedVariablePool, DestroyedOnAnotherThreadWhileCachesHoldBlocks) {
   auto pool = make_cached();
@@ -275,40 +177,6 @@ TEST(ThreadCachedVariablePool, DestroyedOnAnotherThreadWhileCachesHoldBlocks) {
   pool.reset();
   destroyed.arrive_and_wait();
   for (std::thread& thread : threads) thread.join();
-}
-
-// Threads that come and go give their caches back as they end, so a
-// thousand of them need no more memory than four at a time do.
-TEST(ThreadCachedVariablePool, ShortLivedThreadsDoNotGrowThePool) {
-  auto pool = make_cached(64, kMiB);
-  std::atomic<std::uint64_t> errors{0};
-  for (int round = 0; round < 250; ++round) {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t) {
-      threads.emplace_back([&, t] {
-        std::vector<void*> mine;
-        for (std::size_t i = 0; i < 40; ++i) {
-          void* p = nullptr;
-          if (pool->allocate(16 * (1 + (i * 7 + static_cast<std::size_t>(t)) % 64), 0, &p) != Status::kOk) {
-            errors.fetch_add(1);
-          } else {
-            mine.push_back(p);
-          }
-        }
-        for (void* p : mine) {
-          if (pool->deallocate(p) != Status::kOk) errors.fetch_add(1);
-        }
-      });
-    }
-    for (std::thread& thread : threads) thread.join();
-    ASSERT_EQ(parked(*pool), 0u) << "round " << round << ": the ended threads' caches went back";
-  }
-  EXPECT_EQ(errors.load(), 0u);
-  const PoolStats stats = pool->stats();
-  EXPECT_EQ(stats.allocations, 250u * 4 * 40);
-  EXPECT_EQ(stats.frees, stats.allocations);
-  EXPECT_LE(stats.reserved.peak_bytes, 8 * kMiB) << "1000 threads in all, 4 at a time";
-  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
 }
 
 TEST(ThreadCachedVariablePoolFactory, CachesOnlyBareSharedUnboundedPoolsWithClasses) {

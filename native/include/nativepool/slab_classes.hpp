@@ -10,7 +10,7 @@
 /// record, outside the managed memory like all metadata, is a bitmap of its
 /// free blocks (one bit per block) and a few words: under 0.2 bytes per
 /// 16-byte block and under 3 bytes per 1 KiB block. A free finds its slab by
-/// masking the address and one lookup in a map of slab bases, so it costs
+/// masking the address and one lookup in the slab directory, so it costs
 /// about what a TLSF free costs, and merges nothing.
 ///
 /// Every multiple of the granularity up to the limit is a class of its own,

@@ -123,6 +123,9 @@ class CacheHost : public CacheOwner {
   explicit CacheHost(bool peak_in_bytes) noexcept : peak_in_bytes_(peak_in_bytes) {}
   ~CacheHost() = default;
 
+  /// kInvalidArgument unless @p pool and @p out are set and 2 <= @p capacity
+  /// <= kMaxThreadCacheBlocks: what every create() checks first.
+  [[nodiscard]] static Status check_create(const void* pool, const void* out, std::size_t capacity) noexcept;
   /// Enters the registry of live pools; kInternal when out of host memory.
   [[nodiscard]] Status enroll() noexcept;
   /// Leaves it, waiting for any thread that is giving a cache back: the
