@@ -43,36 +43,31 @@ class ThreadCachedVariablePool final : public Pool, detail::CacheHost {
   [[nodiscard]] static Status create(std::unique_ptr<Algorithm> pool, std::size_t capacity, PoolInfo info,
                                      std::unique_ptr<Pool>* out) noexcept;
 
-  /// Safe on any thread while other threads' caches hold blocks.
+  /// The Pool interface as ThreadCachedPool gives it (destruction on any
+  /// thread while caches hold blocks, batches past the caches, trim() after
+  /// emptying the caller's caches, the pool's snapshot), with these
+  /// figures: a parked block is a free block (fragmentation.free_blocks and
+  /// free_bytes), never live, so allocations - frees = live_blocks and
+  /// bytes_in_use + free_bytes = reserved; cached_blocks stays 0 (explicit
+  /// BlockCaches front fixed pools only; Java counts its own caches).
   ~ThreadCachedVariablePool() override;
-
   Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override;
   Status deallocate(void* ptr) noexcept override;
-  /// Batches bypass the caches: one call per block to the pool, counted on
-  /// the calling thread.
   Status allocate_batch(std::size_t size, std::size_t alignment, void** out, std::size_t count) noexcept override;
   Status deallocate_batch(void* const* ptrs, std::size_t count, std::size_t* freed) noexcept override;
-
-  /// The caches are transparent: a parked block is a free block
-  /// (fragmentation.free_blocks and free_bytes), never live, so
-  /// allocations - frees = live_blocks and bytes_in_use + free_bytes =
-  /// reserved. cached_blocks stays 0 (explicit BlockCaches front fixed
-  /// pools only; Java counts its own caches).
   PoolStats stats() const noexcept override;
-  /// The pool's own check, and that the caches hold exactly the blocks its
-  /// slabs mark parked. Quiescent only.
+  /// The pool's check, and that its slabs mark exactly the cached blocks
+  /// parked. Quiescent only.
   Status validate() const noexcept override;
   Status verify() const noexcept override { return validate(); }
   bool leak_report(std::string* /*out*/) const noexcept override { return false; }
-  /// Empties the calling thread's caches first; blocks parked by other
-  /// threads keep their slabs.
   std::size_t trim() noexcept override;
-  /// The pool's; blocks parked in thread caches show as live.
   Status snapshot(MemorySnapshot* out) const noexcept override { return pool_->snapshot(out); }
   const PoolInfo& info() const noexcept override { return info_; }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
-  /// Blocks parked in this pool's thread caches now.
+  /// Blocks parked in this pool's thread caches now (they show as live in
+  /// snapshot()).
   [[nodiscard]] std::uint64_t thread_cached_blocks() const noexcept { return totals().parked; }
 
  private:
