@@ -61,11 +61,25 @@ void create_erased_fixed(const benchmark::State& state) {
   shared<bench::Erased> = std::make_unique<bench::Erased>(std::move(erased));
 }
 
+// Thread caches 0: the pool as the factory builds it without caches, whose
+// frees need not claim blocks against parking.
 template <ThreadSafety Mode>
 void create_variable(const benchmark::State&) {
+  nativepool::VariablePoolConfig config;
+  config.thread_cache_blocks = 0;
   shared<bench::Direct<nativepool::VariablePool<Mode>>> =
       std::make_unique<bench::Direct<nativepool::VariablePool<Mode>>>(
-          bench::make_direct<nativepool::VariablePool<Mode>>(nativepool::VariablePoolConfig{}));
+          bench::make_direct<nativepool::VariablePool<Mode>>(config));
+}
+
+// The factory's shared variable pool: thread caches for the size classes.
+void create_erased_variable(const benchmark::State&) {
+  std::unique_ptr<nativepool::Pool> erased;
+  if (nativepool::make_variable_pool(nativepool::VariablePoolConfig{}, ThreadSafety::kMutex,
+                                     std::make_shared<nativepool::MmapBackend>(), &erased) != nativepool::Status::kOk) {
+    throw std::runtime_error(nativepool::error_detail());
+  }
+  shared<bench::Erased> = std::make_unique<bench::Erased>(std::move(erased));
 }
 
 // Sizes log-uniform in [16 B, 4 KiB], fixed seed: the same mix for everyone.
@@ -311,5 +325,9 @@ BENCHMARK(BM_Shared<Variable<ThreadSafety::kMutex>>)->Name("BM_VariablePool<Thre
 BENCHMARK(BM_Shared<Variable<ThreadSafety::kMutex>>)->Name("BM_VariablePool<ThreadSafety::kMutex>/mixed")
     ->Setup(create_variable<ThreadSafety::kMutex>)->Teardown(destroy<Variable<ThreadSafety::kMutex>>)
     ->Arg(0)->Threads(4)->Threads(8)->UseRealTime();
+// make_variable_pool's transparent caches (64 blocks per thread and class).
+BENCHMARK(BM_Shared<bench::Erased>)->Name("BM_ThreadCachedVariablePool<ThreadSafety::kMutex>")
+    ->Setup(create_erased_variable)->Teardown(destroy<bench::Erased>)
+    ->Arg(64)->Arg(0)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
 
 BENCHMARK_MAIN();

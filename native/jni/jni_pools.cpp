@@ -145,6 +145,9 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
     jint thread_safety, jint backend_type, jint backend_parameter, jint safety, jobject budget_charge,
     jobject region_events) {
   nativepool::VariablePoolConfig config;
+  // Java caches the same size classes per thread in front of the pool
+  // (ThreadCaches), so native caches would hold a second set of blocks.
+  config.thread_cache_blocks = 0;
   if (!to_size(env, arena_size, "arena size", &config.arena_size) ||
       !to_size(env, granularity, "granularity", &config.granularity) ||
       !to_size(env, initial_bytes, "initial capacity", &config.initial_bytes) ||

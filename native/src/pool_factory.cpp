@@ -7,6 +7,7 @@
 
 #include "nativepool/safety/safety_stack.hpp"
 #include "nativepool/thread_cache.hpp"
+#include "nativepool/variable_thread_cache.hpp"
 
 namespace nativepool {
 namespace {
@@ -70,15 +71,33 @@ Status build_fixed(const FixedPoolConfig& config, const SafetyPlan& plan, std::s
 template <ThreadSafety Mode>
 Status build_variable(const VariablePoolConfig& config, const SafetyPlan& plan, std::shared_ptr<Backend> backend,
                       std::unique_ptr<Pool>* out) noexcept try {
+  const std::size_t cache = config.thread_cache_blocks;
+  if (cache != 0 && (cache < 2 || cache > kMaxThreadCacheBlocks)) {
+    return fail(Status::kInvalidArgument,
+                "variable pool: a thread cache of %zu blocks is outside [2, %zu] (0: none)", cache,
+                kMaxThreadCacheBlocks);
+  }
+  // As for fixed pools: caches front shared pools without a maximum, and
+  // only the bare algorithm.
+  VariablePoolConfig algorithm_config = config;
+  const bool cached = Mode == ThreadSafety::kMutex && plan.bare() && config.max_bytes == 0 && cache != 0;
+  if (!cached) algorithm_config.thread_cache_blocks = 0;
   std::shared_ptr<Backend> pool_backend = plan.backend(backend);
   if (pool_backend == nullptr) return fail(Status::kInternal, "out of host memory for pool metadata");
   std::unique_ptr<VariablePool<Mode>> algorithm;
-  if (Status status = VariablePool<Mode>::create(config, std::move(pool_backend), &algorithm);
+  if (Status status = VariablePool<Mode>::create(algorithm_config, std::move(pool_backend), &algorithm);
       status != Status::kOk) {
     return status;
   }
   const std::size_t granularity = algorithm->granularity();
   PoolInfo info = describe("variable", Mode, *backend, 0, granularity);
+  if constexpr (Mode == ThreadSafety::kMutex) {
+    // A pool without size classes (slabs off) has nothing to cache.
+    if (cached && algorithm->cache_classes() != 0) {
+      info.safety = plan.level();
+      return ThreadCachedVariablePool::create(std::move(algorithm), cache, std::move(info), out);
+    }
+  }
   return plan.build(std::move(algorithm), granularity, std::move(info), out);
 } catch (const std::bad_alloc&) {
   return fail(Status::kInternal, "out of host memory for pool metadata");

@@ -2,16 +2,20 @@
 #include "nativepool/slab_classes.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cinttypes>
 #include <new>
+#include <utility>
 
 #include "nativepool/variable_pool.hpp"
 
 namespace nativepool::detail {
 
-// The record of one slab; its bitmap (1 = free) follows it in the same
-// allocation, sized for its class.
+// The record of one slab; its bitmap (1 = free) and its claims (1 = parked,
+// or being freed) follow it in the same allocation, sized for its class.
+// The free bits and the base change under the lock only, through atomic
+// stores, as parking reads them without it.
 struct SlabClasses::Slab {
   std::uintptr_t base;
   Slab* prev;  // in its class's partial list while it has a free block,
@@ -22,13 +26,32 @@ struct SlabClasses::Slab {
 
   std::uint64_t* bits() noexcept { return reinterpret_cast<std::uint64_t*>(this + 1); }
   const std::uint64_t* bits() const noexcept { return reinterpret_cast<const std::uint64_t*>(this + 1); }
+  std::uint64_t* claims(std::uint32_t words) noexcept { return bits() + words; }
+  const std::uint64_t* claims(std::uint32_t words) const noexcept { return bits() + words; }
 };
 
-SlabClasses::SlabClasses(std::size_t granularity, std::size_t arena_size, std::size_t limit) noexcept
+namespace {
+
+std::atomic_ref<std::uint64_t> atomic(std::uint64_t& word) noexcept { return std::atomic_ref<std::uint64_t>(word); }
+std::uint64_t load(const std::uint64_t& word) noexcept {
+  return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(word)).load(std::memory_order_acquire);
+}
+
+// A handle is the record's address above the block index: records come
+// from operator new below 2^48 (carve() refuses one that does not).
+constexpr unsigned kIndexBits = 16;
+std::uint64_t handle_of(const void* slab, std::size_t index) noexcept {
+  return reinterpret_cast<std::uintptr_t>(slab) << kIndexBits | index;
+}
+
+}  // namespace
+
+SlabClasses::SlabClasses(std::size_t granularity, std::size_t arena_size, std::size_t limit, bool parking) noexcept
     : granularity_(granularity),
       granularity_shift_(floor_log2(granularity)),
       limit_(arena_size >= kMinArenaSize && granularity >= kMinGranularity ? limit / granularity * granularity
-                                                                            : 0) {
+                                                                            : 0),
+      parking_(parking) {
   for (std::size_t size = granularity_; size <= limit_; size += granularity_) {
     Class& c = classes_[class_of(size)];
     c.size = size;
@@ -40,7 +63,7 @@ SlabClasses::SlabClasses(std::size_t granularity, std::size_t arena_size, std::s
 
 SlabClasses::~SlabClasses() {
   for (Class& c : classes_) {
-    for (Slab* list : {c.partial, c.full}) {
+    for (Slab* list : {c.partial, c.full, c.spare}) {
       while (list != nullptr) {
         Slab* slab = list;
         list = slab->next;
@@ -58,8 +81,7 @@ Status SlabClasses::check_limit(std::size_t limit) noexcept {
   return Status::kOk;
 }
 
-bool SlabClasses::allocate(Tlsf& tlsf, std::size_t size, void** out) noexcept {
-  const std::size_t cls = class_of(round_up(size, granularity_));
+bool SlabClasses::take(Tlsf& tlsf, std::size_t cls, Slab** out, std::uint32_t* index) noexcept {
   Class& c = classes_[cls];
   if (c.partial == nullptr) [[unlikely]] {
     if (!carve(tlsf, cls)) return false;
@@ -69,50 +91,184 @@ bool SlabClasses::allocate(Tlsf& tlsf, std::size_t size, void** out) noexcept {
   std::uint32_t word = slab->hint;
   while (bits[word] == 0) ++word;  // the slab has a free block, so this ends
   const auto bit = static_cast<unsigned>(std::countr_zero(bits[word]));
-  bits[word] &= bits[word] - 1;
+  atomic(bits[word]).store(bits[word] & (bits[word] - 1), std::memory_order_relaxed);
   slab->hint = word;
+  if (slab == c.empty) c.empty = nullptr;
   --free_blocks_;
   free_bytes_ -= c.size;
   if (--slab->free == 0) move(slab, &c.partial, &c.full);
-  *out = reinterpret_cast<void*>(slab->base + (std::size_t{word} * 64 + bit) * c.size);
+  *out = slab;
+  *index = word * 64 + bit;
   return true;
 }
 
+bool SlabClasses::allocate(Tlsf& tlsf, std::size_t size, void** out) noexcept {
+  const std::size_t cls = class_of(round_up(size, granularity_));
+  Slab* slab = nullptr;
+  std::uint32_t index = 0;
+  if (!take(tlsf, cls, &slab, &index)) [[unlikely]] return false;
+  *out = reinterpret_cast<void*>(slab->base + index * classes_[cls].size);
+  return true;
+}
+
+// With thread caches, the block is claimed first: a park racing this free
+// (or a block parked already) then fails its claim, or this one does.
 Status SlabClasses::deallocate(Tlsf& tlsf, Slab* slab, void* ptr, std::size_t* freed_size) noexcept {
   Class& c = classes_[slab->cls];
   const std::size_t offset = reinterpret_cast<std::uintptr_t>(ptr) - slab->base;
   const std::size_t index = c.by_size.divide(offset);
+  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+  if (index * c.size != offset || index >= c.blocks || (slab->bits()[index / 64] & bit) != 0) [[unlikely]] {
+    return bad_free(slab, ptr);
+  }
+  if (parking_) {
+    if ((atomic(slab->claims(c.words)[index / 64]).fetch_or(bit, std::memory_order_acq_rel) & bit) != 0) {
+      return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free (parked in a thread cache)",
+                  reinterpret_cast<std::uintptr_t>(ptr));
+    }
+  }
+  if (freed_size != nullptr) *freed_size = c.size;
+  put(tlsf, slab, index);
+  return Status::kOk;
+}
+
+void SlabClasses::put(Tlsf& tlsf, Slab* slab, std::size_t index) noexcept {
+  Class& c = classes_[slab->cls];
   std::uint64_t& word = slab->bits()[index / 64];
   const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-  if (index * c.size != offset || index >= c.blocks || (word & bit) != 0) [[unlikely]] return bad_free(slab, ptr);
-  word |= bit;
+  atomic(word).store(word | bit, std::memory_order_relaxed);
+  // Unclaimed after the free bit is set (release): a park that claims it
+  // next sees the block free.
+  if (parking_) atomic(slab->claims(c.words)[index / 64]).fetch_and(~bit, std::memory_order_release);
   slab->hint = std::min(slab->hint, static_cast<std::uint32_t>(index / 64));
   ++free_blocks_;
   free_bytes_ += c.size;
-  if (freed_size != nullptr) *freed_size = c.size;
   if (slab->free++ == 0) move(slab, &c.full, &c.partial);
-  if (slab->free == c.blocks) release(tlsf, slab);
-  return Status::kOk;
+  if (slab->free == c.blocks) [[unlikely]] {
+    if (c.empty == nullptr) {
+      c.empty = slab;
+    } else {
+      release(tlsf, slab);
+    }
+  }
+}
+
+// Lock-free: the directory and the records are never freed while the pool
+// lives, so a stale or foreign address reads valid memory and fails a check.
+bool SlabClasses::park(const void* ptr, std::uint64_t* handle, std::size_t* cls) noexcept {
+  const auto address = reinterpret_cast<std::uintptr_t>(ptr);
+  const std::uintptr_t base = address & ~(kSlabBytes - 1);
+  Slab* slab = slabs_.find(base);
+  if (slab == nullptr) return false;
+  const Class& c = classes_[slab->cls];  // a record serves one class for life
+  const std::size_t offset = address - base;
+  const std::size_t index = c.by_size.divide(offset);
+  if (index * c.size != offset || index >= c.blocks) [[unlikely]] return false;
+  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
+  std::uint64_t& claim = slab->claims(c.words)[index / 64];
+  if ((atomic(claim).fetch_or(bit, std::memory_order_acq_rel) & bit) != 0) [[unlikely]] return false;
+  // Claimed, so no locked free of this block can run now; a free block, or
+  // a record since reused for another slab, is not ours to park.
+  if ((load(slab->bits()[index / 64]) & bit) != 0 ||
+      std::atomic_ref<std::uintptr_t>(slab->base).load(std::memory_order_acquire) != base) [[unlikely]] {
+    atomic(claim).fetch_and(~bit, std::memory_order_release);
+    return false;
+  }
+  *handle = handle_of(slab, index);
+  *cls = slab->cls;
+  return true;
+}
+
+void* SlabClasses::unpark(std::uint64_t handle) noexcept {
+  auto* slab = reinterpret_cast<Slab*>(handle >> kIndexBits);
+  const std::size_t index = handle & ((std::uint64_t{1} << kIndexBits) - 1);
+  const Class& c = classes_[slab->cls];
+  atomic(slab->claims(c.words)[index / 64]).fetch_and(~(std::uint64_t{1} << (index % 64)), std::memory_order_release);
+  return reinterpret_cast<void*>(std::atomic_ref<std::uintptr_t>(slab->base).load(std::memory_order_relaxed) +
+                                 index * c.size);
+}
+
+std::size_t SlabClasses::take_parked(Tlsf& tlsf, std::size_t cls, std::uint64_t* out, std::size_t max) noexcept {
+  const std::uint32_t words = classes_[cls].words;
+  std::size_t taken = 0;
+  for (Slab* slab = nullptr; taken < max; ++taken) {
+    std::uint32_t index = 0;
+    if (!take(tlsf, cls, &slab, &index)) break;
+    atomic(slab->claims(words)[index / 64]).fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_relaxed);
+    out[taken] = handle_of(slab, index);
+  }
+  return taken;
+}
+
+void SlabClasses::release_parked(Tlsf& tlsf, const std::uint64_t* handles, std::size_t count) noexcept {
+  for (std::size_t i = 0; i < count; ++i) {
+    put(tlsf, reinterpret_cast<Slab*>(handles[i] >> kIndexBits),
+        handles[i] & ((std::uint64_t{1} << kIndexBits) - 1));
+  }
+}
+
+std::size_t SlabClasses::claimed() const noexcept {
+  std::size_t claimed = 0;
+  for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
+    const Class& c = classes_[cls];
+    for (const Slab* list : {c.partial, c.full}) {
+      for (const Slab* slab = list; slab != nullptr; slab = slab->next) {
+        for (std::uint32_t w = 0; w < c.words; ++w) claimed += std::popcount(load(slab->claims(c.words)[w]));
+      }
+    }
+  }
+  return claimed;
+}
+
+bool SlabClasses::release_empty(Tlsf& tlsf) noexcept {
+  bool released = false;
+  for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
+    Class& c = classes_[cls];
+    if (c.empty != nullptr) {
+      release(tlsf, std::exchange(c.empty, nullptr));
+      released = true;
+    }
+  }
+  return released;
 }
 
 // Everything the carve needs is secured before TLSF hands out the slab, so a
 // failure leaves both unchanged.
 bool SlabClasses::carve(Tlsf& tlsf, std::size_t cls) noexcept {
   Class& c = classes_[cls];
-  if (!slabs_.reserve(slabs_.size() + 1)) return false;
-  void* record = ::operator new(sizeof(Slab) + c.words * sizeof(std::uint64_t), std::nothrow);
-  if (record == nullptr) return false;
+  // A released slab's record, whose claims are all clear; else a new one.
+  Slab* slab = c.spare;
+  if (slab == nullptr) {
+    void* record = ::operator new(sizeof(Slab) + 2 * c.words * sizeof(std::uint64_t), std::nothrow);
+    if (record == nullptr) return false;
+    if (reinterpret_cast<std::uintptr_t>(record) >> (64 - kIndexBits) != 0) {  // no room for a handle
+      ::operator delete(record);
+      return false;
+    }
+    slab = new (record) Slab{0, nullptr, nullptr, 0, 0, static_cast<std::uint16_t>(cls)};
+    std::fill(slab->claims(c.words), slab->claims(c.words) + c.words, std::uint64_t{0});
+  } else {
+    remove(slab, &c.spare);
+  }
   void* memory = nullptr;
-  if (tlsf.allocate(kSlabBytes, kSlabBytes, &memory) != Status::kOk) {
-    ::operator delete(record);
+  if (tlsf.allocate(kSlabBytes, kSlabBytes, &memory) != Status::kOk ||
+      !slabs_.insert(reinterpret_cast<std::uintptr_t>(memory), slab)) {
+    if (memory != nullptr) static_cast<void>(tlsf.deallocate(memory, nullptr));
+    push(slab, &c.spare);
     return false;
   }
-  auto* slab = new (record) Slab{reinterpret_cast<std::uintptr_t>(memory), nullptr, nullptr, c.blocks, 0,
-                                 static_cast<std::uint16_t>(cls)};
+  slab->free = c.blocks;
+  slab->hint = 0;
   std::uint64_t* bits = slab->bits();
-  std::fill(bits, bits + c.words, ~std::uint64_t{0});
-  if (c.blocks % 64 != 0) bits[c.words - 1] = (std::uint64_t{1} << (c.blocks % 64)) - 1;
-  slabs_.insert(slab->base, slab);
+  for (std::uint32_t w = 0; w < c.words; ++w) {
+    const std::uint64_t all = w + 1 < c.words || c.blocks % 64 == 0 ? ~std::uint64_t{0}
+                                                                     : (std::uint64_t{1} << (c.blocks % 64)) - 1;
+    atomic(bits[w]).store(all, std::memory_order_relaxed);
+  }
+  // Last: a park that finds the record through the directory before this
+  // store sees the old base and leaves the block alone.
+  std::atomic_ref<std::uintptr_t>(slab->base).store(reinterpret_cast<std::uintptr_t>(memory),
+                                                    std::memory_order_release);
   push(slab, &c.partial);
   free_blocks_ += c.blocks;
   free_bytes_ += kSlabBytes;  // the blocks and the tail
@@ -122,14 +278,14 @@ bool SlabClasses::carve(Tlsf& tlsf, std::size_t cls) noexcept {
 void SlabClasses::release(Tlsf& tlsf, Slab* slab) noexcept {
   Class& c = classes_[slab->cls];
   remove(slab, &c.partial);
-  slabs_.take(slab->base);
+  slabs_.erase(slab->base);
   free_blocks_ -= c.blocks;
   free_bytes_ -= kSlabBytes;
   released_[released_next_] = Released{slab->base, slab->cls};
   released_next_ = (released_next_ + 1) % kRemembered;
   const Status status = tlsf.deallocate(reinterpret_cast<void*>(slab->base), nullptr);
   static_cast<void>(status);  // a live TLSF block since the carve: validate() checks it
-  ::operator delete(slab);
+  push(slab, &c.spare);  // kept: a park may still read it
 }
 
 void SlabClasses::push(Slab* slab, Slab** list) noexcept {
@@ -247,8 +403,10 @@ Status SlabClasses::validate(const Tlsf& tlsf) const noexcept {
   std::size_t free_bytes = 0;
   for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
     const Class& c = classes_[cls];
+    bool empty_listed = c.empty == nullptr;
     for (const Slab* list : {c.partial, c.full}) {
       for (const Slab* slab = list; slab != nullptr; slab = slab->next) {
+        empty_listed = empty_listed || slab == c.empty;
         std::size_t free = 0;
         bool hinted = slab->hint < c.words;
         for (std::uint32_t w = 0; w < c.words; ++w) {
@@ -256,7 +414,9 @@ Status SlabClasses::validate(const Tlsf& tlsf) const noexcept {
           if (w < slab->hint && slab->bits()[w] != 0) hinted = false;
         }
         const bool listed_right = (list == c.partial) == (slab->free != 0);
-        if (slab->cls != cls || free != slab->free || free >= c.blocks || !hinted || !listed_right ||
+        // Only the one slab the class keeps may have every block free.
+        const bool empty_right = (free == c.blocks) == (slab == c.empty);
+        if (slab->cls != cls || free != slab->free || free > c.blocks || !empty_right || !hinted || !listed_right ||
             (slab->next != nullptr && slab->next->prev != slab) || slabs_.find(slab->base) != slab) {
           return fail(Status::kCorrupted,
                       "the %zu-byte slab at 0x%" PRIxPTR " counts %u free blocks, its bitmap %zu (hint %u, %s list)",
@@ -271,13 +431,15 @@ Status SlabClasses::validate(const Tlsf& tlsf) const noexcept {
         free_bytes += kSlabBytes - (c.blocks - free) * c.size;
       }
     }
+    if (!empty_listed) {
+      return fail(Status::kCorrupted, "the empty %zu-byte slab the class keeps is in neither of its lists", c.size);
+    }
   }
   if (slabs != slabs_.size() || free_blocks != free_blocks_ || free_bytes != free_bytes_) {
     return fail(Status::kCorrupted,
                 "slabs: %zu listed, %zu mapped; %zu free blocks (%zu bytes), counted %zu (%zu bytes)", slabs,
                 slabs_.size(), free_blocks, free_bytes, free_blocks_, free_bytes_);
   }
-  if (!slabs_.consistent()) return fail(Status::kCorrupted, "the slab map breaks its probing invariant");
   return Status::kOk;
 }
 

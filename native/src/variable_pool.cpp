@@ -669,7 +669,13 @@ template <ThreadSafety Mode>
 Status VariablePool<Mode>::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
   std::lock_guard guard(lock_);
   if (slabs_.serves(size, alignment) && slabs_.allocate(core_, size, out)) [[likely]] return Status::kOk;
-  return core_.allocate(size, alignment, out);
+  const Status status = core_.allocate(size, alignment, out);
+  // The empty slabs the classes keep must not make a bounded pool refuse
+  // what it could serve without them.
+  if (status == Status::kOutOfPoolMemory && slabs_.release_empty(core_)) [[unlikely]] {
+    return core_.allocate(size, alignment, out);
+  }
+  return status;
 }
 
 // A block of a slab that has since gone back to TLSF lies in TLSF's free
@@ -690,10 +696,12 @@ Status VariablePool<Mode>::deallocate(void* ptr, std::size_t* freed_size) noexce
   return status;
 }
 
-// Slabs go back to TLSF as they empty, so trimming the arenas is all.
+// The slabs the classes keep empty go back first, so that their arenas can
+// be wholly free.
 template <ThreadSafety Mode>
 std::size_t VariablePool<Mode>::trim() noexcept {
   std::lock_guard guard(lock_);
+  slabs_.release_empty(core_);
   return core_.trim();
 }
 
@@ -743,6 +751,30 @@ std::size_t VariablePool<Mode>::block_size(const void* ptr) const noexcept {
     return slabs_.block_size(slab, ptr);
   }
   return core_.block_size(ptr);
+}
+
+template <ThreadSafety Mode>
+std::size_t VariablePool<Mode>::take_parked(std::size_t cls, std::uint64_t* out, std::size_t max) noexcept {
+  std::lock_guard guard(lock_);
+  return slabs_.take_parked(core_, cls, out, max);
+}
+
+template <ThreadSafety Mode>
+void VariablePool<Mode>::release_parked(const std::uint64_t* handles, std::size_t count) noexcept {
+  std::lock_guard guard(lock_);
+  slabs_.release_parked(core_, handles, count);
+}
+
+template <ThreadSafety Mode>
+Status VariablePool<Mode>::validate_parked(std::size_t parked) const noexcept {
+  if (Status status = validate(); status != Status::kOk) return status;
+  std::lock_guard guard(lock_);
+  const std::size_t claimed = slabs_.claimed();
+  if (claimed != parked) {
+    return fail(Status::kCorrupted, "%zu slab blocks are claimed as parked, the thread caches hold %zu", claimed,
+                parked);
+  }
+  return Status::kOk;
 }
 
 template class VariablePool<ThreadSafety::kNone>;

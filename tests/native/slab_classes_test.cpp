@@ -11,6 +11,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "nativepool/host_backend.hpp"
 #include "nativepool/pool_factory.hpp"
 #include "nativepool/variable_pool.hpp"
+#include "nativepool/variable_thread_cache.hpp"
 
 namespace nativepool {
 namespace {
@@ -53,12 +55,23 @@ void expect_balanced(const P& pool, std::size_t in_use) {
   EXPECT_EQ(pool.validate(), Status::kOk) << error_detail();
 }
 
+// Nothing in use: every byte is free, and once trim() has given back the
+// one empty slab each class keeps, every arena is one free block and goes
+// back too.
 template <class P>
-void expect_coalesced(const P& pool) {
-  const Fragmentation f = pool.fragmentation();
-  EXPECT_EQ(f.free_bytes, pool.reservation().bytes);
-  EXPECT_EQ(f.free_blocks, pool.reservation().regions) << "an emptied slab went back to TLSF and merged";
+void expect_idle(P& pool) {
+  EXPECT_EQ(pool.fragmentation().free_bytes, pool.reservation().bytes);
   EXPECT_EQ(pool.validate(), Status::kOk) << error_detail();
+  pool.trim();
+  EXPECT_EQ(pool.reservation().bytes, 0u) << "the emptied slabs went back to TLSF and merged";
+  EXPECT_EQ(pool.validate(), Status::kOk) << error_detail();
+}
+
+void expect_idle(Pool& pool) {
+  EXPECT_EQ(pool.stats().fragmentation.free_bytes, pool.stats().reserved.bytes);
+  EXPECT_EQ(pool.validate(), Status::kOk) << error_detail();
+  pool.trim();
+  EXPECT_EQ(pool.stats().reserved.bytes, 0u) << "the emptied slabs went back to TLSF and merged";
 }
 
 TEST(SlabClasses, EverySmallSizeComesFromOneSlabPerClass) {
@@ -76,7 +89,7 @@ TEST(SlabClasses, EverySmallSizeComesFromOneSlabPerClass) {
     EXPECT_EQ(pool->fragmentation().free_bytes + blocks.size() * size, pool->reservation().bytes);
     expect_balanced(*pool, blocks.size() * size);
     for (void* p : blocks) ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
-    expect_coalesced(*pool);
+    expect_idle(*pool);
   }
 }
 
@@ -91,7 +104,7 @@ TEST(SlabClasses, TheTailCountsAsFreeBytesInNoBlock) {
   ASSERT_EQ(pool->deallocate(p, &freed), Status::kOk);
   EXPECT_EQ(freed, 48u);
   EXPECT_GE(busy.free_blocks, blocks) << "the slab's other blocks, and TLSF's around the slab";
-  expect_coalesced(*pool);
+  expect_idle(*pool);
 }
 
 TEST(SlabClasses, BadFreesAreRefusedAndChangeNothing) {
@@ -118,18 +131,79 @@ TEST(SlabClasses, BadFreesAreRefusedAndChangeNothing) {
   EXPECT_EQ(pool->deallocate(a, nullptr), Status::kDoubleFree);
   EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
   ASSERT_EQ(pool->deallocate(b, nullptr), Status::kOk);
-  // The slab went back to TLSF and merged, yet the free is still told for
-  // the double free it is; an address that was no block start is not.
+  // The class keeps its emptied slab, whose bitmap still knows the block.
   EXPECT_EQ(pool->deallocate(b, nullptr), Status::kDoubleFree);
+  EXPECT_NE(std::strstr(error_detail(), "is already free"), nullptr) << error_detail();
+  EXPECT_EQ(std::strstr(error_detail(), "gone back"), nullptr) << error_detail();
+  // A second emptied slab of the class goes back to TLSF and merges, yet a
+  // second free of one of its blocks is still told for the double free it
+  // is; an address that was no block start is not.
+  std::vector<void*> fill(SlabClasses::kSlabBytes / 48 + 2);  // the kept slab's blocks, two of a new slab
+  for (void*& p : fill) ASSERT_EQ(pool->allocate(48, 0, &p), Status::kOk);
+  // The kept slab's blocks freed first: it empties first and stays kept.
+  const auto in_new = std::stable_partition(fill.begin(), fill.end(),
+                                            [&](void* p) { return slab_of(p) == slab_of(a); });
+  ASSERT_EQ(fill.end() - in_new, 2);
+  void* c = std::max(in_new[0], in_new[1]);  // not the slab's first block, which TLSF would call free itself
+  for (void* p : fill) ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+  EXPECT_EQ(pool->deallocate(c, nullptr), Status::kDoubleFree);
   EXPECT_NE(std::strstr(error_detail(), "is already free (its slab has gone back to the arena)"), nullptr)
       << error_detail();
-  EXPECT_EQ(pool->deallocate(static_cast<char*>(b) + 8, nullptr), Status::kInvalidFree);
+  EXPECT_EQ(pool->deallocate(static_cast<char*>(c) + 8, nullptr), Status::kInvalidFree);
+  EXPECT_EQ(pool->deallocate(a, nullptr), Status::kDoubleFree) << "the kept slab still judges its own blocks";
   // Once TLSF reuses the space, the address is judged by what is there now.
   void* reuse = nullptr;
-  ASSERT_EQ(pool->allocate(pool->reservation().bytes, 0, &reuse), Status::kOk) << error_detail();
-  EXPECT_EQ(pool->deallocate(b, nullptr), Status::kInvalidFree);
+  const std::size_t largest = pool->fragmentation().largest_free_block;
+  ASSERT_EQ(pool->allocate(largest, 0, &reuse), Status::kOk) << error_detail();
+  ASSERT_LE(reuse, c) << "the largest free block is the one the second slab merged into";
+  ASSERT_LT(c, static_cast<char*>(reuse) + largest);
+  EXPECT_EQ(pool->deallocate(c, nullptr), Status::kInvalidFree);
   ASSERT_EQ(pool->deallocate(reuse, nullptr), Status::kOk);
-  expect_coalesced(*pool);
+  expect_idle(*pool);
+}
+
+// The regression slabs brought, fixed: a class whose only live block comes
+// and goes keeps its slab instead of carving and merging one per pair, and
+// keeps no more than one.
+TEST(SlabClasses, AClassKeepsOneEmptySlab) {
+  auto pool = make(slab_config());
+  void* p = nullptr;
+  ASSERT_EQ(pool->allocate(64, 0, &p), Status::kOk);
+  const std::uintptr_t slab = slab_of(p);
+  const Fragmentation busy = pool->fragmentation();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+    EXPECT_EQ(pool->fragmentation().free_bytes, pool->reservation().bytes);
+    EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+    ASSERT_EQ(pool->allocate(64, 0, &p), Status::kOk);
+    EXPECT_EQ(slab_of(p), slab) << "the kept slab serves the next pair";
+    EXPECT_EQ(pool->fragmentation().free_blocks, busy.free_blocks) << "no carve, no merge";
+  }
+  ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+  const std::size_t tlsf_blocks = busy.free_blocks + 1 - SlabClasses::kSlabBytes / 64;
+  // Two slabs' worth emptied: the second goes back and merges.
+  std::vector<void*> blocks(SlabClasses::kSlabBytes / 64 + 1);
+  for (void*& q : blocks) ASSERT_EQ(pool->allocate(64, 0, &q), Status::kOk);
+  for (void* q : blocks) ASSERT_EQ(pool->deallocate(q, nullptr), Status::kOk);
+  EXPECT_EQ(pool->fragmentation().free_blocks, tlsf_blocks + SlabClasses::kSlabBytes / 64) << "one slab kept";
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  expect_idle(*pool);
+}
+
+// A bounded pool gives the kept slabs back before it would refuse a request.
+TEST(SlabClasses, KeptSlabsNeverMakeABoundedPoolRefuse) {
+  auto pool = make(slab_config(kMiB, kMiB));
+  for (std::size_t size = 16; size <= 8 * 16; size += 16) {
+    void* p = nullptr;
+    ASSERT_EQ(pool->allocate(size, 0, &p), Status::kOk);
+    ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+  }
+  EXPECT_GE(pool->fragmentation().free_blocks, 8 * SlabClasses::kSlabBytes / 128) << "eight classes keep a slab";
+  void* big = nullptr;
+  ASSERT_EQ(pool->allocate(kMiB - 64 * kKiB, 0, &big), Status::kOk) << error_detail();
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  ASSERT_EQ(pool->deallocate(big, nullptr), Status::kOk);
+  expect_idle(*pool);
 }
 
 TEST(SlabClasses, WhatSlabsCannotServeGoesToTlsf) {
@@ -147,7 +221,7 @@ TEST(SlabClasses, WhatSlabsCannotServeGoesToTlsf) {
     ASSERT_EQ(tlsf_only->allocate(512, 0, &q), Status::kOk);
     EXPECT_EQ(tlsf_only->fragmentation().free_blocks, 1u) << "one TLSF block cut from the arena, no slab";
     ASSERT_EQ(tlsf_only->deallocate(q, nullptr), Status::kOk);
-    expect_coalesced(*tlsf_only);
+    expect_idle(*tlsf_only);
   }
   // A pool at its maximum cannot carve a slab, but TLSF still fits the block.
   auto full = make(slab_config(kMiB, kMiB));
@@ -159,7 +233,7 @@ TEST(SlabClasses, WhatSlabsCannotServeGoesToTlsf) {
   expect_balanced(*full, kMiB - 32 * kKiB + 16);
   ASSERT_EQ(full->deallocate(small, nullptr), Status::kOk);
   ASSERT_EQ(full->deallocate(big, nullptr), Status::kOk);
-  expect_coalesced(*full);
+  expect_idle(*full);
 }
 
 TEST(SlabClasses, ConfigLimit) {
@@ -200,20 +274,36 @@ TEST(SlabClasses, RandomMixKeepsEveryFigure) {
   }
   std::shuffle(live.begin(), live.end(), rng);
   for (auto [p, size] : live) ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
-  expect_coalesced(*pool);
-  EXPECT_GT(pool->trim(), 0u);
-  EXPECT_EQ(pool->reservation().bytes, 0u);
+  expect_idle(*pool);
+}
+
+// The shared pool with thread caches of GetParam() blocks per class (the
+// factory's, variable_thread_cache.hpp), and without (0).
+class SlabClassesStress : public ::testing::TestWithParam<std::size_t> {
+ protected:
+  std::unique_ptr<Pool> make_shared_pool(std::size_t arena) {
+    VariablePoolConfig config = slab_config(arena);
+    config.thread_cache_blocks = GetParam();
+    std::unique_ptr<Pool> pool;
+    EXPECT_EQ(make_variable_pool(config, ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool),
+              Status::kOk)
+        << error_detail();
+    return pool;
+  }
+};
+
+std::uint64_t parked(const Pool& pool) {
+  const auto* cached = dynamic_cast<const ThreadCachedVariablePool*>(&pool);
+  return cached != nullptr ? cached->thread_cached_blocks() : 0;
 }
 
 // Eight threads allocate mixed sizes, hand a third of their blocks to a
 // neighbour to free, check every byte they wrote, and count what they
-// allocated and freed: the totals and the pool's own figures must agree.
-TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
+// allocated and freed, and how many bytes: the totals and the pool's own
+// figures must agree exactly once they are done.
+TEST_P(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
   constexpr int kThreads = 8;
-  std::unique_ptr<Pool> pool;
-  ASSERT_EQ(make_variable_pool(slab_config(4 * kMiB), ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool),
-            Status::kOk)
-      << error_detail();
+  std::unique_ptr<Pool> pool = make_shared_pool(4 * kMiB);
   struct Mailbox {
     std::mutex mutex;
     std::vector<std::pair<unsigned char*, std::size_t>> blocks;
@@ -222,6 +312,8 @@ TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> allocated{0};
   std::atomic<std::uint64_t> freed{0};
+  std::atomic<std::int64_t> bytes{0};
+  const auto counted = [](std::size_t size) { return static_cast<std::int64_t>((size + 15) / 16 * 16); };
   const auto release = [&](unsigned char* p, std::size_t size) {
     for (std::size_t i = 0; i < size; ++i) {
       if (p[i] != static_cast<unsigned char>(size)) {
@@ -231,6 +323,7 @@ TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
     }
     if (pool->deallocate(p) != Status::kOk) errors.fetch_add(1);
     freed.fetch_add(1);
+    bytes.fetch_sub(counted(size));
   };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -247,6 +340,7 @@ TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
           }
           std::memset(p, static_cast<unsigned char>(size), size);
           allocated.fetch_add(1);
+          bytes.fetch_add(counted(size));
           mine.emplace_back(static_cast<unsigned char*>(p), size);
         } else if (!mine.empty()) {
           const std::size_t at = rng() % mine.size();
@@ -278,24 +372,28 @@ TEST(SlabClassesStress, EightThreadsWithCrossThreadFreesKeepExactAccounts) {
     for (auto [p, size] : box.blocks) release(p, size);
   }
   EXPECT_EQ(errors.load(), 0u);
+  EXPECT_EQ(bytes.load(), 0);
   const PoolStats stats = pool->stats();
   EXPECT_EQ(stats.allocations, allocated.load());
   EXPECT_EQ(stats.frees, freed.load());
+  EXPECT_EQ(stats.failures, 0u);
   EXPECT_EQ(stats.live_blocks, 0u);
   EXPECT_EQ(stats.bytes_in_use, 0u);
+  EXPECT_GT(stats.peak_bytes_in_use, 0u);
+  // Blocks parked in this thread's caches (it freed the mailboxes' last
+  // blocks) count as free; the ended threads' caches went back.
   EXPECT_EQ(stats.fragmentation.free_bytes, stats.reserved.bytes);
-  EXPECT_EQ(stats.fragmentation.free_blocks, stats.reserved.regions) << "every slab went back and merged";
-  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  EXPECT_LE(parked(*pool), GetParam() * 64);
+  expect_idle(*pool);
+  EXPECT_EQ(parked(*pool), 0u) << "trim() emptied this thread's caches first";
 }
 
 // Threads that come and go, each leaving nothing live, do not make the pool
-// grow: emptied slabs go back and nothing is held per thread, so 2000
+// grow: emptied slabs go back and the caches of ended threads too, so 2000
 // threads need no more than the 8 at a time do (a slab or two per class in
 // use at once, 64 classes, and the holes their alignment leaves).
-TEST(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
-  std::unique_ptr<Pool> pool;
-  ASSERT_EQ(make_variable_pool(slab_config(), ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool),
-            Status::kOk);
+TEST_P(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
+  std::unique_ptr<Pool> pool = make_shared_pool(kMiB);
   std::atomic<std::uint64_t> errors{0};
   for (int round = 0; round < 250; ++round) {
     std::vector<std::thread> threads;
@@ -316,14 +414,18 @@ TEST(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
       });
     }
     for (std::thread& thread : threads) thread.join();
+    ASSERT_EQ(parked(*pool), 0u) << "round " << round << ": the ended threads' caches went back";
   }
   EXPECT_EQ(errors.load(), 0u);
   const PoolStats stats = pool->stats();
   EXPECT_EQ(stats.allocations, 250u * 8 * 32);
   EXPECT_EQ(stats.live_blocks, 0u);
   EXPECT_LE(stats.reserved.peak_bytes, 8 * kMiB) << "2000 threads in all, 8 at a time";
-  EXPECT_EQ(stats.fragmentation.free_blocks, stats.reserved.regions) << "all coalesced";
+  expect_idle(*pool);
 }
+
+INSTANTIATE_TEST_SUITE_P(ThreadCaches, SlabClassesStress, ::testing::Values(std::size_t{0}, std::size_t{32}),
+                         [](const auto& param) { return "capacity" + std::to_string(param.param); });
 
 }  // namespace
 }  // namespace nativepool

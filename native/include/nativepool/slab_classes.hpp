@@ -10,7 +10,7 @@
 /// record, outside the managed memory like all metadata, is a bitmap of its
 /// free blocks (one bit per block) and a few words: under 0.2 bytes per
 /// 16-byte block and under 3 bytes per 1 KiB block. A free finds its slab by
-/// masking the address and one lookup in a map of slab bases, so it costs
+/// masking the address and one lookup in the slab directory, so it costs
 /// about what a TLSF free costs, and merges nothing.
 ///
 /// Every multiple of the granularity up to the limit is a class of its own,
@@ -20,20 +20,30 @@
 /// carve of a new slab cannot serve (a pool at its maximum, a refusing
 /// backend), so slabs never make a request fail that TLSF would serve.
 ///
-/// A slab goes back to TLSF as soon as its last block is freed: an idle pool
-/// is fully coalesced, trim() works on arenas alone, and a class holds no
-/// memory while it has no live block. The price is a carve and a merge each
-/// time a class's only live block comes and goes.
+/// An emptied slab goes back to TLSF, except one per class, which the class
+/// keeps for its next allocation: a class whose only live block comes and
+/// goes would otherwise pay a carve and a merge each time. So a class holds
+/// at most one slab (64 KiB) while it has no live block, and trim() gives
+/// those back before it returns the arenas.
 ///
-/// Not thread-safe: VariablePool calls it under the same lock as TLSF.
+/// VariablePool calls it under the same lock as TLSF, except for parking:
+/// the thread caches of a shared pool (variable_thread_cache.hpp) park and
+/// unpark blocks without the lock. A slab record then carries a second
+/// bitmap, of claims: a parked block is allocated as the slab sees it and
+/// claimed, and every way out of "allocated" (a park, the locked free)
+/// first sets the block's claim bit with one atomic or, so that of two frees
+/// of one block only one wins, whichever paths they take. Slabs are found
+/// through a SlabDirectory, readable without the lock, and a slab's record
+/// is never freed while the pool lives (an emptied slab's record waits in
+/// its class for the next slab), so a stale lookup reads valid memory.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-#include "nativepool/address_map.hpp"
 #include "nativepool/math.hpp"
 #include "nativepool/pool.hpp"
+#include "nativepool/slab_directory.hpp"
 #include "nativepool/snapshot.hpp"
 #include "nativepool/status.hpp"
 
@@ -56,8 +66,9 @@ class SlabClasses {
 
   /// Classes for every multiple of @p granularity up to @p limit (checked
   /// by check_limit); none when @p arena_size is below kMinArenaSize or the
-  /// granularity below kMinGranularity.
-  SlabClasses(std::size_t granularity, std::size_t arena_size, std::size_t limit) noexcept;
+  /// granularity below kMinGranularity. @p parking: thread caches will park
+  /// blocks, so frees claim each block first.
+  SlabClasses(std::size_t granularity, std::size_t arena_size, std::size_t limit, bool parking) noexcept;
   /// kInvalidArgument for a limit above kMaxLimit.
   [[nodiscard]] static Status check_limit(std::size_t limit) noexcept;
   /// Frees the records; the slabs' memory goes back with the TLSF arenas.
@@ -83,13 +94,41 @@ class SlabClasses {
   }
   /// Frees @p ptr in @p slab: kInvalidFree for an address inside a block,
   /// kDoubleFree for a free block, unchanged either way. An emptied slab
-  /// goes back to @p tlsf.
+  /// goes back to @p tlsf unless its class keeps no empty slab yet.
   [[nodiscard]] Status deallocate(Tlsf& tlsf, Slab* slab, void* ptr, std::size_t* freed_size) noexcept;
+  /// Gives every class's kept empty slab back to @p tlsf (for trim(), and
+  /// before a bounded pool refuses a request); whether there was one.
+  bool release_empty(Tlsf& tlsf) noexcept;
 
   /// Whether @p ptr was a block start in one of the last kRemembered slabs
   /// that went back to TLSF: freeing it now, if TLSF has not reused the
   /// space, is a double free.
   [[nodiscard]] bool was_block(const void* ptr) const noexcept;
+
+  /// @name Parking, without the pool's lock (thread caches)
+  /// A parked block is a packed (record, index) handle.
+  /// @{
+  /// The class of a request serves() accepts.
+  [[nodiscard]] std::size_t class_index(std::size_t size) const noexcept {
+    return class_of(round_up(size, granularity_));
+  }
+  [[nodiscard]] std::size_t class_size(std::size_t cls) const noexcept { return classes_[cls].size; }
+  [[nodiscard]] std::size_t classes() const noexcept { return limit_ >> granularity_shift_; }
+  /// Claims @p ptr, an allocated slab block, as parked: its handle and class
+  /// in @p handle and @p cls. False, changing nothing, for anything else (a
+  /// TLSF block, a bad or free address, a block parked already): the locked
+  /// free then judges it.
+  [[nodiscard]] bool park(const void* ptr, std::uint64_t* handle, std::size_t* cls) noexcept;
+  /// Hands out a block park() or take_parked() claimed.
+  [[nodiscard]] void* unpark(std::uint64_t handle) noexcept;
+  /// @}
+  /// Under the lock: up to @p max free blocks of class @p cls claimed as
+  /// parked into @p out (carving as needed); how many, 0 if none could be.
+  [[nodiscard]] std::size_t take_parked(Tlsf& tlsf, std::size_t cls, std::uint64_t* out, std::size_t max) noexcept;
+  /// Under the lock: frees @p count parked blocks.
+  void release_parked(Tlsf& tlsf, const std::uint64_t* handles, std::size_t count) noexcept;
+  /// Blocks claimed now (parked, or in a free); quiescent.
+  [[nodiscard]] std::size_t claimed() const noexcept;
 
   /// Size of the live block at @p ptr in @p slab, or 0.
   [[nodiscard]] std::size_t block_size(const Slab* slab, const void* ptr) const noexcept;
@@ -118,6 +157,11 @@ class SlabClasses {
     return (rounded >> granularity_shift_) - 1;
   }
   [[gnu::noinline]] bool carve(Tlsf& tlsf, std::size_t cls) noexcept;
+  // Takes the first free block of class @p cls (its slab and index),
+  // carving a slab when none has one; false when the carve fails.
+  [[gnu::always_inline]] inline bool take(Tlsf& tlsf, std::size_t cls, Slab** slab, std::uint32_t* index) noexcept;
+  // Marks block @p index of @p slab free, keeping or releasing an emptied slab.
+  void put(Tlsf& tlsf, Slab* slab, std::size_t index) noexcept;
   void release(Tlsf& tlsf, Slab* slab) noexcept;
   static void push(Slab* slab, Slab** list) noexcept;
   static void remove(Slab* slab, Slab** list) noexcept;
@@ -131,6 +175,8 @@ class SlabClasses {
     ExactDivider by_size{1};
     Slab* partial = nullptr;  // slabs with a free block, the most recent first
     Slab* full = nullptr;
+    Slab* empty = nullptr;  // the one slab of partial kept with every block free
+    Slab* spare = nullptr;  // records of released slabs, for the next carve
   };
 
   static constexpr std::size_t kRemembered = 64;
@@ -142,8 +188,9 @@ class SlabClasses {
   const std::size_t granularity_;
   const unsigned granularity_shift_;
   const std::size_t limit_;  // the largest class size; 0: no classes
+  const bool parking_;
   Class classes_[kMaxClasses];
-  AddressMap<Slab> slabs_;
+  SlabDirectory<Slab> slabs_;
   std::size_t free_blocks_ = 0;  // in all slabs
   std::size_t free_bytes_ = 0;   // the free blocks' bytes and the tails
   Released released_[kRemembered];  // a ring, the next to overwrite at released_next_

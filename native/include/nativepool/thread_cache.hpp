@@ -36,6 +36,7 @@
 /// memory goes back with the pool, and those threads later skip it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -64,21 +65,40 @@ struct LinesDelete {
 /// host memory.
 [[nodiscard]] std::unique_ptr<std::uint32_t[], LinesDelete> allocate_lines(std::size_t count) noexcept;
 
-/// One thread's cache of one pool. Written only by that thread (relaxed
-/// stores through atomic_ref), read by stats() on any thread, and by the
-/// pool alone once the thread has ended.
+/// One thread's cache of one pool: its counters here, its parked blocks in
+/// the pool's own slot type. Written only by that thread (relaxed stores
+/// through atomic_ref), read by stats() on any thread, and by the pool alone
+/// once the thread has ended.
 struct alignas(64) CacheSlot {
+  virtual ~CacheSlot() = default;
   std::uint64_t allocations = 0;
   std::uint64_t frees = 0;
   std::uint64_t failures = 0;
-  /// The most allocations - frees has been: the net is negative on a
-  /// thread that frees what others allocated.
+  /// Bytes this thread allocated minus bytes it freed, for pools whose
+  /// blocks differ in size.
+  std::int64_t bytes = 0;
+  /// The most net() (or bytes, where the pool counts its peak in bytes) has
+  /// been.
   std::int64_t high = 0;
-  std::size_t count = 0;  ///< parked blocks, blocks[0, count), oldest first
-  std::unique_ptr<std::uint32_t[], LinesDelete> blocks;
+  std::size_t count = 0;  ///< parked blocks
+  /// Their bytes, for pools whose blocks differ in size.
+  std::uint64_t parked_bytes = 0;
 
+  /// Blocks this thread allocated minus blocks it freed: negative on a
+  /// thread that frees what others allocated. Worked out, not stored, so
+  /// that a pair writes two counters rather than four.
   [[nodiscard]] std::int64_t net() const noexcept { return static_cast<std::int64_t>(allocations - frees); }
 };
+
+/// The slot's owner writes its fields with these, stats() reads them so.
+template <class T>
+T relaxed_load(const T& field) noexcept {
+  return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+}
+template <class T>
+void relaxed_store(T& field, T value) noexcept {
+  std::atomic_ref<T>(field).store(value, std::memory_order_relaxed);
+}
 
 /// A pool with thread caches, as an ending thread sees it.
 class CacheOwner {
@@ -93,11 +113,98 @@ class CacheOwner {
   ~CacheOwner() = default;
 };
 
+struct CacheBinding {
+  std::uint64_t pool = 0;
+  CacheSlot* slot = nullptr;
+};
+inline constexpr std::size_t kFastBindings = 8;  // a power of two
+/// The fast path's table, by pool id modulo its size. Constant-initialised
+/// and trivially destructible, so reading it needs no guard and stays valid
+/// while the thread's other thread-locals are destroyed.
+extern constinit thread_local CacheBinding fast_bindings[kFastBindings];
+
+/// What every pool with thread caches shares (ThreadCachedPool here,
+/// ThreadCachedVariablePool in variable_thread_cache.hpp): the registry
+/// entry through which ending threads give their caches back, each thread's
+/// slot found through a thread-local table, and the counters of the
+/// threads that have ended. The pool supplies its slots and how a slot's
+/// parked blocks go back.
+class CacheHost : public CacheOwner {
+ public:
+  CacheHost(const CacheHost&) = delete;
+  CacheHost& operator=(const CacheHost&) = delete;
+
+ protected:
+  /// @p peak_in_bytes: the slots' high follows bytes, else net.
+  explicit CacheHost(bool peak_in_bytes) noexcept : peak_in_bytes_(peak_in_bytes) {}
+  ~CacheHost() = default;
+
+  /// kInvalidArgument unless @p pool and @p out are set and 2 <= @p capacity
+  /// <= kMaxThreadCacheBlocks: what every create() checks first.
+  [[nodiscard]] static Status check_create(const void* pool, const void* out, std::size_t capacity) noexcept;
+  /// Enters the registry of live pools; kInternal when out of host memory.
+  [[nodiscard]] Status enroll() noexcept;
+  /// Leaves it, waiting for any thread that is giving a cache back: the
+  /// first step of the pool's destructor, while give_back() still works.
+  void leave() noexcept;
+
+  /// The calling thread's slot from the fast table, or nullptr: not bound
+  /// there. For fast paths that leave the binding to a slow path's tail call.
+  [[gnu::always_inline]] CacheSlot* bound_slot() const noexcept {
+    const CacheBinding& binding = fast_bindings[id_ & (kFastBindings - 1)];
+    return binding.pool == id_ ? binding.slot : nullptr;
+  }
+  /// The calling thread's slot, made on its first call; nullptr on a thread
+  /// whose thread-locals are being destroyed, or out of host memory.
+  [[gnu::always_inline]] CacheSlot* slot() noexcept {
+    CacheSlot* slot = bound_slot();
+    if (slot != nullptr) [[likely]] return slot;
+    return bind_slot();
+  }
+  /// Counts on @p slot, or, for a thread without one, in the pool's own
+  /// record (locked: the rare path).
+  void count(CacheSlot* slot, std::uint64_t allocations, std::uint64_t frees, std::uint64_t failures,
+             std::int64_t bytes) noexcept;
+
+  struct Totals {
+    std::uint64_t allocations = 0;
+    std::uint64_t frees = 0;
+    std::uint64_t failures = 0;
+    std::int64_t net = 0;  ///< allocations - frees
+    std::int64_t bytes = 0;
+    std::int64_t peak = 0;  ///< the sum of every thread's own peak
+    std::uint64_t parked = 0;
+    std::uint64_t parked_bytes = 0;
+  };
+  /// Every slot's counters and the ended threads', added up.
+  [[nodiscard]] Totals totals() const noexcept;
+
+  /// A slot with an empty cache, or nullptr when out of host memory.
+  virtual std::unique_ptr<CacheSlot> make_slot() noexcept = 0;
+  /// Gives the blocks parked in @p slot back to the pool (a thread ending).
+  virtual void give_back(CacheSlot& slot) noexcept = 0;
+
+  std::uint64_t id_ = 0;  // in the registry from enroll() to leave()
+
+ private:
+  [[gnu::noinline]] CacheSlot* bind_slot() noexcept;
+  void retire(CacheSlot* slot) noexcept final;
+  [[nodiscard]] std::int64_t peak_bound() const noexcept;
+
+  const bool peak_in_bytes_;
+  mutable std::mutex mutex_;  // slots_, retired_ and peak_
+  std::vector<std::unique_ptr<CacheSlot>> slots_;
+  // The counters of ended threads, and of calls made without a cache (a
+  // thread in its teardown, or out of host memory for one).
+  CacheSlot retired_;
+  std::int64_t peak_ = 0;  // the peak bound recorded as threads end
+};
+
 }  // namespace detail
 
 /// A kMutex or kLockFree FixedPool with a cache per thread.
 template <ThreadSafety Mode>
-class ThreadCachedPool final : public Pool, detail::CacheOwner {
+class ThreadCachedPool final : public Pool, detail::CacheHost {
   static_assert(Mode != ThreadSafety::kNone, "a pool of one thread needs no thread caches");
 
  public:
@@ -143,25 +250,25 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   /// Blocks parked in this pool's thread caches now (counted in
   /// fragmentation.free_blocks).
-  [[nodiscard]] std::uint64_t thread_cached_blocks() const noexcept;
+  [[nodiscard]] std::uint64_t thread_cached_blocks() const noexcept { return totals().parked; }
 
  private:
-  using Slot = detail::CacheSlot;
+  struct Slot : detail::CacheSlot {
+    std::unique_ptr<std::uint32_t[], detail::LinesDelete> blocks;  // blocks[0, count), oldest first
+  };
 
   ThreadCachedPool(std::unique_ptr<FixedPool<Mode>> pool, std::size_t capacity, PoolInfo info,
                    FreeCheck check) noexcept;
 
-  [[nodiscard]] Slot* bound_slot() const noexcept;
-  Slot* slot() noexcept;
-  [[gnu::noinline]] Slot* bind_slot() noexcept;
+  Slot* my_bound_slot() const noexcept { return static_cast<Slot*>(bound_slot()); }
+  Slot* my_slot() noexcept { return static_cast<Slot*>(slot()); }
   [[gnu::noinline]] Status allocate_slow(std::size_t size, std::size_t alignment, void** out) noexcept;
   [[gnu::noinline]] Status deallocate_slow(void* ptr) noexcept;
   void keep(Slot& slot, std::uint32_t index) noexcept;
   [[gnu::noinline]] Status keep_after_drain(Slot& slot, std::uint32_t index) noexcept;
   void drain(Slot& slot, std::size_t n) noexcept;
-  void count(Slot* slot, std::uint64_t allocations, std::uint64_t frees, std::uint64_t failures) noexcept;
-  void retire(Slot* slot) noexcept override;
-  [[nodiscard]] std::int64_t peak_bound() const noexcept;
+  std::unique_ptr<detail::CacheSlot> make_slot() noexcept override;
+  void give_back(detail::CacheSlot& slot) noexcept override;
 
   std::unique_ptr<FixedPool<Mode>> pool_;
   const std::size_t capacity_;
@@ -171,14 +278,6 @@ class ThreadCachedPool final : public Pool, detail::CacheOwner {
   const FreeCheck check_;
   FixedParking<Mode> parking_;
   PoolInfo info_;
-  std::uint64_t id_ = 0;  // in the registry from create() to the destructor's first line
-
-  mutable std::mutex mutex_;  // slots_, retired_ and peak_
-  std::vector<std::unique_ptr<Slot>> slots_;
-  // The counters of ended threads, and of calls made without a cache (a
-  // thread in its teardown, or out of host memory for one).
-  Slot retired_;
-  std::int64_t peak_ = 0;  // the peak bound recorded as threads end
 };
 
 extern template class ThreadCachedPool<ThreadSafety::kMutex>;

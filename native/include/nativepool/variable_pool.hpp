@@ -46,6 +46,12 @@ struct VariablePoolConfig {
   /// block instead of TLSF's ~98 bytes. 0, arenas under 1 MiB or a
   /// granularity under 16: every size from TLSF.
   std::size_t slab_limit = 1024;
+  /// Blocks per size class that make_variable_pool lets each thread cache
+  /// in front of a kMutex pool without a maximum at SafetyLevel OFF
+  /// (variable_thread_cache.hpp); 0 = no caches. The pool itself only learns
+  /// from it that threads will park slab blocks without its lock, so that a
+  /// free claims each block first (one atomic or more per small free).
+  std::size_t thread_cache_blocks = 64;
 };
 
 namespace detail {
@@ -238,11 +244,43 @@ class VariablePool {
   [[nodiscard]] std::size_t granularity() const noexcept { return granularity_; }
   [[nodiscard]] const Backend& backend() const noexcept { return core_.backend(); }
 
+  /// @name Parking, for the thread caches of variable_thread_cache.hpp
+  /// A parked block is a slab block out of the pool but in no user's hands,
+  /// named by a handle. Parking and unparking take no lock; a second free
+  /// of a parked block is refused (kDoubleFree) by the park and by
+  /// deallocate(). Only for a pool created with a non-zero
+  /// thread_cache_blocks.
+  /// @{
+  /// The number of size classes; 0 when slabs are off.
+  [[nodiscard]] std::size_t cache_classes() const noexcept { return slabs_.classes(); }
+  /// Whether a request belongs to a size class, which then goes in @p cls.
+  [[nodiscard]] bool cache_class(std::size_t size, std::size_t alignment, std::size_t* cls) const noexcept {
+    if (!slabs_.serves(size, alignment)) return false;
+    *cls = slabs_.class_index(size);
+    return true;
+  }
+  [[nodiscard]] std::size_t class_size(std::size_t cls) const noexcept { return slabs_.class_size(cls); }
+  /// Parks @p ptr if it is an allocated slab block; false for anything
+  /// else, which deallocate() then judges.
+  [[nodiscard]] bool park(const void* ptr, std::uint64_t* handle, std::size_t* cls) noexcept {
+    return slabs_.park(ptr, handle, cls);
+  }
+  [[nodiscard]] void* unpark(std::uint64_t handle) noexcept { return slabs_.unpark(handle); }
+  /// Up to @p max free blocks of class @p cls parked into @p out, under one
+  /// lock hold; how many (0: the pool cannot grow).
+  [[nodiscard]] std::size_t take_parked(std::size_t cls, std::uint64_t* out, std::size_t max) noexcept;
+  /// Frees @p count parked blocks under one lock hold.
+  void release_parked(const std::uint64_t* handles, std::size_t count) noexcept;
+  /// validate(), and that exactly @p parked blocks are parked. Quiescent.
+  [[nodiscard]] Status validate_parked(std::size_t parked) const noexcept;
+  /// @}
+
  private:
   VariablePool(const VariablePoolConfig& config, std::shared_ptr<Backend> backend) noexcept
       : granularity_(config.granularity),
         core_(config, std::move(backend)),
-        slabs_(config.granularity, config.arena_size, config.slab_limit) {}
+        slabs_(config.granularity, config.arena_size, config.slab_limit,
+               Mode != ThreadSafety::kNone && config.thread_cache_blocks != 0) {}
 
   // Immutable copy, so counted_size() needs neither the lock nor a call.
   const std::size_t granularity_;

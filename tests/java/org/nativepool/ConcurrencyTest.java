@@ -60,7 +60,8 @@ class ConcurrencyTest {
             assertTrue(stats.allocations() <= allocations + THREADS * classes * PoolBuilder.DEFAULT_THREAD_CACHE,
                     "refills fetch at most one cache's worth per class beyond what the threads used: " + stats);
             assertIdle(pool, stats.allocations());
-            assertEquals(pool.stats().regions(), pool.stats().freeBlocks(), "fully coalesced");
+            // trim() returns only arenas that are one free block (once the empty slabs the classes keep are back).
+            assertEquals(pool.stats().bytesReserved(), pool.trim(), "fully coalesced");
         }
     }
 

@@ -50,10 +50,11 @@ class VariablePoolTest {
             PoolStats idle = pool.stats();
             assertEquals(0, idle.cachedBlocks());
             assertEquals(0, idle.bytesInUse());
-            assertEquals(idle.regions(), idle.freeBlocks(), "one free block per arena: " + idle);
-            assertEquals(1 << 20, idle.largestFreeBlock());
             assertEquals(idle.bytesReserved(), idle.freeBytes());
             pool.validate();
+            // trim() returns only arenas that are one free block, once the one empty slab each
+            // size class keeps has gone back: all of them.
+            assertEquals(idle.bytesReserved(), pool.trim(), "one free block per arena: " + idle);
         }
     }
 

@@ -71,8 +71,9 @@ class VariableThreadCacheTest {
             assertEquals(0, idle.cachedBytes());
             assertEquals(idle.allocations(), idle.frees());
             assertEquals(idle.bytesReserved(), idle.freeBytes());
-            assertEquals(idle.regions(), idle.freeBlocks(), "the flushed blocks coalesced: " + idle);
             pool.validate();
+            // trim() returns only arenas that are one free block (once the empty slabs the classes keep are back).
+            assertEquals(idle.bytesReserved(), pool.trim(), "the flushed blocks coalesced: " + idle);
         }
     }
 
@@ -101,8 +102,8 @@ class VariableThreadCacheTest {
             assertEquals(0, stats.cachedBlocks(), "the caches of the ended threads went back: " + stats);
             assertEquals(stats.allocations(), stats.frees());
             assertEquals(stats.bytesReserved(), stats.freeBytes());
-            assertEquals(stats.regions(), stats.freeBlocks(), "fully coalesced: " + stats);
             pool.validate();
+            assertEquals(stats.bytesReserved(), pool.trim(), "fully coalesced: " + stats);
         }
     }
 
