@@ -42,6 +42,11 @@ import org.nativepool.internal.ViewGuard;
  * without {@code close()}, with the stack that allocated them (see
  * {@link LeakDetector}); buffers still open when the manager closes are no
  * leaks of their own.
+ *
+ * <p>Each of its pools reports the regions it maps and unmaps as the Flight
+ * Recorder events {@code org.nativepool.RegionMapped} and
+ * {@code RegionUnmapped}, as the pool {@code <name>:device<i>} or
+ * {@code <name>:pinned} (docs/observability.md).
  */
 public final class DeviceManager implements AutoCloseable {
     /** Numbers the managers of this JVM, so that messages tell two of them apart. */

@@ -29,21 +29,14 @@ class DeviceRegionEventsTest {
 
     @Test
     void growingDevicePoolsAndThePinnedPoolRecordTheirRegions() throws Exception {
-        Path file = directory.resolve("device-regions.jfr");
-        try (Recording recording = new Recording()) {
-            recording.enable("org.nativepool.RegionMapped");
-            recording.enable("org.nativepool.RegionUnmapped");
-            recording.start();
+        List<RecordedEvent> events = record(() -> {
             try (DeviceManager manager = DeviceManager.builder().name("jfr-gpu").simulated(2, 64L << 20)
                     .arenaSize(ARENA).pinnedArenaSize(PINNED_ARENA).build()) {
                 manager.device(1).allocate(1000).close(); // grows device 1's pool only
                 manager.device(1).allocate(ARENA).close(); // a second, larger arena
                 manager.allocatePinned(4096).close();
             }
-            recording.stop();
-            recording.dump(file);
-        }
-        List<RecordedEvent> events = RecordingFile.readAllEvents(file);
+        });
 
         List<RecordedEvent> device = of(events, "org.nativepool.RegionMapped", "jfr-gpu:device1");
         assertEquals(2, device.size(), device.toString());
@@ -77,21 +70,29 @@ class DeviceRegionEventsTest {
 
     @Test
     void anUnnamedManagersPoolsCarryItsDefaultName() throws Exception {
-        Path file = directory.resolve("default-name.jfr");
-        String name;
-        try (Recording recording = new Recording()) {
-            recording.enable("org.nativepool.RegionMapped");
-            recording.start();
+        String[] name = new String[1];
+        List<RecordedEvent> events = record(() -> {
             try (DeviceManager manager = DeviceManager.simulated(1, 16L << 20)) {
-                name = manager.name();
+                name[0] = manager.name();
                 manager.device(0).allocate(256).close();
             }
+        });
+        assertTrue(name[0].startsWith("simulated-"), name[0]);
+        assertEquals(1, of(events, "org.nativepool.RegionMapped", name[0] + ":device0").size());
+    }
+
+    /** The region events of what {@code work} does, recorded and read back from a file. */
+    private List<RecordedEvent> record(Runnable work) throws Exception {
+        Path file = directory.resolve("regions.jfr");
+        try (Recording recording = new Recording()) {
+            recording.enable("org.nativepool.RegionMapped");
+            recording.enable("org.nativepool.RegionUnmapped");
+            recording.start();
+            work.run();
             recording.stop();
             recording.dump(file);
         }
-        assertTrue(name.startsWith("simulated-"), name);
-        assertEquals(1, of(RecordingFile.readAllEvents(file), "org.nativepool.RegionMapped", name + ":device0")
-                .size());
+        return RecordingFile.readAllEvents(file);
     }
 
     private static List<RecordedEvent> of(List<RecordedEvent> events, String type, String pool) {
