@@ -9,10 +9,12 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "jni_errors.hpp"
 #include "jni_handles.hpp"
+#include "jni_region_events.hpp"
 #include "jni_registration.hpp"
 #include "nativepool/gpu/copy.hpp"
 #include "nativepool/gpu/device_manager.hpp"
@@ -122,15 +124,57 @@ bool check_side(JNIEnv* env, DeviceManager* manager, jlong* side, jobject host, 
   return true;
 }
 
+// Wraps the backend of the manager's pool of @p device (kPinned: the pinned
+// pool) so that its regions become Flight Recorder events of the pool
+// "<manager>:device<i>" or "<manager>:pinned", the names of its JMX beans.
+// Its org.nativepool.RegionEvents is made here: the class is package-private
+// in org.nativepool, out of reach of the gpu package.
+Status report_manager_regions(JNIEnv* env, jstring manager, int device,
+                              std::shared_ptr<nativepool::Backend>* backend) noexcept {
+  const char* chars = env->GetStringUTFChars(manager, nullptr);
+  if (chars == nullptr) {
+    env->ExceptionClear();  // the OutOfMemoryError: the status reports it
+    return nativepool::fail(Status::kInternal, "out of memory for a device pool's region events");
+  }
+  jstring pool = nullptr;
+  try {
+    const std::string name =
+        std::string(chars) + (device == kPinned ? std::string(":pinned") : ":device" + std::to_string(device));
+    pool = env->NewStringUTF(name.c_str());
+  } catch (const std::bad_alloc&) {
+  }
+  env->ReleaseStringUTFChars(manager, chars);
+  jclass cls = pool != nullptr ? env->FindClass("org/nativepool/RegionEvents") : nullptr;
+  const jmethodID init = cls != nullptr ? env->GetMethodID(cls, "<init>", "(Ljava/lang/String;)V") : nullptr;
+  jobject sink = init != nullptr ? env->NewObject(cls, init, pool) : nullptr;
+  if (cls != nullptr) env->DeleteLocalRef(cls);
+  if (pool != nullptr) env->DeleteLocalRef(pool);
+  if (sink == nullptr) {
+    env->ExceptionClear();  // what the VM raised, out of memory most likely: the status reports it
+    return nativepool::fail(Status::kInternal, "no region event sink for device pool %d", device);
+  }
+  const Status status = nativepool::jni::report_regions(env, sink, backend);  // holds its own reference
+  env->DeleteLocalRef(sink);
+  return status;
+}
+
 }  // namespace
 
 extern "C" {
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_GpuNative_createManager(
     JNIEnv* env, jclass, jboolean simulated, jint simulated_devices, jlong simulated_capacity, jlong arena_size,
-    jlong max_bytes_per_device, jlong pinned_arena_size, jlong pinned_max_bytes, jint safety) {
+    jlong max_bytes_per_device, jlong pinned_arena_size, jlong pinned_max_bytes, jint safety, jstring name) {
   nativepool::gpu::DeviceManagerConfig config;
   config.safety = static_cast<nativepool::SafetyLevel>(safety);
+  if (name == nullptr) {
+    throw_status(env, nativepool::fail(Status::kInvalidArgument, "device manager: null name"), nullptr, 0);
+    return 0;
+  }
+  // Runs inside create(), on this thread, while env is valid.
+  config.wrap_backend = [env, name](int device, std::shared_ptr<nativepool::Backend>* backend) noexcept {
+    return report_manager_regions(env, name, device, backend);
+  };
   std::size_t capacity = 0;
   if (!to_size(env, simulated_capacity, "capacity", &capacity) ||
       !to_size(env, arena_size, "arena size", &config.arena_size) ||
@@ -409,7 +453,7 @@ namespace nativepool::jni {
 
 bool register_gpu_natives(JNIEnv* env) noexcept {
   static const JNINativeMethod methods[] = {
-      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, createManager, "(ZIJJJJJI)J"),
+      NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, createManager, "(ZIJJJJJILjava/lang/String;)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, destroyManager, "(J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, deviceCount, "(J)I"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_GpuNative, runtimeName, "(J)Ljava/lang/String;"),

@@ -3,11 +3,14 @@
 // handle ownership and aggregate figures.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "gpu_test_support.hpp"
 #include "nativepool/gpu/device_manager.hpp"
+#include "nativepool/region_listener.hpp"
 
 namespace nativepool::gpu {
 namespace {
@@ -129,6 +132,75 @@ TEST_P(GpuDeviceManagerTest, StatsPerDeviceAndAggregate) {
   EXPECT_EQ(all.pool.live_blocks, 1u);
   EXPECT_GE(all.memory.total_bytes, one.memory.total_bytes);
   ASSERT_EQ(pool1->deallocate(block), Status::kOk);
+}
+
+// Each region a manager's pool maps or unmaps, with the device it was reported for.
+struct RegionLog final : RegionListener {
+  struct Entry {
+    bool mapped;
+    int device;
+    void* region;
+    std::size_t size;
+  };
+  RegionLog(int of, std::vector<Entry>* into) : device(of), entries(into) {}
+  void mapped(void* region, std::size_t size) noexcept override { entries->push_back({true, device, region, size}); }
+  void unmapped(void* region, std::size_t size) noexcept override {
+    entries->push_back({false, device, region, size});
+  }
+  int device;
+  std::vector<Entry>* entries;
+};
+
+TEST_P(GpuDeviceManagerTest, TheBackendHookSeesEveryRegionOfEveryPool) {
+  std::vector<RegionLog::Entry> log;
+  std::vector<int> wrapped;
+  DeviceManagerConfig config;
+  config.arena_size = std::size_t{4} << 20;
+  config.pinned_arena_size = std::size_t{1} << 20;
+  config.wrap_backend = [&](int device, std::shared_ptr<Backend>* backend) noexcept {
+    wrapped.push_back(device);
+    EXPECT_EQ((*backend)->kind(), device < 0 ? MemoryKind::kPinnedHost : MemoryKind::kDevice);
+    *backend = std::make_shared<ListenedBackend>(std::move(*backend), std::make_shared<RegionLog>(device, &log));
+    return Status::kOk;
+  };
+  std::unique_ptr<DeviceManager> manager;
+  ASSERT_EQ(DeviceManager::create(runtime_, config, &manager), Status::kOk);
+  EXPECT_EQ(wrapped, (std::vector<int>{0, 1, -1}));
+  EXPECT_TRUE(log.empty());  // nothing is mapped before it is needed
+  StreamOrderedPool* pool1 = nullptr;
+  ASSERT_EQ(manager->device_pool(1, &pool1), Status::kOk);
+  void* block = nullptr;
+  void* pinned = nullptr;
+  ASSERT_EQ(pool1->allocate(1000, StreamOrderedPool::kNoStream, &block), Status::kOk);
+  ASSERT_EQ(manager->pinned_pool().allocate(1000, StreamOrderedPool::kNoStream, &pinned), Status::kOk);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_TRUE(log[0].mapped);
+  EXPECT_EQ(log[0].device, 1);
+  EXPECT_EQ(log[0].size, std::size_t{4} << 20);
+  EXPECT_TRUE(log[1].mapped);
+  EXPECT_EQ(log[1].device, -1);
+  EXPECT_EQ(log[1].size, std::size_t{1} << 20);
+  ASSERT_EQ(pool1->deallocate(block), Status::kOk);
+  ASSERT_EQ(manager->pinned_pool().deallocate(pinned), Status::kOk);
+  manager.reset();  // each pool gives its region back
+  ASSERT_EQ(log.size(), 4u);
+  std::set<void*> unmapped;
+  for (std::size_t i = 2; i < 4; ++i) {
+    EXPECT_FALSE(log[i].mapped);
+    unmapped.insert(log[i].region);
+  }
+  EXPECT_EQ(unmapped, (std::set<void*>{log[0].region, log[1].region}));
+}
+
+TEST_P(GpuDeviceManagerTest, AFailingBackendHookFailsTheManager) {
+  DeviceManagerConfig config;
+  config.wrap_backend = [](int device, std::shared_ptr<Backend>*) noexcept {
+    return device < 0 ? fail(Status::kInternal, "no hook for the pinned pool") : Status::kOk;
+  };
+  std::unique_ptr<DeviceManager> refused;
+  EXPECT_EQ(DeviceManager::create(runtime_, config, &refused), Status::kInternal);
+  EXPECT_STREQ(error_detail(), "no hook for the pinned pool");
+  EXPECT_EQ(refused, nullptr);
 }
 
 NATIVEPOOL_ON_ALL_RUNTIMES(GpuDeviceManagerTest);

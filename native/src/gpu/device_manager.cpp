@@ -24,15 +24,19 @@ std::size_t pair_index(int device, int peer, int count) noexcept {
 }
 
 Status make_stream_ordered_pool(std::shared_ptr<DeviceRuntime> runtime, int device, std::shared_ptr<Backend> backend,
-                                std::size_t arena_size, std::size_t max_bytes, SafetyLevel safety,
+                                std::size_t arena_size, std::size_t max_bytes, const DeviceManagerConfig& manager,
                                 std::unique_ptr<StreamOrderedPool>* out) noexcept {
+  if (manager.wrap_backend) {
+    if (const Status status = manager.wrap_backend(device, &backend); status != Status::kOk) return status;
+  }
   VariablePoolConfig config;
   config.arena_size = arena_size;
   config.granularity = kGranularity;
   config.max_bytes = max_bytes;
   std::unique_ptr<Pool> pool;
   // kNone: the stream-ordered adaptor serialises every call already.
-  if (const Status status = make_variable_pool(config, ThreadSafety::kNone, std::move(backend), &pool, safety);
+  if (const Status status =
+          make_variable_pool(config, ThreadSafety::kNone, std::move(backend), &pool, manager.safety);
       status != Status::kOk) {
     return status;
   }
@@ -87,7 +91,7 @@ Status DeviceManager::create(std::shared_ptr<DeviceRuntime> runtime, const Devic
       std::unique_ptr<StreamOrderedPool> pool;
       if (const Status status =
               make_stream_ordered_pool(runtime, device, std::make_shared<DeviceBackend>(runtime, device),
-                                       arena_size, config.max_bytes_per_device, config.safety, &pool);
+                                       arena_size, config.max_bytes_per_device, config, &pool);
           status != Status::kOk) {
         return status;
       }
@@ -95,7 +99,7 @@ Status DeviceManager::create(std::shared_ptr<DeviceRuntime> runtime, const Devic
     }
     if (const Status status = make_stream_ordered_pool(runtime, -1, std::make_shared<PinnedBackend>(runtime),
                                                        config.pinned_arena_size, config.pinned_max_bytes,
-                                                       config.safety, &manager->pinned_);
+                                                       config, &manager->pinned_);
         status != Status::kOk) {
       return status;
     }

@@ -42,12 +42,17 @@ import org.nativepool.internal.ViewGuard;
  * without {@code close()}, with the stack that allocated them (see
  * {@link LeakDetector}); buffers still open when the manager closes are no
  * leaks of their own.
+ *
+ * <p>Each of its pools reports the regions it maps and unmaps as the Flight
+ * Recorder events {@code org.nativepool.RegionMapped} and
+ * {@code RegionUnmapped}, as the pool {@code <name>:device<i>} or
+ * {@code <name>:pinned} (docs/observability.md).
  */
 public final class DeviceManager implements AutoCloseable {
     /** Numbers the managers of this JVM, so that messages tell two of them apart. */
     private static final AtomicInteger NEXT_ID = new AtomicInteger(1);
 
-    private final int id = NEXT_ID.getAndIncrement();
+    private final int id;
     private final String runtime;
     private final String name;
     /** Its JMX beans' names, set once by the builder; empty when not registered. */
@@ -64,11 +69,13 @@ public final class DeviceManager implements AutoCloseable {
     /** Closed by {@link #close()}: destroys the native manager once no pinned view is reachable. */
     final ViewGuard views;
 
-    private DeviceManager(long handle, String name, LeakDetection leakDetection, boolean reclaimLeakedBlocks) {
+    private DeviceManager(long handle, int id, String name, LeakDetection leakDetection,
+            boolean reclaimLeakedBlocks) {
+        this.id = id;
         this.guard = new InFlightGuard(this, handle);
         this.views = new ViewGuard(() -> GpuNative.destroyManager(handle));
         this.runtime = GpuNative.runtimeName(handle);
-        this.name = name != null ? name : runtime + "-" + id;
+        this.name = name;
         this.leakDetection = leakDetection;
         this.reclaimLeakedBlocks = reclaimLeakedBlocks;
         int count = GpuNative.deviceCount(handle);
@@ -528,9 +535,12 @@ public final class DeviceManager implements AutoCloseable {
             SafetyLevel level = safetyLevel != null ? safetyLevel : SafetyLevel.defaultLevel();
             LeakDetection leaks = leakDetection != null ? leakDetection : LeakDetection.defaultFor(level);
             // Ordinals are the native codes: SafetyLevel is append only.
+            int id = NEXT_ID.getAndIncrement();
+            // Named before it exists: its pools' region events carry the name from the first region on.
+            String resolved = name != null ? name : (simulated ? "simulated" : "cuda") + "-" + id;
             DeviceManager manager = new DeviceManager(GpuNative.createManager(simulated, simulatedDevices,
-                    simulatedCapacity, arenaSize, maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes, level.ordinal()),
-                    name, leaks, reclaimLeakedBlocks);
+                    simulatedCapacity, arenaSize, maxBytesPerDevice, pinnedArenaSize, pinnedMaxBytes, level.ordinal(),
+                    resolved), id, resolved, leaks, reclaimLeakedBlocks);
             if (MBeans.wanted(jmx)) {
                 manager.jmx = MBeans.registerOrClose(() -> DeviceJmx.register(manager), manager::close);
             }

@@ -31,11 +31,13 @@ public final class GpuNative {
 
     /**
      * A simulated manager of {@code simulatedDevices} devices when {@code simulated}, which
-     * the core refuses for fewer than 1 device; else a CUDA one.
+     * the core refuses for fewer than 1 device; else a CUDA one. Each of its pools reports the
+     * regions it maps and unmaps as Flight Recorder events of the pool {@code name + ":device<i>"}
+     * or {@code name + ":pinned"}.
      */
     public static native long createManager(boolean simulated, int simulatedDevices, long simulatedCapacity,
             long arenaSize, long maxBytesPerDevice, long pinnedArenaSize, long pinnedMaxBytes,
-            int safetyLevel);
+            int safetyLevel, String name);
 
     public static native void destroyManager(long manager);
 

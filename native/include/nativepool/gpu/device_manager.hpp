@@ -6,11 +6,13 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <unordered_set>
 #include <vector>
 
+#include "nativepool/backend.hpp"
 #include "nativepool/gpu/device_runtime.hpp"
 #include "nativepool/gpu/stream_ordered_pool.hpp"
 #include "nativepool/safety/safety_level.hpp"
@@ -32,6 +34,12 @@ struct DeviceManagerConfig {
   /// Safety level of every pool (device pools check their canaries with
   /// device copies: a debugging aid, see docs/debugging.md).
   SafetyLevel safety = default_safety_level();
+  /// Called once per pool as the manager builds it, with the pool's device
+  /// (-1: the pinned pool) and its backend, before the pool maps anything;
+  /// it may replace the backend with a wrapper, e.g. a ListenedBackend that
+  /// reports each region the pool maps or unmaps (the JNI glue's Flight
+  /// Recorder events). What it fails with fails create(). Empty: none.
+  std::function<Status(int device, std::shared_ptr<Backend>* backend)> wrap_backend;
 };
 
 /// Values are mirrored by org.nativepool.gpu.SelectionPolicy: append only.

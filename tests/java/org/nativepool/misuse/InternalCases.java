@@ -33,7 +33,7 @@ final class InternalCases {
     /** Live objects a call needs besides the bad handle; all destroyed when the case ends. */
     private static final class Live implements AutoCloseable {
         final long pool = fixedPool();
-        final long manager = GpuNative.createManager(true, 1, 1L << 20, 1L << 16, 0, 1L << 16, 0, 0);
+        final long manager = GpuNative.createManager(true, 1, 1L << 20, 1L << 16, 0, 1L << 16, 0, 0, "internal");
         final long stream = GpuNative.createStream(manager, 0);
         final long event = GpuNative.createEvent(manager, 0);
 
@@ -204,7 +204,7 @@ final class InternalCases {
         MANAGER("device manager", true) {
             @Override
             long create(Live l) {
-                return GpuNative.createManager(true, 1, 1L << 20, 1L << 16, 0, 1L << 16, 0, 0);
+                return GpuNative.createManager(true, 1, 1L << 20, 1L << 16, 0, 1L << 16, 0, 0, "internal");
             }
 
             @Override
