@@ -104,7 +104,6 @@ int main(int argc, char** argv) {
   put.pool = std::make_unique<Planted>(std::move(pool), bug);
   put.counted_size = [](std::size_t size) { return nativepool::round_up(size, 16); };
   put.next_size = [](FuzzedDataProvider&) { return std::size_t{100}; };
-  put.coalesces = true;
   // An all-zero program: every step is an allocation of 100 bytes; the
   // model then frees every block and checks the end state.
   const std::vector<std::uint8_t> program(16, 0);

@@ -41,7 +41,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
                            : d.ConsumeIntegralInRange<std::size_t>(1, 2 * kArena);
   };
   put.max_alignment_log2 = 12;
-  put.coalesces = true;
   fuzz::Model(std::move(put)).run(data);
   return 0;
 }
