@@ -475,8 +475,7 @@ Status PersistentHeap::load() noexcept {
   }
   opening_ = false;
   // Only the recovered heap can be checked, so a refusal after recovery
-  // puts back what it wrote: the file stays as it was found (the logs live
-  // again, so a crash while putting it back recovers the same way).
+  // puts back what it wrote: the file stays as it was found.
   if (status != Status::kOk) {
     undo_recovery();
     return status;
@@ -613,16 +612,17 @@ void PersistentHeap::keep_for_refusal(std::uint64_t offset, std::uint64_t length
 }
 
 // Writes the saved bytes back, newest first, so that each range gets what
-// it held before its first write.
+// it held before its first write. Each is persisted before the next: the
+// words that retired a log come back first, so a power loss in between
+// leaves that log live and the next open recovers the same way.
 void PersistentHeap::undo_recovery() noexcept {
   std::size_t end = recovery_bytes_.size();
   for (std::size_t i = recovery_ranges_.size(); i-- > 0;) {
     const Undo& range = recovery_ranges_[i];
     end -= range.length;
     std::memcpy(base_ + range.offset, recovery_bytes_.data() + end, range.length);
-    media_.flush(range.offset, range.length);
+    media_.persist(range.offset, range.length);
   }
-  if (!recovery_ranges_.empty()) media_.drain();
 }
 
 // Segments never touch (a table sits between two), so no free extent spans
