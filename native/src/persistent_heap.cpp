@@ -442,7 +442,7 @@ Status PersistentHeap::load() noexcept {
   for (std::uint64_t i = 0, start = header.capacity; i < growth.count; start = growth.ends[i++]) {
     add_segment(start, growth.ends[i]);
   }
-  // Nothing is written before every check that can refuse the file passed.
+  // Nothing is written before every check that needs no recovery passed.
   const std::uint64_t state = word(kStateOffset);
   if (state != 0 && state != boot_mark_) {
     return fail(Status::kCorrupted,
@@ -457,19 +457,31 @@ Status PersistentHeap::load() noexcept {
     tx_new_blocks_.reserve(records);
     tx_freed_.reserve(records);
     undo_positions_.reserve(records);
+    // What recovery overwrites: every undo record's range and the redo
+    // targets, plus the words that retire both logs.
+    recovery_ranges_.reserve(records + kRedoEntries + 2);
+    recovery_bytes_.reserve(undo_bytes_ + sizeof(RedoLog) + 8);
   } catch (const std::bad_alloc&) {
     return fail(Status::kInternal, "persistent heap: out of host memory");
   }
+  opening_ = true;
   status = recover();
-  if (status != Status::kOk) return status;
-  status = rebuild();
-  if (status != Status::kOk) return status;
-  for (std::size_t i = 0; i < kRoots; ++i) {
+  if (status == Status::kOk) status = rebuild();
+  for (std::size_t i = 0; status == Status::kOk && i < kRoots; ++i) {
     const std::uint64_t block = root(i);
     if (block != 0 && live_.count(block) == 0) {
-      return fail(Status::kCorrupted, "root %zu holds offset %" PRIu64 ", which is no live block", i, block);
+      status = fail(Status::kCorrupted, "root %zu holds offset %" PRIu64 ", which is no live block", i, block);
     }
   }
+  opening_ = false;
+  // Only the recovered heap can be checked, so a refusal after recovery
+  // puts back what it wrote: the file stays as it was found.
+  if (status != Status::kOk) {
+    undo_recovery();
+    return status;
+  }
+  recovery_ranges_ = {};
+  recovery_bytes_ = {};
   // Same boot: the page cache holds every change; flush() (or closing) clears
   // the word. Set only now, so a refused open never writes it.
   unflushed_ = state != 0;
@@ -539,7 +551,9 @@ Status PersistentHeap::recover() noexcept {
         return fail(Status::kCorrupted, "redo entry %zu targets offset %" PRIu64 " outside the heap", i, target);
       }
     }
+    for (std::size_t i = 0; i < log.count; ++i) keep_for_refusal(log.entries[i][0], 8);
     replay_redo();
+    keep_for_refusal(kRedoOffset, sizeof log.sequence * 4);
     log.applied = log.sequence;
     media_.persist(kRedoOffset, sizeof log.sequence * 4);
     recovered_redo_ = 1;
@@ -578,13 +592,37 @@ std::uint64_t PersistentHeap::roll_back_undo() noexcept {
   for (std::size_t i = undo_positions_.size(); i-- > 0;) {
     const std::uint64_t at = undo_offset_ + undo_positions_[i];
     const auto& record = *reinterpret_cast<const UndoRecord*>(base_ + at);
+    keep_for_refusal(record.offset, record.length);
     std::memcpy(base_ + record.offset, base_ + at + sizeof(UndoRecord), record.length);
     media_.flush(record.offset, record.length);
   }
   media_.drain();
+  keep_for_refusal(undo_offset_, 8);
   ++generation;
   media_.persist(undo_offset_, 8);
   return undo_positions_.size();
+}
+
+// Open only: saves the bytes recovery is about to overwrite (into room
+// load() reserved), newest last.
+void PersistentHeap::keep_for_refusal(std::uint64_t offset, std::uint64_t length) noexcept {
+  if (!opening_) return;
+  recovery_ranges_.push_back({offset, length});
+  recovery_bytes_.insert(recovery_bytes_.end(), base_ + offset, base_ + offset + length);
+}
+
+// Writes the saved bytes back, newest first, so that each range gets what
+// it held before its first write. Each is persisted before the next: the
+// words that retired a log come back first, so a power loss in between
+// leaves that log live and the next open recovers the same way.
+void PersistentHeap::undo_recovery() noexcept {
+  std::size_t end = recovery_bytes_.size();
+  for (std::size_t i = recovery_ranges_.size(); i-- > 0;) {
+    const Undo& range = recovery_ranges_[i];
+    end -= range.length;
+    std::memcpy(base_ + range.offset, recovery_bytes_.data() + end, range.length);
+    media_.persist(range.offset, range.length);
+  }
 }
 
 // Segments never touch (a table sits between two), so no free extent spans

@@ -291,6 +291,34 @@ TEST_F(PersistentHeapTest, AnOpenTransactionIsRolledBackOnClose) {
   EXPECT_EQ(*static_cast<unsigned char*>(heap->address(block)), 0);
 }
 
+// Found by persistent_open_fuzz: the root check can only run on the
+// recovered heap, and a refusal there used to keep the rolled-back bytes.
+TEST_F(PersistentHeapTest, ARefusalAfterRecoveryPutsBackWhatRecoveryWrote) {
+  std::uint64_t block = 0;
+  std::vector<char> mid_transaction;
+  {
+    auto heap = create();
+    ASSERT_EQ(heap->allocate(64, PersistentHeap::root_slot(0), &block), Status::kOk);
+    ASSERT_EQ(heap->begin(), Status::kOk);
+    ASSERT_EQ(heap->snapshot(block, 0, 64), Status::kOk);
+    std::memset(heap->address(block), 0xFF, 64);
+    ASSERT_EQ(heap->tx_set_root(1, block), Status::kOk);
+    mid_transaction = read_all(path_);
+  }
+  const std::uint64_t bad_root = 1;  // no block starts there
+  std::memcpy(&mid_transaction[PersistentHeap::root_slot(2)], &bad_root, 8);
+  write_all(path_, mid_transaction);
+  expect_refused(Status::kCorrupted, "root 2 holds offset 1, which is no live block");
+
+  std::memset(&mid_transaction[PersistentHeap::root_slot(2)], 0, 8);
+  write_all(path_, mid_transaction);
+  std::unique_ptr<PersistentHeap> heap;
+  ASSERT_EQ(reopen(&heap), Status::kOk) << error_detail();
+  EXPECT_EQ(heap->stats().recovered_undo, 2U) << "the block's bytes and root 1";
+  EXPECT_EQ(*static_cast<unsigned char*>(heap->address(block)), 0);
+  EXPECT_EQ(heap->root(1), 0U);
+}
+
 TEST_F(PersistentHeapTest, TheUndoLogBoundsATransaction) {
   PersistentOptions options;
   options.capacity = 256 << 10;

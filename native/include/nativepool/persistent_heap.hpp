@@ -116,9 +116,10 @@ class PersistentHeap {
                                      std::unique_ptr<PersistentHeap>* out) noexcept;
 
   /// Opens an existing heap and recovers it. Only options.group_commit,
-  /// force_msync, observer and boot_id apply. The file is not modified on
-  /// kNotAPool, kTruncated, kVersionMismatch, kChecksumMismatch, kAlreadyOpen,
-  /// or kCorrupted for a table entry that fails its check.
+  /// force_msync, observer and boot_id apply. A refusal (kNotAPool,
+  /// kTruncated, kVersionMismatch, kChecksumMismatch, kAlreadyOpen,
+  /// kCorrupted) leaves the file byte for byte as it was: one found after
+  /// recovery puts back what recovery wrote.
   [[nodiscard]] static Status open(const char* path, const PersistentOptions& options,
                                    std::unique_ptr<PersistentHeap>* out) noexcept;
 
@@ -257,6 +258,8 @@ class PersistentHeap {
   Status rebuild() noexcept;
   void replay_redo() noexcept;
   std::uint64_t roll_back_undo() noexcept;
+  void keep_for_refusal(std::uint64_t offset, std::uint64_t length) noexcept;
+  void undo_recovery() noexcept;
 
   // Ordering: persist() at a persist point unless group commit defers it.
   void ordered(std::uint64_t offset, std::uint64_t length) noexcept;
@@ -334,6 +337,10 @@ class PersistentHeap {
   std::vector<Undo> tx_new_blocks_;              // (offset, size) allocated in it
   std::vector<Undo> tx_freed_;                   // (offset, size) freed at commit
   std::vector<std::uint64_t> undo_positions_;    // roll_back_undo()'s records
+  // While open() recovers: what it overwrote, put back if it then refuses.
+  bool opening_ = false;
+  std::vector<Undo> recovery_ranges_;            // (offset, length), in write order
+  std::vector<unsigned char> recovery_bytes_;    // their old bytes, concatenated
 };
 
 }  // namespace nativepool
