@@ -21,7 +21,9 @@ import org.nativepool.internal.LeakTracker;
  * {@link MemoryBlock}s of host pools and the
  * {@link org.nativepool.gpu.DeviceBuffer}s and
  * {@link org.nativepool.gpu.PinnedBuffer}s of a
- * {@link org.nativepool.gpu.DeviceManager}.
+ * {@link org.nativepool.gpu.DeviceManager}, and the
+ * {@link PersistentReservation}s of a {@link PersistentPool} (reclaimed by
+ * cancelling them).
  */
 public final class LeakDetector {
     /** System property: one handle in this many is tracked at {@link LeakDetection#SAMPLED}. Default 128. */

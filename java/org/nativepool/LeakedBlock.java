@@ -3,17 +3,20 @@ package org.nativepool;
 /**
  * A tracked handle that became unreachable without being closed: a
  * {@link MemoryBlock}, or a {@link org.nativepool.gpu.DeviceBuffer} or
- * {@link org.nativepool.gpu.PinnedBuffer}.
+ * {@link org.nativepool.gpu.PinnedBuffer}, or a {@link PersistentReservation}
+ * neither published nor cancelled.
  *
  * @param pool name of the pool the block came from: a host pool's name, or for
  *     GPU buffers the device ({@code "simulated:0"}, {@code "cuda:1"}) or the
- *     pinned pool ({@code "cuda:pinned"}) of their manager
- * @param address address of the block (a device pointer for device buffers)
+ *     pinned pool ({@code "cuda:pinned"}) of their manager, or for reservations
+ *     the persistent pool's file (absolute)
+ * @param address address of the block (a device pointer for device buffers, the
+ *     offset in the file for reservations)
  * @param size size of the block in bytes
  * @param reclaimed whether the block was freed when the leak was found
  * @param allocationStack where the handle was allocated (its stack trace)
  * @param handleType the simple class name of the handle: {@code MemoryBlock},
- *     {@code DeviceBuffer} or {@code PinnedBuffer}
+ *     {@code DeviceBuffer}, {@code PinnedBuffer} or {@code PersistentReservation}
  */
 public record LeakedBlock(String pool, long address, long size, boolean reclaimed, Throwable allocationStack,
         String handleType) {

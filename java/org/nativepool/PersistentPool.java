@@ -1,8 +1,14 @@
 package org.nativepool;
 
+import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.nativepool.internal.LeakOwner;
+import org.nativepool.internal.LeakTracker;
 import org.nativepool.internal.MBeans;
 import org.nativepool.internal.NativeLibrary;
 import org.nativepool.internal.PersistentNative;
@@ -37,7 +43,10 @@ import org.nativepool.internal.SnapshotArrays;
  * everything before it durable at once.
  *
  * <p>What differs from the other pools: blocks outlive their handles and the
- * process, so there is no leak detection of dropped handles, and no safety
+ * process, so only a dropped {@link PersistentReservation} is a leak (its
+ * pool's {@link Options#leakDetection leak detection} and
+ * {@link Options#leakPolicy leak policy} report it as a dropped
+ * {@link MemoryBlock}), and there are no safety
  * levels (the allocator's metadata already lives apart from the payload, in a
  * checksummed table that {@link #validate()} and every open check). Blocks are
  * aligned to 64 bytes. Thread-safe: one lock per pool, one transaction at a time.
@@ -45,6 +54,8 @@ import org.nativepool.internal.SnapshotArrays;
 public final class PersistentPool extends NativeResource {
     /** Number of root slots. */
     public static final int ROOTS = 128;
+
+    private static final System.Logger LOG = System.getLogger("org.nativepool");
 
     private final Path path;
     private final Durability durability;
@@ -54,6 +65,12 @@ public final class PersistentPool extends NativeResource {
     private volatile long mapping;
     /** Its JMX bean, set once as it opens; null when not registered. */
     private volatile PersistentJmx jmx;
+    private final LeakPolicy leakPolicy;
+    /** Its reservations as the leak detector sees them: keyed by offset, reclaimed by cancelling. */
+    private final LeakOwner<Long> leakOwner;
+    /** Reservations neither published nor cancelled yet, and their bytes: what close() reports. */
+    private final AtomicLong openReservations = new AtomicLong();
+    private final AtomicLong openReservationBytes = new AtomicLong();
 
     /** How a pool is created or opened. */
     public static final class Options {
@@ -63,8 +80,14 @@ public final class PersistentPool extends NativeResource {
         private long maxCapacity;
         /** Null: the system property {@code nativepool.jmx} decides. */
         private Boolean jmx;
+        private LeakPolicy leakPolicy = LeakPolicy.LOG;
+        /** Null: {@link LeakDetection#defaultFor(SafetyLevel)} of the default safety level, as for the other pools. */
+        private LeakDetection leakDetection;
 
-        /** Defaults: a 64 KiB undo log, every operation durable on return, cache flushes on DAX, no auto-grow. */
+        /**
+         * Defaults: a 64 KiB undo log, every operation durable on return, cache flushes on DAX, no auto-grow,
+         * leak detection and policy as {@link PoolBuilder}'s.
+         */
         public Options() {
         }
 
@@ -126,14 +149,60 @@ public final class PersistentPool extends NativeResource {
             this.jmx = register;
             return this;
         }
+
+        /**
+         * What closing the pool with reservations neither published nor cancelled does: they are given back,
+         * then reported by the policy. Default {@link LeakPolicy#LOG}.
+         *
+         * @param leakPolicy the policy, not null
+         * @return this
+         */
+        public Options leakPolicy(LeakPolicy leakPolicy) {
+            this.leakPolicy = Objects.requireNonNull(leakPolicy, "leakPolicy");
+            return this;
+        }
+
+        /**
+         * Which {@link PersistentReservation}s record the stack that reserved them, so that one dropped
+         * unpublished is cancelled and reported with it. Default {@link LeakDetection#defaultFor(SafetyLevel)}
+         * of {@link SafetyLevel#defaultLevel()}, as for the other pools.
+         *
+         * @param leakDetection the level, not null
+         * @return this
+         */
+        public Options leakDetection(LeakDetection leakDetection) {
+            this.leakDetection = Objects.requireNonNull(leakDetection, "leakDetection");
+            return this;
+        }
+
+        /** Settled before the heap exists, so that a bad {@link LeakDetection#PROPERTY} leaves nothing behind. */
+        private LeakDetection resolvedLeakDetection() {
+            return leakDetection != null ? leakDetection : LeakDetection.defaultFor(SafetyLevel.defaultLevel());
+        }
     }
 
-    private PersistentPool(long handle, Path path, Options options) {
+    private PersistentPool(long handle, Path path, Options options, LeakDetection leakDetection) {
         super(handle);
         this.path = path;
         this.groupCommit = options.groupCommit;
         this.growsOnItsOwn = options.maxCapacity != 0;
         this.durability = Durability.fromCode(PersistentNative.durability(handle));
+        this.leakPolicy = options.leakPolicy;
+        this.leakOwner = new LeakOwner<>(jmxName(), leakDetection, true) {
+            @Override
+            public boolean freeLeaked(long offset, Long size) {
+                if (isClosed()) {
+                    return false;
+                }
+                cancel(offset, size);
+                return true;
+            }
+
+            @Override
+            protected boolean ownerClosing() {
+                return PersistentPool.this.isClosed();
+            }
+        };
     }
 
     /**
@@ -166,9 +235,10 @@ public final class PersistentPool extends NativeResource {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         NativeLibrary.ensureLoaded();
+        LeakDetection leakDetection = options.resolvedLeakDetection();
         long handle = PersistentNative.create(path.toString(), capacity, options.undoLogBytes, options.groupCommit,
                 options.forceMsync, options.maxCapacity);
-        return registered(new PersistentPool(handle, path, options), options);
+        return registered(new PersistentPool(handle, path, options, leakDetection), options);
     }
 
     /**
@@ -200,11 +270,12 @@ public final class PersistentPool extends NativeResource {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         NativeLibrary.ensureLoaded();
+        LeakDetection leakDetection = options.resolvedLeakDetection();
         PoolEvents.PersistentRecovery recovery = new PoolEvents.PersistentRecovery();
         recovery.begin();
         long handle = PersistentNative.open(path.toString(), options.groupCommit, options.forceMsync,
                 options.maxCapacity);
-        PersistentPool pool = new PersistentPool(handle, path, options);
+        PersistentPool pool = new PersistentPool(handle, path, options, leakDetection);
         PoolEvents.recovered(pool, recovery);
         return registered(pool, options);
     }
@@ -222,6 +293,16 @@ public final class PersistentPool extends NativeResource {
     /** {@return whether durability is deferred to {@link #flush()}} */
     public boolean groupCommit() {
         return groupCommit;
+    }
+
+    /** {@return what closing with open reservations does: {@link Options#leakPolicy(LeakPolicy)}} */
+    public LeakPolicy leakPolicy() {
+        return leakPolicy;
+    }
+
+    /** {@return which reservations the leak detector tracks: {@link Options#leakDetection(LeakDetection)}} */
+    public LeakDetection leakDetection() {
+        return leakOwner.leakDetection();
     }
 
     /**
@@ -306,6 +387,8 @@ public final class PersistentPool extends NativeResource {
         try {
             long offset = PersistentNative.reserve(heap, size);
             noteAutoGrow(heap);
+            openReservations.incrementAndGet();
+            openReservationBytes.addAndGet(size);
             return new PersistentReservation(this, new PersistentBlock(this, offset, size));
         } finally {
             release();
@@ -444,12 +527,44 @@ public final class PersistentPool extends NativeResource {
         return "PersistentPool[" + path + ", " + durability + (groupCommit ? ", group commit]" : "]");
     }
 
+    /**
+     * Releases the heap; reservations still open are given back (they live in host memory only), then reported
+     * by the {@link #leakPolicy()}, with the sites of those the leak detector tracked.
+     */
     @Override
     protected void dispose(long handle) {
         if (jmx != null) {
             jmx.unregister();
         }
+        long open = openReservations.get();
+        long bytes = openReservationBytes.get();
+        String report = open == 0 || leakPolicy == LeakPolicy.IGNORE ? null : reservationReport(open, bytes);
+        // Marked before the release, so that a dropped reservation's cleaner finds its owner closed
+        // and reports nothing: this report names it.
+        leakOwner.closeAll();
         PersistentNative.destroy(handle);
+        if (report == null) {
+            return;
+        }
+        PoolEvents.leak(jmxName(), open, bytes, report);
+        if (leakPolicy == LeakPolicy.THROW) {
+            throw new PoolLeakException(report, open, bytes);
+        }
+        LOG.log(Level.WARNING, report);
+    }
+
+    private String reservationReport(long open, long bytes) {
+        StringBuilder report = new StringBuilder().append(this).append(" closed with ").append(open)
+                .append(" reservation(s) neither published nor cancelled, ").append(Sizes.format(bytes))
+                .append("; the space was given back");
+        Map<Long, LeakTracker> tracked = new TreeMap<>(leakOwner.trackedHandles());
+        tracked.forEach((offset, tracker) -> report.append("\n  offset ").append(offset).append(": reserved at ")
+                .append(Objects.requireNonNullElse(JavaSites.callerOf(tracker.allocationStack()), JavaSites.NO_SITE)));
+        if (tracked.size() < open) {
+            report.append("\n  ").append(open - tracked.size()).append(" more not tracked (leak detection ")
+                    .append(leakOwner.leakDetection()).append(')');
+        }
+        return report.toString();
     }
 
     // ---- observability: JMX and snapshots ----
@@ -545,18 +660,35 @@ public final class PersistentPool extends NativeResource {
         long heap = acquire();
         try {
             PersistentNative.publish(heap, block.offset(), block.size(), destination);
+            settled(block.size());
         } finally {
             release();
         }
     }
 
     void cancel(PersistentBlock block) {
+        cancel(block.offset(), block.size());
+    }
+
+    private void cancel(long offset, long size) {
         long heap = acquire();
         try {
-            PersistentNative.cancel(heap, block.offset(), block.size());
+            PersistentNative.cancel(heap, offset, size);
+            settled(size);
         } finally {
             release();
         }
+    }
+
+    /** A reservation of {@code size} bytes was published or cancelled. */
+    private void settled(long size) {
+        openReservations.decrementAndGet();
+        openReservationBytes.addAndGet(-size);
+    }
+
+    /** {@return the tracker of a new reservation, or null when the leak detection level does not select it} */
+    LeakTracker track(PersistentReservation reservation, PersistentBlock block) {
+        return LeakDetector.track(reservation, leakOwner, block.offset(), block.size(), block.size());
     }
 
     void txSnapshot(PersistentBlock block, long offset, long length) {

@@ -316,11 +316,16 @@ final class PoolEvents {
     }
 
     static void leak(Pool pool, PoolStats last, String report) {
+        leak(pool.name(), last.liveBlocks(), last.bytesInUse(), report);
+    }
+
+    /** A pool that closed with {@code liveBlocks} blocks ({@code bytesInUse} bytes) its program never gave back. */
+    static void leak(String pool, long liveBlocks, long bytesInUse, String report) {
         LeakReported event = new LeakReported();
         if (event.shouldCommit()) {
-            event.pool = pool.name();
-            event.liveBlocks = last.liveBlocks();
-            event.bytesInUse = last.bytesInUse();
+            event.pool = pool;
+            event.liveBlocks = liveBlocks;
+            event.bytesInUse = bytesInUse;
             event.report = report;
             event.commit();
         }
