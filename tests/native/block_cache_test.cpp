@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <set>
 #include <thread>
 #include <vector>
@@ -119,6 +120,13 @@ struct Shape {
   std::size_t max_blocks;
   FreeCheck check;
 };
+
+// How gtest prints a Shape; without it gtest dumps the struct's bytes,
+// padding included, which memcheck reports as uninitialised.
+void PrintTo(const Shape& shape, std::ostream* os) {
+  *os << thread_safety_name(shape.mode) << ", max " << shape.max_blocks << " blocks"
+      << (shape.check == FreeCheck::kUncheckedRaces ? ", unchecked races" : "");
+}
 
 class BlockCacheCheckTest : public ::testing::TestWithParam<Shape> {
  protected:

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -49,6 +50,12 @@ struct Shape {
   ThreadSafety mode;
   FreeCheck check;
 };
+
+// How gtest prints a Shape; without it gtest dumps the struct's bytes,
+// padding included, which memcheck reports as uninitialised.
+void PrintTo(const Shape& shape, std::ostream* os) {
+  *os << thread_safety_name(shape.mode) << (shape.check == FreeCheck::kUncheckedRaces ? ", unchecked races" : "");
+}
 
 // Built directly rather than by the factory, which leaves the caches out
 // while a tool (ASan, memcheck) watches.
