@@ -78,12 +78,26 @@ Status build_variable(const VariablePoolConfig& config, const SafetyPlan& plan, 
                 kMaxThreadCacheBlocks);
   }
   // As for fixed pools: caches front shared pools without a maximum, and
-  // only the bare algorithm.
+  // only the bare algorithm; a pool without size classes (slabs off) has
+  // nothing to cache.
   VariablePoolConfig algorithm_config = config;
-  const bool cached = Mode == ThreadSafety::kMutex && plan.bare() && config.max_bytes == 0 && cache != 0;
+  const bool cached = Mode == ThreadSafety::kMutex && plan.bare() && config.max_bytes == 0 && cache != 0 &&
+                      VariablePool<Mode>::has_classes(config);
   if (!cached) algorithm_config.thread_cache_blocks = 0;
   std::shared_ptr<Backend> pool_backend = plan.backend(backend);
   if (pool_backend == nullptr) return fail(Status::kInternal, "out of host memory for pool metadata");
+  if constexpr (Mode == ThreadSafety::kMutex) {
+    if (cached) {
+      std::unique_ptr<ShardedVariablePool> sharded;
+      if (Status status = ShardedVariablePool::create(algorithm_config, config.shards, std::move(pool_backend), &sharded);
+          status != Status::kOk) {
+        return status;
+      }
+      PoolInfo info = describe("variable", Mode, *backend, 0, sharded->granularity());
+      info.safety = plan.level();
+      return ThreadCachedVariablePool::create(std::move(sharded), cache, std::move(info), out);
+    }
+  }
   std::unique_ptr<VariablePool<Mode>> algorithm;
   if (Status status = VariablePool<Mode>::create(algorithm_config, std::move(pool_backend), &algorithm);
       status != Status::kOk) {
@@ -91,13 +105,6 @@ Status build_variable(const VariablePoolConfig& config, const SafetyPlan& plan, 
   }
   const std::size_t granularity = algorithm->granularity();
   PoolInfo info = describe("variable", Mode, *backend, 0, granularity);
-  if constexpr (Mode == ThreadSafety::kMutex) {
-    // A pool without size classes (slabs off) has nothing to cache.
-    if (cached && algorithm->cache_classes() != 0) {
-      info.safety = plan.level();
-      return ThreadCachedVariablePool::create(std::move(algorithm), cache, std::move(info), out);
-    }
-  }
   return plan.build(std::move(algorithm), granularity, std::move(info), out);
 } catch (const std::bad_alloc&) {
   return fail(Status::kInternal, "out of host memory for pool metadata");

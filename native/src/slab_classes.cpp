@@ -188,6 +188,11 @@ void* SlabClasses::unpark(std::uint64_t handle) noexcept {
                                  index * c.size);
 }
 
+std::uintptr_t SlabClasses::slab_base(std::uint64_t handle) noexcept {
+  return std::atomic_ref<std::uintptr_t>(reinterpret_cast<Slab*>(handle >> kIndexBits)->base)
+      .load(std::memory_order_relaxed);
+}
+
 std::size_t SlabClasses::take_parked(Tlsf& tlsf, std::size_t cls, std::uint64_t* out, std::size_t max) noexcept {
   const std::uint32_t words = classes_[cls].words;
   std::size_t taken = 0;

@@ -766,10 +766,15 @@ void VariablePool<Mode>::release_parked(const std::uint64_t* handles, std::size_
 }
 
 template <ThreadSafety Mode>
+std::size_t VariablePool<Mode>::parked_blocks() const noexcept {
+  std::lock_guard guard(lock_);
+  return slabs_.claimed();
+}
+
+template <ThreadSafety Mode>
 Status VariablePool<Mode>::validate_parked(std::size_t parked) const noexcept {
   if (Status status = validate(); status != Status::kOk) return status;
-  std::lock_guard guard(lock_);
-  const std::size_t claimed = slabs_.claimed();
+  const std::size_t claimed = parked_blocks();
   if (claimed != parked) {
     return fail(Status::kCorrupted, "%zu slab blocks are claimed as parked, the thread caches hold %zu", claimed,
                 parked);

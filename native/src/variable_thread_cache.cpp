@@ -48,7 +48,7 @@ Status ThreadCachedVariablePool::allocate(std::size_t size, std::size_t alignmen
   Magazine& magazine = slot->magazines[cls];
   if (magazine.count == 0) [[unlikely]] return refill(size, alignment, out, *slot, cls);
   const std::uint32_t count = magazine.count - 1;
-  *out = pool_->unpark(magazine.handles[count]);
+  *out = Algorithm::unpark(*slot->home, magazine.handles[count]);
   magazine.count = count;
   const std::size_t bytes = pool_->class_size(cls);
   relaxed_store(slot->count, slot->count - 1);
@@ -64,7 +64,9 @@ Status ThreadCachedVariablePool::deallocate(void* ptr) noexcept {
   Slot* slot = my_slot();
   std::uint64_t handle = 0;
   std::size_t cls = 0;
-  if (slot == nullptr || !pool_->park(ptr, &handle, &cls)) [[unlikely]] return deallocate_direct(ptr, slot);
+  if (slot == nullptr) [[unlikely]] return deallocate_direct(ptr, nullptr, &pool_->judge(ptr));
+  Algorithm::Shard* judge = nullptr;
+  if (!pool_->park(*slot->home, ptr, &handle, &cls, &judge)) [[unlikely]] return deallocate_direct(ptr, slot, judge);
   Magazine& magazine = slot->magazines[cls];
   if (magazine.count == capacity_ || magazine.handles == nullptr) [[unlikely]] {
     park_slow(*slot, cls, handle);
@@ -90,6 +92,7 @@ std::unique_ptr<detail::CacheSlot> ThreadCachedVariablePool::make_slot() noexcep
   auto made = std::unique_ptr<Slot>(new (std::nothrow) Slot);
   if (made != nullptr) made->magazines.reset(new (std::nothrow) Magazine[classes_]);
   if (made == nullptr || made->magazines == nullptr) return nullptr;
+  made->home = &pool_->next_home();
   return made;
 }
 
@@ -100,10 +103,11 @@ bool ThreadCachedVariablePool::ready(Magazine& magazine) noexcept {
 }
 
 // Sizes above the classes, stricter alignments, bad requests and threads
-// without a cache go to the pool, which serves them or says what is wrong.
+// without a cache go to the home shard (shard 0 without a cache), which
+// serves them or says what is wrong.
 Status ThreadCachedVariablePool::allocate_direct(std::size_t size, std::size_t alignment, void** out,
                                                  Slot* slot) noexcept {
-  const Status status = pool_->allocate(size, alignment, out);
+  const Status status = (slot != nullptr ? *slot->home : pool_->shard(0)).allocate(size, alignment, out);
   if (status == Status::kOk) {
     count(slot, 1, 0, 0, static_cast<std::int64_t>(pool_->counted_size(size)));
   } else {
@@ -119,7 +123,7 @@ Status ThreadCachedVariablePool::refill(std::size_t size, std::size_t alignment,
                                         std::size_t cls) noexcept {
   Magazine& magazine = slot.magazines[cls];
   if (!ready(magazine)) return allocate_direct(size, alignment, out, &slot);
-  const std::size_t taken = pool_->take_parked(cls, magazine.handles.get(), capacity_ / 2);
+  const std::size_t taken = slot.home->take_parked(cls, magazine.handles.get(), capacity_ / 2);
   if (taken == 0) return allocate_direct(size, alignment, out, &slot);
   magazine.count = static_cast<std::uint32_t>(taken);
   relaxed_store(slot.count, slot.count + taken);
@@ -127,11 +131,11 @@ Status ThreadCachedVariablePool::refill(std::size_t size, std::size_t alignment,
   return allocate(size, alignment, out);
 }
 
-// A refused park is judged by the pool's locked free: a TLSF block is freed,
-// anything bad refused with its precise status.
-Status ThreadCachedVariablePool::deallocate_direct(void* ptr, Slot* slot) noexcept {
+// A refused park is judged by the owner's locked free: a TLSF block is
+// freed, anything bad refused with its precise status.
+Status ThreadCachedVariablePool::deallocate_direct(void* ptr, Slot* slot, Algorithm::Shard* judge) noexcept {
   std::size_t freed = 0;
-  const Status status = pool_->deallocate(ptr, &freed);
+  const Status status = judge->deallocate(ptr, &freed);
   if (status == Status::kOk) count(slot, 0, 1, 0, -static_cast<std::int64_t>(freed));
   return status;
 }
@@ -171,7 +175,8 @@ void ThreadCachedVariablePool::give_back(detail::CacheSlot& slot) noexcept {
 
 Status ThreadCachedVariablePool::allocate_batch(std::size_t size, std::size_t alignment, void** out,
                                                 std::size_t count) noexcept {
-  const Status status = batch::allocate(*pool_, size, alignment, out, count);
+  Slot* mine = my_slot();
+  const Status status = batch::allocate(mine != nullptr ? *mine->home : pool_->shard(0), size, alignment, out, count);
   if (status == Status::kOk) {
     this->count(slot(), count, 0, 0, static_cast<std::int64_t>(count * pool_->counted_size(size)));
   } else {

@@ -29,13 +29,14 @@ constexpr std::size_t kMiB = 1024 * kKiB;
 
 // Built directly rather than by the factory, which leaves the caches out
 // while a tool (ASan, memcheck) watches.
-std::unique_ptr<Pool> make_cached(std::size_t capacity = 16, std::size_t arena = 4 * kMiB) {
+// Four shards whatever the machine, so that threads land on different ones.
+std::unique_ptr<Pool> make_cached(std::size_t capacity = 16, std::size_t arena = 4 * kMiB, std::size_t shards = 4) {
   VariablePoolConfig config;
   config.arena_size = arena;
   config.thread_cache_blocks = capacity;
-  std::unique_ptr<VariablePool<ThreadSafety::kMutex>> algorithm;
-  EXPECT_EQ(VariablePool<ThreadSafety::kMutex>::create(config, std::make_shared<MmapBackend>(), &algorithm),
-            Status::kOk);
+  std::unique_ptr<ShardedVariablePool> algorithm;
+  EXPECT_EQ(ShardedVariablePool::create(config, shards, std::make_shared<MmapBackend>(), &algorithm), Status::kOk)
+      << error_detail();
   std::unique_ptr<Pool> pool;
   EXPECT_EQ(ThreadCachedVariablePool::create(std::move(algorithm), capacity, PoolInfo{}, &pool), Status::kOk)
       << error_detail();

@@ -69,6 +69,11 @@ class SlabClasses {
   /// granularity below kMinGranularity. @p parking: thread caches will park
   /// blocks, so frees claim each block first.
   SlabClasses(std::size_t granularity, std::size_t arena_size, std::size_t limit, bool parking) noexcept;
+  /// Whether slabs of these settings serve any size at all.
+  [[nodiscard]] static constexpr bool serve_any(std::size_t granularity, std::size_t arena_size,
+                                                std::size_t limit) noexcept {
+    return arena_size >= kMinArenaSize && granularity >= kMinGranularity && limit >= granularity;
+  }
   /// kInvalidArgument for a limit above kMaxLimit.
   [[nodiscard]] static Status check_limit(std::size_t limit) noexcept;
   /// Frees the records; the slabs' memory goes back with the TLSF arenas.
@@ -121,6 +126,8 @@ class SlabClasses {
   [[nodiscard]] bool park(const void* ptr, std::uint64_t* handle, std::size_t* cls) noexcept;
   /// Hands out a block park() or take_parked() claimed.
   [[nodiscard]] void* unpark(std::uint64_t handle) noexcept;
+  /// The base of the slab a parked block's @p handle names.
+  [[nodiscard]] static std::uintptr_t slab_base(std::uint64_t handle) noexcept;
   /// @}
   /// Under the lock: up to @p max free blocks of class @p cls claimed as
   /// parked into @p out (carving as needed); how many, 0 if none could be.

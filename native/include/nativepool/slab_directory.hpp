@@ -13,7 +13,9 @@
 ///
 /// Addresses from 2^48 on have no entry (insert() refuses them and the pool
 /// serves such a request from TLSF): no x86-64 or AArch64 Linux process
-/// gets them without asking. Writers hold the pool's lock.
+/// gets them without asking. Writers may run at once on different entries
+/// (ShardedVariablePool's shards each publish under their own lock): a node
+/// two writers need is made once, by a compare-and-swap.
 #pragma once
 
 #include <atomic>
@@ -63,17 +65,17 @@ class SlabDirectory {
     std::atomic<T*>* entry = slot(base);
     if (entry == nullptr) return false;
     entry->store(record, std::memory_order_release);
-    ++size_;
+    size_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
   /// Unpublishes the slab at @p base, which must be listed.
   void erase(std::uintptr_t base) noexcept {
     slot(base)->store(nullptr, std::memory_order_release);
-    --size_;
+    size_.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
   // 32 bits of slab number: 12 for the root, 10 for each level below. A
@@ -106,16 +108,19 @@ class SlabDirectory {
 
   template <class Node>
   static Node* made(std::atomic<Node*>& link) noexcept {
-    Node* node = link.load(std::memory_order_relaxed);
-    if (node == nullptr) {
-      node = new (std::nothrow) Node;
-      if (node != nullptr) link.store(node, std::memory_order_release);
+    Node* node = link.load(std::memory_order_acquire);
+    if (node != nullptr) return node;
+    Node* fresh = new (std::nothrow) Node;
+    if (fresh == nullptr) return nullptr;
+    if (link.compare_exchange_strong(node, fresh, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      return fresh;
     }
+    delete fresh;  // another writer made it first
     return node;
   }
 
   std::atomic<Root*> root_{nullptr};
-  std::size_t size_ = 0;
+  std::atomic<std::size_t> size_{0};
 };
 
 }  // namespace nativepool::detail

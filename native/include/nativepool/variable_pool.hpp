@@ -52,6 +52,11 @@ struct VariablePoolConfig {
   /// from it that threads will park slab blocks without its lock, so that a
   /// free claims each block first (one atomic or more per small free).
   std::size_t thread_cache_blocks = 64;
+  /// Independent shards (sharded_variable_pool.hpp) the threads of a pool
+  /// with thread caches are spread over: 0 = one per hardware thread, 1 = a
+  /// single shard; at most ShardedVariablePool::kMaxShards. Other pools have
+  /// one.
+  std::size_t shards = 0;
 };
 
 namespace detail {
@@ -251,6 +256,10 @@ class VariablePool {
   /// deallocate(). Only for a pool created with a non-zero
   /// thread_cache_blocks.
   /// @{
+  /// Whether a pool of @p config has size classes (cache_classes() != 0).
+  [[nodiscard]] static constexpr bool has_classes(const VariablePoolConfig& config) noexcept {
+    return detail::SlabClasses::serve_any(config.granularity, config.arena_size, config.slab_limit);
+  }
   /// The number of size classes; 0 when slabs are off.
   [[nodiscard]] std::size_t cache_classes() const noexcept { return slabs_.classes(); }
   /// Whether a request belongs to a size class, which then goes in @p cls.
@@ -273,6 +282,12 @@ class VariablePool {
   void release_parked(const std::uint64_t* handles, std::size_t count) noexcept;
   /// validate(), and that exactly @p parked blocks are parked. Quiescent.
   [[nodiscard]] Status validate_parked(std::size_t parked) const noexcept;
+  /// Slab blocks claimed as parked now; quiescent.
+  [[nodiscard]] std::size_t parked_blocks() const noexcept;
+  /// The base of the slab a parked block's @p handle names.
+  [[nodiscard]] static std::uintptr_t parked_slab(std::uint64_t handle) noexcept {
+    return detail::SlabClasses::slab_base(handle);
+  }
   /// @}
 
  private:

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file variable_thread_cache.hpp
-/// @brief ThreadCachedVariablePool: a shared VariablePool with a cache per
-/// thread for each size class of its slabs, behind the type-erased Pool.
+/// @brief ThreadCachedVariablePool: a shared variable pool (sharded, see
+/// sharded_variable_pool.hpp) with a cache per thread for each size class of
+/// its slabs, behind the type-erased Pool.
 ///
 /// ThreadCachedPool's design (thread_cache.hpp) for the small sizes of a
 /// variable pool: each thread that uses the pool gets one magazine of parked
@@ -10,7 +11,9 @@
 /// gives back to the pool half its capacity under one lock hold when empty
 /// or full. The registry, the thread-local lookup, the per-thread counters
 /// and the hand-back at thread exit are CacheHost's, shared with the fixed
-/// pools' caches.
+/// pools' caches. Each thread's cache belongs to one shard, its home, given
+/// round-robin: refills, sizes above the classes and batches take that
+/// shard's lock, and a block goes back to the shard that owns it.
 ///
 /// Every free is still checked at once: parking claims the block in its
 /// slab's claim bitmap with one atomic or (slab_classes.hpp), so a double
@@ -25,16 +28,17 @@
 #include <memory>
 
 #include "nativepool/pool.hpp"
+#include "nativepool/sharded_variable_pool.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/thread_cache.hpp"
 #include "nativepool/variable_pool.hpp"
 
 namespace nativepool {
 
-/// A kMutex VariablePool with a cache per thread and size class.
+/// A sharded kMutex variable pool with a cache per thread and size class.
 class ThreadCachedVariablePool final : public Pool, detail::CacheHost {
  public:
-  using Algorithm = VariablePool<ThreadSafety::kMutex>;
+  using Algorithm = ShardedVariablePool;
 
   /// kInvalidArgument unless 2 <= @p capacity <= kMaxThreadCacheBlocks and
   /// the pool has size classes; kInternal when out of host memory. @p pool
@@ -69,6 +73,8 @@ class ThreadCachedVariablePool final : public Pool, detail::CacheHost {
   /// Blocks parked in this pool's thread caches now (they show as live in
   /// snapshot()).
   [[nodiscard]] std::uint64_t thread_cached_blocks() const noexcept { return totals().parked; }
+  /// The number of shards threads are spread over.
+  [[nodiscard]] std::size_t shards() const noexcept { return pool_->shards(); }
 
  private:
   struct Magazine {
@@ -77,6 +83,7 @@ class ThreadCachedVariablePool final : public Pool, detail::CacheHost {
   };
   struct Slot : detail::CacheSlot {
     std::unique_ptr<Magazine[]> magazines;  // one per size class
+    Algorithm::Shard* home = nullptr;       // the thread's shard
   };
 
   ThreadCachedVariablePool(std::unique_ptr<Algorithm> pool, std::size_t capacity, PoolInfo info) noexcept;
@@ -86,7 +93,7 @@ class ThreadCachedVariablePool final : public Pool, detail::CacheHost {
                                            Slot* slot) noexcept;
   [[gnu::noinline]] Status refill(std::size_t size, std::size_t alignment, void** out, Slot& slot,
                                   std::size_t cls) noexcept;
-  [[gnu::noinline]] Status deallocate_direct(void* ptr, Slot* slot) noexcept;
+  [[gnu::noinline]] Status deallocate_direct(void* ptr, Slot* slot, Algorithm::Shard* judge) noexcept;
   [[gnu::noinline]] void park_slow(Slot& slot, std::size_t cls, std::uint64_t handle) noexcept;
   void push(Slot& slot, std::size_t cls, std::uint64_t handle) noexcept;
   bool ready(Magazine& magazine) noexcept;
