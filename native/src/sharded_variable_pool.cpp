@@ -72,8 +72,11 @@ Status ShardedVariablePool::create(const VariablePoolConfig& config, std::size_t
   }
   if (shards == 0) shards = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, kMaxShards);
   std::unique_ptr<ShardedVariablePool> pool(new (std::nothrow) ShardedVariablePool);
-  if (pool != nullptr) pool->shards_.reset(new (std::nothrow) std::unique_ptr<Shard>[shards]);
-  if (pool == nullptr || pool->shards_ == nullptr) {
+  if (pool != nullptr) {
+    pool->shards_.reset(new (std::nothrow) std::unique_ptr<Shard>[shards]);
+    pool->threads_.reset(new (std::nothrow) std::atomic<std::uint32_t>[shards]{});
+  }
+  if (pool == nullptr || pool->shards_ == nullptr || pool->threads_ == nullptr) {
     return fail(Status::kInternal, "sharded variable pool: out of host memory for the pool");
   }
   for (std::size_t i = 0; i < shards; ++i) {
@@ -97,6 +100,31 @@ ShardedVariablePool::~ShardedVariablePool() = default;
 ShardedVariablePool::Shard* ShardedVariablePool::owner_at(std::uintptr_t address) const noexcept {
   const OwnerBackend* through = owners_.find(address & ~(kOwnerGranule - 1));
   return through != nullptr ? through->shard() : nullptr;
+}
+
+// Two threads starting at once may both pick one shard: a small imbalance
+// that the next arrivals correct, where a lock would serialise every start.
+ShardedVariablePool::Shard& ShardedVariablePool::acquire_home() noexcept {
+  std::size_t best = 0;
+  std::uint32_t fewest = threads_[0].load(std::memory_order_relaxed);
+  for (std::size_t i = 1; i < count_ && fewest != 0; ++i) {
+    const std::uint32_t here = threads_[i].load(std::memory_order_relaxed);
+    if (here < fewest) {
+      best = i;
+      fewest = here;
+    }
+  }
+  threads_[best].fetch_add(1, std::memory_order_relaxed);
+  return *shards_[best];
+}
+
+void ShardedVariablePool::release_home(const Shard& home) noexcept {
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (shards_[i].get() == &home) {
+      threads_[i].fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+  }
 }
 
 bool ShardedVariablePool::park_elsewhere(Shard& home, const void* ptr, std::uint64_t* handle, std::size_t* cls,

@@ -189,6 +189,7 @@ std::int64_t CacheHost::peak_bound() const noexcept {
 void CacheHost::retire(CacheSlot* slot) noexcept {
   std::lock_guard lock(mutex_);
   if (slot->count != 0) give_back(*slot);
+  forget(*slot);
   peak_ = std::max(peak_, peak_bound());
   retired_.allocations += slot->allocations;
   retired_.frees += slot->frees;

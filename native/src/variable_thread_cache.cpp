@@ -42,7 +42,9 @@ ThreadCachedVariablePool::~ThreadCachedVariablePool() { leave(); }
 Status ThreadCachedVariablePool::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
   Slot* slot = my_slot();
   std::size_t cls = 0;
-  if (slot == nullptr || !pool_->cache_class(size, alignment, &cls)) [[unlikely]] {
+  // The home shard answers for the classes (all shards share them): its
+  // lines are this thread's, where shard 0's are another thread's.
+  if (slot == nullptr || !slot->home->cache_class(size, alignment, &cls)) [[unlikely]] {
     return allocate_direct(size, alignment, out, slot);
   }
   Magazine& magazine = slot->magazines[cls];
@@ -50,7 +52,7 @@ Status ThreadCachedVariablePool::allocate(std::size_t size, std::size_t alignmen
   const std::uint32_t count = magazine.count - 1;
   *out = Algorithm::unpark(*slot->home, magazine.handles[count]);
   magazine.count = count;
-  const std::size_t bytes = pool_->class_size(cls);
+  const std::size_t bytes = slot->home->class_size(cls);
   relaxed_store(slot->count, slot->count - 1);
   relaxed_store(slot->parked_bytes, slot->parked_bytes - bytes);
   relaxed_store(slot->allocations, slot->allocations + 1);
@@ -79,7 +81,7 @@ Status ThreadCachedVariablePool::deallocate(void* ptr) noexcept {
 void ThreadCachedVariablePool::push(Slot& slot, std::size_t cls, std::uint64_t handle) noexcept {
   Magazine& magazine = slot.magazines[cls];
   magazine.handles[magazine.count++] = handle;
-  const std::size_t bytes = pool_->class_size(cls);
+  const std::size_t bytes = slot.home->class_size(cls);
   relaxed_store(slot.count, slot.count + 1);
   relaxed_store(slot.parked_bytes, slot.parked_bytes + bytes);
   relaxed_store(slot.frees, slot.frees + 1);
@@ -92,7 +94,7 @@ std::unique_ptr<detail::CacheSlot> ThreadCachedVariablePool::make_slot() noexcep
   auto made = std::unique_ptr<Slot>(new (std::nothrow) Slot);
   if (made != nullptr) made->magazines.reset(new (std::nothrow) Magazine[classes_]);
   if (made == nullptr || made->magazines == nullptr) return nullptr;
-  made->home = &pool_->next_home();
+  made->home = &pool_->acquire_home();
   return made;
 }
 
@@ -107,9 +109,10 @@ bool ThreadCachedVariablePool::ready(Magazine& magazine) noexcept {
 // serves them or says what is wrong.
 Status ThreadCachedVariablePool::allocate_direct(std::size_t size, std::size_t alignment, void** out,
                                                  Slot* slot) noexcept {
-  const Status status = (slot != nullptr ? *slot->home : pool_->shard(0)).allocate(size, alignment, out);
+  Algorithm::Shard& shard = slot != nullptr ? *slot->home : pool_->shard(0);
+  const Status status = shard.allocate(size, alignment, out);
   if (status == Status::kOk) {
-    count(slot, 1, 0, 0, static_cast<std::int64_t>(pool_->counted_size(size)));
+    count(slot, 1, 0, 0, static_cast<std::int64_t>(shard.counted_size(size)));
   } else {
     count(slot, 0, 0, 1, 0);
   }
@@ -169,6 +172,10 @@ void ThreadCachedVariablePool::give_back(detail::CacheSlot& slot) noexcept {
   for (std::size_t cls = 0; cls < classes_; ++cls) {
     if (mine.magazines[cls].count != 0) drain(mine, cls, mine.magazines[cls].count);
   }
+}
+
+void ThreadCachedVariablePool::forget(detail::CacheSlot& slot) noexcept {
+  pool_->release_home(*static_cast<Slot&>(slot).home);
 }
 
 // ---- Batches, statistics, upkeep -----------------------------------------

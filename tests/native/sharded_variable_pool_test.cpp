@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <barrier>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -163,33 +165,75 @@ TEST(ShardedVariablePool, ParkedBlocksOfSeveralShardsGoBackToTheirOwners) {
   EXPECT_EQ(pool->fragmentation().free_bytes, pool->reservation().bytes);
 }
 
-// Through the factory: threads get different shards, round-robin.
-TEST(ShardedVariablePool, TheFactorySpreadsThreadsOverShards) {
+std::unique_ptr<Pool> make_factory_pool(std::size_t shards) {
   VariablePoolConfig config;
-  config.shards = 4;
+  config.shards = shards;
   config.arena_size = 2 * kMiB;
   std::unique_ptr<Pool> pool;
-  ASSERT_EQ(make_variable_pool(config, ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool,
+  EXPECT_EQ(make_variable_pool(config, ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool,
                                SafetyLevel::kOff),
             Status::kOk);
+  return pool;
+}
+
+// Through the factory: four threads at once get four shards.
+TEST(ShardedVariablePool, TheFactorySpreadsThreadsOverShards) {
+  std::unique_ptr<Pool> pool = make_factory_pool(4);
   const auto* cached = dynamic_cast<const ThreadCachedVariablePool*>(pool.get());
   if (cached == nullptr) GTEST_SKIP() << "a watching tool (ASan, memcheck) gets the safety layers, unsharded";
-  EXPECT_EQ(cached->shards(), 4u);
+  EXPECT_EQ(cached->sharded().shards(), 4u);
+  // One after another (two starting at the same instant may pick one
+  // shard), all four staying until the last has its home.
+  std::barrier all_in(4);
+  std::atomic<int> turn{0};
   std::vector<std::thread> threads;
   std::vector<void*> blocks(4);
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] { EXPECT_EQ(pool->allocate(3000, 0, &blocks[t]), Status::kOk); });
+    threads.emplace_back([&, t] {
+      while (turn.load() != t) std::this_thread::yield();
+      EXPECT_EQ(pool->allocate(3000, 0, &blocks[t]), Status::kOk);
+      turn.store(t + 1);
+      all_in.arrive_and_wait();
+    });
   }
   for (std::thread& thread : threads) thread.join();
-  const PoolStats stats = pool->stats();
-  EXPECT_EQ(stats.reserved.regions, 4u) << "four threads, four shards, one region each";
+  std::set<const void*> owners;
+  for (void* p : blocks) owners.insert(cached->sharded().owner(p));
+  EXPECT_EQ(owners.size(), 4u) << "one shard each";
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(cached->sharded().threads_at(i), 0u) << "the threads ended";
   for (void* p : blocks) EXPECT_EQ(pool->deallocate(p), Status::kOk);
   EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
-  config.max_bytes = 64 * kMiB;
-  ASSERT_EQ(make_variable_pool(config, ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool,
+  VariablePoolConfig bounded;
+  bounded.max_bytes = 64 * kMiB;
+  ASSERT_EQ(make_variable_pool(bounded, ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool,
                                SafetyLevel::kOff),
             Status::kOk);
   EXPECT_EQ(dynamic_cast<const ThreadCachedVariablePool*>(pool.get()), nullptr) << "a bounded pool: one shard, no caches";
+}
+
+// A thread that ends gives its home up: a long-lived thread and a stream of
+// short-lived ones share two shards one each, where a round-robin would put
+// every second short-lived thread beside the long-lived one.
+TEST(ShardedVariablePool, EndedThreadsGiveTheirShardUp) {
+  std::unique_ptr<Pool> pool = make_factory_pool(2);
+  const auto* cached = dynamic_cast<const ThreadCachedVariablePool*>(pool.get());
+  if (cached == nullptr) GTEST_SKIP() << "a watching tool (ASan, memcheck) gets the safety layers, unsharded";
+  void* lasting = nullptr;
+  ASSERT_EQ(pool->allocate(3000, 0, &lasting), Status::kOk);  // this thread stays
+  const void* mine = cached->sharded().owner(lasting);
+  for (int round = 0; round < 6; ++round) {
+    std::thread brief([&] {
+      void* p = nullptr;
+      ASSERT_EQ(pool->allocate(3000, 0, &p), Status::kOk);
+      EXPECT_NE(cached->sharded().owner(p), mine) << "round " << round << ": the other shard is free";
+      EXPECT_EQ(pool->deallocate(p), Status::kOk);
+    });
+    brief.join();
+  }
+  std::uint32_t at_home = 0;
+  for (std::size_t i = 0; i < 2; ++i) at_home += cached->sharded().threads_at(i);
+  EXPECT_EQ(at_home, 1u) << "only this thread";
+  EXPECT_EQ(pool->deallocate(lasting), Status::kOk);
 }
 
 }  // namespace

@@ -423,7 +423,7 @@ TEST_P(SlabClassesStress, ShortLivedThreadsDoNotGrowThePool) {
   EXPECT_EQ(stats.allocations, 250u * 8 * 32);
   EXPECT_EQ(stats.live_blocks, 0u);
   const auto* cached = dynamic_cast<const ThreadCachedVariablePool*>(pool.get());
-  const std::size_t shards = cached != nullptr ? cached->shards() : 1;
+  const std::size_t shards = cached != nullptr ? cached->sharded().shards() : 1;
   EXPECT_LE(stats.reserved.peak_bytes, shards * 8 * kMiB) << "2000 threads in all, 8 at a time, " << shards << " shards";
   expect_idle(*pool);
 }

@@ -5,8 +5,9 @@
 ///
 /// A shard is what jemalloc calls an arena and mimalloc a heap (here "arena"
 /// already names a backend region): its own lock, TLSF and size-class slabs
-/// over its own regions. Threads are spread over the shards round-robin
-/// (ThreadCachedVariablePool picks a thread's shard with its cache), so two
+/// over its own regions. Each thread that starts using the pool gets the
+/// shard with the fewest threads (ThreadCachedVariablePool picks it with
+/// the thread's cache and gives it up when the thread ends), so two
 /// threads on two cores neither take one lock nor write one slab's claim
 /// words: with a single pool, the quiet re-run showed a 2-thread pair 4x the
 /// 1-thread one, the lock and the claim words bouncing between the cores.
@@ -57,9 +58,15 @@ class ShardedVariablePool {
 
   [[nodiscard]] std::size_t shards() const noexcept { return count_; }
   [[nodiscard]] Shard& shard(std::size_t i) noexcept { return *shards_[i]; }
-  /// The shard the next thread should use, round-robin.
-  [[nodiscard]] Shard& next_home() noexcept {
-    return *shards_[next_.fetch_add(1, std::memory_order_relaxed) % count_];
+  /// A home for a thread that starts using the pool: the shard with the
+  /// fewest threads now (as jemalloc picks arenas), so that threads which
+  /// come and go do not pile up on one shard as a round-robin would.
+  [[nodiscard]] Shard& acquire_home() noexcept;
+  /// The thread of a home from acquire_home() has ended.
+  void release_home(const Shard& home) noexcept;
+  /// Threads whose home is shard @p i now.
+  [[nodiscard]] std::uint32_t threads_at(std::size_t i) const noexcept {
+    return threads_[i].load(std::memory_order_relaxed);
   }
   /// The shard whose regions hold @p ptr, or nullptr. Any thread, no lock.
   [[nodiscard]] Shard* owner(const void* ptr) const noexcept { return owner_at(reinterpret_cast<std::uintptr_t>(ptr)); }
@@ -140,7 +147,7 @@ class ShardedVariablePool {
   std::unique_ptr<std::unique_ptr<Shard>[]> shards_;
   Shard* first_ = nullptr;  // shards_[0], which answers for the classes every shard shares
   std::size_t count_ = 0;
-  std::atomic<std::size_t> next_{0};
+  std::unique_ptr<std::atomic<std::uint32_t>[]> threads_;  // threads at home in each shard
 };
 
 }  // namespace nativepool

@@ -183,6 +183,9 @@ class CacheHost : public CacheOwner {
   virtual std::unique_ptr<CacheSlot> make_slot() noexcept = 0;
   /// Gives the blocks parked in @p slot back to the pool (a thread ending).
   virtual void give_back(CacheSlot& slot) noexcept = 0;
+  /// The thread of @p slot has ended, its blocks given back; the slot goes
+  /// next. For what a pool keeps per thread besides the cache.
+  virtual void forget(CacheSlot& /*slot*/) noexcept {}
 
   std::uint64_t id_ = 0;  // in the registry from enroll() to leave()
 

@@ -190,8 +190,11 @@ class Tlsf {
 /// Every error is detected and reported (with a detail, see error_detail())
 /// without changing the pool: bad sizes and alignments, frees of foreign,
 /// interior or already free pointers, and exhaustion.
+/// Cache-line aligned, and so padded to whole lines: the shards of a
+/// ShardedVariablePool sit side by side in the heap, and one shard's lock
+/// must not share a line with its neighbour's counters.
 template <ThreadSafety Mode>
-class VariablePool {
+class alignas(64) VariablePool {
  public:
   static constexpr bool kConcurrent = Mode != ThreadSafety::kNone;
 

@@ -11,9 +11,10 @@
 /// gives back to the pool half its capacity under one lock hold when empty
 /// or full. The registry, the thread-local lookup, the per-thread counters
 /// and the hand-back at thread exit are CacheHost's, shared with the fixed
-/// pools' caches. Each thread's cache belongs to one shard, its home, given
-/// round-robin: refills, sizes above the classes and batches take that
-/// shard's lock, and a block goes back to the shard that owns it.
+/// pools' caches. Each thread's cache belongs to one shard, its home, the
+/// one with the fewest threads when the thread starts: refills, sizes above
+/// the classes and batches take that shard's lock, and a block goes back to
+/// the shard that owns it.
 ///
 /// Every free is still checked at once: parking claims the block in its
 /// slab's claim bitmap with one atomic or (slab_classes.hpp), so a double
@@ -73,8 +74,8 @@ class ThreadCachedVariablePool final : public Pool, detail::CacheHost {
   /// Blocks parked in this pool's thread caches now (they show as live in
   /// snapshot()).
   [[nodiscard]] std::uint64_t thread_cached_blocks() const noexcept { return totals().parked; }
-  /// The number of shards threads are spread over.
-  [[nodiscard]] std::size_t shards() const noexcept { return pool_->shards(); }
+  /// The shards threads are spread over.
+  [[nodiscard]] const ShardedVariablePool& sharded() const noexcept { return *pool_; }
 
  private:
   struct Magazine {
@@ -100,6 +101,7 @@ class ThreadCachedVariablePool final : public Pool, detail::CacheHost {
   void drain(Slot& slot, std::size_t cls, std::size_t n) noexcept;
   std::unique_ptr<detail::CacheSlot> make_slot() noexcept override;
   void give_back(detail::CacheSlot& slot) noexcept override;
+  void forget(detail::CacheSlot& slot) noexcept override;
 
   std::unique_ptr<Algorithm> pool_;
   const std::size_t capacity_;
