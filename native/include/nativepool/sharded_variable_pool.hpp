@@ -40,6 +40,8 @@
 
 namespace nativepool {
 
+/// Shared variable pools, one per group of threads, freeing each block at
+/// the pool that owns it (see the file comment).
 class ShardedVariablePool {
  public:
   using Shard = VariablePool<ThreadSafety::kMutex>;
@@ -103,7 +105,6 @@ class ShardedVariablePool {
   /// A handle names its slab record, and every shard has the same classes,
   /// so any shard unparks it: the caller's home, whose lines it has.
   [[nodiscard]] static void* unpark(Shard& home, std::uint64_t handle) noexcept { return home.unpark(handle); }
-  /// @}
   /// Frees parked blocks at their owners, one lock hold per run of one owner.
   void release_parked(const std::uint64_t* handles, std::size_t count) noexcept;
   /// @}
