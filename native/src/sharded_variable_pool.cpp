@@ -35,19 +35,16 @@ class ShardedVariablePool::OwnerBackend final : public BackendAdaptor {
         return fail(Status::kInternal, "sharded variable pool: out of host memory for the owner directory");
       }
     }
-    const std::uint64_t now = totals_->bytes.fetch_add(size, std::memory_order_relaxed) + size;
-    std::uint64_t peak = totals_->peak.load(std::memory_order_relaxed);
-    while (now > peak && !totals_->peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-    }
-    totals_->regions.fetch_add(1, std::memory_order_relaxed);
+    totals_->peak.raise_to(totals_->bytes.add(size));
+    totals_->regions.add(1);
     return Status::kOk;
   }
 
   void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept override {
     const auto base = reinterpret_cast<std::uintptr_t>(region);
     for (std::uintptr_t at = base; at < base + size; at += kOwnerGranule) owners_->erase(at);
-    totals_->bytes.fetch_sub(size, std::memory_order_relaxed);
-    totals_->regions.fetch_sub(1, std::memory_order_relaxed);
+    totals_->bytes.sub(size);
+    totals_->regions.sub(1);
     inner().deallocate(region, size, std::max<std::size_t>(alignment, kOwnerGranule));
   }
 
@@ -168,9 +165,9 @@ Fragmentation ShardedVariablePool::fragmentation() const noexcept {
 
 Reservation ShardedVariablePool::reservation() const noexcept {
   Reservation all;
-  all.bytes = totals_.bytes.load(std::memory_order_relaxed);
-  all.peak_bytes = std::max(totals_.peak.load(std::memory_order_relaxed), all.bytes);
-  all.regions = totals_.regions.load(std::memory_order_relaxed);
+  all.bytes = totals_.bytes.get();
+  all.peak_bytes = std::max(totals_.peak.get(), all.bytes);
+  all.regions = totals_.regions.get();
   return all;
 }
 
@@ -178,14 +175,12 @@ Status ShardedVariablePool::validate() const noexcept {
   std::uint64_t bytes = 0;
   std::uint64_t regions = 0;
   std::size_t entries = 0;
+  MemorySnapshot regions_of;
   for (std::size_t i = 0; i < count_; ++i) {
     if (Status status = shards_[i]->validate(); status != Status::kOk) return status;
     const Reservation own = shards_[i]->reservation();
     bytes += own.bytes;
     regions += own.regions;
-  }
-  MemorySnapshot regions_of;
-  for (std::size_t i = 0; i < count_; ++i) {
     if (Status status = shards_[i]->snapshot(&regions_of); status != Status::kOk) return status;
     for (const SnapshotRegion& region : regions_of.regions) {
       for (std::uintptr_t at = region.base; at < region.base + region.size; at += kOwnerGranule, ++entries) {

@@ -50,7 +50,7 @@ Status ThreadCachedVariablePool::allocate(std::size_t size, std::size_t alignmen
   Magazine& magazine = slot->magazines[cls];
   if (magazine.count == 0) [[unlikely]] return refill(size, alignment, out, *slot, cls);
   const std::uint32_t count = magazine.count - 1;
-  *out = Algorithm::unpark(*slot->home, magazine.handles[count]);
+  *out = slot->home->unpark(magazine.handles[count]);
   magazine.count = count;
   const std::size_t bytes = slot->home->class_size(cls);
   relaxed_store(slot->count, slot->count - 1);
@@ -104,12 +104,18 @@ bool ThreadCachedVariablePool::ready(Magazine& magazine) noexcept {
   return magazine.handles != nullptr;
 }
 
+// A thread without a cache (in its teardown, or out of host memory for one)
+// allocates from shard 0.
+ThreadCachedVariablePool::Algorithm::Shard& ThreadCachedVariablePool::home_of(Slot* slot) noexcept {
+  return slot != nullptr ? *slot->home : pool_->shard(0);
+}
+
 // Sizes above the classes, stricter alignments, bad requests and threads
-// without a cache go to the home shard (shard 0 without a cache), which
-// serves them or says what is wrong.
+// without a cache go to the home shard, which serves them or says what is
+// wrong.
 Status ThreadCachedVariablePool::allocate_direct(std::size_t size, std::size_t alignment, void** out,
                                                  Slot* slot) noexcept {
-  Algorithm::Shard& shard = slot != nullptr ? *slot->home : pool_->shard(0);
+  Algorithm::Shard& shard = home_of(slot);
   const Status status = shard.allocate(size, alignment, out);
   if (status == Status::kOk) {
     count(slot, 1, 0, 0, static_cast<std::int64_t>(shard.counted_size(size)));
@@ -130,7 +136,7 @@ Status ThreadCachedVariablePool::refill(std::size_t size, std::size_t alignment,
   if (taken == 0) return allocate_direct(size, alignment, out, &slot);
   magazine.count = static_cast<std::uint32_t>(taken);
   relaxed_store(slot.count, slot.count + taken);
-  relaxed_store(slot.parked_bytes, slot.parked_bytes + taken * pool_->class_size(cls));
+  relaxed_store(slot.parked_bytes, slot.parked_bytes + taken * slot.home->class_size(cls));
   return allocate(size, alignment, out);
 }
 
@@ -149,7 +155,7 @@ void ThreadCachedVariablePool::park_slow(Slot& slot, std::size_t cls, std::uint6
   Magazine& magazine = slot.magazines[cls];
   if (!ready(magazine)) {
     pool_->release_parked(&handle, 1);
-    count(&slot, 0, 1, 0, -static_cast<std::int64_t>(pool_->class_size(cls)));
+    count(&slot, 0, 1, 0, -static_cast<std::int64_t>(slot.home->class_size(cls)));
     return;
   }
   if (magazine.count == capacity_) drain(slot, cls, capacity_ / 2);
@@ -164,7 +170,7 @@ void ThreadCachedVariablePool::drain(Slot& slot, std::size_t cls, std::size_t n)
   std::memmove(magazine.handles.get(), magazine.handles.get() + n, kept * sizeof(std::uint64_t));
   magazine.count = static_cast<std::uint32_t>(kept);
   relaxed_store(slot.count, slot.count - n);
-  relaxed_store(slot.parked_bytes, slot.parked_bytes - n * pool_->class_size(cls));
+  relaxed_store(slot.parked_bytes, slot.parked_bytes - n * slot.home->class_size(cls));
 }
 
 void ThreadCachedVariablePool::give_back(detail::CacheSlot& slot) noexcept {
@@ -183,11 +189,12 @@ void ThreadCachedVariablePool::forget(detail::CacheSlot& slot) noexcept {
 Status ThreadCachedVariablePool::allocate_batch(std::size_t size, std::size_t alignment, void** out,
                                                 std::size_t count) noexcept {
   Slot* mine = my_slot();
-  const Status status = batch::allocate(mine != nullptr ? *mine->home : pool_->shard(0), size, alignment, out, count);
+  Algorithm::Shard& shard = home_of(mine);
+  const Status status = batch::allocate(shard, size, alignment, out, count);
   if (status == Status::kOk) {
-    this->count(slot(), count, 0, 0, static_cast<std::int64_t>(count * pool_->counted_size(size)));
+    this->count(mine, count, 0, 0, static_cast<std::int64_t>(count * shard.counted_size(size)));
   } else {
-    this->count(slot(), 0, 0, 1, 0);
+    this->count(mine, 0, 0, 1, 0);
   }
   return status;
 }

@@ -78,10 +78,10 @@ TEST(ShardedVariablePool, BlocksGoBackToTheirOwnerFromAnyThread) {
       void* p = nullptr;
       ASSERT_EQ(pool->shard(home).allocate(size, 0, &p), Status::kOk) << error_detail();
       EXPECT_EQ(pool->owner(p), &pool->shard(home));
-      EXPECT_EQ(pool->block_size(p), pool->counted_size(size));
+      EXPECT_EQ(pool->block_size(p), pool->shard(home).counted_size(size));
       std::memset(p, 0x5a, size);
       blocks.push_back(p);
-      bytes += pool->counted_size(size);
+      bytes += pool->shard(home).counted_size(size);
     }
   }
   std::uint64_t reserved = 0;
@@ -137,7 +137,7 @@ TEST(ShardedVariablePool, BadFreesAreRefusedByTheShardTheyPointInto) {
 TEST(ShardedVariablePool, ParkedBlocksOfSeveralShardsGoBackToTheirOwners) {
   auto pool = make(3);
   std::size_t cls = 0;
-  ASSERT_TRUE(pool->cache_class(64, 0, &cls));
+  ASSERT_TRUE(pool->shard(0).cache_class(64, 0, &cls));
   std::vector<std::uint64_t> handles(30);
   for (std::size_t home = 0; home < 3; ++home) {
     ASSERT_EQ(pool->shard(home).take_parked(cls, handles.data() + home * 10, 10), 10u);
@@ -150,7 +150,7 @@ TEST(ShardedVariablePool, ParkedBlocksOfSeveralShardsGoBackToTheirOwners) {
     for (std::size_t home = 0; home < 3; ++home) mixed.push_back(handles[home * 10 + i]);
   }
   // A block parked by another shard's thread is still found and claimed.
-  void* p = ShardedVariablePool::unpark(pool->shard(2), mixed[0]);
+  void* p = pool->shard(2).unpark(mixed[0]);  // a handle unparks at any shard
   EXPECT_EQ(pool->owner(p), &pool->shard(0));
   std::uint64_t again = 0;
   std::size_t again_cls = 0;

@@ -35,6 +35,7 @@
 #include "nativepool/pool.hpp"
 #include "nativepool/slab_directory.hpp"
 #include "nativepool/snapshot.hpp"
+#include "nativepool/statistics.hpp"
 #include "nativepool/status.hpp"
 #include "nativepool/variable_pool.hpp"
 
@@ -75,7 +76,9 @@ class ShardedVariablePool {
 
   /// @name The VariablePool interface, from a thread's home shard or the owner
   /// A caller keeps its home as a Shard pointer, so that the fast paths
-  /// reach the shard's slabs with no lookup.
+  /// reach the shard's slabs with no lookup, and asks it for the classes,
+  /// which every shard shares. A parked block's handle names its slab
+  /// record, so any shard unparks it: the caller's home, whose lines it has.
   /// @{
   /// Frees at the owner; an address no shard owns is shard 0's to refuse.
   [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept {
@@ -87,13 +90,8 @@ class ShardedVariablePool {
     Shard* by = owner(ptr);
     return by != nullptr ? *by : *first_;
   }
-  [[nodiscard]] std::size_t counted_size(std::size_t size) const noexcept { return first_->counted_size(size); }
   [[nodiscard]] std::size_t granularity() const noexcept { return first_->granularity(); }
   [[nodiscard]] std::size_t cache_classes() const noexcept { return first_->cache_classes(); }
-  [[nodiscard]] bool cache_class(std::size_t size, std::size_t alignment, std::size_t* cls) const noexcept {
-    return first_->cache_class(size, alignment, cls);
-  }
-  [[nodiscard]] std::size_t class_size(std::size_t cls) const noexcept { return first_->class_size(cls); }
   /// Parks @p ptr at its owner, trying @p home first (a thread mostly frees
   /// what it allocated). False, with the shard that must judge the free in
   /// @p judged, for anything that is not an allocated slab block.
@@ -102,9 +100,6 @@ class ShardedVariablePool {
     if (home.park(ptr, handle, cls)) [[likely]] return true;
     return park_elsewhere(home, ptr, handle, cls, judged);
   }
-  /// A handle names its slab record, and every shard has the same classes,
-  /// so any shard unparks it: the caller's home, whose lines it has.
-  [[nodiscard]] static void* unpark(Shard& home, std::uint64_t handle) noexcept { return home.unpark(handle); }
   /// Frees parked blocks at their owners, one lock hold per run of one owner.
   void release_parked(const std::uint64_t* handles, std::size_t count) noexcept;
   /// @}
@@ -130,9 +125,9 @@ class ShardedVariablePool {
   static constexpr std::uintptr_t kOwnerGranule = std::uintptr_t{1}
                                                   << detail::SlabDirectory<OwnerBackend>::kSlabShift;
   struct Totals {
-    std::atomic<std::uint64_t> bytes{0};
-    std::atomic<std::uint64_t> peak{0};
-    std::atomic<std::uint64_t> regions{0};
+    Counter<true> bytes;
+    Counter<true> peak;
+    Counter<true> regions;
   };
 
   ShardedVariablePool() noexcept = default;
@@ -146,7 +141,7 @@ class ShardedVariablePool {
   detail::SlabDirectory<OwnerBackend> owners_;
   Totals totals_;
   std::unique_ptr<std::unique_ptr<Shard>[]> shards_;
-  Shard* first_ = nullptr;  // shards_[0], which answers for the classes every shard shares
+  Shard* first_ = nullptr;  // shards_[0]
   std::size_t count_ = 0;
   std::unique_ptr<std::atomic<std::uint32_t>[]> threads_;  // threads at home in each shard
 };
