@@ -9,7 +9,11 @@
 //
 // Usage: metadata_bench [pool|malloc]   (both when omitted)
 // Output: CSV, one line per allocator and size:
-//   allocator,size,blocks,rss_growth_bytes,bytes_per_block
+//   allocator,size,blocks,rss_growth_bytes,bytes_per_block,first_block_bytes,bytes_per_further_block
+// bytes_per_block is the whole growth over the blocks. The first block also
+// pays for what an allocator sets up once (a pool's directories and tables,
+// a malloc arena's first pages), so the growth is split too: the first
+// block's, and the rest's per block, the cost each further live block adds.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,15 +44,18 @@ void measure(const char* label, std::size_t size, Allocate&& allocate) {
   const std::size_t n = blocks_for(size);
   std::vector<void*> blocks(n, reinterpret_cast<void*>(1));
   const std::size_t before = resident_bytes();
+  std::size_t after_first = before;
   for (void*& block : blocks) {
     block = allocate(size);
     if (block == nullptr) {
       std::fprintf(stderr, "%s: allocation of %zu bytes failed\n", label, size);
       std::exit(1);
     }
+    if (&block == &blocks.front()) after_first = resident_bytes();
   }
   const std::size_t growth = resident_bytes() - before;
-  std::printf("%s,%zu,%zu,%zu,%.2f\n", label, size, n, growth, static_cast<double>(growth) / static_cast<double>(n));
+  std::printf("%s,%zu,%zu,%zu,%.2f,%zu,%.2f\n", label, size, n, growth, static_cast<double>(growth) / static_cast<double>(n),
+              after_first - before, static_cast<double>(growth - (after_first - before)) / static_cast<double>(n - 1));
   std::fflush(stdout);
 }
 
@@ -72,7 +79,7 @@ void run_malloc(std::size_t size) {
 
 int main(int argc, char** argv) {
   const std::string which = argc > 1 ? argv[1] : "both";
-  std::printf("allocator,size,blocks,rss_growth_bytes,bytes_per_block\n");
+  std::printf("allocator,size,blocks,rss_growth_bytes,bytes_per_block,first_block_bytes,bytes_per_further_block\n");
   std::fflush(stdout);
   for (const bool pool : {true, false}) {
     if ((pool && which == "malloc") || (!pool && which == "pool")) continue;

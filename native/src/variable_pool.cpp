@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "nativepool/variable_pool.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <bit>
 #include <cinttypes>
@@ -16,16 +18,13 @@ namespace {
 // Arenas are at least page aligned: backends map whole pages anyway, and it
 // lets any alignment up to a page be served from a fresh arena's first byte.
 constexpr std::size_t kMinArenaAlignment = 4096;
+// A node keeps a block's size in 48 bits.
+constexpr std::size_t kMaxArenaBytes = (std::size_t{1} << 48) - kMinArenaAlignment;
+// The first node mapping: one page.
+constexpr std::size_t kMinNodes = 4096 / 32;
+// Indices are 32 bits, and 0 is no node.
+constexpr std::size_t kMaxNodes = std::size_t{1} << 32;
 }  // namespace
-
-// Nodes come from slabs, so the fast path takes and returns them with a
-// pointer swap instead of a call to malloc.
-struct Tlsf::NodeSlab {
-  static_assert(sizeof(Block) == 64);
-  static constexpr std::size_t kNodes = 256;
-  Block nodes[kNodes];
-  NodeSlab* next;
-};
 
 // Sizes are in granules. Below 32 granules every size has its own class;
 // above, the first level is the power of two and the second level splits it
@@ -53,11 +52,7 @@ Tlsf::~Tlsf() {
     backend_->deallocate(reinterpret_cast<void*>(arena->base), arena->size, arena_alignment_);
     delete arena;
   }
-  while (slabs_ != nullptr) {
-    NodeSlab* slab = slabs_;
-    slabs_ = slab->next;
-    delete slab;
-  }
+  if (nodes_ != nullptr) munmap(nodes_, node_capacity_ * sizeof(Block));
 }
 
 Status Tlsf::check_config(const VariablePoolConfig& config, const Backend* backend) noexcept {
@@ -70,6 +65,10 @@ Status Tlsf::check_config(const VariablePoolConfig& config, const Backend* backe
     return fail(Status::kInvalidArgument,
                 "variable pool: arena_size %zu is not a positive multiple of the granularity %zu",
                 config.arena_size, config.granularity);
+  }
+  if (config.arena_size > kMaxArenaBytes) {
+    return fail(Status::kInvalidArgument, "variable pool: arena_size %zu exceeds the largest arena, %zu bytes",
+                config.arena_size, kMaxArenaBytes);
   }
   if (config.max_bytes != 0 && config.max_bytes < config.granularity) {
     return fail(Status::kInvalidArgument,
@@ -91,7 +90,7 @@ Status Tlsf::reserve_initial() noexcept {
       if (room == 0) break;
       size = std::min(size, room);
     }
-    Block* block = nullptr;
+    Index block = 0;
     const Status status = add_arena(size, &block);
     if (status == Status::kInternal) return status;
     if (status != Status::kOk) {
@@ -120,8 +119,8 @@ Status Tlsf::allocate(std::size_t size, std::size_t alignment, void** out) noexc
     return fail(Status::kInternal, "variable pool: out of host memory for block metadata");
   }
   // Searching for size + padding guarantees that an aligned start exists.
-  Block* block = find_free((rounded + padding) >> granularity_shift_);
-  if (block == nullptr) [[unlikely]] {
+  Index block = find_free((rounded + padding) >> granularity_shift_);
+  if (block == 0) [[unlikely]] {
     const Status status = refill(size, rounded, align, &block);
     if (status != Status::kOk) return status;
   }
@@ -129,49 +128,51 @@ Status Tlsf::allocate(std::size_t size, std::size_t alignment, void** out) noexc
   // free with the rest: sizes are multiples of the granularity, so any
   // remainder can stand as a block of its own, and the block handed out is
   // exactly `rounded` bytes.
-  const std::uintptr_t start = round_up(block->address, align);
-  if (start != block->address) insert_free(carve_front(block, start - block->address));
-  Block* used = nullptr;
-  if (block->size == rounded) {
+  const std::uintptr_t address = at(block).address;
+  const std::uintptr_t start = round_up(address, align);
+  if (start != address) insert_free(carve_front(block, start - address));
+  Index used = block;
+  if (at(block).size == rounded) {
     remove_free(block);
-    used = block;
+    at(block).free = 0;
   } else {
     used = carve_front(block, rounded);
   }
-  used->free = false;
-  live_.insert(used->address, used);
-  *out = reinterpret_cast<void*>(used->address);
+  live_.insert(start, used);
+  *out = reinterpret_cast<void*>(start);
   return Status::kOk;
 }
 
 Status Tlsf::deallocate(void* ptr, std::size_t* freed_size) noexcept {
-  Block* block = live_.take(reinterpret_cast<std::uintptr_t>(ptr));
-  if (block == nullptr) [[unlikely]] return bad_free(ptr);
-  const std::size_t size = block->size;
+  const Index block = live_.take(reinterpret_cast<std::uintptr_t>(ptr));
+  if (block == 0) [[unlikely]] return bad_free(ptr);
+  Block& node = at(block);
+  const std::size_t size = node.size;
   if (freed_size != nullptr) *freed_size = size;
   // Merging at once keeps the invariant that no two free blocks touch, so a
   // free needs to look at its two neighbours only. A free neighbour absorbs
   // the block and keeps its node, and its place in its size-class list when
-  // the merge leaves its class unchanged.
-  Block* prev = block->prev_phys;
-  Block* next = block->next_phys;
-  const bool merge_next = next != nullptr && next->free;
-  if (prev != nullptr && prev->free) {
-    std::size_t merged = prev->size + size;
+  // the merge leaves its class unchanged. The previous neighbour may be the
+  // arena's head, which is never free.
+  const Index prev = node.prev_phys;
+  const Index next = node.next_phys;
+  const bool merge_next = next != 0 && at(next).free;
+  if (at(prev).free) {
+    std::size_t merged = at(prev).size + size;
     unlink_phys(block);
     release_node(block);
     if (merge_next) {
-      merged += next->size;
+      merged += at(next).size;
       remove_free(next);
       unlink_phys(next);
       release_node(next);
     }
     resize_free(prev, merged);
   } else if (merge_next) {
-    next->address = block->address;
+    at(next).address = node.address;
     unlink_phys(block);
     release_node(block);
-    resize_free(next, next->size + size);
+    resize_free(next, at(next).size + size);
   } else {
     insert_free(block);
   }
@@ -182,8 +183,8 @@ std::size_t Tlsf::trim() noexcept {
   std::size_t released = 0;
   for (Arena* arena = arenas_; arena != nullptr;) {
     Arena* next = arena->next;
-    Block* only = arena->first;
-    if (only->free && only->next_phys == nullptr) {
+    const Index only = at(arena->head).next_phys;
+    if (at(only).free && at(only).next_phys == 0) {
       remove_free(only);
       release_node(only);
       released += arena->size;
@@ -198,10 +199,10 @@ std::size_t Tlsf::trim() noexcept {
 // line, so the fast path of allocate() stays small enough to inline and to
 // sit in few cache lines (the mimalloc discipline).
 [[gnu::noinline]] Status Tlsf::refill(std::size_t size, std::size_t rounded, std::size_t align,
-                                      Block** block) noexcept {
+                                      Index* block) noexcept {
   const std::size_t search = rounded + (align - granularity_);
   *block = find_exact(rounded, search, align);
-  if (*block != nullptr) return Status::kOk;
+  if (*block != 0) return Status::kOk;
   // A fresh arena starts aligned to arena_alignment_, so only larger
   // alignments need the padding reserved.
   const std::size_t needed = align <= arena_alignment_ ? rounded : search;
@@ -211,7 +212,7 @@ std::size_t Tlsf::trim() noexcept {
                                              : "a new arena would exceed max_bytes");
   }
   std::size_t arena = 0;
-  if (!round_up_checked(needed, arena_alignment_, &arena)) {
+  if (!round_up_checked(needed, arena_alignment_, &arena) || arena > kMaxArenaBytes) {
     return out_of_memory(size, align, "no arena can be that large");
   }
   arena = std::max(arena, arena_size_);
@@ -226,9 +227,10 @@ std::size_t Tlsf::trim() noexcept {
   return out_of_memory(size, align, reason);
 }
 
-Status Tlsf::add_arena(std::size_t size, Block** block) noexcept {
-  // Three nodes: the arena's block, and the two an allocation may split off.
-  if (!reserve_nodes(3)) return fail(Status::kInternal, "variable pool: out of host memory for block metadata");
+Status Tlsf::add_arena(std::size_t size, Index* block) noexcept {
+  // Four nodes: the arena's head, its block, and the two an allocation may
+  // split off.
+  if (!reserve_nodes(4)) return fail(Status::kInternal, "variable pool: out of host memory for block metadata");
   Arena* arena = new (std::nothrow) Arena{};
   if (arena == nullptr) return fail(Status::kInternal, "variable pool: out of host memory for arena metadata");
   void* region = nullptr;
@@ -244,9 +246,13 @@ Status Tlsf::add_arena(std::size_t size, Block** block) noexcept {
     return fail(Status::kInternal, "variable pool: backend %.*s returned 0x%" PRIxPTR ", not aligned to %zu",
                 static_cast<int>(backend_->name().size()), backend_->name().data(), base, arena_alignment_);
   }
-  Block* node = take_node();
-  *node = Block{base, size, nullptr, nullptr, nullptr, nullptr, arena, 0, 0, true};
-  *arena = Arena{base, size, node, nullptr, arenas_};
+  const Index head = take_node();
+  const Index node = take_node();
+  at(head) = Block{.address = base, .size = 0, .size_class = 0, .free = 0, .prev_phys = 0, .next_phys = node,
+                   .prev_free = 0, .next_free = 0};
+  at(node) = Block{.address = base, .size = (size & kSizeMask), .size_class = 0, .free = 1, .prev_phys = head, .next_phys = 0,
+                   .prev_free = 0, .next_free = 0};
+  *arena = Arena{base, size, head, nullptr, arenas_};
   if (arenas_ != nullptr) arenas_->prev = arena;
   arenas_ = arena;
   reserved_ += size;
@@ -263,22 +269,23 @@ Status Tlsf::add_arena(std::size_t size, Block** block) noexcept {
 // (and, for aligned requests, in the classes whose blocks fit only if their
 // start happens to be aligned), so the pool grows or fails only when nothing
 // fits.
-Tlsf::Block* Tlsf::find_exact(std::size_t rounded, std::size_t search, std::size_t align) const noexcept {
+Tlsf::Index Tlsf::find_exact(std::size_t rounded, std::size_t search, std::size_t align) const noexcept {
   const unsigned high = size_class(search >> granularity_shift_);
   const unsigned low = size_class(rounded >> granularity_shift_);
   for (unsigned c = low != 0 ? low - 1 : 0; c <= high; ++c) {
-    for (Block* block = heads_[c]; block != nullptr; block = block->next_free) {
-      const std::uintptr_t start = round_up(block->address, align);
-      if (start - block->address + rounded <= block->size) return block;
+    for (Index block = heads_[c]; block != 0; block = at(block).next_free) {
+      const Block& node = at(block);
+      const std::uintptr_t start = round_up(node.address, align);
+      if (start - node.address + rounded <= node.size) return block;
     }
   }
-  return nullptr;
+  return 0;
 }
 
-Tlsf::Block* Tlsf::find_free(std::size_t units) const noexcept {
+Tlsf::Index Tlsf::find_free(std::size_t units) const noexcept {
   if (units >= kSlCount) {
     // No block is that large, and rounding up could overflow.
-    if (units > SIZE_MAX >> 1) [[unlikely]] return nullptr;
+    if (units > SIZE_MAX >> 1) [[unlikely]] return 0;
     // Round up to the next class boundary: every block of that class or
     // above fits, so the first list head found will do (good fit).
     units += (std::size_t{1} << (floor_log2(units) - kSlBits)) - 1;
@@ -288,41 +295,43 @@ Tlsf::Block* Tlsf::find_free(std::size_t units) const noexcept {
   std::uint32_t sl_map = sl_bitmap_[fl] & (~0U << (c & (kSlCount - 1)));
   if (sl_map == 0) {
     const std::uint64_t fl_map = fl_bitmap_ & (~0ULL << (fl + 1));
-    if (fl_map == 0) return nullptr;
+    if (fl_map == 0) return 0;
     fl = static_cast<unsigned>(std::countr_zero(fl_map));
     sl_map = sl_bitmap_[fl];
   }
   return heads_[(fl << kSlBits) | static_cast<unsigned>(std::countr_zero(sl_map))];
 }
 
-void Tlsf::insert_free(Block* block) noexcept {
-  const unsigned c = size_class(block->size >> granularity_shift_);
-  block->size_class = static_cast<std::uint16_t>(c);
-  block->free = true;
-  block->prev_free = nullptr;
-  block->next_free = heads_[c];
-  if (block->next_free != nullptr) block->next_free->prev_free = block;
+void Tlsf::insert_free(Index block) noexcept {
+  Block& node = at(block);
+  const unsigned c = size_class(node.size >> granularity_shift_);
+  node.size_class = c & 0x7FFFU;
+  node.free = 1;
+  node.prev_free = 0;
+  node.next_free = heads_[c];
+  if (node.next_free != 0) at(node.next_free).prev_free = block;
   heads_[c] = block;
   sl_bitmap_[c >> kSlBits] |= 1U << (c & (kSlCount - 1));
   fl_bitmap_ |= 1ULL << (c >> kSlBits);
-  free_bytes_ += block->size;
+  free_bytes_ += node.size;
   ++free_blocks_;
 }
 
-void Tlsf::remove_free(Block* block) noexcept {
-  const unsigned c = block->size_class;
-  if (block->prev_free != nullptr) {
-    block->prev_free->next_free = block->next_free;
+void Tlsf::remove_free(Index block) noexcept {
+  const Block& node = at(block);
+  const auto c = static_cast<unsigned>(node.size_class);
+  if (node.prev_free != 0) {
+    at(node.prev_free).next_free = node.next_free;
   } else {
-    heads_[c] = block->next_free;
+    heads_[c] = node.next_free;
   }
-  if (block->next_free != nullptr) block->next_free->prev_free = block->prev_free;
-  if (heads_[c] == nullptr) {
+  if (node.next_free != 0) at(node.next_free).prev_free = node.prev_free;
+  if (heads_[c] == 0) {
     const unsigned fl = c >> kSlBits;
     sl_bitmap_[fl] &= ~(1U << (c & (kSlCount - 1)));
     if (sl_bitmap_[fl] == 0) fl_bitmap_ &= ~(1ULL << fl);
   }
-  free_bytes_ -= block->size;
+  free_bytes_ -= node.size;
   --free_blocks_;
 }
 
@@ -332,64 +341,74 @@ void Tlsf::remove_free(Block* block) noexcept {
 // block sits exactly on one, and without it every carve moved it down a
 // class and every merge back up. A block listed one class low is still at
 // least that class's lower bound, so the good-fit search stays correct.
-void Tlsf::resize_free(Block* block, std::size_t size) noexcept {
+void Tlsf::resize_free(Index block, std::size_t size) noexcept {
+  Block& node = at(block);
   // Unsigned: a class below the listed one wraps and fails the test too.
-  if (size_class(size >> granularity_shift_) - block->size_class <= 1) {
-    free_bytes_ = free_bytes_ - block->size + size;
-    block->size = size;
+  if (size_class(size >> granularity_shift_) - static_cast<unsigned>(node.size_class) <= 1) {
+    free_bytes_ = free_bytes_ - node.size + size;
+    node.size = (size & kSizeMask);
     return;
   }
   remove_free(block);
-  block->size = size;
+  node.size = (size & kSizeMask);
   insert_free(block);
 }
 
 // Gives the first @p size bytes of the free block @p block a node of their
 // own, placed before it; @p block keeps the rest (and stays free). The new
 // node is returned allocated and unlisted.
-Tlsf::Block* Tlsf::carve_front(Block* block, std::size_t size) noexcept {
-  Block* front = take_node();
-  *front = Block{block->address, size, block->prev_phys, block, nullptr, nullptr, block->arena, 0, 0, false};
-  if (front->prev_phys != nullptr) {
-    front->prev_phys->next_phys = front;
-  } else {
-    block->arena->first = front;
-  }
-  block->prev_phys = front;
-  block->address += size;
-  resize_free(block, block->size - size);
+Tlsf::Index Tlsf::carve_front(Index block, std::size_t size) noexcept {
+  const Index front = take_node();
+  Block& node = at(block);
+  at(front) = Block{.address = node.address, .size = (size & kSizeMask), .size_class = 0, .free = 0,
+                    .prev_phys = node.prev_phys, .next_phys = block, .prev_free = 0, .next_free = 0};
+  at(node.prev_phys).next_phys = front;
+  node.prev_phys = front;
+  node.address += size;
+  resize_free(block, node.size - size);
   return front;
 }
 
-void Tlsf::unlink_phys(Block* block) noexcept {
-  if (block->prev_phys != nullptr) {
-    block->prev_phys->next_phys = block->next_phys;
-  } else {
-    block->arena->first = block->next_phys;
-  }
-  if (block->next_phys != nullptr) block->next_phys->prev_phys = block->prev_phys;
+void Tlsf::unlink_phys(Index block) noexcept {
+  const Block& node = at(block);
+  at(node.prev_phys).next_phys = node.next_phys;
+  if (node.next_phys != 0) at(node.next_phys).prev_phys = node.prev_phys;
 }
 
-bool Tlsf::reserve_nodes(std::size_t count) noexcept { return spare_count_ >= count || grow_nodes(); }
+bool Tlsf::reserve_nodes(std::size_t count) noexcept {
+  return node_capacity_ + spare_count_ >= nodes_used_ + count || grow_nodes();
+}
 
+// Nodes live in one anonymous mapping, doubled by mremap: the kernel moves
+// page tables rather than bytes, the untouched tail takes no memory, and the
+// nodes stay page aligned, two to a cache line. (realloc would keep 16-byte
+// alignment only, which splits every other node across two lines.)
 [[gnu::noinline]] bool Tlsf::grow_nodes() noexcept {
-  auto* slab = new (std::nothrow) NodeSlab();
-  if (slab == nullptr) return false;
-  slab->next = slabs_;
-  slabs_ = slab;
-  for (Block& node : slab->nodes) release_node(&node);
+  if (node_capacity_ == kMaxNodes) return false;
+  const std::size_t capacity = node_capacity_ == 0 ? kMinNodes : node_capacity_ * 2;
+  void* nodes = node_capacity_ == 0
+                    ? mmap(nullptr, capacity * sizeof(Block), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                    : mremap(nodes_, node_capacity_ * sizeof(Block), capacity * sizeof(Block), MREMAP_MAYMOVE);
+  if (nodes == MAP_FAILED) return false;
+  nodes_ = static_cast<Block*>(nodes);
+  node_capacity_ = capacity;
   return true;
 }
 
-Tlsf::Block* Tlsf::take_node() noexcept {
-  Block* node = spare_nodes_;
-  spare_nodes_ = node->next_free;
-  --spare_count_;
-  return node;
+// Released nodes first; then the next never-used one, so that nodes are
+// touched only when the pool first needs that many.
+Tlsf::Index Tlsf::take_node() noexcept {
+  if (spare_nodes_ != 0) {
+    const Index node = spare_nodes_;
+    spare_nodes_ = at(node).next_free;
+    --spare_count_;
+    return node;
+  }
+  return static_cast<Index>(nodes_used_++);
 }
 
-void Tlsf::release_node(Block* node) noexcept {
-  node->next_free = spare_nodes_;
+void Tlsf::release_node(Index node) noexcept {
+  at(node).next_free = spare_nodes_;
   spare_nodes_ = node;
   ++spare_count_;
 }
@@ -401,6 +420,7 @@ void Tlsf::release_arena(Arena* arena) noexcept {
     arenas_ = arena->next;
   }
   if (arena->next != nullptr) arena->next->prev = arena->prev;
+  release_node(arena->head);
   backend_->deallocate(reinterpret_cast<void*>(arena->base), arena->size, arena_alignment_);
   reserved_ -= arena->size;
   --regions_;
@@ -421,8 +441,8 @@ void Tlsf::release_arena(Arena* arena) noexcept {
 const Tlsf::Block* Tlsf::block_containing(std::uintptr_t address) const noexcept {
   for (const Arena* arena = arenas_; arena != nullptr; arena = arena->next) {
     if (address - arena->base >= arena->size) continue;
-    for (const Block* block = arena->first; block != nullptr; block = block->next_phys) {
-      if (address - block->address < block->size) return block;
+    for (Index block = at(arena->head).next_phys; block != 0; block = at(block).next_phys) {
+      if (address - at(block).address < at(block).size) return &at(block);
     }
   }
   return nullptr;
@@ -430,7 +450,7 @@ const Tlsf::Block* Tlsf::block_containing(std::uintptr_t address) const noexcept
 
 bool Tlsf::in_free_space(const void* ptr) const noexcept {
   const Block* block = block_containing(reinterpret_cast<std::uintptr_t>(ptr));
-  return block != nullptr && block->free;
+  return block != nullptr && block->free != 0;
 }
 
 [[gnu::noinline]] Status Tlsf::bad_free(const void* ptr) const noexcept {
@@ -439,9 +459,10 @@ bool Tlsf::in_free_space(const void* ptr) const noexcept {
   const Block* block = block_containing(address);
   if (block == nullptr) return fail(Status::kInvalidFree, "0x%" PRIxPTR " is not a block of this pool", address);
   const std::uintptr_t offset = address - block->address;
-  if (!block->free) {
+  const auto size = static_cast<std::size_t>(block->size);
+  if (block->free == 0) {
     return fail(Status::kInvalidFree, "0x%" PRIxPTR " points %zu bytes into the block at 0x%" PRIxPTR " (size %zu)",
-                address, offset, block->address, block->size);
+                address, offset, block->address, size);
   }
   // The start of a free block: a block freed before (allocations hand
   // out block starts), so a double free.
@@ -452,7 +473,7 @@ bool Tlsf::in_free_space(const void* ptr) const noexcept {
   return fail(Status::kInvalidFree,
               "0x%" PRIxPTR " is not a block in use: it lies %zu bytes into the free block at 0x%" PRIxPTR
               " of size %zu (freed already, or never handed out)",
-              address, offset, block->address, block->size);
+              address, offset, block->address, size);
 }
 
 [[gnu::noinline]] Status Tlsf::out_of_memory(std::size_t size, std::size_t align,
@@ -481,8 +502,8 @@ std::size_t Tlsf::largest_free() const noexcept {
   const unsigned top = (fl << kSlBits) | sl;
   std::size_t largest = 0;
   for (unsigned c = top != 0 ? top - 1 : 0; c <= top; ++c) {
-    for (const Block* block = heads_[c]; block != nullptr; block = block->next_free) {
-      largest = std::max(largest, block->size);
+    for (Index block = heads_[c]; block != 0; block = at(block).next_free) {
+      largest = std::max(largest, static_cast<std::size_t>(at(block).size));
     }
   }
   return largest;
@@ -509,28 +530,30 @@ std::size_t Tlsf::snapshot_runs() const noexcept { return live_.size() + free_bl
 void Tlsf::snapshot(const SlabClasses& slabs, MemorySnapshot* out) const noexcept {
   for (const Arena* arena = arenas_; arena != nullptr; arena = arena->next) {
     out->begin_region(arena->base, arena->size);
-    for (const Block* block = arena->first; block != nullptr; block = block->next_phys) {
-      if (!block->free && block->size == SlabClasses::kSlabBytes && slabs.snapshot(block->address, arena->base, out)) {
+    for (Index i = at(arena->head).next_phys; i != 0; i = at(i).next_phys) {
+      const Block& block = at(i);
+      if (block.free == 0 && block.size == SlabClasses::kSlabBytes && slabs.snapshot(block.address, arena->base, out)) {
         continue;
       }
-      out->add(SnapshotRun{.offset = block->address - arena->base,
-                           .size = block->size,
-                           .state = block->free ? BlockState::kFree : BlockState::kLive});
+      out->add(SnapshotRun{.offset = block.address - arena->base,
+                           .size = block.size,
+                           .state = block.free != 0 ? BlockState::kFree : BlockState::kLive});
     }
   }
 }
 
+
 std::size_t Tlsf::block_size(const void* ptr) const noexcept {
-  const Block* block = live_.find(reinterpret_cast<std::uintptr_t>(ptr));
-  return block != nullptr ? block->size : 0;
+  const Index block = live_.find(reinterpret_cast<std::uintptr_t>(ptr));
+  return block != 0 ? static_cast<std::size_t>(at(block).size) : 0;
 }
 
-Status Tlsf::validate() const noexcept {
-  // Free-list nodes get this visit stamp; the arena walk then proves every
-  // free block was listed, without allocating a visited set.
-  const std::uint32_t epoch = ++epoch_;
-  std::size_t listed_blocks = 0;
-  std::size_t listed_bytes = 0;
+// Walks every size-class list, marking each node it passes in @p listed (a
+// bit per node); the arena walk then proves every free block was listed.
+// Each back link is checked before the next step, so a node listed twice,
+// or a list that loops, is caught at its second visit.
+Status Tlsf::validate_lists(std::uint64_t* listed, std::size_t* listed_blocks,
+                            std::size_t* listed_bytes) const noexcept {
   if ((fl_bitmap_ >> kFlCount) != 0) {
     return fail(Status::kCorrupted, "first-level bitmap 0x%" PRIx64 " has bits beyond level %u", fl_bitmap_,
                 kFlCount - 1);
@@ -541,39 +564,54 @@ Status Tlsf::validate() const noexcept {
                   fl, sl_bitmap_[fl]);
     }
     for (unsigned sl = 0; sl < kSlCount; ++sl) {
-      const Block* head = heads_[(fl << kSlBits) | sl];
-      if (((sl_bitmap_[fl] >> sl & 1U) != 0) != (head != nullptr)) {
+      const unsigned c = (fl << kSlBits) | sl;
+      if (((sl_bitmap_[fl] >> sl & 1U) != 0) != (heads_[c] != 0)) {
         return fail(Status::kCorrupted, "bitmap bit of size class (%u, %u) disagrees with its list", fl, sl);
       }
-      const Block* prev = nullptr;
-      for (const Block* block = head; block != nullptr; prev = block, block = block->next_free) {
-        if (block->mark == epoch) {
+      Index prev = 0;
+      for (Index i = heads_[c]; i != 0; prev = i, i = at(i).next_free) {
+        if (i >= nodes_used_) {
+          return fail(Status::kCorrupted, "size class (%u, %u) links node %" PRIu32 " of %zu in use", fl, sl, i,
+                      nodes_used_);
+        }
+        const Block& block = at(i);
+        if ((listed[i / 64] >> (i % 64) & 1U) != 0) {
           return fail(Status::kCorrupted, "free block at 0x%" PRIxPTR " is listed twice (or its list loops)",
-                      block->address);
+                      block.address);
         }
-        block->mark = epoch;
-        if (!block->free) {
+        listed[i / 64] |= std::uint64_t{1} << (i % 64);
+        if (block.free == 0) {
           return fail(Status::kCorrupted, "allocated block at 0x%" PRIxPTR " is in free list (%u, %u)",
-                      block->address, fl, sl);
+                      block.address, fl, sl);
         }
-        if (block->prev_free != prev) {
+        if (block.prev_free != prev) {
           return fail(Status::kCorrupted, "free block at 0x%" PRIxPTR " has a broken back link in list (%u, %u)",
-                      block->address, fl, sl);
+                      block.address, fl, sl);
         }
         // Its own class, or the one below (see resize_free).
-        const unsigned c = size_class(block->size >> granularity_shift_);
-        const unsigned listed = (fl << kSlBits) | sl;
-        if (c - listed > 1 || block->size_class != listed) {
+        const unsigned own = size_class(block.size >> granularity_shift_);
+        if (own - c > 1 || block.size_class != c) {
           return fail(Status::kCorrupted,
                       "free block at 0x%" PRIxPTR " (size %zu) is in size class (%u, %u) and records class %u,"
                       " expected (%u, %u) or the class below",
-                      block->address, block->size, fl, sl, unsigned{block->size_class}, c >> kSlBits,
-                      c & (kSlCount - 1));
+                      block.address, static_cast<std::size_t>(block.size), fl, sl,
+                      static_cast<unsigned>(block.size_class), own >> kSlBits, own & (kSlCount - 1));
         }
-        ++listed_blocks;
-        listed_bytes += block->size;
+        ++*listed_blocks;
+        *listed_bytes += block.size;
       }
     }
+  }
+  return Status::kOk;
+}
+
+Status Tlsf::validate() const noexcept {
+  std::unique_ptr<std::uint64_t[]> listed(new (std::nothrow) std::uint64_t[(nodes_used_ + 63) / 64]());
+  if (listed == nullptr) return fail(Status::kInternal, "variable pool: out of host memory to validate");
+  std::size_t listed_blocks = 0;
+  std::size_t listed_bytes = 0;
+  if (Status status = validate_lists(listed.get(), &listed_blocks, &listed_bytes); status != Status::kOk) {
+    return status;
   }
 
   std::size_t arenas = 0;
@@ -593,42 +631,52 @@ Status Tlsf::validate() const noexcept {
       return fail(Status::kCorrupted, "arena at 0x%" PRIxPTR " has a bad base or size %zu", arena->base,
                   arena->size);
     }
+    const Block* head = arena->head < nodes_used_ ? &at(arena->head) : nullptr;
+    if (head == nullptr || arena->head == 0 || head->address != arena->base || head->size != 0 ||
+        head->free != 0 || head->prev_phys != 0) {
+      return fail(Status::kCorrupted, "arena at 0x%" PRIxPTR " has a broken head node %" PRIu32, arena->base,
+                  arena->head);
+    }
     reserved += arena->size;
     const std::uintptr_t end = arena->base + arena->size;
     std::uintptr_t expected = arena->base;
-    const Block* prev = nullptr;
-    for (const Block* block = arena->first; block != nullptr; prev = block, block = block->next_phys) {
-      if (block->arena != arena || block->prev_phys != prev) {
-        return fail(Status::kCorrupted, "block at 0x%" PRIxPTR " has broken arena or prev_phys links",
-                    block->address);
+    Index prev = arena->head;
+    for (Index i = head->next_phys; i != 0; prev = i, i = at(i).next_phys) {
+      if (i >= nodes_used_) {
+        return fail(Status::kCorrupted, "arena at 0x%" PRIxPTR " links node %" PRIu32 " of %zu in use", arena->base,
+                    i, nodes_used_);
       }
-      if (block->address != expected) {
+      const Block& block = at(i);
+      if (block.prev_phys != prev) {
+        return fail(Status::kCorrupted, "block at 0x%" PRIxPTR " has a broken prev_phys link", block.address);
+      }
+      if (block.address != expected) {
         return fail(Status::kCorrupted,
                     "arena at 0x%" PRIxPTR " has a block at 0x%" PRIxPTR " where 0x%" PRIxPTR
                     " was expected (gap or overlap)",
-                    arena->base, block->address, expected);
+                    arena->base, block.address, expected);
       }
-      if (block->size == 0 || block->size % granularity_ != 0 || block->size > end - block->address) {
-        return fail(Status::kCorrupted, "block at 0x%" PRIxPTR " has a bad size %zu", block->address,
-                    block->size);
+      const auto size = static_cast<std::size_t>(block.size);
+      if (size == 0 || size % granularity_ != 0 || size > end - block.address) {
+        return fail(Status::kCorrupted, "block at 0x%" PRIxPTR " has a bad size %zu", block.address, size);
       }
-      expected += block->size;
-      if (block->free) {
-        if (prev != nullptr && prev->free) {
+      expected += size;
+      if (block.free != 0) {
+        if (at(prev).free != 0) {
           return fail(Status::kCorrupted,
                       "free blocks at 0x%" PRIxPTR " and 0x%" PRIxPTR " are adjacent (not coalesced)",
-                      prev->address, block->address);
+                      at(prev).address, block.address);
         }
-        if (block->mark != epoch) {
+        if ((listed[i / 64] >> (i % 64) & 1U) == 0) {
           return fail(Status::kCorrupted, "free block at 0x%" PRIxPTR " (size %zu) is in no size-class list",
-                      block->address, block->size);
+                      block.address, size);
         }
         ++free_blocks;
-        free_bytes += block->size;
+        free_bytes += size;
       } else {
-        if (live_.find(block->address) != block) {
+        if (live_.find(block.address) != i) {
           return fail(Status::kCorrupted, "allocated block at 0x%" PRIxPTR " is missing from the address map",
-                      block->address);
+                      block.address);
         }
         ++live;
       }
@@ -657,6 +705,19 @@ Status Tlsf::validate() const noexcept {
                 live);
   }
   if (!live_.consistent()) return fail(Status::kCorrupted, "the address map breaks its probing invariant");
+  // Every node in use is a block, an arena's head or a spare.
+  std::size_t spares = 0;
+  for (Index i = spare_nodes_; i != 0 && spares <= spare_count_; i = at(i).next_free) {
+    if (i >= nodes_used_) {
+      return fail(Status::kCorrupted, "the spare nodes link node %" PRIu32 " of %zu in use", i, nodes_used_);
+    }
+    ++spares;
+  }
+  if (spares != spare_count_ || free_blocks + live + arenas + spares != nodes_used_ - 1) {
+    return fail(Status::kCorrupted,
+                "%zu nodes are in use, but %zu blocks, %zu arena heads and %zu spare nodes (%zu counted) hold them",
+                nodes_used_ - 1, free_blocks + live, arenas, spares, spare_count_);
+  }
   return Status::kOk;
 }
 

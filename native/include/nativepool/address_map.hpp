@@ -1,26 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 /// @file address_map.hpp
-/// @brief AddressMap: an open-addressing hash map from addresses to nodes.
+/// @brief AddressMap: an open-addressing hash map from addresses to 32-bit
+/// node indices, in about five bytes a slot.
 ///
-/// The variable pool looks up the header of every block it frees by address.
+/// The variable pool looks up the node of every block it frees by address.
 /// std::unordered_map allocates a node per insert and chases a pointer per
-/// lookup; this map keeps keys and values inline in one power-of-two table
-/// and never allocates except when it grows.
+/// lookup; this map keeps its entries inline in one power-of-two table and
+/// never allocates except when it grows.
 ///
-/// The table is made of buckets of seven slots, probed bucket by bucket. A
-/// lookup compares the key with a whole bucket at once, and at the load the
-/// map keeps nearly every key sits in its home bucket, so a find, an insert
-/// and an erase each touch one bucket and take no data-dependent branch.
-/// Slot-by-slot linear probing instead ends its probe and backward-shift
-/// loops after a varying number of steps: a branch misprediction or two on
-/// every operation, which used to cost more than the rest of a free.
+/// It stores no keys. A slot holds a node index and one byte of the key's
+/// hash (its tag); the owner's KeyOf reads a candidate's key from its node,
+/// which a free reads next anyway. A slot costs 5 bytes instead of the 16 of
+/// an address and a pointer: at the table's load, 8-16 bytes per entry
+/// instead of 26-52, which is most of what a live block's metadata costs.
+///
+/// The table is made of groups of twelve slots, one cache line each, probed
+/// group by group. A lookup compares the tag with a whole group at once, and
+/// at the load the map keeps nearly every key sits in its home group, so a
+/// find, an insert and an erase each touch one line of the table and take
+/// no data-dependent branch. Slot-by-slot linear probing instead ends its
+/// probe and backward-shift loops after a varying number of steps: a branch
+/// misprediction or two on every operation, which used to cost more than
+/// the rest of a free. A tag matches another key's slot with odds of 1 in
+/// 255, so a lookup reads a wrong node about once in fifty.
 ///
 /// The newest entry waits outside the table until the next insert: a block
 /// freed right after it was allocated (the most common pattern of all) then
-/// never reaches the table. Without that, the free would read the bucket the
+/// never reaches the table. Without that, the free would read the group the
 /// insert has just written, through a chain of loads and stores that the
 /// CPU cannot overlap.
 #pragma once
+
+#include <sys/mman.h>
 
 #include <bit>
 #include <cassert>
@@ -30,32 +41,40 @@
 
 namespace nativepool {
 
-/// Maps non-zero addresses to T*. Not thread-safe: the owner serialises.
+/// Maps non-zero addresses to non-zero 32-bit indices. Not thread-safe: the
+/// owner serialises.
+///
+/// @tparam KeyOf a copyable callable, `std::uintptr_t(std::uint32_t index)`:
+/// the key stored for an index in the map. The map asks it for the keys of
+/// the slots whose tags match, and for every key when it grows.
 ///
 /// Insertion never allocates: callers reserve() first and only then insert,
 /// so a pool can make sure all its metadata fits before it changes any state.
-template <class T>
+template <class KeyOf>
 class AddressMap {
   static_assert(sizeof(std::uintptr_t) == 8, "the hash assumes 64-bit addresses");
 
  public:
-  /// Slots per bucket: a bucket's keys and its overflow count fill one cache
-  /// line, its values the next.
-  static constexpr std::size_t kBucketSlots = 7;
+  using Index = std::uint32_t;
+  /// What find() and take() return for an absent key; never a value.
+  static constexpr Index kAbsent = 0;
+  /// Slots per group: a group's tags, its overflow count and its values
+  /// fill one cache line.
+  static constexpr std::size_t kGroupSlots = 12;
 
-  AddressMap() noexcept = default;
+  explicit AddressMap(KeyOf key_of) noexcept : key_of_(key_of) {}
   ~AddressMap() {
-    if (buckets_ != empty_table()) delete[] buckets_;
+    if (groups_ != empty_table()) munmap(groups_, table_bytes());
   }
   AddressMap(const AddressMap&) = delete;
   AddressMap& operator=(const AddressMap&) = delete;
 
-  /// The value stored for @p key, or nullptr (always for key 0, which can
+  /// The index stored for @p key, or kAbsent (always for key 0, which can
   /// never be inserted).
-  [[nodiscard]] T* find(std::uintptr_t key) const noexcept {
-    if (key == newest_key_ && key != kEmpty) return newest_value_;
+  [[nodiscard]] Index find(std::uintptr_t key) const noexcept {
+    if (key == newest_key_ && key != kEmptyKey) return newest_value_;
     const Position at = locate(key);
-    return at.bucket != nullptr ? at.bucket->values[at.slot] : nullptr;
+    return at.group != nullptr ? at.group->values[at.slot] : kAbsent;
   }
 
   /// Makes room for @p count entries in total, so that inserts up to that
@@ -65,191 +84,226 @@ class AddressMap {
     return grow(count);
   }
 
-  /// Adds @p key (non-zero, absent) -> @p value. Requires reserve(size() + 1).
-  void insert(std::uintptr_t key, T* value) noexcept {
-    assert(key != kEmpty && size_ < limit_ && find(key) == nullptr);
-    if (newest_key_ != kEmpty) place(newest_key_, newest_value_);
+  /// Adds @p key (non-zero, absent) -> @p value (non-zero, and key_of(value)
+  /// is @p key). Requires reserve(size() + 1).
+  void insert(std::uintptr_t key, Index value) noexcept {
+    assert(key != kEmptyKey && value != kAbsent && size_ < limit_ && find(key) == kAbsent);
+    if (newest_key_ != kEmptyKey) place(newest_key_, newest_value_);
     newest_key_ = key;
     newest_value_ = value;
     ++size_;
   }
 
-  /// Removes @p key and returns its value, or returns nullptr if absent.
-  T* take(std::uintptr_t key) noexcept {
-    if (key == newest_key_ && key != kEmpty) {
-      T* value = newest_value_;
-      newest_key_ = kEmpty;
-      newest_value_ = nullptr;
+  /// Removes @p key and returns its index, or returns kAbsent.
+  Index take(std::uintptr_t key) noexcept {
+    if (key == newest_key_ && key != kEmptyKey) {
+      const Index value = newest_value_;
+      newest_key_ = kEmptyKey;
+      newest_value_ = kAbsent;
       --size_;
       return value;
     }
     const Position at = locate(key);
-    if (at.bucket == nullptr) return nullptr;
-    T* value = at.bucket->values[at.slot];
-    at.bucket->keys[at.slot] = kEmpty;
-    at.bucket->values[at.slot] = nullptr;
-    // No tombstone and no shifting: the buckets this key overflowed past
+    if (at.group == nullptr) return kAbsent;
+    const Index value = at.group->values[at.slot];
+    at.group->tags[at.slot] = kEmptyTag;
+    at.group->values[at.slot] = kAbsent;
+    // No tombstone and no shifting: the groups this key overflowed past
     // just count one overflowing key fewer.
-    for (std::size_t b = home(key); &buckets_[b] != at.bucket; b = (b + 1) & mask_) --buckets_[b].overflow;
+    for (std::size_t g = home(hash(key)); &groups_[g] != at.group; g = (g + 1) & mask_) --groups_[g].overflow;
     --size_;
     return value;
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
-  /// Slots: a power of two buckets of kBucketSlots each.
+  /// Slots: a power of two groups of kGroupSlots each.
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  /// Bytes of the table (what the map costs beyond its own object).
+  [[nodiscard]] std::size_t table_bytes() const noexcept { return capacity_ / kGroupSlots * sizeof(Group); }
 
-  /// Checks the probing invariant: every bucket's overflow count is the
-  /// number of keys stored past it in their probe sequence, every key is
-  /// found where it is stored (so keys are unique, the newest one too),
-  /// empty slots hold no value, the size matches, and the load stays under
-  /// the growth threshold.
+  /// Checks the probing invariant: every slot's tag is its key's, every key
+  /// is found where it is stored (so keys are unique, the newest one too),
+  /// empty slots hold no value, every group's overflow count is the number
+  /// of keys stored past it in their probe sequence, the size matches, and
+  /// the load stays under the growth threshold.
   [[nodiscard]] bool consistent() const noexcept {
     std::size_t entries = 0;
-    if (newest_key_ != kEmpty) {
-      if (newest_value_ == nullptr || locate(newest_key_).bucket != nullptr) return false;
+    if (newest_key_ != kEmptyKey) {
+      if (newest_value_ == kAbsent || key_of_(newest_value_) != newest_key_ || locate(newest_key_).group != nullptr) {
+        return false;
+      }
       ++entries;
-    } else if (newest_value_ != nullptr) {
+    } else if (newest_value_ != kAbsent) {
       return false;
     }
-    const std::size_t buckets = capacity_ / kBucketSlots;
+    const std::size_t groups = capacity_ / kGroupSlots;
     std::size_t farthest = 0;  // the longest distance of a key from home
-    for (std::size_t b = 0; b < buckets; ++b) {
-      for (std::size_t slot = 0; slot < kBucketSlots; ++slot) {
-        const std::uintptr_t key = buckets_[b].keys[slot];
-        if (key == kEmpty) {
-          if (buckets_[b].values[slot] != nullptr) return false;
+    for (std::size_t g = 0; g < groups; ++g) {
+      for (std::size_t slot = 0; slot < kGroupSlots; ++slot) {
+        const Index value = groups_[g].values[slot];
+        if (groups_[g].tags[slot] == kEmptyTag) {
+          if (value != kAbsent) return false;
           continue;
         }
+        if (value == kAbsent) return false;
         ++entries;
+        const std::uintptr_t key = key_of_(value);
+        if (key == kEmptyKey || groups_[g].tags[slot] != tag(hash(key))) return false;
         const Position at = locate(key);
-        if (at.bucket != &buckets_[b] || at.slot != slot) return false;
-        const std::size_t distance = (b - home(key)) & mask_;
+        if (at.group != &groups_[g] || at.slot != slot) return false;
+        const std::size_t distance = (g - home(hash(key))) & mask_;
         if (distance > farthest) farthest = distance;
       }
     }
-    // A key passes the buckets from its home up to its own; only keys at
-    // most `farthest` buckets on can have passed bucket b.
-    for (std::size_t b = 0; b < buckets; ++b) {
+    // A key passes the groups from its home up to its own; only keys at
+    // most `farthest` groups on can have passed group g.
+    for (std::size_t g = 0; g < groups; ++g) {
       std::size_t passing = 0;
-      for (std::size_t ahead = 1; ahead <= farthest && ahead < buckets; ++ahead) {
-        const Bucket& later = buckets_[(b + ahead) & mask_];
-        for (const std::uintptr_t key : later.keys) {
-          if (key != kEmpty && ((b + ahead - home(key)) & mask_) >= ahead) ++passing;
+      for (std::size_t ahead = 1; ahead <= farthest && ahead < groups; ++ahead) {
+        const Group& later = groups_[(g + ahead) & mask_];
+        for (std::size_t slot = 0; slot < kGroupSlots; ++slot) {
+          if (later.tags[slot] == kEmptyTag) continue;
+          if (((g + ahead - home(hash(key_of_(later.values[slot])))) & mask_) >= ahead) ++passing;
         }
       }
-      if (passing != buckets_[b].overflow) return false;
+      if (passing != groups_[g].overflow) return false;
     }
     return entries == size_ && size_ <= limit_;
   }
 
  private:
-  struct alignas(64) Bucket {
-    std::uintptr_t keys[kBucketSlots] = {};
-    // Keys stored in a later bucket whose probe passed this one. Lookups
-    // stop at the first bucket with none, so misses stay short too.
-    std::size_t overflow = 0;
-    T* values[kBucketSlots] = {};
+  struct alignas(64) Group {
+    std::uint8_t tags[kGroupSlots] = {};
+    // Keys stored in a later group whose probe passed this one. Lookups
+    // stop at the first group with none, so misses stay short too.
+    std::uint32_t overflow = 0;
+    Index values[kGroupSlots] = {};
   };
-  static_assert(sizeof(Bucket) == 128);
+  static_assert(sizeof(Group) == 64);
   struct Position {
-    Bucket* bucket;  // nullptr: absent
+    Group* group;  // nullptr: absent
     std::size_t slot;
   };
 
-  // Addresses handed out by a pool are never 0, so 0 marks an empty slot and
-  // a slot needs no separate occupied flag.
-  static constexpr std::uintptr_t kEmpty = 0;
+  // Addresses handed out by a pool are never 0, so 0 marks the empty newest
+  // entry; tags are never 0, so 0 marks an empty slot.
+  static constexpr std::uintptr_t kEmptyKey = 0;
+  static constexpr std::uint8_t kEmptyTag = 0;
   // 2^64 / golden ratio (Fibonacci hashing). Block addresses share their low
   // bits (all are multiples of the granularity); the multiply mixes them
-  // into the high bits, which select the bucket.
+  // into the high bits, which select the group, and the byte below them,
+  // which is the tag.
   static constexpr std::uint64_t kMultiplier = 0x9E3779B97F4A7C15ULL;
-  static constexpr std::size_t kMinBuckets = 8;
+  // One page.
+  static constexpr std::size_t kMinGroups = 4096 / sizeof(Group);
 
-  // A shared, never-written two-bucket table lets a map that has not grown
+  // A shared, never-written two-group table lets a map that has not grown
   // yet answer find() without a null check on the lookup path. limit_ is 0
   // then, so the first reserve() replaces it before anything is inserted.
-  static Bucket* empty_table() noexcept {
-    static Bucket table[2];
+  static Group* empty_table() noexcept {
+    static Group table[2];
     return table;
   }
 
-  [[nodiscard]] std::size_t home(std::uintptr_t key) const noexcept {
-    return static_cast<std::size_t>((key * kMultiplier) >> shift_);
+  static std::uint64_t hash(std::uintptr_t key) noexcept { return key * kMultiplier; }
+  [[nodiscard]] std::size_t home(std::uint64_t hash) const noexcept {
+    return static_cast<std::size_t>(hash >> shift_);
+  }
+  // Bits 24-31 of the hash: below the group bits of any table under 2^32
+  // groups, and never 0.
+  static std::uint8_t tag(std::uint64_t hash) noexcept {
+    const auto byte = static_cast<std::uint8_t>(hash >> 24);
+    return byte != kEmptyTag ? byte : std::uint8_t{1};
   }
 
-  // One bit per slot of @p bucket that holds @p key. A fixed-length loop
-  // without early exit, which compilers turn into a few vector compares.
-  static std::uint32_t matches(const Bucket& bucket, std::uintptr_t key) noexcept {
+  // One bit per slot of @p group whose tag is @p t. A fixed-length loop
+  // without early exit, which compilers turn into a vector compare.
+  static std::uint32_t matches(const Group& group, std::uint8_t t) noexcept {
     std::uint32_t bits = 0;
-    for (std::size_t slot = 0; slot < kBucketSlots; ++slot) {
-      bits |= static_cast<std::uint32_t>(bucket.keys[slot] == key) << slot;
+    for (std::size_t slot = 0; slot < kGroupSlots; ++slot) {
+      bits |= static_cast<std::uint32_t>(group.tags[slot] == t) << slot;
     }
     return bits;
   }
 
-  // Stores @p key in the first free slot from its home bucket on.
-  void place(std::uintptr_t key, T* value) noexcept {
-    std::size_t b = home(key);
-    std::uint32_t free_slots = matches(buckets_[b], kEmpty);
-    // The load limit guarantees a free slot; every full bucket passed on the
+  // Stores @p key in the first free slot from its home group on.
+  void place(std::uintptr_t key, Index value) noexcept {
+    const std::uint64_t h = hash(key);
+    std::size_t g = home(h);
+    std::uint32_t free_slots = matches(groups_[g], kEmptyTag);
+    // The load limit guarantees a free slot; every full group passed on the
     // way records that a key overflowed past it.
     while (free_slots == 0) [[unlikely]] {
-      ++buckets_[b].overflow;
-      b = (b + 1) & mask_;
-      free_slots = matches(buckets_[b], kEmpty);
+      ++groups_[g].overflow;
+      g = (g + 1) & mask_;
+      free_slots = matches(groups_[g], kEmptyTag);
     }
     const auto slot = static_cast<std::size_t>(std::countr_zero(free_slots));
-    buckets_[b].keys[slot] = key;
-    buckets_[b].values[slot] = value;
+    groups_[g].tags[slot] = tag(h);
+    groups_[g].values[slot] = value;
   }
 
   [[nodiscard]] Position locate(std::uintptr_t key) const noexcept {
-    // Key 0 would match every empty slot.
-    if (key == kEmpty) return {nullptr, 0};
-    for (std::size_t b = home(key);; b = (b + 1) & mask_) {
-      Bucket& bucket = buckets_[b];
-      const std::uint32_t bits = matches(bucket, key);
-      if (bits != 0) [[likely]] return {&bucket, static_cast<std::size_t>(std::countr_zero(bits))};
-      if (bucket.overflow == 0) return {nullptr, 0};
+    // Key 0 is never stored.
+    if (key == kEmptyKey) return {nullptr, 0};
+    const std::uint64_t h = hash(key);
+    const std::uint8_t t = tag(h);
+    for (std::size_t g = home(h);; g = (g + 1) & mask_) {
+      Group& group = groups_[g];
+      for (std::uint32_t bits = matches(group, t); bits != 0; bits &= bits - 1) {
+        const auto slot = static_cast<std::size_t>(std::countr_zero(bits));
+        if (key_of_(group.values[slot]) == key) [[likely]] return {&group, slot};
+      }
+      if (group.overflow == 0) return {nullptr, 0};
     }
   }
 
   // Growth is rare and allocates: kept out of line so reserve() inlines to a
-  // compare.
+  // compare. Tables are mapped, not taken from malloc, so that an outgrown
+  // one goes back to the system at once: malloc keeps freed tables below
+  // its mmap threshold resident, which used to add half the table's size
+  // again to a pool's resident metadata.
   [[gnu::noinline]] bool grow(std::size_t count) noexcept {
-    const std::size_t old_buckets = capacity_ / kBucketSlots;
-    std::size_t buckets = old_buckets < kMinBuckets ? kMinBuckets : old_buckets * 2;
-    while (max_load(buckets * kBucketSlots) < count) buckets *= 2;
-    auto* table = new (std::nothrow) Bucket[buckets];
-    if (table == nullptr) return false;
-    Bucket* old = buckets_;
-    buckets_ = table;
-    capacity_ = buckets * kBucketSlots;
-    mask_ = buckets - 1;
+    const std::size_t old_groups = capacity_ / kGroupSlots;
+    std::size_t groups = old_groups < kMinGroups ? kMinGroups : old_groups * 2;
+    while (max_load(groups * kGroupSlots) < count) groups *= 2;
+    // Tags are bits 24-31 of the hash, so more groups than 2^32 would
+    // select groups with them; no host holds so many blocks anyway.
+    if (groups > (std::size_t{1} << 32)) return false;
+    void* mapped = mmap(nullptr, groups * sizeof(Group), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) return false;
+    // Zeroed pages are empty groups.
+    auto* table = static_cast<Group*>(mapped);
+    Group* old = groups_;
+    const std::size_t old_bytes = table_bytes();
+    groups_ = table;
+    capacity_ = groups * kGroupSlots;
+    mask_ = groups - 1;
     shift_ = 64U - static_cast<unsigned>(std::bit_width(mask_));
     limit_ = max_load(capacity_);
-    for (std::size_t b = 0; b < old_buckets; ++b) {
-      for (std::size_t slot = 0; slot < kBucketSlots; ++slot) {
-        if (old[b].keys[slot] != kEmpty) place(old[b].keys[slot], old[b].values[slot]);
+    for (std::size_t g = 0; g < old_groups; ++g) {
+      for (std::size_t slot = 0; slot < kGroupSlots; ++slot) {
+        if (old[g].tags[slot] != kEmptyTag) place(key_of_(old[g].values[slot]), old[g].values[slot]);
       }
     }
-    if (old != empty_table()) delete[] old;
+    if (old != empty_table()) munmap(old, old_bytes);
     return true;
   }
 
-  // At this load few buckets overflow, so nearly every operation stays in
-  // its home bucket.
-  static constexpr std::size_t max_load(std::size_t capacity) noexcept { return capacity * 7 / 10; }
+  // At this load few groups overflow (a group's keys are about Poisson with
+  // mean 9, so about one in eight overflows), and nearly every operation
+  // stays in its home group.
+  static constexpr std::size_t max_load(std::size_t capacity) noexcept { return capacity * 3 / 4; }
 
-  Bucket* buckets_ = empty_table();
+  KeyOf key_of_;
+  Group* groups_ = empty_table();
   std::size_t capacity_ = 0;
-  std::size_t mask_ = 1;  // buckets - 1
+  std::size_t mask_ = 1;  // groups - 1
   unsigned shift_ = 63;
   std::size_t limit_ = 0;
   std::size_t size_ = 0;  // the newest entry included
-  std::uintptr_t newest_key_ = kEmpty;
-  T* newest_value_ = nullptr;
+  std::uintptr_t newest_key_ = kEmptyKey;
+  Index newest_value_ = kAbsent;
 };
 
 }  // namespace nativepool

@@ -43,7 +43,7 @@ struct VariablePoolConfig {
   std::size_t max_bytes = 0;
   /// Requests up to this many bytes (at most 1024) come from size-class
   /// slabs carved from the arenas (slab_classes.hpp): a bit of metadata per
-  /// block instead of TLSF's ~98 bytes. 0, arenas under 1 MiB or a
+  /// block instead of TLSF's 40-46 bytes. 0, arenas under 1 MiB or a
   /// granularity under 16: every size from TLSF.
   std::size_t slab_limit = 1024;
   /// Blocks per size class that make_variable_pool lets each thread cache
@@ -95,31 +95,46 @@ class Tlsf {
 
  private:
   struct Arena;
-  // One node per block, free or allocated; a node is one cache line, so a
-  // lookup, a split or a merge touches a single line per block.
-  struct alignas(64) Block {
+  // A node's place in nodes_; 0 is no node.
+  using Index = std::uint32_t;
+  // One node per block, free or allocated, and one per arena that heads its
+  // list of blocks. Half a cache line: 32-bit links, and the size, class
+  // and flag in one word. With the address map's five-byte slots a live
+  // block's metadata costs 40-46 bytes (the 64-byte node with 64-bit links
+  // and a map that stored keys cost 97-117).
+  struct Block {
     std::uintptr_t address;
-    std::size_t size;
-    Block* prev_phys;  // neighbours in address order within the arena
-    Block* next_phys;
-    Block* prev_free;  // size-class list; next_free also links spare nodes
-    Block* next_free;
-    Arena* arena;
-    mutable std::uint32_t mark;  // validate()'s visit stamp
+    std::uint64_t size : 48;  // bytes; no arena is larger (kMaxArenaBytes)
     // Size class of the list a free block is in (its own class or the one
     // below, see resize_free), kept so that unlinking it need not recompute
     // it.
-    std::uint16_t size_class;
-    bool free;
+    std::uint64_t size_class : 15;
+    std::uint64_t free : 1;
+    Index prev_phys;  // neighbours in address order; an arena's head comes first
+    Index next_phys;
+    Index prev_free;  // size-class list; next_free also links spare nodes
+    Index next_free;
   };
+  static_assert(sizeof(Block) == 32, "two nodes per cache line");
+  // Stores into Block::size are masked with it, which shows the compiler
+  // that they fit (no arena reaches 2^48 bytes) and costs one and.
+  static constexpr std::uint64_t kSizeMask = (std::uint64_t{1} << 48) - 1;
   struct Arena {
     std::uintptr_t base;
     std::size_t size;
-    Block* first;
+    // A node of size 0 before the arena's first block: every block has a
+    // previous neighbour, which is never free, so merges and unlinks need
+    // not ask which arena a block is in.
+    Index head;
     Arena* prev;
     Arena* next;
   };
-  struct NodeSlab;
+  // The address map stores node indices, and reads a candidate's key from
+  // its node.
+  struct KeyOfNode {
+    Block* const* nodes;
+    std::uintptr_t operator()(Index node) const noexcept { return (*nodes)[node].address; }
+  };
 
   // Second level: 32 classes per power of two, so a block's class bounds its
   // size within ~3%. Sizes below 32 granules get one exact class each. A
@@ -130,28 +145,33 @@ class Tlsf {
   static constexpr unsigned kFlCount = 64 - kSlBits + 1;
   static unsigned size_class(std::size_t units) noexcept;
 
-  Status add_arena(std::size_t size, Block** block) noexcept;
-  Status refill(std::size_t size, std::size_t rounded, std::size_t align, Block** block) noexcept;
-  [[nodiscard]] Block* find_exact(std::size_t rounded, std::size_t search, std::size_t align) const noexcept;
+  Status add_arena(std::size_t size, Index* block) noexcept;
+  Status refill(std::size_t size, std::size_t rounded, std::size_t align, Index* block) noexcept;
+  [[nodiscard]] Index find_exact(std::size_t rounded, std::size_t search, std::size_t align) const noexcept;
   // The fast path's steps, each called from a few places: compilers keep
   // them out of line by their own measure, and the calls, spills and
   // reloads then cost more than the steps themselves.
-  [[nodiscard, gnu::always_inline]] inline Block* find_free(std::size_t units) const noexcept;
-  [[gnu::always_inline]] inline void insert_free(Block* block) noexcept;
-  [[gnu::always_inline]] inline void remove_free(Block* block) noexcept;
-  [[gnu::always_inline]] inline void resize_free(Block* block, std::size_t size) noexcept;
-  [[gnu::always_inline]] inline Block* carve_front(Block* block, std::size_t size) noexcept;
-  void unlink_phys(Block* block) noexcept;
+  [[nodiscard, gnu::always_inline]] inline Index find_free(std::size_t units) const noexcept;
+  [[gnu::always_inline]] inline void insert_free(Index block) noexcept;
+  [[gnu::always_inline]] inline void remove_free(Index block) noexcept;
+  [[gnu::always_inline]] inline void resize_free(Index block, std::size_t size) noexcept;
+  [[gnu::always_inline]] inline Index carve_front(Index block, std::size_t size) noexcept;
+  void unlink_phys(Index block) noexcept;
+  // Node storage only grows in reserve_nodes(), which moves it: references
+  // into it are taken after that, and never kept across it.
+  [[nodiscard]] Block& at(Index node) const noexcept { return nodes_[node]; }
   [[nodiscard]] bool reserve_nodes(std::size_t count) noexcept;
   bool grow_nodes() noexcept;
-  Block* take_node() noexcept;
-  void release_node(Block* node) noexcept;
+  Index take_node() noexcept;
+  void release_node(Index node) noexcept;
   void release_arena(Arena* arena) noexcept;
   Status bad_request(std::size_t size, std::size_t alignment) const noexcept;
   [[nodiscard]] const Block* block_containing(std::uintptr_t address) const noexcept;
   Status bad_free(const void* ptr) const noexcept;
   Status out_of_memory(std::size_t size, std::size_t align, const char* reason) const noexcept;
   [[nodiscard]] std::size_t largest_free() const noexcept;
+  [[nodiscard]] Status validate_lists(std::uint64_t* listed, std::size_t* listed_blocks,
+                                      std::size_t* listed_bytes) const noexcept;
 
   std::shared_ptr<Backend> backend_;
   std::size_t arena_size_;
@@ -163,20 +183,22 @@ class Tlsf {
 
   std::uint64_t fl_bitmap_ = 0;
   std::uint32_t sl_bitmap_[kFlCount] = {};
-  Block* heads_[kFlCount * kSlCount] = {};
+  Index heads_[kFlCount * kSlCount] = {};
   std::size_t free_bytes_ = 0;
   std::size_t free_blocks_ = 0;
 
-  AddressMap<Block> live_;
+  // Every node, in one mapping that grows by mremap (variable_pool.cpp).
+  Block* nodes_ = nullptr;
+  std::size_t node_capacity_ = 0;
+  std::size_t nodes_used_ = 1;  // index 0 is no node
+  Index spare_nodes_ = 0;       // released nodes, linked by next_free
+  std::size_t spare_count_ = 0;
+
+  AddressMap<KeyOfNode> live_{KeyOfNode{&nodes_}};
   Arena* arenas_ = nullptr;
   std::size_t reserved_ = 0;
   std::size_t peak_reserved_ = 0;
   std::size_t regions_ = 0;
-
-  NodeSlab* slabs_ = nullptr;
-  Block* spare_nodes_ = nullptr;
-  std::size_t spare_count_ = 0;
-  mutable std::uint32_t epoch_ = 0;
 };
 
 }  // namespace detail
