@@ -248,5 +248,28 @@ TEST(AddressMapTest, AnEntryCostsAtMostFourteenTableBytes) {
   EXPECT_TRUE(map.consistent());
 }
 
+// The tag compare, on x86 SSE2 and elsewhere a portable bit trick (which
+// runs here too): both agree with a byte-by-byte compare, for bytes that
+// differ from the value in one bit only, or in the top bit, where a sloppy
+// zero-byte test gives false matches.
+TEST(AddressMapTest, TagComparesMatchExactlyTheEqualBytes) {
+  std::mt19937_64 rng(7);
+  alignas(16) std::uint8_t bytes[16];
+  for (int round = 0; round < 20000; ++round) {
+    const auto value = static_cast<std::uint8_t>(rng());
+    for (std::uint8_t& byte : bytes) {
+      const std::uint64_t pick = rng() % 4;
+      byte = pick == 0   ? value
+             : pick == 1 ? static_cast<std::uint8_t>(value ^ (1U << (rng() % 8)))
+             : pick == 2 ? static_cast<std::uint8_t>(value ^ 0x80U)
+                         : static_cast<std::uint8_t>(rng());
+    }
+    std::uint32_t expected = 0;
+    for (std::uint32_t i = 0; i < 12; ++i) expected |= static_cast<std::uint32_t>(bytes[i] == value) << i;
+    ASSERT_EQ(detail::match_bytes12_swar(bytes, value), expected) << "round " << round;
+    ASSERT_EQ(detail::match_bytes12(bytes, value), expected) << "round " << round;
+  }
+}
+
 }  // namespace
 }  // namespace nativepool

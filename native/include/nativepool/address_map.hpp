@@ -37,9 +37,51 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace nativepool {
+
+namespace detail {
+
+/// One bit per byte of @p bytes[0..11] that equals @p value, bit i for byte
+/// i, portably: each half's equal bytes become zero bytes, which the exact
+/// zero-byte test marks with their top bit (the usual `x - 0x01..` test
+/// also marks bytes above a zero one), and a multiply gathers those marks
+/// into the result's low bits.
+inline std::uint32_t match_bytes12_swar(const std::uint8_t* bytes, std::uint8_t value) noexcept {
+  constexpr std::uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  const auto marks = [](std::uint64_t x) {
+    const std::uint64_t zero = ~(((x & kLow7) + kLow7) | x | kLow7);  // 0x80 where a byte of x is 0
+    return static_cast<std::uint32_t>(((zero >> 7) * 0x0102040810204080ULL) >> 56);
+  };
+  std::uint64_t low = 0;
+  std::uint32_t high = 0;
+  std::memcpy(&low, bytes, sizeof low);
+  std::memcpy(&high, bytes + 8, sizeof high);
+  const std::uint64_t pattern = 0x0101010101010101ULL * value;
+  // The four bytes above the high half's are set, so they never match.
+  const std::uint64_t high_word = (high ^ static_cast<std::uint32_t>(pattern)) | 0xFFFFFFFF00000000ULL;
+  return marks(low ^ pattern) | marks(high_word) << 8;
+}
+
+/// match_bytes12_swar() with SSE2 where the target has it: one compare of
+/// sixteen bytes, of which the mask keeps twelve. @p bytes must be readable
+/// for sixteen bytes.
+inline std::uint32_t match_bytes12(const std::uint8_t* bytes, std::uint8_t value) noexcept {
+#if defined(__SSE2__)
+  const __m128i line = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes));
+  const int equal = _mm_movemask_epi8(_mm_cmpeq_epi8(line, _mm_set1_epi8(static_cast<char>(value))));
+  return static_cast<std::uint32_t>(equal) & 0xFFFU;
+#else
+  return match_bytes12_swar(bytes, value);
+#endif
+}
+
+}  // namespace detail
 
 /// Maps non-zero addresses to non-zero 32-bit indices. Not thread-safe: the
 /// owner serialises.
@@ -216,14 +258,11 @@ class AddressMap {
     return byte != kEmptyTag ? byte : std::uint8_t{1};
   }
 
-  // One bit per slot of @p group whose tag is @p t. A fixed-length loop
-  // without early exit, which compilers turn into a vector compare.
+  // One bit per slot of @p group whose tag is @p t, from one compare of the
+  // group's first sixteen bytes (its tags and overflow count).
   static std::uint32_t matches(const Group& group, std::uint8_t t) noexcept {
-    std::uint32_t bits = 0;
-    for (std::size_t slot = 0; slot < kGroupSlots; ++slot) {
-      bits |= static_cast<std::uint32_t>(group.tags[slot] == t) << slot;
-    }
-    return bits;
+    static_assert(kGroupSlots == 12 && offsetof(Group, tags) == 0 && offsetof(Group, values) >= 16);
+    return detail::match_bytes12(group.tags, t);
   }
 
   // Stores @p key in the first free slot from its home group on.
