@@ -3,8 +3,8 @@
 /// @brief SlabClasses: the small sizes of a VariablePool, served from runs of
 /// equal blocks (slabs) carved from its TLSF arenas.
 ///
-/// TLSF keeps a 64-byte node and an address-map entry per block, about 98
-/// bytes of host memory: more than a 16-byte block itself. Small blocks come
+/// TLSF keeps a 32-byte node and an address-map slot per block, 40-46 bytes
+/// of host memory: more than a 16-byte block itself. Small blocks come
 /// instead from slabs of kSlabBytes, each carved from TLSF as one block
 /// aligned to its own size and cut into blocks of one size class. A slab's
 /// record, outside the managed memory like all metadata, is a bitmap of its
