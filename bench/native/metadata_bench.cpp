@@ -54,8 +54,10 @@ void measure(const char* label, std::size_t size, Allocate&& allocate) {
     if (&block == &blocks.front()) after_first = resident_bytes();
   }
   const std::size_t growth = resident_bytes() - before;
-  std::printf("%s,%zu,%zu,%zu,%.2f,%zu,%.2f\n", label, size, n, growth, static_cast<double>(growth) / static_cast<double>(n),
-              after_first - before, static_cast<double>(growth - (after_first - before)) / static_cast<double>(n - 1));
+  const std::size_t first = after_first - before;
+  std::printf("%s,%zu,%zu,%zu,%.2f,%zu,%.2f\n", label, size, n, growth,
+              static_cast<double>(growth) / static_cast<double>(n), first,
+              static_cast<double>(growth - first) / static_cast<double>(n - 1));
   std::fflush(stdout);
 }
 

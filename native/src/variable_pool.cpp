@@ -20,8 +20,6 @@ namespace {
 constexpr std::size_t kMinArenaAlignment = 4096;
 // A node keeps a block's size in 48 bits.
 constexpr std::size_t kMaxArenaBytes = (std::size_t{1} << 48) - kMinArenaAlignment;
-// The first node mapping: one page.
-constexpr std::size_t kMinNodes = 4096 / 32;
 // Indices are 32 bits, and 0 is no node.
 constexpr std::size_t kMaxNodes = std::size_t{1} << 32;
 }  // namespace
@@ -250,8 +248,8 @@ Status Tlsf::add_arena(std::size_t size, Index* block) noexcept {
   const Index node = take_node();
   at(head) = Block{.address = base, .size = 0, .size_class = 0, .free = 0, .prev_phys = 0, .next_phys = node,
                    .prev_free = 0, .next_free = 0};
-  at(node) = Block{.address = base, .size = (size & kSizeMask), .size_class = 0, .free = 1, .prev_phys = head, .next_phys = 0,
-                   .prev_free = 0, .next_free = 0};
+  at(node) = Block{.address = base, .size = (size & kSizeMask), .size_class = 0, .free = 1, .prev_phys = head,
+                   .next_phys = 0, .prev_free = 0, .next_free = 0};
   *arena = Arena{base, size, head, nullptr, arenas_};
   if (arenas_ != nullptr) arenas_->prev = arena;
   arenas_ = arena;
@@ -385,10 +383,12 @@ bool Tlsf::reserve_nodes(std::size_t count) noexcept {
 // alignment only, which splits every other node across two lines.)
 [[gnu::noinline]] bool Tlsf::grow_nodes() noexcept {
   if (node_capacity_ == kMaxNodes) return false;
-  const std::size_t capacity = node_capacity_ == 0 ? kMinNodes : node_capacity_ * 2;
+  // The first mapping is one page.
+  const std::size_t capacity = node_capacity_ == 0 ? 4096 / sizeof(Block) : node_capacity_ * 2;
+  const std::size_t bytes = capacity * sizeof(Block);
   void* nodes = node_capacity_ == 0
-                    ? mmap(nullptr, capacity * sizeof(Block), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                    : mremap(nodes_, node_capacity_ * sizeof(Block), capacity * sizeof(Block), MREMAP_MAYMOVE);
+                    ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                    : mremap(nodes_, node_capacity_ * sizeof(Block), bytes, MREMAP_MAYMOVE);
   if (nodes == MAP_FAILED) return false;
   nodes_ = static_cast<Block*>(nodes);
   node_capacity_ = capacity;

@@ -11,7 +11,7 @@
 /// It stores no keys. A slot holds a node index and one byte of the key's
 /// hash (its tag); the owner's KeyOf reads a candidate's key from its node,
 /// which a free reads next anyway. A slot costs 5 bytes instead of the 16 of
-/// an address and a pointer: at the table's load, 8-16 bytes per entry
+/// an address and a pointer: at the table's load, 8-14 bytes per entry
 /// instead of 26-52, which is most of what a live block's metadata costs.
 ///
 /// The table is made of groups of twelve slots, one cache line each, probed
