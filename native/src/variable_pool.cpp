@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "nativepool/math.hpp"
+#include "nativepool/metadata_pages.hpp"
 
 namespace nativepool {
 namespace detail {
@@ -50,7 +51,7 @@ Tlsf::~Tlsf() {
     backend_->deallocate(reinterpret_cast<void*>(arena->base), arena->size, arena_alignment_);
     delete arena;
   }
-  if (nodes_ != nullptr) munmap(nodes_, node_capacity_ * sizeof(Block));
+  if (nodes_ != nullptr) detail::unmap_metadata(nodes_, node_capacity_ * sizeof(Block));
 }
 
 Status Tlsf::check_config(const VariablePoolConfig& config, const Backend* backend) noexcept {
@@ -386,10 +387,9 @@ bool Tlsf::reserve_nodes(std::size_t count) noexcept {
   // The first mapping is one page.
   const std::size_t capacity = node_capacity_ == 0 ? 4096 / sizeof(Block) : node_capacity_ * 2;
   const std::size_t bytes = capacity * sizeof(Block);
-  void* nodes = node_capacity_ == 0
-                    ? mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                    : mremap(nodes_, node_capacity_ * sizeof(Block), bytes, MREMAP_MAYMOVE);
-  if (nodes == MAP_FAILED) return false;
+  void* nodes = node_capacity_ == 0 ? detail::map_metadata(bytes)
+                                     : mremap(nodes_, node_capacity_ * sizeof(Block), bytes, MREMAP_MAYMOVE);
+  if (nodes == nullptr || nodes == MAP_FAILED) return false;
   nodes_ = static_cast<Block*>(nodes);
   node_capacity_ = capacity;
   return true;

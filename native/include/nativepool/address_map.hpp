@@ -31,8 +31,6 @@
 /// CPU cannot overlap.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <bit>
 #include <cassert>
 #include <cstddef>
@@ -42,6 +40,8 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+#include "nativepool/metadata_pages.hpp"
 
 namespace nativepool {
 
@@ -106,7 +106,7 @@ class AddressMap {
 
   explicit AddressMap(KeyOf key_of) noexcept : key_of_(key_of) {}
   ~AddressMap() {
-    if (groups_ != empty_table()) munmap(groups_, table_bytes());
+    if (groups_ != empty_table()) detail::unmap_metadata(groups_, table_bytes());
   }
   AddressMap(const AddressMap&) = delete;
   AddressMap& operator=(const AddressMap&) = delete;
@@ -298,10 +298,9 @@ class AddressMap {
   }
 
   // Growth is rare and allocates: kept out of line so reserve() inlines to a
-  // compare. Tables are mapped, not taken from malloc, so that an outgrown
-  // one goes back to the system at once: malloc keeps freed tables below
-  // its mmap threshold resident, which used to add half the table's size
-  // again to a pool's resident metadata.
+  // compare. Tables are mapped (metadata_pages.hpp) so that an outgrown one
+  // goes back to the system at once: from malloc, freed tables stayed
+  // resident and added half the table's size again to a pool's metadata.
   [[gnu::noinline]] bool grow(std::size_t count) noexcept {
     const std::size_t old_groups = capacity_ / kGroupSlots;
     std::size_t groups = old_groups < kMinGroups ? kMinGroups : old_groups * 2;
@@ -309,8 +308,8 @@ class AddressMap {
     // Tags are bits 24-31 of the hash, so more groups than 2^32 would
     // select groups with them; no host holds so many blocks anyway.
     if (groups > (std::size_t{1} << 32)) return false;
-    void* mapped = mmap(nullptr, groups * sizeof(Group), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapped == MAP_FAILED) return false;
+    void* mapped = detail::map_metadata(groups * sizeof(Group));
+    if (mapped == nullptr) return false;
     // Zeroed pages are empty groups.
     auto* table = static_cast<Group*>(mapped);
     Group* old = groups_;
@@ -325,7 +324,7 @@ class AddressMap {
         if (old[g].tags[slot] != kEmptyTag) place(key_of_(old[g].values[slot]), old[g].values[slot]);
       }
     }
-    if (old != empty_table()) munmap(old, old_bytes);
+    if (old != empty_table()) detail::unmap_metadata(old, old_bytes);
     return true;
   }
 

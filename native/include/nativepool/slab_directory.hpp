@@ -22,6 +22,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <type_traits>
+
+#include "nativepool/metadata_pages.hpp"
 
 namespace nativepool::detail {
 
@@ -34,13 +37,14 @@ class SlabDirectory {
   ~SlabDirectory() {
     Root* root = root_.load(std::memory_order_relaxed);
     if (root == nullptr) return;
-    for (auto& mid : root->entries) {
-      Mid* node = mid.load(std::memory_order_relaxed);
-      if (node == nullptr) continue;
-      for (auto& leaf : node->entries) delete leaf.load(std::memory_order_relaxed);
-      delete node;
+    for (Mid* mid : root->entries) {
+      if (mid == nullptr) continue;
+      for (Leaf* leaf : mid->entries) {
+        if (leaf != nullptr) unmap_metadata(leaf, sizeof(Leaf));
+      }
+      unmap_metadata(mid, sizeof(Mid));
     }
-    delete root;
+    unmap_metadata(root, sizeof(Root));
   }
   SlabDirectory(const SlabDirectory&) = delete;
   SlabDirectory& operator=(const SlabDirectory&) = delete;
@@ -51,27 +55,27 @@ class SlabDirectory {
     if ((n >> kBits) != 0) [[unlikely]] return nullptr;
     const Root* root = root_.load(std::memory_order_acquire);
     if (root == nullptr) [[unlikely]] return nullptr;
-    const Mid* mid = root->entries[n >> (2 * kLevelBits)].load(std::memory_order_acquire);
+    const Mid* mid = acquire(root->entries[n >> (2 * kLevelBits)]);
     if (mid == nullptr) return nullptr;
-    const Leaf* leaf = mid->entries[(n >> kLevelBits) & kLevelMask].load(std::memory_order_acquire);
+    const Leaf* leaf = acquire(mid->entries[(n >> kLevelBits) & kLevelMask]);
     if (leaf == nullptr) return nullptr;
-    return leaf->entries[n & kLevelMask].load(std::memory_order_acquire);
+    return acquire(leaf->entries[n & kLevelMask]);
   }
 
   /// Publishes @p record for @p base (release: a reader that finds it sees
   /// it initialised); false, changing nothing, when out of host memory for
   /// a node or for an address the directory cannot hold.
   [[nodiscard]] bool insert(std::uintptr_t base, T* record) noexcept {
-    std::atomic<T*>* entry = slot(base);
+    T** entry = slot(base);
     if (entry == nullptr) return false;
-    entry->store(record, std::memory_order_release);
+    std::atomic_ref<T*>(*entry).store(record, std::memory_order_release);
     size_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
   /// Unpublishes the slab at @p base, which must be listed.
   void erase(std::uintptr_t base) noexcept {
-    slot(base)->store(nullptr, std::memory_order_release);
+    std::atomic_ref<T*>(*slot(base)).store(nullptr, std::memory_order_release);
     size_.fetch_sub(1, std::memory_order_relaxed);
   }
 
@@ -79,43 +83,61 @@ class SlabDirectory {
 
  private:
   // 32 bits of slab number: 12 for the root, 10 for each level below. A
-  // leaf covers 64 MiB (8 KiB of pointers), a mid node 64 GiB.
+  // leaf covers 64 MiB (8 KiB of pointers), a mid node 64 GiB. Nodes are
+  // plain pointer arrays on zeroed pages of their own (metadata_pages.hpp),
+  // read and written through atomic_ref, so a directory is resident only
+  // in the pages its entries reach: one of the root's eight for the usual
+  // address range of a process. Made by a zeroing new, the two directories
+  // of a sharded pool's first shard made the pool's first block cost 112 KiB.
   static constexpr unsigned kBits = 48 - kSlabShift;
   static constexpr unsigned kLevelBits = 10;
   static constexpr std::uintptr_t kLevelMask = (std::uintptr_t{1} << kLevelBits) - 1;
   struct Leaf {
-    std::atomic<T*> entries[std::size_t{1} << kLevelBits] = {};
+    T* entries[std::size_t{1} << kLevelBits];
   };
   struct Mid {
-    std::atomic<Leaf*> entries[std::size_t{1} << kLevelBits] = {};
+    Leaf* entries[std::size_t{1} << kLevelBits];
   };
   struct Root {
-    std::atomic<Mid*> entries[std::size_t{1} << (kBits - 2 * kLevelBits)] = {};
+    Mid* entries[std::size_t{1} << (kBits - 2 * kLevelBits)];
   };
 
+  // An entry as any thread may read it (atomic_ref takes no const object;
+  // readers only load).
+  template <class Node>
+  static Node* acquire(Node* const& entry) noexcept {
+    return std::atomic_ref<Node*>(const_cast<Node*&>(entry)).load(std::memory_order_acquire);
+  }
+
   // The entry for @p base, making the nodes on the way; writers only.
-  std::atomic<T*>* slot(std::uintptr_t base) noexcept {
+  T** slot(std::uintptr_t base) noexcept {
     const std::uintptr_t n = base >> kSlabShift;
     if ((n >> kBits) != 0) return nullptr;
     Root* root = made(root_);
     if (root == nullptr) return nullptr;
-    Mid* mid = made(root->entries[n >> (2 * kLevelBits)]);
+    Mid* mid = made(std::atomic_ref<Mid*>(root->entries[n >> (2 * kLevelBits)]));
     if (mid == nullptr) return nullptr;
-    Leaf* leaf = made(mid->entries[(n >> kLevelBits) & kLevelMask]);
+    Leaf* leaf = made(std::atomic_ref<Leaf*>(mid->entries[(n >> kLevelBits) & kLevelMask]));
     if (leaf == nullptr) return nullptr;
     return &leaf->entries[n & kLevelMask];
   }
 
-  template <class Node>
-  static Node* made(std::atomic<Node*>& link) noexcept {
+  // The node @p link points to, made on zeroed pages first if it is null:
+  // zero is every entry's null, and a trivial type's default construction
+  // writes nothing, so the pages stay untouched.
+  template <class Link>
+  static auto made(Link&& link) noexcept {
+    using Node = std::remove_pointer_t<decltype(link.load())>;
+    static_assert(std::is_trivially_default_constructible_v<Node> && std::is_trivially_destructible_v<Node>);
     Node* node = link.load(std::memory_order_acquire);
     if (node != nullptr) return node;
-    Node* fresh = new (std::nothrow) Node;
-    if (fresh == nullptr) return nullptr;
+    void* pages = map_metadata(sizeof(Node));
+    if (pages == nullptr) return node;
+    Node* fresh = new (pages) Node;
     if (link.compare_exchange_strong(node, fresh, std::memory_order_acq_rel, std::memory_order_acquire)) {
       return fresh;
     }
-    delete fresh;  // another writer made it first
+    unmap_metadata(pages, sizeof(Node));  // another writer made it first
     return node;
   }
 
