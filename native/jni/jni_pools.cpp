@@ -110,6 +110,17 @@ jlong create_pool(JNIEnv* env, jint type, jint parameter, jobject budget_charge,
   return token;
 }
 
+// A thread cache's capacity from Java's builder, where 0 means none; the
+// pool factory refuses what is outside its range with the range.
+bool to_capacity(JNIEnv* env, jint blocks, std::size_t* out) noexcept {
+  if (blocks < 0) {
+    nativepool::jni::throw_invalid_argument(env, "a thread cache's capacity must not be negative");
+    return false;
+  }
+  *out = static_cast<std::size_t>(blocks);
+  return true;
+}
+
 }  // namespace
 
 extern "C" {
@@ -119,12 +130,8 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
     jlong max_blocks, jint thread_cache_blocks, jint thread_safety, jint backend_type, jint backend_parameter,
     jint safety, jobject budget_charge, jobject region_events) {
   nativepool::FixedPoolConfig config;
-  if (thread_cache_blocks < 0) {
-    nativepool::jni::throw_invalid_argument(env, "a thread cache's capacity must not be negative");
-    return 0;
-  }
-  config.thread_cache_blocks = static_cast<std::size_t>(thread_cache_blocks);
-  if (!to_size(env, block_size, "block size", &config.block_size) ||
+  if (!to_capacity(env, thread_cache_blocks, &config.thread_cache_blocks) ||
+      !to_size(env, block_size, "block size", &config.block_size) ||
       !to_size(env, alignment, "alignment", &config.alignment) ||
       !to_size(env, blocks_per_chunk, "blocks per chunk", &config.blocks_per_chunk) ||
       !to_size(env, initial_blocks, "initial blocks", &config.initial_blocks) ||
@@ -142,13 +149,11 @@ JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createFixed(
 
 JNIEXPORT jlong JNICALL Java_org_nativepool_internal_PoolNative_createVariable(
     JNIEnv* env, jclass, jlong arena_size, jlong granularity, jlong initial_bytes, jlong max_bytes,
-    jint thread_safety, jint backend_type, jint backend_parameter, jint safety, jobject budget_charge,
-    jobject region_events) {
+    jint thread_cache_blocks, jint thread_safety, jint backend_type, jint backend_parameter, jint safety,
+    jobject budget_charge, jobject region_events) {
   nativepool::VariablePoolConfig config;
-  // Java caches the same size classes per thread in front of the pool
-  // (ThreadCaches), so native caches would hold a second set of blocks.
-  config.thread_cache_blocks = 0;
-  if (!to_size(env, arena_size, "arena size", &config.arena_size) ||
+  if (!to_capacity(env, thread_cache_blocks, &config.thread_cache_blocks) ||
+      !to_size(env, arena_size, "arena size", &config.arena_size) ||
       !to_size(env, granularity, "granularity", &config.granularity) ||
       !to_size(env, initial_bytes, "initial capacity", &config.initial_bytes) ||
       !to_size(env, max_bytes, "max capacity", &config.max_bytes)) {
@@ -342,7 +347,7 @@ bool register_pool_natives(JNIEnv* env) noexcept {
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createFixed,
                         "(JJJJJIIIIILorg/nativepool/internal/BudgetCharge;Ljava/lang/Object;)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, createVariable,
-                        "(JJJJIIIILorg/nativepool/internal/BudgetCharge;Ljava/lang/Object;)J"),
+                        "(JJJJIIIIILorg/nativepool/internal/BudgetCharge;Ljava/lang/Object;)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, destroy, "(J)V"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, allocate, "(JJJ)J"),
       NATIVEPOOL_NATIVE(org_nativepool_internal_PoolNative, free, "(JJ)V"),

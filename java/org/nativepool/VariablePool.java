@@ -249,8 +249,12 @@ public final class VariablePool extends Pool {
                 throw new InvalidArgumentException("the large-allocation event's threshold must be at least 1 byte, not "
                         + largeAllocation);
             }
+            // One setting for both layers, as for fixed pools: with native caches the pool is sharded
+            // by thread, so Java's refills and drains and the sizes above its classes take a lock of
+            // their own thread's shard. Native caches hold blocks only from single frees of blocks
+            // Java's caches never listed (those of allocate(count, size, out)).
             long handle = PoolNative.createVariable(arenaSize, granularity, initialCapacity,
-                    maxCapacity, threadSafety.code(), backend.type(), backend.parameter(),
+                    maxCapacity, threadCache, threadSafety.code(), backend.type(), backend.parameter(),
                     resolvedSafetyLevel.code(), charge, new RegionEvents(name));
             return new VariablePool(handle, this);
         }

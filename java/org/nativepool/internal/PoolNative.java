@@ -42,10 +42,15 @@ public final class PoolNative {
             long initialBlocks, long maxBlocks, int threadCacheBlocks, int threadSafety, int backendType,
             int backendParameter, int safetyLevel, BudgetCharge budgetCharge, Object regionEvents);
 
-    /** A variable pool; {@code budgetCharge} and {@code regionEvents} as for {@link #createFixed}. */
+    /**
+     * A variable pool; {@code threadCacheBlocks}, {@code budgetCharge} and {@code regionEvents} as for
+     * {@link #createFixed}. A {@code MUTEX} pool with native thread caches is sharded (one shard per
+     * hardware thread, each thread at home in one), which is what lets its refills, drains and sizes
+     * above the caches' classes run on two threads without one lock.
+     */
     public static native long createVariable(long arenaSize, long granularity, long initialBytes,
-            long maxBytes, int threadSafety, int backendType, int backendParameter, int safetyLevel,
-            BudgetCharge budgetCharge, Object regionEvents);
+            long maxBytes, int threadCacheBlocks, int threadSafety, int backendType, int backendParameter,
+            int safetyLevel, BudgetCharge budgetCharge, Object regionEvents);
 
     public static native void destroy(long pool);
 

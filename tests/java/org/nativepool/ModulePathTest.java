@@ -92,7 +92,7 @@ class ModulePathTest {
                 "bad/Bad.java", """
                         package bad;
                         public class Bad {
-                            long pool = org.nativepool.internal.PoolNative.createVariable(0, 0, 0, 0, 0, 0, 0, 0, null, null);
+                            long pool = org.nativepool.internal.PoolNative.createVariable(0, 0, 0, 0, 0, 0, 0, 0, 0, null, null);
                         }
                         """);
         assertNotEquals('0', linked.charAt(0), linked);

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -242,6 +243,86 @@ class VariableThreadCacheTest {
             assertThrows(InvalidArgumentException.class, () -> pool.allocateAddress(100, -16), "negative alignment");
             assertThrows(InvalidArgumentException.class, () -> pool.allocateAddress(0), "size 0");
             assertEquals(0, pool.stats().cachedBlocks());
+        }
+    }
+
+    /**
+     * A cached MUTEX pool is sharded by thread natively: a second thread's sizes above the classes
+     * come from a shard of its own, which maps an arena of its own, where the uncached pool (one
+     * shard, one lock) serves both threads from one arena.
+     */
+    @Test
+    void twoThreadsAllocateFromShardsOfTheirOwn() throws Exception {
+        int cpus = Runtime.getRuntime().availableProcessors();
+        if (cpus < 2) {
+            System.out.println("twoThreadsAllocateFromShardsOfTheirOwn: skipped, one hardware thread means one shard");
+            return;
+        }
+        long arena = 1 << 20;
+        for (int cache : new int[] {PoolBuilder.DEFAULT_THREAD_CACHE, 0}) {
+            try (VariablePool pool = VariablePool.builder().arenaSize(arena).threadCache(cache).build()) {
+                CountDownLatch allocated = new CountDownLatch(1);
+                CountDownLatch checked = new CountDownLatch(1);
+                AtomicReference<Throwable> failure = new AtomicReference<>();
+                Thread first = new Thread(() -> {
+                    try {
+                        long address = pool.allocateAddress(4096);
+                        allocated.countDown();
+                        checked.await(); // stays alive, at home in its shard, while the second allocates
+                        pool.free(address);
+                    } catch (Throwable t) {
+                        failure.set(t);
+                        allocated.countDown();
+                    }
+                });
+                first.start();
+                allocated.await();
+                long second = pool.allocateAddress(4096);
+                PoolStats stats = pool.stats();
+                checked.countDown();
+                first.join();
+                assertEquals(null, failure.get());
+                assertEquals(cache == 0 ? arena : 2 * arena, stats.bytesReserved(),
+                        (cache == 0 ? "one shard: " : "a shard per thread: ") + stats);
+                assertEquals(2, stats.liveBlocks(), stats.toString());
+                pool.free(second);
+                PoolStats idle = pool.stats();
+                assertEquals(0, idle.liveBlocks(), idle.toString());
+                assertBalanced(idle);
+                pool.validate();
+            }
+        }
+    }
+
+    /**
+     * Blocks of a batch are not listed in Java's caches, so their single frees reach the pool, whose
+     * native caches park them; they stay free blocks in the statistics and serve the pool again.
+     */
+    @Test
+    void singleFreesOfBatchBlocksStayExactThroughTheNativeCaches() {
+        try (VariablePool pool = VariablePool.builder().build()) {
+            long[] batch = new long[100];
+            pool.allocate(batch.length, 64, batch);
+            PoolStats full = pool.stats();
+            assertEquals(100, full.liveBlocks(), full.toString());
+            assertEquals(100 * 64, full.bytesInUse(), full.toString());
+            for (long address : batch) {
+                pool.free(address);
+            }
+            PoolStats freed = pool.stats();
+            assertEquals(0, freed.liveBlocks(), freed.toString());
+            assertEquals(0, freed.bytesInUse(), freed.toString());
+            assertEquals(0, freed.cachedBlocks(), "none in Java's caches: " + freed);
+            assertBalanced(freed);
+            assertThrows(DoubleFreeException.class, () -> pool.free(batch[0]), "parked natively, still refused");
+            pool.validate();
+            pool.allocate(batch.length, 64, batch);
+            assertEquals(100, pool.stats().liveBlocks());
+            pool.free(batch);
+            pool.flushThreadCache();
+            PoolStats idle = pool.stats();
+            assertEquals(0, idle.liveBlocks(), idle.toString());
+            assertEquals(idle.bytesReserved(), idle.freeBytes(), idle.toString());
         }
     }
 

@@ -71,7 +71,7 @@ public final class RegionEventsBench {
 
     /** A MUTEX variable pool of 64 KiB arenas over {@code backend}, reporting its regions to {@code sink}. */
     private static long pool(int backend, Object sink) {
-        return PoolNative.createVariable(ARENA, 16, 0, 0, 1, backend, 0, 0, null, sink);
+        return PoolNative.createVariable(ARENA, 16, 0, 0, 0, 1, backend, 0, 0, null, sink);
     }
 
     private static void measure(String state, long[] plain, long[] reporting) {
