@@ -9,10 +9,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CyclicBarrier;
 import java.util.function.LongSupplier;
+import java.util.function.LongUnaryOperator;
 import org.nativepool.BlockCache;
 import org.nativepool.FixedPool;
 import org.nativepool.LeakPolicy;
 import org.nativepool.ThreadSafety;
+import org.nativepool.VariablePool;
 
 /**
  * Allocation + free pairs timed in each thread's CPU time, for a machine too
@@ -25,6 +27,14 @@ import org.nativepool.ThreadSafety;
  * allocator.
  *
  * <p>{@code java -cp benchmarks.jar org.nativepool.bench.CpuTimePairs SIZE THREADS ROUNDS PAIRS}
+ *
+ * <p>With {@code mixed} for SIZE, the pairs take {@link MixedSizeBenchmark}'s
+ * sizes (log-uniform 16 B - 64 KiB, each thread from its own point of the
+ * sequence), from Unsafe and from a shared MUTEX {@code VariablePool} through
+ * its thread caches ({@code nativepoolRaw}) and without them
+ * ({@code nativepoolRawUncached}). CPU time leaves out a thread that sleeps
+ * on a contended lock, so at 2 threads these figures understate contention,
+ * which the wall-clock benchmark measures.
  */
 public final class CpuTimePairs {
     private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
@@ -53,10 +63,24 @@ public final class CpuTimePairs {
     }
 
     public static void main(String[] args) throws Exception {
-        int size = Integer.parseInt(args[0]);
         int threads = Integer.parseInt(args[1]);
         int rounds = Integer.parseInt(args[2]);
         int pairs = Integer.parseInt(args[3]);
+        if (args[0].equals("mixed")) {
+            try (VariablePool pool = VariablePool.builder().threadSafety(ThreadSafety.MUTEX)
+                    .leakPolicy(LeakPolicy.THROW).build();
+                 VariablePool uncached = VariablePool.builder().threadSafety(ThreadSafety.MUTEX)
+                         .leakPolicy(LeakPolicy.THROW).threadCache(0).build()) {
+                Map<String, PerThread> all = new LinkedHashMap<>();
+                all.put("unsafe", () -> mixed(Allocators::unsafe));
+                all.put("nativepoolRaw", () -> mixed(size -> rawPair(pool, size)));
+                all.put("nativepoolRawUncached", () -> mixed(size -> rawPair(uncached, size)));
+                report("mixed sizes", all, threads, rounds, pairs);
+                pool.flushThreadCache();
+            }
+            return;
+        }
+        int size = Integer.parseInt(args[0]);
         try (FixedPool pool = FixedPool.builder(size).threadSafety(ThreadSafety.LOCK_FREE)
                 .leakPolicy(LeakPolicy.THROW).build();
              Allocators allocators = new Allocators()) {
@@ -67,27 +91,45 @@ public final class CpuTimePairs {
             all.put("arrow", () -> () -> allocators.arrow(size));
             all.put("nativepoolRaw", () -> () -> Allocators.nativepool(pool));
             all.put("nativepoolCache", () -> new CachePair(pool.newCache(64)));
-            Map<String, double[]> perRound = new LinkedHashMap<>();
-            all.keySet().forEach(name -> perRound.put(name, new double[rounds]));
-            for (int warm = 0; warm < 3; warm++) {
-                for (PerThread allocator : all.values()) {
-                    run(allocator, threads, pairs);
-                }
-            }
-            for (int round = 0; round < rounds; round++) {
-                for (Map.Entry<String, PerThread> e : all.entrySet()) {
-                    perRound.get(e.getKey())[round] = run(e.getValue(), threads, pairs);
-                }
-            }
-            System.out.printf("size %d, %d thread(s), %d rounds of %d pairs per thread; CPU ns per pair per thread%n",
-                    size, threads, rounds, pairs);
-            System.out.printf("%-16s %8s %8s%n", "allocator", "best", "median");
-            for (Map.Entry<String, double[]> e : perRound.entrySet()) {
-                double[] sorted = e.getValue().clone();
-                Arrays.sort(sorted);
-                System.out.printf("%-16s %8.1f %8.1f%n", e.getKey(), sorted[0], sorted[sorted.length / 2]);
-            }
+            report("size " + size, all, threads, rounds, pairs);
             pool.flushThreadCache();
+        }
+    }
+
+    /** A pair of the calling thread over the mixed sizes, from a point of the sequence of its own. */
+    private static LongSupplier mixed(LongUnaryOperator pair) {
+        int[] next = {(int) (Thread.currentThread().getId() * 977)};
+        return () -> pair.applyAsLong(MixedSizeBenchmark.SIZES[next[0]++ & (MixedSizeBenchmark.SIZES.length - 1)]);
+    }
+
+    private static long rawPair(VariablePool pool, long size) {
+        long address = pool.allocateAddress(size);
+        pool.free(address);
+        return address;
+    }
+
+    /** Runs every allocator, warm-up rounds first, and prints each one's best and median round. */
+    private static void report(String what, Map<String, PerThread> all, int threads, int rounds, int pairs)
+            throws Exception {
+        Map<String, double[]> perRound = new LinkedHashMap<>();
+        all.keySet().forEach(name -> perRound.put(name, new double[rounds]));
+        for (int warm = 0; warm < 3; warm++) {
+            for (PerThread allocator : all.values()) {
+                run(allocator, threads, pairs);
+            }
+        }
+        for (int round = 0; round < rounds; round++) {
+            for (Map.Entry<String, PerThread> e : all.entrySet()) {
+                perRound.get(e.getKey())[round] = run(e.getValue(), threads, pairs);
+            }
+        }
+        System.out.printf("%s, %d thread(s), %d rounds of %d pairs per thread; CPU ns per pair per thread%n",
+                what, threads, rounds, pairs);
+        System.out.printf("%-22s %8s %8s%n", "allocator", "best", "median");
+        for (Map.Entry<String, double[]> e : perRound.entrySet()) {
+            double[] sorted = e.getValue().clone();
+            Arrays.sort(sorted);
+            System.out.printf("%-22s %8.1f %8.1f%n", e.getKey(), sorted[0], sorted[sorted.length / 2]);
         }
     }
 
