@@ -15,6 +15,24 @@
 
 namespace nativepool {
 
+namespace {
+std::size_t page_size() noexcept {
+  static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+// Both host backends' memory is private and anonymous (the C heap's too):
+// the kernel frees the pages now and maps zero pages on the next touch,
+// which is all a free block may read. (A transparent huge page is split.)
+std::size_t release_whole_pages(void* start, std::size_t size) noexcept {
+  const std::size_t page = page_size();
+  const std::uintptr_t begin = round_up(reinterpret_cast<std::uintptr_t>(start), page);
+  const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(start) + size) & ~(std::uintptr_t{page} - 1);
+  if (end <= begin) return 0;
+  return ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED) == 0 ? end - begin : 0;
+}
+}  // namespace
+
 const char* memory_kind_name(MemoryKind kind) noexcept {
   switch (kind) {
     case MemoryKind::kHost: return "HOST";
@@ -47,12 +65,9 @@ Status MallocBackend::allocate(std::size_t size, std::size_t alignment, void** o
 
 void MallocBackend::deallocate(void* region, std::size_t, std::size_t) noexcept { std::free(region); }
 
-namespace {
-std::size_t page_size() noexcept {
-  static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  return size;
+std::size_t MallocBackend::release_pages(void* start, std::size_t size) noexcept {
+  return release_whole_pages(start, size);
 }
-}  // namespace
 
 Status MmapBackend::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
   if (size == 0 || !is_pow2(alignment)) {
@@ -89,6 +104,10 @@ Status MmapBackend::allocate(std::size_t size, std::size_t alignment, void** out
 
 void MmapBackend::deallocate(void* region, std::size_t size, std::size_t) noexcept {
   ::munmap(region, round_up(size, page_size()));
+}
+
+std::size_t MmapBackend::release_pages(void* start, std::size_t size) noexcept {
+  return release_whole_pages(start, size);
 }
 
 bool MmapBackend::transparent_huge_pages_available() noexcept {

@@ -178,6 +178,12 @@ Status Tlsf::deallocate(void* ptr, std::size_t* freed_size) noexcept {
   return Status::kOk;
 }
 
+// Wholly free arenas go back to the backend; then the whole pages inside
+// every free block left go back to the system (Backend::release_pages),
+// the arenas staying reserved, so that resident memory follows the live
+// set as malloc_trim() makes glibc's do. Every block is visited: trim() is
+// called now and then, not on a fast path; a block under a page cannot
+// hold a whole one.
 std::size_t Tlsf::trim() noexcept {
   std::size_t released = 0;
   for (Arena* arena = arenas_; arena != nullptr;) {
@@ -190,6 +196,15 @@ std::size_t Tlsf::trim() noexcept {
       release_arena(arena);
     }
     arena = next;
+  }
+  constexpr std::size_t kSmallestPage = 4096;
+  for (const Arena* arena = arenas_; arena != nullptr; arena = arena->next) {
+    for (Index block = at(arena->head).next_phys; block != 0; block = at(block).next_phys) {
+      const Block& node = at(block);
+      if (node.free && node.size >= kSmallestPage) {
+        pages_released_ += backend_->release_pages(reinterpret_cast<void*>(node.address), node.size);
+      }
+    }
   }
   return released;
 }
@@ -771,6 +786,12 @@ Status VariablePool<Mode>::validate() const noexcept {
   std::lock_guard guard(lock_);
   const Status status = core_.validate();
   return status != Status::kOk ? status : slabs_.validate(core_);
+}
+
+template <ThreadSafety Mode>
+std::size_t VariablePool<Mode>::pages_released() const noexcept {
+  std::lock_guard guard(lock_);
+  return core_.pages_released();
 }
 
 template <ThreadSafety Mode>

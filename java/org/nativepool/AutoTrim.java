@@ -17,8 +17,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * whose free space came only at the end of the interval, is left alone
  * until a later interval: a burst that repeats within the interval finds its
  * memory warm. What goes back is what {@code trim()} gives back at that
- * moment, wholly free chunks or arenas; blocks parked in live threads' caches
- * keep theirs.
+ * moment, wholly free chunks or arenas (and a variable pool's free pages);
+ * blocks parked in live threads' caches keep theirs.
  *
  * <p>The sampler holds its pool weakly, so it never keeps a dropped pool
  * alive, and stops when the pool closes.

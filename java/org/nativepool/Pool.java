@@ -293,9 +293,14 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * Returns wholly free chunks or arenas to the backend, after returning the
      * blocks of the calling thread's caches and of the caches of ended threads
      * to the pool. Blocks parked in other live threads' caches keep their
-     * chunks or arenas.
+     * chunks or arenas. A {@link VariablePool} over host memory ({@code MALLOC},
+     * {@code MMAP}, NUMA) without canaries then also gives the whole pages
+     * inside its remaining free blocks back to the system: they stay reserved
+     * and read as zero when next used, and its resident memory follows the
+     * live blocks. It visits every block, so it is for quiet moments.
      *
-     * @return bytes released
+     * @return bytes of the chunks or arenas released (the released pages of
+     *     free blocks stay in the reservation, so they are not counted)
      */
     public long trim() {
         PoolEvents.Trim event = new PoolEvents.Trim();

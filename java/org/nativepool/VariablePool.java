@@ -8,7 +8,8 @@ import org.nativepool.internal.PoolNative;
  * A pool of blocks of any size and power-of-two alignment, with O(1)
  * allocation and free (TLSF segregated fit) and immediate coalescing of free
  * neighbours. Grows by arenas from its backend up to a maximum capacity;
- * {@link #trim()} gives wholly free arenas back.
+ * {@link #trim()} gives wholly free arenas back, and the pages inside other
+ * free blocks over host memory.
  *
  * <p><b>Thread caches.</b> Unless built with {@link PoolBuilder#threadCache(int) threadCache(0)},
  * each thread that allocates or frees single small blocks gets, per size

@@ -57,6 +57,18 @@ class Backend {
   /// Returns a region obtained from allocate() with the same size/alignment.
   virtual void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept = 0;
 
+  /// Gives the whole pages inside [@p start, @p start + @p size), part of a
+  /// region from allocate() that holds nothing now, back to the system while
+  /// the region stays reserved: a pool's trim() calls it on its free space,
+  /// so that resident memory follows the live set. The bytes read as zero
+  /// when next touched. Returns the bytes released: 0, the default, where
+  /// memory cannot be released so (malloc'd, pinned, device, file-backed).
+  virtual std::size_t release_pages(void* start, std::size_t size) noexcept {
+    (void)start;
+    (void)size;
+    return 0;
+  }
+
   [[nodiscard]] virtual MemoryKind kind() const noexcept = 0;
 
   /// Device ordinal for device memory, NUMA node for NUMA memory, else -1.
@@ -85,6 +97,9 @@ class BackendAdaptor : public Backend {
   [[nodiscard]] std::string_view name() const noexcept override { return inner_->name(); }
   [[nodiscard]] std::shared_ptr<MemoryAccess> memory_access() const noexcept override {
     return inner_->memory_access();
+  }
+  std::size_t release_pages(void* start, std::size_t size) noexcept override {
+    return inner_->release_pages(start, size);
   }
 
  protected:

@@ -13,6 +13,9 @@ class MallocBackend final : public Backend {
  public:
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override;
   void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept override;
+  /// madvise(MADV_DONTNEED) on the whole pages inside the range: they lie
+  /// inside a block of the C heap that the pool owns, and read as zero after.
+  std::size_t release_pages(void* start, std::size_t size) noexcept override;
   [[nodiscard]] MemoryKind kind() const noexcept override { return MemoryKind::kHost; }
   [[nodiscard]] std::string_view name() const noexcept override { return "malloc"; }
 };
@@ -26,6 +29,8 @@ class MmapBackend final : public Backend {
   explicit MmapBackend(bool huge_pages = false) noexcept : huge_pages_(huge_pages) {}
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override;
   void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept override;
+  /// madvise(MADV_DONTNEED) on the whole pages inside the range.
+  std::size_t release_pages(void* start, std::size_t size) noexcept override;
   [[nodiscard]] MemoryKind kind() const noexcept override { return MemoryKind::kHost; }
   [[nodiscard]] std::string_view name() const noexcept override {
     return huge_pages_ ? "mmap+thp" : "mmap";

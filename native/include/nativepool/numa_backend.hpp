@@ -27,6 +27,10 @@ class NumaBackend final : public Backend {
 
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept override;
   void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept override;
+  /// As MmapBackend; the next touch places a page by the region's policy again.
+  std::size_t release_pages(void* start, std::size_t size) noexcept override {
+    return mapping_.release_pages(start, size);
+  }
   [[nodiscard]] MemoryKind kind() const noexcept override { return MemoryKind::kNumaHost; }
   /// The node of a single-node policy; -1 for LOCAL and for several nodes.
   [[nodiscard]] int device() const noexcept override {

@@ -78,6 +78,7 @@ class Tlsf {
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept;
   [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept;
   std::size_t trim() noexcept;
+  [[nodiscard]] std::size_t pages_released() const noexcept { return pages_released_; }
   [[nodiscard]] Status validate() const noexcept;
   [[nodiscard]] Fragmentation fragmentation() const noexcept;
   [[nodiscard]] Reservation reservation() const noexcept;
@@ -198,6 +199,7 @@ class Tlsf {
   Arena* arenas_ = nullptr;
   std::size_t reserved_ = 0;
   std::size_t peak_reserved_ = 0;
+  std::size_t pages_released_ = 0;  // by trim(), inside arenas it kept
   std::size_t regions_ = 0;
 };
 
@@ -248,8 +250,15 @@ class alignas(64) VariablePool {
     return (size + granularity_ - 1) & ~(granularity_ - 1);
   }
 
-  /// Returns every wholly free arena to the backend; returns bytes released.
+  /// Returns every wholly free arena to the backend, then gives the whole
+  /// pages inside the free blocks left back to the system where the backend
+  /// can (Backend::release_pages: the host and NUMA backends, not pinned,
+  /// device, file-backed or poisoned memory), keeping them reserved. Returns
+  /// the bytes of the arenas released; pages_released() counts the others.
   std::size_t trim() noexcept;
+  /// Bytes handed back to the system by trim() inside reserved arenas, in
+  /// all (a page released twice counts twice).
+  [[nodiscard]] std::size_t pages_released() const noexcept;
 
   /// Checks every invariant (arena tiling, links, coalescing, size-class
   /// lists and bitmaps, address map, totals); kCorrupted naming the first

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+// trim() hands the whole pages inside a variable pool's free blocks back to
+// the system (Backend::release_pages) while the arenas stay reserved, on the
+// host backends; and keeps them where a poisoned guard must survive.
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "nativepool/host_backend.hpp"
+#include "nativepool/pool_factory.hpp"
+#include "nativepool/variable_pool.hpp"
+
+namespace nativepool {
+namespace {
+
+constexpr std::size_t kKiB = 1024;
+constexpr std::size_t kBlock = 256 * kKiB;
+
+std::size_t page_size() { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
+
+// The pages of [p, p + size) resident now, by mincore(2).
+std::size_t resident_pages(const void* p, std::size_t size) {
+  const std::size_t page = page_size();
+  const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(p) & ~(std::uintptr_t{page} - 1);
+  const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(p) + size + page - 1) & ~(std::uintptr_t{page} - 1);
+  std::vector<unsigned char> pages((end - begin) / page);
+  if (mincore(reinterpret_cast<void*>(begin), end - begin, pages.data()) != 0) return SIZE_MAX;
+  std::size_t resident = 0;
+  for (unsigned char flags : pages) resident += flags & 1U;
+  return resident;
+}
+
+// qemu-user before 8.0 accepts MADV_DONTNEED and does nothing; a machine
+// that does so cannot show pages leaving.
+bool dontneed_releases_pages() {
+  const std::size_t page = page_size();
+  void* probe = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (probe == MAP_FAILED) return false;
+  std::memset(probe, 1, page);
+  const bool released = madvise(probe, page, MADV_DONTNEED) == 0 && resident_pages(probe, page) == 0 &&
+                        *static_cast<volatile unsigned char*>(probe) == 0;
+  munmap(probe, page);
+  return released;
+}
+
+template <class HostBackend>
+void free_blocks_lose_their_pages() {
+  if (!dontneed_releases_pages()) {
+    std::printf("skipped: MADV_DONTNEED leaves pages resident here (qemu-user before 8.0 ignores it)\n");
+    GTEST_SKIP() << "MADV_DONTNEED leaves pages resident on this machine";
+  }
+  VariablePoolConfig config;
+  config.arena_size = 4 * 1024 * kKiB;
+  std::unique_ptr<VariablePool<ThreadSafety::kMutex>> pool;
+  ASSERT_EQ(VariablePool<ThreadSafety::kMutex>::create(config, std::make_shared<HostBackend>(), &pool), Status::kOk);
+  void* blocks[3] = {};
+  for (void*& block : blocks) {
+    ASSERT_EQ(pool->allocate(kBlock, 0, &block), Status::kOk);
+    std::memset(block, 0xA5, kBlock);
+  }
+  const std::size_t page = page_size();
+  const std::size_t whole = kBlock / page - 1;  // at least, whatever the block's alignment
+  ASSERT_GE(resident_pages(blocks[1], kBlock), whole);
+  ASSERT_EQ(pool->deallocate(blocks[1], nullptr), Status::kOk);
+
+  EXPECT_EQ(pool->trim(), 0u) << "the arena still holds live blocks: nothing is unreserved";
+  EXPECT_EQ(pool->reservation().bytes, config.arena_size);
+  EXPECT_LE(resident_pages(blocks[1], kBlock), 2u) << "only pages the neighbours share may stay";
+  EXPECT_GE(pool->pages_released(), whole * page);
+  for (void* live : {blocks[0], blocks[2]}) {
+    EXPECT_GE(resident_pages(live, kBlock), whole) << "live blocks keep their pages";
+    EXPECT_EQ(static_cast<unsigned char*>(live)[kBlock / 2], 0xA5);
+  }
+  EXPECT_EQ(pool->validate(), Status::kOk);
+
+  // The space serves again, on fresh zero pages.
+  void* again = nullptr;
+  ASSERT_EQ(pool->allocate(kBlock, 0, &again), Status::kOk);
+  std::memset(again, 0x5A, kBlock);
+  EXPECT_GE(resident_pages(again, kBlock), whole);
+  for (void* block : {blocks[0], blocks[2], again}) ASSERT_EQ(pool->deallocate(block, nullptr), Status::kOk);
+  EXPECT_EQ(pool->trim(), config.arena_size) << "a wholly free arena still goes back whole";
+  EXPECT_EQ(pool->validate(), Status::kOk);
+}
+
+TEST(TrimPages, FreeBlocksOfAnMmapPoolLoseTheirPages) { free_blocks_lose_their_pages<MmapBackend>(); }
+TEST(TrimPages, FreeBlocksOfAMallocPoolLoseTheirPages) { free_blocks_lose_their_pages<MallocBackend>(); }
+
+TEST(TrimPages, ReleasingLeavesNothingOutsideTheWholePages) {
+  MmapBackend backend;
+  void* region = nullptr;
+  const std::size_t page = page_size();
+  ASSERT_EQ(backend.allocate(4 * page, page, &region), Status::kOk);
+  auto* bytes = static_cast<unsigned char*>(region);
+  std::memset(bytes, 7, 4 * page);
+  EXPECT_EQ(backend.release_pages(bytes + 1, page), 0u) << "no whole page inside";
+  EXPECT_EQ(backend.release_pages(bytes + page / 2, 2 * page), page) << "the one whole page inside";
+  EXPECT_EQ(bytes[page / 2], 7) << "the partial page before keeps its bytes";
+  EXPECT_EQ(bytes[2 * page + page / 4], 7) << "the partial page after keeps its bytes";
+  backend.deallocate(region, 4 * page, page);
+}
+
+// Canaries expect the poison in every free byte: a pool with them keeps the
+// pages of its free blocks, and the guard checks still pass after trim().
+TEST(TrimPages, PoisonedPoolsKeepTheirFreePages) {
+  VariablePoolConfig config;
+  config.arena_size = 4 * 1024 * kKiB;
+  for (SafetyLevel level : {SafetyLevel::kCanaries, SafetyLevel::kFull}) {
+    std::unique_ptr<Pool> pool;
+    ASSERT_EQ(make_variable_pool(config, ThreadSafety::kMutex, std::make_shared<MmapBackend>(), &pool, level),
+              Status::kOk);
+    void* blocks[3] = {};
+    for (void*& block : blocks) ASSERT_EQ(pool->allocate(kBlock, 0, &block), Status::kOk);
+    ASSERT_EQ(pool->deallocate(blocks[1]), Status::kOk);
+    EXPECT_EQ(pool->trim(), 0u);
+    EXPECT_EQ(pool->verify(), Status::kOk) << error_detail();
+    void* again = nullptr;
+    ASSERT_EQ(pool->allocate(kBlock, 0, &again), Status::kOk) << error_detail();
+    for (void* block : {blocks[0], blocks[2], again}) ASSERT_EQ(pool->deallocate(block), Status::kOk);
+    EXPECT_EQ(pool->verify(), Status::kOk) << error_detail();
+  }
+}
+
+}  // namespace
+}  // namespace nativepool
