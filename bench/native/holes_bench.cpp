@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Cost of an allocation + free as free holes accumulate: VariablePool (TLSF)
 // should stay flat from 1k to 64k holes, where a linear first-fit list
-// (LinearFirstFit) slows down in proportion to the holes it walks.
+// (LinearFirstFit) slows down in proportion to the holes it walks. And the
+// cost of trim() per hole, which visits every block and gives the whole
+// pages of each free one back (BM_VariablePoolTrim: with the holes' pages
+// touched again before each trim, or left released since the last).
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -78,7 +82,32 @@ void BM_LinearFirstFitHoles(benchmark::State& state) {
 
 }  // namespace
 
+// n holes of 8 KiB (two pages, TLSF's: above the slab classes) between live
+// 8 KiB blocks; items are holes, so the time per item is trim()'s per hole.
+void BM_VariablePoolTrim(benchmark::State& state) {
+  constexpr std::size_t kBlock = 8192;
+  const auto holes = static_cast<std::size_t>(state.range(0));
+  const bool touched = state.range(1) != 0;
+  auto pool = bench::make_direct<nativepool::VariablePool<nativepool::ThreadSafety::kNone>>(
+      nativepool::VariablePoolConfig{});
+  std::vector<void*> blocks(2 * holes);
+  for (void*& block : blocks) block = pool.allocate(kBlock);
+  for (std::size_t i = 0; i < blocks.size(); i += 2) pool.deallocate(blocks[i]);
+  for (auto _ : state) {
+    if (touched) {
+      state.PauseTiming();
+      for (std::size_t i = 0; i < blocks.size(); i += 2) std::memset(blocks[i], 1, kBlock);
+      state.ResumeTiming();
+    }
+    benchmark::DoNotOptimize(pool.algorithm().trim());
+  }
+  state.counters["pages_released_per_trim"] =
+      static_cast<double>(pool.algorithm().pages_released()) / static_cast<double>(state.iterations()) / 4096.0;
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(holes));
+}
+
 BENCHMARK(BM_VariablePoolHoles)->RangeMultiplier(4)->Range(1024, 65536);
+BENCHMARK(BM_VariablePoolTrim)->ArgsProduct({{1024, 16384}, {0, 1}})->ArgNames({"holes", "touched"});
 BENCHMARK(BM_LinearFirstFitHoles)->RangeMultiplier(4)->Range(1024, 65536);
 
 BENCHMARK_MAIN();
