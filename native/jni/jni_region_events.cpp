@@ -45,6 +45,9 @@ class FlightRecorderRegions final : public JavaRegionCalls {
       : JavaRegionCalls(vm), sink_(sink), backend_(backend), mapped_(mapped), unmapped_(unmapped), kind_(kind),
         ordinal_(ordinal) {}
 
+  // Events only: the pages of a pool's free space may go back to the system.
+  [[nodiscard]] bool only_observes() const noexcept override { return true; }
+
   ~FlightRecorderRegions() override {
     // The pool and its backends are destroyed from Java (PoolNative.destroy, a failed build), so
     // a thread's env is at hand; a native thread is attached as for an event.

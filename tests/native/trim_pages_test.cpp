@@ -14,6 +14,7 @@
 
 #include "nativepool/host_backend.hpp"
 #include "nativepool/pool_factory.hpp"
+#include "nativepool/region_listener.hpp"
 #include "nativepool/variable_pool.hpp"
 
 namespace nativepool {
@@ -104,6 +105,29 @@ TEST(TrimPages, ReleasingLeavesNothingOutsideTheWholePages) {
   EXPECT_EQ(bytes[page / 2], 7) << "the partial page before keeps its bytes";
   EXPECT_EQ(bytes[2 * page + page / 4], 7) << "the partial page after keeps its bytes";
   backend.deallocate(region, 4 * page, page);
+}
+
+// A listener may have registered the regions with a device (RDMA): the
+// pages stay unless it says it only observes.
+struct Listener final : RegionListener {
+  explicit Listener(bool watches_only) : observes(watches_only) {}
+  void mapped(void*, std::size_t) noexcept override {}
+  void unmapped(void*, std::size_t) noexcept override {}
+  [[nodiscard]] bool only_observes() const noexcept override { return observes; }
+  bool observes;
+};
+
+TEST(TrimPages, OnlyListenersThatObserveLetPagesGo) {
+  const std::size_t page = page_size();
+  for (bool observes : {false, true}) {
+    ListenedBackend backend(std::make_shared<MmapBackend>(), std::make_shared<Listener>(observes));
+    void* region = nullptr;
+    ASSERT_EQ(backend.allocate(4 * page, page, &region), Status::kOk);
+    std::memset(region, 3, 4 * page);
+    EXPECT_EQ(backend.release_pages(region, 4 * page), observes ? 4 * page : 0u);
+    EXPECT_EQ(static_cast<unsigned char*>(region)[page], observes ? 0 : 3);
+    backend.deallocate(region, 4 * page, page);
+  }
 }
 
 // Canaries expect the poison in every free byte: a pool with them keeps the

@@ -192,7 +192,9 @@ public final class Backend {
      * {@return this backend with {@code listener} told of every region a pool
      * over it maps or unmaps} Pools over the result behave as pools over this
      * backend; each builds its own backend instance, so a plugin backend stays
-     * one shared plugin instance.
+     * one shared plugin instance, except that a variable pool's {@code trim()}
+     * keeps the pages of its free blocks resident: the listener may have
+     * registered them with a device (an RDMA memory region pins its pages).
      *
      * @param listener the listener, not null
      * @throws InvalidArgumentException for {@link #nodeLocal()}, a group of backends

@@ -62,7 +62,7 @@ class Backend {
   /// the region stays reserved: a pool's trim() calls it on its free space,
   /// so that resident memory follows the live set. The bytes read as zero
   /// when next touched. Returns the bytes released: 0, the default, where
-  /// memory cannot be released so (malloc'd, pinned, device, file-backed).
+  /// memory cannot be released so (pinned, device, file-backed, a plugin's).
   virtual std::size_t release_pages(void* start, std::size_t size) noexcept {
     (void)start;
     (void)size;

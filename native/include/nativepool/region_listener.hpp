@@ -26,6 +26,12 @@ class RegionListener {
   virtual void mapped(void* region, std::size_t size) noexcept = 0;
   /// [@p region, @p region + @p size) is about to go back to the backend.
   virtual void unmapped(void* region, std::size_t size) noexcept = 0;
+  /// True for a listener that only watches (events, logs), over whose
+  /// backend a pool's trim() may give free pages back to the system. False,
+  /// the default, for one that may register the memory with a device: an
+  /// RDMA memory region pins the pages it registered, and pages released
+  /// under it would leave the device and the CPU on different pages.
+  [[nodiscard]] virtual bool only_observes() const noexcept { return false; }
 };
 
 /// Wraps a backend and reports each region it hands out or takes back.
@@ -43,6 +49,11 @@ class ListenedBackend final : public BackendAdaptor {
   void deallocate(void* region, std::size_t size, std::size_t alignment) noexcept override {
     listener_->unmapped(region, size);
     inner().deallocate(region, size, alignment);
+  }
+
+  /// Only under a listener that only observes (RegionListener::only_observes).
+  std::size_t release_pages(void* start, std::size_t size) noexcept override {
+    return listener_->only_observes() ? inner().release_pages(start, size) : 0;
   }
 
  private:

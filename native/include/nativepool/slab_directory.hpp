@@ -87,8 +87,9 @@ class SlabDirectory {
   // plain pointer arrays on zeroed pages of their own (metadata_pages.hpp),
   // read and written through atomic_ref, so a directory is resident only
   // in the pages its entries reach: one of the root's eight for the usual
-  // address range of a process. Made by a zeroing new, the two directories
-  // of a sharded pool's first shard made the pool's first block cost 112 KiB.
+  // address range of a process. Made by a zeroing new, each node was
+  // resident whole: the two directories of a sharded pool's first shard
+  // added 36 KiB to the pool's first block.
   static constexpr unsigned kBits = 48 - kSlabShift;
   static constexpr unsigned kLevelBits = 10;
   static constexpr std::uintptr_t kLevelMask = (std::uintptr_t{1} << kLevelBits) - 1;
