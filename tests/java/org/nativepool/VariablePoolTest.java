@@ -58,6 +58,64 @@ class VariablePoolTest {
         }
     }
 
+    /** {@return this process's resident anonymous memory, from /proc/self/status} */
+    private static long residentAnonymousBytes() throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+            if (line.startsWith("RssAnon:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IllegalStateException("no RssAnon in /proc/self/status");
+    }
+
+    /**
+     * trim() gives the pages of free blocks back to the system, over both host backends, unless a region
+     * listener may have registered them; the blocks that stay live keep their bytes.
+     */
+    @Test
+    void trimGivesTheFreePagesBackUnlessAListenerMayHaveRegisteredThem() throws Exception {
+        RegionListener listener = new RegionListener() {
+            @Override
+            public void mapped(long address, long bytes) {
+            }
+
+            @Override
+            public void unmapped(long address, long bytes) {
+            }
+        };
+        long block = 256 << 10;
+        int blocks = 256; // 64 MiB, half of it freed
+        for (Backend backend : List.of(Backend.malloc(), Backend.mmap(), Backend.mmap().withRegionListener(listener))) {
+            try (VariablePool pool = VariablePool.builder().arenaSize(16 << 20).backend(backend).build()) {
+                List<MemoryBlock> live = new ArrayList<>();
+                for (int i = 0; i < blocks; i++) {
+                    MemoryBlock b = pool.allocate(block);
+                    for (long offset = 0; offset < block; offset += 4096) {
+                        b.putByte(offset, (byte) i);
+                    }
+                    live.add(b);
+                }
+                for (int i = 0; i < blocks; i += 2) {
+                    live.get(i).close();
+                }
+                long before = residentAnonymousBytes();
+                assertEquals(0, pool.trim(), "every arena still holds live blocks: " + backend);
+                long dropped = before - residentAnonymousBytes();
+                long freed = blocks / 2 * block;
+                if (backend.toString().endsWith("+listener")) {
+                    assertTrue(dropped < freed / 4, backend + " kept them: dropped " + dropped);
+                } else {
+                    assertTrue(dropped > freed / 2, backend + " released them: dropped " + dropped + " of " + freed);
+                }
+                for (int i = 1; i < blocks; i += 2) {
+                    assertEquals((byte) i, live.get(i).getByte(block / 2), "a live block keeps its bytes");
+                    live.get(i).close();
+                }
+                pool.validate();
+            }
+        }
+    }
+
     @Test
     void exhaustionReportsTheFragmentationFigures() {
         // No thread caches: the frees must reach the pool to leave the holes measured here.
