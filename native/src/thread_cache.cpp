@@ -202,9 +202,9 @@ void CacheHost::retire(CacheSlot* slot) noexcept {
   }
 }
 
-auto CacheHost::totals() const noexcept -> Totals {
+// Called with mutex_ held.
+auto CacheHost::totals_locked() const noexcept -> Totals {
   Totals totals;
-  std::lock_guard lock(mutex_);
   totals.allocations = retired_.allocations;
   totals.frees = retired_.frees;
   totals.failures = retired_.failures;
@@ -384,8 +384,12 @@ Status ThreadCachedPool<Mode>::deallocate_batch(void* const* ptrs, std::size_t c
 
 template <ThreadSafety Mode>
 PoolStats ThreadCachedPool<Mode>::stats() const noexcept {
+  return with_totals([this](const Totals& totals) { return stats_of(totals); });
+}
+
+template <ThreadSafety Mode>
+PoolStats ThreadCachedPool<Mode>::stats_of(const Totals& totals) const noexcept {
   PoolStats stats;
-  const Totals totals = this->totals();
   stats.allocations = totals.allocations;
   stats.frees = totals.frees;
   stats.failures = totals.failures;
@@ -411,7 +415,8 @@ PoolStats ThreadCachedPool<Mode>::stats() const noexcept {
 
 template <ThreadSafety Mode>
 Status ThreadCachedPool<Mode>::validate() const noexcept {
-  return pool_->validate_parked(thread_cached_blocks() + parked_blocks(this));
+  return with_totals(
+      [this](const Totals& totals) { return pool_->validate_parked(totals.parked + parked_blocks(this)); });
 }
 
 template <ThreadSafety Mode>

@@ -207,8 +207,11 @@ Status ThreadCachedVariablePool::deallocate_batch(void* const* ptrs, std::size_t
 }
 
 PoolStats ThreadCachedVariablePool::stats() const noexcept {
+  return with_totals([this](const Totals& totals) { return stats_of(totals); });
+}
+
+PoolStats ThreadCachedVariablePool::stats_of(const Totals& totals) const noexcept {
   PoolStats stats;
-  const Totals totals = this->totals();
   stats.allocations = totals.allocations;
   stats.frees = totals.frees;
   stats.failures = totals.failures;
@@ -231,7 +234,9 @@ PoolStats ThreadCachedVariablePool::stats() const noexcept {
   return stats;
 }
 
-Status ThreadCachedVariablePool::validate() const noexcept { return pool_->validate_parked(thread_cached_blocks()); }
+Status ThreadCachedVariablePool::validate() const noexcept {
+  return with_totals([this](const Totals& totals) { return pool_->validate_parked(totals.parked); });
+}
 
 std::size_t ThreadCachedVariablePool::trim() noexcept {
   if (Slot* mine = my_slot(); mine != nullptr) give_back(*mine);

@@ -176,8 +176,21 @@ class CacheHost : public CacheOwner {
     std::uint64_t parked = 0;
     std::uint64_t parked_bytes = 0;
   };
+  /// @p read(totals), run while no slot can be retired: an ending thread
+  /// gives its parked blocks back to the pool under the same lock, so what
+  /// @p read then asks the pool (its free blocks for stats(), its parked
+  /// claims for validate()) agrees with the counts, even right after a join
+  /// of threads whose native exit is still under way (a JVM's). The lock is
+  /// taken before the pool's, as retiring does.
+  template <class Read>
+  [[nodiscard]] auto with_totals(Read&& read) const noexcept {
+    std::lock_guard lock(mutex_);
+    return read(totals_locked());
+  }
   /// Every slot's counters and the ended threads', added up.
-  [[nodiscard]] Totals totals() const noexcept;
+  [[nodiscard]] Totals totals() const noexcept {
+    return with_totals([](const Totals& totals) { return totals; });
+  }
 
   /// A slot with an empty cache, or nullptr when out of host memory.
   virtual std::unique_ptr<CacheSlot> make_slot() noexcept = 0;
@@ -193,6 +206,7 @@ class CacheHost : public CacheOwner {
   [[gnu::noinline]] CacheSlot* bind_slot() noexcept;
   void retire(CacheSlot* slot) noexcept final;
   [[nodiscard]] std::int64_t peak_bound() const noexcept;
+  [[nodiscard]] Totals totals_locked() const noexcept;
 
   const bool peak_in_bytes_;
   mutable std::mutex mutex_;  // slots_, retired_ and peak_
@@ -265,6 +279,7 @@ class ThreadCachedPool final : public Pool, detail::CacheHost {
 
   Slot* my_bound_slot() const noexcept { return static_cast<Slot*>(bound_slot()); }
   Slot* my_slot() noexcept { return static_cast<Slot*>(slot()); }
+  [[nodiscard]] PoolStats stats_of(const Totals& totals) const noexcept;
   [[gnu::noinline]] Status allocate_slow(std::size_t size, std::size_t alignment, void** out) noexcept;
   [[gnu::noinline]] Status deallocate_slow(void* ptr) noexcept;
   void keep(Slot& slot, std::uint32_t index) noexcept;

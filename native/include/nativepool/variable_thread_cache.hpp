@@ -90,6 +90,7 @@ class ThreadCachedVariablePool final : public Pool, detail::CacheHost {
   ThreadCachedVariablePool(std::unique_ptr<Algorithm> pool, std::size_t capacity, PoolInfo info) noexcept;
 
   Slot* my_slot() noexcept { return static_cast<Slot*>(slot()); }
+  [[nodiscard]] PoolStats stats_of(const Totals& totals) const noexcept;
   Algorithm::Shard& home_of(Slot* slot) noexcept;
   [[gnu::noinline]] Status allocate_direct(std::size_t size, std::size_t alignment, void** out,
                                            Slot* slot) noexcept;
