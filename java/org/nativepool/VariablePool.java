@@ -252,8 +252,9 @@ public final class VariablePool extends Pool {
             }
             // One setting for both layers, as for fixed pools: with native caches the pool is sharded
             // by thread, so Java's refills and drains and the sizes above its classes take a lock of
-            // their own thread's shard. Native caches hold blocks only from single frees of blocks
-            // Java's caches never listed (those of allocate(count, size, out)).
+            // their own thread's shard. Native caches serve only what Java's do not: small sizes at an
+            // alignment above the granularity, and single frees of blocks Java's caches never listed
+            // (those of allocate(count, size, out)).
             long handle = PoolNative.createVariable(arenaSize, granularity, initialCapacity,
                     maxCapacity, threadCache, threadSafety.code(), backend.type(), backend.parameter(),
                     resolvedSafetyLevel.code(), charge, new RegionEvents(name));
