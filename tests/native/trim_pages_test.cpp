@@ -125,7 +125,9 @@ TEST(TrimPages, OnlyListenersThatObserveLetPagesGo) {
     ASSERT_EQ(backend.allocate(4 * page, page, &region), Status::kOk);
     std::memset(region, 3, 4 * page);
     EXPECT_EQ(backend.release_pages(region, 4 * page), observes ? 4 * page : 0u);
-    EXPECT_EQ(static_cast<unsigned char*>(region)[page], observes ? 0 : 3);
+    if (!observes || dontneed_releases_pages()) {
+      EXPECT_EQ(static_cast<unsigned char*>(region)[page], observes ? 0 : 3);
+    }
     backend.deallocate(region, 4 * page, page);
   }
 }
