@@ -2,8 +2,8 @@
 // Cost of an allocation + free as free holes accumulate: VariablePool (TLSF)
 // should stay flat from 1k to 64k holes, where a linear first-fit list
 // (LinearFirstFit) slows down in proportion to the holes it walks. And the
-// cost of trim() per hole, which visits every block and gives the whole
-// pages of each free one back (BM_VariablePoolTrim: with the holes' pages
+// cost of trim() per hole, which walks the free lists and gives the whole
+// pages of each free block back (BM_VariablePoolTrim: with the holes' pages
 // touched again before each trim, or left released since the last).
 #include <benchmark/benchmark.h>
 

@@ -181,9 +181,8 @@ Status Tlsf::deallocate(void* ptr, std::size_t* freed_size) noexcept {
 // Wholly free arenas go back to the backend; then the whole pages inside
 // every free block left go back to the system (Backend::release_pages),
 // the arenas staying reserved, so that resident memory follows the live
-// set as malloc_trim() makes glibc's do. Every block is visited: trim() is
-// called now and then, not on a fast path; a block under a page cannot
-// hold a whole one.
+// set as malloc_trim() makes glibc's do. The free lists lead to every free
+// block and to no live one; a block under a page cannot hold a whole one.
 std::size_t Tlsf::trim() noexcept {
   std::size_t released = 0;
   for (Arena* arena = arenas_; arena != nullptr;) {
@@ -198,10 +197,10 @@ std::size_t Tlsf::trim() noexcept {
     arena = next;
   }
   constexpr std::size_t kSmallestPage = 4096;
-  for (const Arena* arena = arenas_; arena != nullptr; arena = arena->next) {
-    for (Index block = at(arena->head).next_phys; block != 0; block = at(block).next_phys) {
+  for (const Index head : heads_) {
+    for (Index block = head; block != 0; block = at(block).next_free) {
       const Block& node = at(block);
-      if (node.free && node.size >= kSmallestPage) {
+      if (node.size >= kSmallestPage) {
         pages_released_ += backend_->release_pages(reinterpret_cast<void*>(node.address), node.size);
       }
     }

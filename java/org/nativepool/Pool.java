@@ -297,7 +297,8 @@ public abstract sealed class Pool extends NativeResource permits FixedPool, Vari
      * {@code MMAP}, NUMA) without canaries then also gives the whole pages
      * inside its remaining free blocks back to the system: they stay reserved
      * and read as zero when next used, and its resident memory follows the
-     * live blocks. It visits every block, so it is for quiet moments.
+     * live blocks. It makes a system call per free block of a page or more,
+     * so it is for quiet moments.
      *
      * @return bytes of the chunks or arenas released (the released pages of
      *     free blocks stay in the reservation, so they are not counted)
