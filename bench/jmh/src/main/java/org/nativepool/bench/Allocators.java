@@ -8,6 +8,7 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.nativepool.FixedPool;
+import org.nativepool.VariablePool;
 import sun.misc.Unsafe;
 
 /**
@@ -47,6 +48,13 @@ final class Allocators implements AutoCloseable {
     /** The raw pair of nativepool's shared API: through the calling thread's cache, if the pool has them. */
     static long nativepool(FixedPool pool) {
         long address = pool.allocateAddress();
+        pool.free(address);
+        return address;
+    }
+
+    /** The same for a variable pool, of {@code size} bytes: cached up to 1 KiB. */
+    static long nativepool(VariablePool pool, long size) {
+        long address = pool.allocateAddress(size);
         pool.free(address);
         return address;
     }

@@ -73,8 +73,8 @@ public final class CpuTimePairs {
                          .leakPolicy(LeakPolicy.THROW).threadCache(0).build()) {
                 Map<String, PerThread> all = new LinkedHashMap<>();
                 all.put("unsafe", () -> mixed(Allocators::unsafe));
-                all.put("nativepoolRaw", () -> mixed(size -> rawPair(pool, size)));
-                all.put("nativepoolRawUncached", () -> mixed(size -> rawPair(uncached, size)));
+                all.put("nativepoolRaw", () -> mixed(size -> Allocators.nativepool(pool, size)));
+                all.put("nativepoolRawUncached", () -> mixed(size -> Allocators.nativepool(uncached, size)));
                 report("mixed sizes", all, threads, rounds, pairs);
                 pool.flushThreadCache();
             }
@@ -96,16 +96,10 @@ public final class CpuTimePairs {
         }
     }
 
-    /** A pair of the calling thread over the mixed sizes, from a point of the sequence of its own. */
+    /** A pair of the calling thread over the mixed sizes, as MixedSizeBenchmark's thread walks them. */
     private static LongSupplier mixed(LongUnaryOperator pair) {
-        int[] next = {(int) (Thread.currentThread().getId() * 977)};
-        return () -> pair.applyAsLong(MixedSizeBenchmark.SIZES[next[0]++ & (MixedSizeBenchmark.SIZES.length - 1)]);
-    }
-
-    private static long rawPair(VariablePool pool, long size) {
-        long address = pool.allocateAddress(size);
-        pool.free(address);
-        return address;
+        MixedSizeBenchmark.Sizes sizes = new MixedSizeBenchmark.Sizes();
+        return () -> pair.applyAsLong(sizes.next());
     }
 
     /** Runs every allocator, warm-up rounds first, and prints each one's best and median round. */

@@ -106,27 +106,21 @@ public class MixedSizeBenchmark {
 
     @Benchmark
     public long nativepoolRaw(Sizes sizes) {
-        return rawPair(pool, sizes.next());
+        return Allocators.nativepool(pool, sizes.next());
     }
 
     @Benchmark
     public long nativepoolRawUncached(Sizes sizes) {
-        return rawPair(uncached, sizes.next());
+        return Allocators.nativepool(uncached, sizes.next());
     }
 
     @Benchmark
     public long nativepoolRawSmall(Sizes sizes) {
-        return rawPair(pool, sizes.nextSmall());
+        return Allocators.nativepool(pool, sizes.nextSmall());
     }
 
     @Benchmark
     public long nativepoolRawSmallUncached(Sizes sizes) {
-        return rawPair(uncached, sizes.nextSmall());
-    }
-
-    private static long rawPair(VariablePool pool, int size) {
-        long address = pool.allocateAddress(size);
-        pool.free(address);
-        return address;
+        return Allocators.nativepool(uncached, sizes.nextSmall());
     }
 }
