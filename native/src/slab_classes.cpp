@@ -12,24 +12,6 @@
 
 namespace nativepool::detail {
 
-// The record of one slab; its bitmap (1 = free) and its claims (1 = parked,
-// or being freed) follow it in the same allocation, sized for its class.
-// The free bits and the base change under the lock only, through atomic
-// stores, as parking reads them without it.
-struct SlabClasses::Slab {
-  std::uintptr_t base;
-  Slab* prev;  // in its class's partial list while it has a free block,
-  Slab* next;  // in its full list otherwise
-  std::uint32_t free;
-  std::uint32_t hint;  // no bitmap word below it has a free bit
-  std::uint16_t cls;
-
-  std::uint64_t* bits() noexcept { return reinterpret_cast<std::uint64_t*>(this + 1); }
-  const std::uint64_t* bits() const noexcept { return reinterpret_cast<const std::uint64_t*>(this + 1); }
-  std::uint64_t* claims(std::uint32_t words) noexcept { return bits() + words; }
-  const std::uint64_t* claims(std::uint32_t words) const noexcept { return bits() + words; }
-};
-
 namespace {
 
 std::atomic_ref<std::uint64_t> atomic(std::uint64_t& word) noexcept { return std::atomic_ref<std::uint64_t>(word); }
@@ -37,14 +19,19 @@ std::uint64_t load(const std::uint64_t& word) noexcept {
   return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(word)).load(std::memory_order_acquire);
 }
 
-// A handle is the record's address above the block index: records come
-// from operator new below 2^48 (carve() refuses one that does not).
-constexpr unsigned kIndexBits = 16;
-std::uint64_t handle_of(const void* slab, std::size_t index) noexcept {
-  return reinterpret_cast<std::uintptr_t>(slab) << kIndexBits | index;
+// A claim, as any thread may take it: false if the block is claimed already.
+bool claim(std::uint8_t& byte) noexcept {
+  std::uint8_t unclaimed = 0;
+  return std::atomic_ref<std::uint8_t>(byte).compare_exchange_strong(unclaimed, 1, std::memory_order_acq_rel,
+                                                                     std::memory_order_relaxed);
 }
+void unclaim(std::uint8_t& byte) noexcept { std::atomic_ref<std::uint8_t>(byte).store(0, std::memory_order_release); }
 
 }  // namespace
+
+std::uint64_t SlabClasses::handle_of(const Slab* slab, std::size_t index) noexcept {
+  return reinterpret_cast<std::uintptr_t>(slab) << kIndexBits | index;
+}
 
 SlabClasses::SlabClasses(std::size_t granularity, std::size_t arena_size, std::size_t limit, bool parking) noexcept
     : granularity_(granularity),
@@ -122,7 +109,7 @@ Status SlabClasses::deallocate(Tlsf& tlsf, Slab* slab, void* ptr, std::size_t* f
     return bad_free(slab, ptr);
   }
   if (parking_) {
-    if ((atomic(slab->claims(c.words)[index / 64]).fetch_or(bit, std::memory_order_acq_rel) & bit) != 0) {
+    if (!claim(slab->claims(c.words)[index])) {
       return fail(Status::kDoubleFree, "0x%" PRIxPTR " is already free (parked in a thread cache)",
                   reinterpret_cast<std::uintptr_t>(ptr));
     }
@@ -139,7 +126,7 @@ void SlabClasses::put(Tlsf& tlsf, Slab* slab, std::size_t index) noexcept {
   atomic(word).store(word | bit, std::memory_order_relaxed);
   // Unclaimed after the free bit is set (release): a park that claims it
   // next sees the block free.
-  if (parking_) atomic(slab->claims(c.words)[index / 64]).fetch_and(~bit, std::memory_order_release);
+  if (parking_) unclaim(slab->claims(c.words)[index]);
   slab->hint = std::min(slab->hint, static_cast<std::uint32_t>(index / 64));
   ++free_blocks_;
   free_bytes_ += c.size;
@@ -164,28 +151,18 @@ bool SlabClasses::park(const void* ptr, std::uint64_t* handle, std::size_t* cls)
   const std::size_t offset = address - base;
   const std::size_t index = c.by_size.divide(offset);
   if (index * c.size != offset || index >= c.blocks) [[unlikely]] return false;
-  const std::uint64_t bit = std::uint64_t{1} << (index % 64);
-  std::uint64_t& claim = slab->claims(c.words)[index / 64];
-  if ((atomic(claim).fetch_or(bit, std::memory_order_acq_rel) & bit) != 0) [[unlikely]] return false;
+  std::uint8_t& byte = slab->claims(c.words)[index];
+  if (!claim(byte)) [[unlikely]] return false;
   // Claimed, so no locked free of this block can run now; a free block, or
   // a record since reused for another slab, is not ours to park.
-  if ((load(slab->bits()[index / 64]) & bit) != 0 ||
+  if ((load(slab->bits()[index / 64]) >> (index % 64) & 1) != 0 ||
       std::atomic_ref<std::uintptr_t>(slab->base).load(std::memory_order_acquire) != base) [[unlikely]] {
-    atomic(claim).fetch_and(~bit, std::memory_order_release);
+    unclaim(byte);
     return false;
   }
   *handle = handle_of(slab, index);
   *cls = slab->cls;
   return true;
-}
-
-void* SlabClasses::unpark(std::uint64_t handle) noexcept {
-  auto* slab = reinterpret_cast<Slab*>(handle >> kIndexBits);
-  const std::size_t index = handle & ((std::uint64_t{1} << kIndexBits) - 1);
-  const Class& c = classes_[slab->cls];
-  atomic(slab->claims(c.words)[index / 64]).fetch_and(~(std::uint64_t{1} << (index % 64)), std::memory_order_release);
-  return reinterpret_cast<void*>(std::atomic_ref<std::uintptr_t>(slab->base).load(std::memory_order_relaxed) +
-                                 index * c.size);
 }
 
 std::uintptr_t SlabClasses::slab_base(std::uint64_t handle) noexcept {
@@ -199,7 +176,7 @@ std::size_t SlabClasses::take_parked(Tlsf& tlsf, std::size_t cls, std::uint64_t*
   for (Slab* slab = nullptr; taken < max; ++taken) {
     std::uint32_t index = 0;
     if (!take(tlsf, cls, &slab, &index)) break;
-    atomic(slab->claims(words)[index / 64]).fetch_or(std::uint64_t{1} << (index % 64), std::memory_order_relaxed);
+    std::atomic_ref<std::uint8_t>(slab->claims(words)[index]).store(1, std::memory_order_relaxed);
     out[taken] = handle_of(slab, index);
   }
   return taken;
@@ -208,7 +185,7 @@ std::size_t SlabClasses::take_parked(Tlsf& tlsf, std::size_t cls, std::uint64_t*
 void SlabClasses::release_parked(Tlsf& tlsf, const std::uint64_t* handles, std::size_t count) noexcept {
   for (std::size_t i = 0; i < count; ++i) {
     put(tlsf, reinterpret_cast<Slab*>(handles[i] >> kIndexBits),
-        handles[i] & ((std::uint64_t{1} << kIndexBits) - 1));
+        handles[i] & kIndexMask);
   }
 }
 
@@ -218,7 +195,8 @@ std::size_t SlabClasses::claimed() const noexcept {
     const Class& c = classes_[cls];
     for (const Slab* list : {c.partial, c.full}) {
       for (const Slab* slab = list; slab != nullptr; slab = slab->next) {
-        for (std::uint32_t w = 0; w < c.words; ++w) claimed += std::popcount(load(slab->claims(c.words)[w]));
+        const std::uint8_t* claims = slab->claims(c.words);
+        claimed += c.blocks - static_cast<std::size_t>(std::count(claims, claims + c.blocks, std::uint8_t{0}));
       }
     }
   }
@@ -244,14 +222,15 @@ bool SlabClasses::carve(Tlsf& tlsf, std::size_t cls) noexcept {
   // A released slab's record, whose claims are all clear; else a new one.
   Slab* slab = c.spare;
   if (slab == nullptr) {
-    void* record = ::operator new(sizeof(Slab) + 2 * c.words * sizeof(std::uint64_t), std::nothrow);
+    const std::size_t claims = parking_ ? c.blocks : 0;
+    void* record = ::operator new(sizeof(Slab) + c.words * sizeof(std::uint64_t) + claims, std::nothrow);
     if (record == nullptr) return false;
     if (reinterpret_cast<std::uintptr_t>(record) >> (64 - kIndexBits) != 0) {  // no room for a handle
       ::operator delete(record);
       return false;
     }
     slab = new (record) Slab{0, nullptr, nullptr, 0, 0, static_cast<std::uint16_t>(cls)};
-    std::fill(slab->claims(c.words), slab->claims(c.words) + c.words, std::uint64_t{0});
+    std::fill(slab->claims(c.words), slab->claims(c.words) + claims, std::uint8_t{0});
   } else {
     remove(slab, &c.spare);
   }

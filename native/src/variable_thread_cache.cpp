@@ -50,7 +50,7 @@ Status ThreadCachedVariablePool::allocate(std::size_t size, std::size_t alignmen
   Magazine& magazine = slot->magazines[cls];
   if (magazine.count == 0) [[unlikely]] return refill(size, alignment, out, *slot, cls);
   const std::uint32_t count = magazine.count - 1;
-  *out = slot->home->unpark(magazine.handles[count]);
+  *out = slot->home->unpark(magazine.handles[count], cls);
   magazine.count = count;
   const std::size_t bytes = slot->home->class_size(cls);
   relaxed_store(slot->count, slot->count - 1);

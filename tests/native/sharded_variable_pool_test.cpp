@@ -150,7 +150,7 @@ TEST(ShardedVariablePool, ParkedBlocksOfSeveralShardsGoBackToTheirOwners) {
     for (std::size_t home = 0; home < 3; ++home) mixed.push_back(handles[home * 10 + i]);
   }
   // A block parked by another shard's thread is still found and claimed.
-  void* p = pool->shard(2).unpark(mixed[0]);  // a handle unparks at any shard
+  void* p = pool->shard(2).unpark(mixed[0], cls);  // a handle unparks at any shard
   EXPECT_EQ(pool->owner(p), &pool->shard(0));
   std::uint64_t again = 0;
   std::size_t again_cls = 0;

@@ -28,16 +28,21 @@
 ///
 /// VariablePool calls it under the same lock as TLSF, except for parking:
 /// the thread caches of a shared pool (variable_thread_cache.hpp) park and
-/// unpark blocks without the lock. A slab record then carries a second
-/// bitmap, of claims: a parked block is allocated as the slab sees it and
-/// claimed, and every way out of "allocated" (a park, the locked free)
-/// first sets the block's claim bit with one atomic or, so that of two frees
-/// of one block only one wins, whichever paths they take. Slabs are found
+/// unpark blocks without the lock. A slab record then carries a claim byte
+/// per block: a parked block is allocated as the slab sees it and claimed,
+/// and every way out of "allocated" (a park, the locked free) first claims
+/// the block with one compare-and-swap of its byte, so that of two frees of
+/// one block only one wins, whichever paths they take. Only the cache that
+/// holds a parked block writes its byte, so unparking it is a plain store:
+/// a byte rather than a bit, since a store to a word shared with other
+/// threads' blocks would need an atomic and (a cached pair paid two locked
+/// instructions, one a plain store now), for one byte per block. Slabs are found
 /// through a SlabDirectory, readable without the lock, and a slab's record
 /// is never freed while the pool lives (an emptied slab's record waits in
 /// its class for the next slab), so a stale lookup reads valid memory.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -92,8 +97,27 @@ class SlabClasses {
   /// when the carve fails.
   [[nodiscard]] bool allocate(Tlsf& tlsf, std::size_t size, void** out) noexcept;
 
+  /// The record of one slab; its bitmap (1 = free) follows it in the same
+  /// allocation, sized for its class, and, in a pool whose thread caches
+  /// park, its claim bytes (1 = parked, or being freed). The free bits and
+  /// the base change under the lock only, through atomic stores, as parking
+  /// reads them without it.
+  struct Slab {
+    std::uintptr_t base;
+    Slab* prev;  // in its class's partial list while it has a free block,
+    Slab* next;  // in its full list otherwise
+    std::uint32_t free;
+    std::uint32_t hint;  // no bitmap word below it has a free bit
+    std::uint16_t cls;
+
+    std::uint64_t* bits() noexcept { return reinterpret_cast<std::uint64_t*>(this + 1); }
+    const std::uint64_t* bits() const noexcept { return reinterpret_cast<const std::uint64_t*>(this + 1); }
+    std::uint8_t* claims(std::uint32_t words) noexcept { return reinterpret_cast<std::uint8_t*>(bits() + words); }
+    const std::uint8_t* claims(std::uint32_t words) const noexcept {
+      return reinterpret_cast<const std::uint8_t*>(bits() + words);
+    }
+  };
   /// The slab @p ptr lies in, or nullptr: then it is TLSF's to judge.
-  struct Slab;
   [[nodiscard]] Slab* owner(const void* ptr) const noexcept {
     return slabs_.find(reinterpret_cast<std::uintptr_t>(ptr) & ~(kSlabBytes - 1));
   }
@@ -124,8 +148,17 @@ class SlabClasses {
   /// TLSF block, a bad or free address, a block parked already): the locked
   /// free then judges it.
   [[nodiscard]] bool park(const void* ptr, std::uint64_t* handle, std::size_t* cls) noexcept;
-  /// Hands out a block park() or take_parked() claimed.
-  [[nodiscard]] void* unpark(std::uint64_t handle) noexcept;
+  /// Hands out a block of class @p cls that park() or take_parked()
+  /// claimed: a plain store, by the only thread that may write a parked
+  /// block's claim, the one whose cache holds it.
+  [[nodiscard]] void* unpark(std::uint64_t handle, std::size_t cls) noexcept {
+    auto* slab = reinterpret_cast<Slab*>(handle >> kIndexBits);
+    const std::size_t index = handle & kIndexMask;
+    const Class& c = classes_[cls];
+    std::atomic_ref<std::uint8_t>(slab->claims(c.words)[index]).store(0, std::memory_order_release);
+    return reinterpret_cast<void*>(std::atomic_ref<std::uintptr_t>(slab->base).load(std::memory_order_relaxed) +
+                                   index * c.size);
+  }
   /// The base of the slab a parked block's @p handle names.
   [[nodiscard]] static std::uintptr_t slab_base(std::uint64_t handle) noexcept;
   /// @}
@@ -156,6 +189,10 @@ class SlabClasses {
 
  private:
   static constexpr std::size_t kMaxClasses = kMaxLimit / kMinGranularity;
+  // A handle is the record's address above the block index: records come
+  // from operator new below 2^48 (carve() refuses one that does not).
+  static constexpr unsigned kIndexBits = 16;
+  static constexpr std::uint64_t kIndexMask = (std::uint64_t{1} << kIndexBits) - 1;
 
   static constexpr std::size_t natural_alignment(std::size_t size) noexcept {
     return size & (~size + 1);
@@ -163,6 +200,7 @@ class SlabClasses {
   [[nodiscard]] std::size_t class_of(std::size_t rounded) const noexcept {
     return (rounded >> granularity_shift_) - 1;
   }
+  static std::uint64_t handle_of(const Slab* slab, std::size_t index) noexcept;
   [[gnu::noinline]] bool carve(Tlsf& tlsf, std::size_t cls) noexcept;
   // Takes the first free block of class @p cls (its slab and index),
   // carving a slab when none has one; false when the carve fails.

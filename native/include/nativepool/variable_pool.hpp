@@ -50,7 +50,7 @@ struct VariablePoolConfig {
   /// in front of a kMutex pool without a maximum at SafetyLevel OFF
   /// (variable_thread_cache.hpp); 0 = no caches. The pool itself only learns
   /// from it that threads will park slab blocks without its lock, so that a
-  /// free claims each block first (one atomic or more per small free).
+  /// free claims each block first (one compare-and-swap more per small free).
   std::size_t thread_cache_blocks = 64;
   /// Independent shards (sharded_variable_pool.hpp) the threads of a pool
   /// with thread caches are spread over: 0 = one per hardware thread, 1 = a
@@ -308,7 +308,8 @@ class alignas(64) VariablePool {
   [[nodiscard]] bool park(const void* ptr, std::uint64_t* handle, std::size_t* cls) noexcept {
     return slabs_.park(ptr, handle, cls);
   }
-  [[nodiscard]] void* unpark(std::uint64_t handle) noexcept { return slabs_.unpark(handle); }
+  /// Hands out a parked block of class @p cls; by the cache that holds it.
+  [[nodiscard]] void* unpark(std::uint64_t handle, std::size_t cls) noexcept { return slabs_.unpark(handle, cls); }
   /// Up to @p max free blocks of class @p cls parked into @p out, under one
   /// lock hold; how many (0: the pool cannot grow).
   [[nodiscard]] std::size_t take_parked(std::size_t cls, std::uint64_t* out, std::size_t max) noexcept;

@@ -16,8 +16,9 @@
 /// the classes and batches take that shard's lock, and a block goes back to
 /// the shard that owns it.
 ///
-/// Every free is still checked at once: parking claims the block in its
-/// slab's claim bitmap with one atomic or (slab_classes.hpp), so a double
+/// Every free is still checked at once: parking claims the block's byte in
+/// its slab's claims with one compare-and-swap (slab_classes.hpp), and
+/// unparking clears it with a plain store, so a double
 /// free, a free of a block parked in any thread's cache, an interior or a
 /// foreign pointer is refused, by the park or by the pool's locked free that
 /// a refused park falls back to. Sizes above the classes, stricter
