@@ -7,8 +7,9 @@ package org.nativepool;
  * neither published nor cancelled.
  *
  * @param pool name of the pool the block came from: a host pool's name, or for
- *     GPU buffers the device ({@code "simulated:0"}, {@code "cuda:1"}) or the
- *     pinned pool ({@code "cuda:pinned"}) of their manager, or for reservations
+ *     GPU buffers their manager's device pool ({@code "<manager>:device<i>"},
+ *     {@link org.nativepool.gpu.Device#poolName()}) or pinned pool
+ *     ({@code "<manager>:pinned"}), or for reservations
  *     the persistent pool's file (absolute)
  * @param address address of the block (a device pointer for device buffers, the
  *     offset in the file for reservations)

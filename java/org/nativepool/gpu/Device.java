@@ -98,6 +98,16 @@ public final class Device {
         }
     }
 
+    /**
+     * {@return the name of this device's pool, {@code <manager>:device<i>}} The
+     * manager's {@link DeviceManager#name() name} and the device's index: the
+     * pool's name in its snapshots, leak reports, Flight Recorder events and
+     * JMX bean, so that two managers of one runtime are told apart.
+     */
+    public String poolName() {
+        return manager.name() + ":device" + index;
+    }
+
     @Override
     public String toString() {
         return manager.runtimeName() + ":" + index;

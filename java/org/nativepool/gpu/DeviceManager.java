@@ -84,11 +84,11 @@ public final class DeviceManager implements AutoCloseable {
         for (int i = 0; i < count; i++) {
             Device device = new Device(this, i);
             list.add(device);
-            leaks.add(new BufferLeaks(i, device.toString()));
+            leaks.add(new BufferLeaks(i, device.poolName()));
         }
         this.devices = Collections.unmodifiableList(list);
         this.deviceLeaks = List.copyOf(leaks);
-        this.pinnedLeaks = new BufferLeaks(GpuNative.PINNED, runtime + ":pinned");
+        this.pinnedLeaks = new BufferLeaks(GpuNative.PINNED, pinnedPoolName());
     }
 
     /**
@@ -126,6 +126,15 @@ public final class DeviceManager implements AutoCloseable {
      */
     public String name() {
         return name;
+    }
+
+    /**
+     * {@return the name of the pinned host pool, {@code <manager>:pinned}} Its
+     * name in snapshots, leak reports, Flight Recorder events and JMX, as
+     * {@link Device#poolName()} is a device pool's.
+     */
+    public String pinnedPoolName() {
+        return name + ":pinned";
     }
 
     /** {@return the runtime's name: {@code "cuda"} or {@code "simulated"}} */
@@ -252,7 +261,7 @@ public final class DeviceManager implements AutoCloseable {
         if (device.manager() != this) {
             throw new InvalidArgumentException(device + " belongs to another manager than " + this);
         }
-        return snapshot(device.index(), runtime + ":device" + device.index(), MemoryKind.DEVICE, device.index());
+        return snapshot(device.index(), device.poolName(), MemoryKind.DEVICE, device.index());
     }
 
     /**
@@ -261,7 +270,7 @@ public final class DeviceManager implements AutoCloseable {
      * @throws org.nativepool.PoolClosedException if the manager is closed
      */
     public MemorySnapshot pinnedSnapshot() {
-        return snapshot(GpuNative.PINNED, runtime + ":pinned", MemoryKind.PINNED_HOST, -1);
+        return snapshot(GpuNative.PINNED, pinnedPoolName(), MemoryKind.PINNED_HOST, -1);
     }
 
     private MemorySnapshot snapshot(int pool, String name, MemoryKind kind, int device) {

@@ -46,7 +46,7 @@ class DeviceLeakDetectionTest {
             Device device = manager.device(0);
             long address = dropDeviceBuffer(device);
             assertEquals(1, device.stats().liveBlocks());
-            LeakedBlock leak = awaitLeak(device.toString(), address);
+            LeakedBlock leak = awaitLeak(device.poolName(), address);
             assertNotNull(leak, "the dropped device buffer was not reported");
             assertEquals("DeviceBuffer", leak.handleType());
             assertEquals(4096, leak.size());
@@ -65,7 +65,7 @@ class DeviceLeakDetectionTest {
                 CudaStream stream = manager.device(0).createStream()) {
             Device device = manager.device(0);
             long address = dropDeviceBuffer(device, stream);
-            LeakedBlock leak = awaitLeak(device.toString(), address);
+            LeakedBlock leak = awaitLeak(device.poolName(), address);
             assertNotNull(leak, "the dropped device buffer was not reported");
             assertTrue(leak.reclaimed(), leak.toString());
             assertTrue(stackMentions(leak.allocationStack(), "aDroppedStreamOrderedBufferIsFreedInItsStreamsOrder"));
@@ -88,7 +88,7 @@ class DeviceLeakDetectionTest {
             CudaStream stream = device.createStream();
             long address = dropDeviceBuffer(device, stream);
             stream.close();
-            LeakedBlock leak = awaitLeak(device.toString(), address);
+            LeakedBlock leak = awaitLeak(device.poolName(), address);
             assertNotNull(leak, "the dropped device buffer was not reported");
             assertTrue(leak.reclaimed(), leak.toString());
             assertEquals(0, device.stats().liveBlocks(), "the leak detector freed the block");
@@ -101,7 +101,7 @@ class DeviceLeakDetectionTest {
         try (DeviceManager manager = GpuRuntimes.builder(runtime, 1).leakDetection(LeakDetection.ALL).build()) {
             long address = dropPinnedBuffer(manager);
             assertEquals(1, manager.pinnedStats().liveBlocks());
-            LeakedBlock leak = awaitLeak(manager.runtimeName() + ":pinned", address);
+            LeakedBlock leak = awaitLeak(manager.pinnedPoolName(), address);
             assertNotNull(leak, "the dropped pinned buffer was not reported");
             assertEquals("PinnedBuffer", leak.handleType());
             assertTrue(leak.reclaimed(), leak.toString());
@@ -119,7 +119,7 @@ class DeviceLeakDetectionTest {
             assertFalse(manager.reclaimLeakedBlocks());
             Device device = manager.device(0);
             long address = dropDeviceBuffer(device);
-            LeakedBlock leak = awaitLeak(device.toString(), address);
+            LeakedBlock leak = awaitLeak(device.poolName(), address);
             assertNotNull(leak, "the dropped device buffer was not reported");
             assertFalse(leak.reclaimed());
             assertTrue(leak.toString().endsWith("(still allocated)"), leak.toString());
@@ -136,8 +136,8 @@ class DeviceLeakDetectionTest {
             long deviceAddress = dropDeviceBuffer(device);
             long pinnedAddress = dropPinnedBuffer(manager);
             List<LeakedBlock> leaks = collectAll();
-            assertNull(find(leaks, device.toString(), deviceAddress), leaks.toString());
-            assertNull(find(leaks, manager.runtimeName() + ":pinned", pinnedAddress), leaks.toString());
+            assertNull(find(leaks, device.poolName(), deviceAddress), leaks.toString());
+            assertNull(find(leaks, manager.pinnedPoolName(), pinnedAddress), leaks.toString());
             assertEquals(1, device.stats().liveBlocks(), "untracked: allocated until the manager closes");
             assertEquals(1, manager.pinnedStats().liveBlocks());
         }
@@ -151,8 +151,8 @@ class DeviceLeakDetectionTest {
             long[] addresses = closeBuffers(manager, stream);
             List<LeakedBlock> leaks = collectAll();
             for (long address : addresses) {
-                assertNull(find(leaks, manager.device(0).toString(), address), leaks.toString());
-                assertNull(find(leaks, manager.runtimeName() + ":pinned", address), leaks.toString());
+                assertNull(find(leaks, manager.device(0).poolName(), address), leaks.toString());
+                assertNull(find(leaks, manager.pinnedPoolName(), address), leaks.toString());
             }
             assertEquals(0, manager.device(0).stats().liveBlocks());
             assertEquals(0, manager.pinnedStats().liveBlocks());
@@ -164,8 +164,8 @@ class DeviceLeakDetectionTest {
     void buffersOfAClosedManagerAreNotReported(String runtime) throws InterruptedException {
         DeviceManager manager = GpuRuntimes.builder(runtime, 1).leakDetection(LeakDetection.ALL).build();
         Device device = manager.device(0);
-        String devicePool = device.toString();
-        String pinnedPool = manager.runtimeName() + ":pinned";
+        String devicePool = device.poolName();
+        String pinnedPool = manager.pinnedPoolName();
         long deviceAddress = dropDeviceBuffer(device);
         long pinnedAddress = dropPinnedBuffer(manager);
         manager.close();  // releases the buffers' memory: no leaks of their own

@@ -27,6 +27,9 @@ class DeviceSnapshotTest {
             MemorySnapshot snapshot = manager.snapshot(device);
             assertEquals(MemoryKind.DEVICE, snapshot.memoryKind());
             assertEquals(0, snapshot.device());
+            // One name per pool everywhere: snapshots, leak reports, events and JMX.
+            assertEquals(manager.name() + ":device0", snapshot.poolName());
+            assertEquals(device.poolName(), snapshot.poolName());
             MemorySnapshot.Figures f = snapshot.figures();
             assertEquals(1, f.liveBlocks(), snapshot.toString());
             assertEquals(1, f.cachedBlocks(), snapshot.toString());
@@ -35,6 +38,7 @@ class DeviceSnapshotTest {
             assertEquals(BlockState.LIVE, stateAt(snapshot, kept.devicePointer()));
             kept.close();
             assertEquals(MemoryKind.PINNED_HOST, manager.pinnedSnapshot().memoryKind());
+            assertEquals(manager.name() + ":pinned", manager.pinnedSnapshot().poolName());
             try (DeviceManager other = GpuRuntimes.builder(runtime, 1).build()) {
                 assertThrows(InvalidArgumentException.class, () -> manager.snapshot(other.device(0)));
             }
