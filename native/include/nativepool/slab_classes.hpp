@@ -33,13 +33,14 @@
 /// and every way out of "allocated" (a park, the locked free) first claims
 /// the block with one compare-and-swap of its byte, so that of two frees of
 /// one block only one wins, whichever paths they take. Only the cache that
-/// holds a parked block writes its byte, so unparking it is a plain store:
-/// a byte rather than a bit, since a store to a word shared with other
-/// threads' blocks would need an atomic and (a cached pair paid two locked
-/// instructions, one a plain store now), for one byte per block. Slabs are found
-/// through a SlabDirectory, readable without the lock, and a slab's record
-/// is never freed while the pool lives (an emptied slab's record waits in
-/// its class for the next slab), so a stale lookup reads valid memory.
+/// holds a parked block writes its byte, so unparking is a plain store. A
+/// byte rather than a bit for that: clearing a bit in a word that other
+/// threads' blocks share takes an atomic and, so a cached pair paid two
+/// locked instructions where it now pays one, for a byte per block where
+/// it was a bit. Slabs are found through a SlabDirectory, readable without
+/// the lock, and a slab's record is never freed while the pool lives (an
+/// emptied slab's record waits in its class for the next slab), so a stale
+/// lookup reads valid memory.
 #pragma once
 
 #include <atomic>

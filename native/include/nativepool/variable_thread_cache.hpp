@@ -18,10 +18,10 @@
 ///
 /// Every free is still checked at once: parking claims the block's byte in
 /// its slab's claims with one compare-and-swap (slab_classes.hpp), and
-/// unparking clears it with a plain store, so a double
-/// free, a free of a block parked in any thread's cache, an interior or a
-/// foreign pointer is refused, by the park or by the pool's locked free that
-/// a refused park falls back to. Sizes above the classes, stricter
+/// unparking clears it with a plain store. So a double free, a free of a
+/// block parked in any thread's cache, an interior or a foreign pointer is
+/// refused, by the park or by the pool's locked free that a refused park
+/// falls back to. Sizes above the classes, stricter
 /// alignments and batches go to the pool under its lock, as without caches.
 #pragma once
 
