@@ -126,7 +126,9 @@ bool check_side(JNIEnv* env, DeviceManager* manager, jlong* side, jobject host, 
 
 // Wraps the backend of the manager's pool of @p device (kPinned: the pinned
 // pool) so that its regions become Flight Recorder events of the pool
-// "<manager>:device<i>" or "<manager>:pinned", the names of its JMX beans.
+// "<manager>:device<i>" or "<manager>:pinned", the names of its JMX beans
+// and those Device.poolName() and DeviceManager.pinnedPoolName() give Java
+// (DeviceRegionEventsTest holds the two to one name).
 // Its org.nativepool.RegionEvents is made here: the class is package-private
 // in org.nativepool, out of reach of the gpu package.
 Status report_manager_regions(JNIEnv* env, jstring manager, int device,

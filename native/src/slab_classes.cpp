@@ -222,15 +222,15 @@ bool SlabClasses::carve(Tlsf& tlsf, std::size_t cls) noexcept {
   // A released slab's record, whose claims are all clear; else a new one.
   Slab* slab = c.spare;
   if (slab == nullptr) {
-    const std::size_t claims = parking_ ? c.blocks : 0;
-    void* record = ::operator new(sizeof(Slab) + c.words * sizeof(std::uint64_t) + claims, std::nothrow);
+    const std::size_t claim_bytes = parking_ ? c.blocks : 0;
+    void* record = ::operator new(sizeof(Slab) + c.words * sizeof(std::uint64_t) + claim_bytes, std::nothrow);
     if (record == nullptr) return false;
     if (reinterpret_cast<std::uintptr_t>(record) >> (64 - kIndexBits) != 0) {  // no room for a handle
       ::operator delete(record);
       return false;
     }
     slab = new (record) Slab{0, nullptr, nullptr, 0, 0, static_cast<std::uint16_t>(cls)};
-    std::fill(slab->claims(c.words), slab->claims(c.words) + claims, std::uint8_t{0});
+    std::fill(slab->claims(c.words), slab->claims(c.words) + claim_bytes, std::uint8_t{0});
   } else {
     remove(slab, &c.spare);
   }

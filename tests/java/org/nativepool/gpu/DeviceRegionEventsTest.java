@@ -70,15 +70,19 @@ class DeviceRegionEventsTest {
 
     @Test
     void anUnnamedManagersPoolsCarryItsDefaultName() throws Exception {
-        String[] name = new String[1];
+        String[] name = new String[2];
         List<RecordedEvent> events = record(() -> {
             try (DeviceManager manager = DeviceManager.simulated(1, 16L << 20)) {
                 name[0] = manager.name();
+                name[1] = manager.device(0).poolName();
                 manager.device(0).allocate(256).close();
             }
         });
         assertTrue(name[0].startsWith("simulated-"), name[0]);
         assertEquals(1, of(events, "org.nativepool.RegionMapped", name[0] + ":device0").size());
+        // The glue names the events' pool itself (it learns the device count only as it creates the pools):
+        // Device.poolName() must say the same.
+        assertEquals(name[0] + ":device0", name[1]);
     }
 
     /** The region events of what {@code work} does, recorded and read back from a file. */
