@@ -34,17 +34,22 @@ std::uint64_t SlabClasses::handle_of(const Slab* slab, std::size_t index) noexce
 }
 
 SlabClasses::SlabClasses(std::size_t granularity, std::size_t arena_size, std::size_t limit, bool parking) noexcept
-    : granularity_(granularity),
-      granularity_shift_(floor_log2(granularity)),
-      limit_(arena_size >= kMinArenaSize && granularity >= kMinGranularity ? limit / granularity * granularity
-                                                                            : 0),
-      parking_(parking) {
-  for (std::size_t size = granularity_; size <= limit_; size += granularity_) {
-    Class& c = classes_[class_of(size)];
+    : granularity_(granularity), granularity_shift_(floor_log2(granularity)), parking_(parking) {
+  if (!serve_any(granularity, arena_size, limit)) return;
+  // Every granule up to kFineLimit, then kClassesPerDoubling to a doubling
+  // (never closer than the granularity), up to the last class the limit holds.
+  for (std::size_t size = granularity_; size <= std::min(limit, kMaxLimit);) {
+    Class& c = classes_[count_];
     c.size = size;
     c.blocks = static_cast<std::uint32_t>(kSlabBytes / size);
     c.words = (c.blocks + 63) / 64;
     c.by_size = ExactDivider(size);
+    for (std::size_t granule = limit_ >> granularity_shift_; granule < size >> granularity_shift_; ++granule) {
+      class_of_[granule] = static_cast<std::uint8_t>(count_);
+    }
+    limit_ = size;
+    ++count_;
+    size += size < kFineLimit ? granularity_ : std::max(granularity_, std::bit_floor(size) / kClassesPerDoubling);
   }
 }
 
@@ -90,7 +95,7 @@ bool SlabClasses::take(Tlsf& tlsf, std::size_t cls, Slab** out, std::uint32_t* i
 }
 
 bool SlabClasses::allocate(Tlsf& tlsf, std::size_t size, void** out) noexcept {
-  const std::size_t cls = class_of(round_up(size, granularity_));
+  const std::size_t cls = class_of(size);
   Slab* slab = nullptr;
   std::uint32_t index = 0;
   if (!take(tlsf, cls, &slab, &index)) [[unlikely]] return false;
@@ -191,7 +196,7 @@ void SlabClasses::release_parked(Tlsf& tlsf, const std::uint64_t* handles, std::
 
 std::size_t SlabClasses::claimed() const noexcept {
   std::size_t claimed = 0;
-  for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
+  for (std::size_t cls = 0; cls < count_; ++cls) {
     const Class& c = classes_[cls];
     for (const Slab* list : {c.partial, c.full}) {
       for (const Slab* slab = list; slab != nullptr; slab = slab->next) {
@@ -205,7 +210,7 @@ std::size_t SlabClasses::claimed() const noexcept {
 
 bool SlabClasses::release_empty(Tlsf& tlsf) noexcept {
   bool released = false;
-  for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
+  for (std::size_t cls = 0; cls < count_; ++cls) {
     Class& c = classes_[cls];
     if (c.empty != nullptr) {
       release(tlsf, std::exchange(c.empty, nullptr));
@@ -339,7 +344,7 @@ Fragmentation SlabClasses::fragmentation(const Tlsf& tlsf) const noexcept {
   if (free_bytes_ == 0) return f;
   f.free_bytes += free_bytes_;
   f.free_blocks += free_blocks_;
-  for (std::size_t cls = class_of(limit_) + 1; cls-- > 0;) {
+  for (std::size_t cls = count_; cls-- > 0;) {
     if (classes_[cls].partial != nullptr) {
       f.largest_free_block = std::max<std::uint64_t>(f.largest_free_block, classes_[cls].size);
       break;
@@ -351,7 +356,7 @@ Fragmentation SlabClasses::fragmentation(const Tlsf& tlsf) const noexcept {
 
 std::size_t SlabClasses::snapshot_runs() const noexcept {
   std::size_t runs = 0;
-  for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
+  for (std::size_t cls = 0; cls < count_; ++cls) {
     const Class& c = classes_[cls];
     for (const Slab* list : {c.partial, c.full}) {
       for (const Slab* slab = list; slab != nullptr; slab = slab->next) runs += c.blocks + 1;
@@ -385,7 +390,7 @@ Status SlabClasses::validate(const Tlsf& tlsf) const noexcept {
   std::size_t slabs = 0;
   std::size_t free_blocks = 0;
   std::size_t free_bytes = 0;
-  for (std::size_t cls = 0; limit_ != 0 && cls <= class_of(limit_); ++cls) {
+  for (std::size_t cls = 0; cls < count_; ++cls) {
     const Class& c = classes_[cls];
     bool empty_listed = c.empty == nullptr;
     for (const Slab* list : {c.partial, c.full}) {

@@ -744,11 +744,14 @@ template <ThreadSafety Mode>
 Status VariablePool<Mode>::allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
   std::lock_guard guard(lock_);
   if (slabs_.serves(size, alignment) && slabs_.allocate(core_, size, out)) [[likely]] return Status::kOk;
-  const Status status = core_.allocate(size, alignment, out);
+  // At its class's size, so that the block is counted_size(size) bytes
+  // whoever serves it.
+  const std::size_t rounded = slabs_.class_rounded(size);
+  const Status status = core_.allocate(rounded, alignment, out);
   // The empty slabs the classes keep must not make a bounded pool refuse
   // what it could serve without them.
   if (status == Status::kOutOfPoolMemory && slabs_.release_empty(core_)) [[unlikely]] {
-    return core_.allocate(size, alignment, out);
+    return core_.allocate(rounded, alignment, out);
   }
   return status;
 }

@@ -207,7 +207,7 @@ TEST_P(GuardedLevels, FreeSpaceIsWhatAUserCanAllocate) {
   ASSERT_EQ(fixed->deallocate(one), Status::kOk);
 
   auto variable = make_pool(level(), backend());
-  void* block = allocate(*variable, 1000);
+  void* block = allocate(*variable, 5000);  // above the slabs: one TLSF block cut from the arena
   stats = variable->stats();
   ASSERT_EQ(stats.fragmentation.free_blocks, 1U);
   void* largest = nullptr;

@@ -29,7 +29,7 @@ using Pool1 = VariablePool<ThreadSafety::kNone>;
 constexpr std::size_t kKiB = 1024;
 constexpr std::size_t kMiB = 1024 * kKiB;
 
-VariablePoolConfig slab_config(std::size_t arena = kMiB, std::size_t max = 0, std::size_t limit = 1024) {
+VariablePoolConfig slab_config(std::size_t arena = kMiB, std::size_t max = 0, std::size_t limit = 4096) {
   VariablePoolConfig config;
   config.arena_size = arena;
   config.max_bytes = max;
@@ -238,9 +238,73 @@ TEST(SlabClasses, WhatSlabsCannotServeGoesToTlsf) {
 
 TEST(SlabClasses, ConfigLimit) {
   std::unique_ptr<Pool1> pool;
-  EXPECT_EQ(Pool1::create(slab_config(kMiB, 0, 2048), std::make_shared<MmapBackend>(), &pool),
+  EXPECT_EQ(Pool1::create(slab_config(kMiB, 0, 8192), std::make_shared<MmapBackend>(), &pool),
             Status::kInvalidArgument);
-  EXPECT_STREQ(error_detail(), "variable pool: slab_limit 2048 exceeds 1024 (0: no slabs)");
+  EXPECT_STREQ(error_detail(), "variable pool: slab_limit 8192 exceeds 4096 (0: no slabs)");
+}
+
+// Above 1 KiB a class every eighth of a doubling: a request gets its class's
+// block from a slab, and from TLSF at the same size where the slab cannot
+// serve it, so the block is counted_size() bytes either way.
+TEST(SlabClasses, AboveOneKiBClassesAreEightToADoubling) {
+  std::vector<std::size_t> classes;
+  for (std::size_t size = 1152; size <= 2048; size += 128) classes.push_back(size);
+  for (std::size_t size = 2304; size <= 4096; size += 256) classes.push_back(size);
+  std::size_t below = 1024;
+  for (const std::size_t size : classes) {
+    auto pool = make(slab_config());
+    for (const std::size_t request : {below + 1, size}) {
+      EXPECT_EQ(pool->counted_size(request), size) << request;
+      void* p = nullptr;
+      ASSERT_EQ(pool->allocate(request, 0, &p), Status::kOk) << error_detail();
+      EXPECT_EQ(pool->block_size(p), size) << request;
+      EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % (size & (~size + 1)), 0u) << "natural alignment";
+      EXPECT_GE(pool->fragmentation().free_blocks, SlabClasses::kSlabBytes / size - 1) << "a slab's blocks";
+      expect_balanced(*pool, size);
+      std::size_t freed = 0;
+      ASSERT_EQ(pool->deallocate(p, &freed), Status::kOk);
+      EXPECT_EQ(freed, size);
+    }
+    // A stricter alignment than the class's: TLSF, at the class's size.
+    void* aligned = nullptr;
+    ASSERT_EQ(pool->allocate(below + 1, 4096, &aligned), Status::kOk) << error_detail();
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(aligned) % 4096, 0u);
+    EXPECT_EQ(pool->block_size(aligned), size);
+    expect_balanced(*pool, size);
+    ASSERT_EQ(pool->deallocate(aligned, nullptr), Status::kOk);
+    expect_idle(*pool);
+    below = size;
+  }
+  // Above the largest class: TLSF at the granularity.
+  auto pool = make(slab_config());
+  EXPECT_EQ(pool->counted_size(4097), 4112u);
+  void* p = nullptr;
+  ASSERT_EQ(pool->allocate(4097, 0, &p), Status::kOk);
+  EXPECT_EQ(pool->block_size(p), 4112u);
+  EXPECT_EQ(pool->fragmentation().free_blocks, 1u) << "one TLSF block cut from the arena, no slab";
+  ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+  expect_idle(*pool);
+}
+
+// The largest class not above the limit is the last; a coarse granularity
+// keeps its own step where it is wider than an eighth of a doubling.
+TEST(SlabClasses, TheLimitAndTheGranularityShapeTheClasses) {
+  auto limited = make(slab_config(kMiB, 0, 3000));  // classes ..., 2560, 2816
+  EXPECT_EQ(limited->counted_size(2700), 2816u);
+  EXPECT_EQ(limited->counted_size(2817), 2832u) << "above the last class: the granularity";
+  EXPECT_EQ(limited->cache_classes(), 64u + 8 + 3);
+  VariablePoolConfig coarse = slab_config();
+  coarse.granularity = 256;
+  auto pool = make(coarse);
+  EXPECT_EQ(pool->cache_classes(), 16u) << "every multiple of 256 up to 4 KiB";
+  EXPECT_EQ(pool->counted_size(1100), 1280u);
+  EXPECT_EQ(pool->counted_size(3000), 3072u);
+  void* p = nullptr;
+  ASSERT_EQ(pool->allocate(3000, 0, &p), Status::kOk);
+  EXPECT_EQ(pool->block_size(p), 3072u);
+  ASSERT_EQ(pool->deallocate(p, nullptr), Status::kOk);
+  expect_idle(*pool);
+  EXPECT_EQ(make(slab_config())->cache_classes(), 80u);
 }
 
 // Random sizes and alignments on both sides of the limit, freed in random

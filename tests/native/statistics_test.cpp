@@ -14,6 +14,7 @@
 #include "nativepool/math.hpp"
 #include "nativepool/statistics.hpp"
 #include "nativepool/variable_pool.hpp"
+#include "size_classes.hpp"
 
 namespace nativepool {
 namespace {
@@ -40,7 +41,7 @@ TEST(WithStatistics, CountersAreExactAfterARandomSequence) {
       const std::size_t size = 1 + random() % 8000;
       void* block = nullptr;
       ASSERT_EQ(pool->allocate(size, 0, &block), Status::kOk);
-      live.emplace_back(block, round_up(size, 16));
+      live.emplace_back(block, testing_support::expected_block_size(size));
       ++allocations;
       in_use += live.back().second;
       peak = std::max(peak, in_use);

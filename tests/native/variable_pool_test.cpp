@@ -23,6 +23,7 @@
 
 #include "nativepool/host_backend.hpp"
 #include "nativepool/math.hpp"
+#include "size_classes.hpp"
 
 namespace nativepool {
 namespace {
@@ -583,13 +584,15 @@ void run_reference_model(P& pool, std::uint32_t seed, int steps, bool bounded) {
         ++failures;
         // Exhaustion is reported only when no free block could hold it.
         if (alignment <= granularity) {
-          ASSERT_LT(pool.fragmentation().largest_free_block, round_up(size, granularity));
+          ASSERT_LT(pool.fragmentation().largest_free_block, pool.counted_size(size));
         }
         continue;
       }
       ASSERT_EQ(status, Status::kOk) << "step " << step << ": " << error_detail();
       const auto address = reinterpret_cast<std::uintptr_t>(p);
-      const std::size_t block = round_up(size, granularity);
+      // Its class's size, from a slab or (aligned more) from TLSF.
+      const std::size_t block = testing_support::expected_block_size(size, granularity);
+      ASSERT_EQ(pool.counted_size(size), block);
       ASSERT_EQ(address % std::max(alignment, granularity), 0u) << "step " << step;
       ASSERT_EQ(pool.block_size(p), block);
       const auto next = live.lower_bound(address);

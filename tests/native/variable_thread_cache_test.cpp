@@ -20,6 +20,7 @@
 #include "nativepool/host_backend.hpp"
 #include "nativepool/pool_factory.hpp"
 #include "nativepool/safety/memory_hooks.hpp"
+#include "size_classes.hpp"
 
 namespace nativepool {
 namespace {
@@ -61,12 +62,13 @@ TEST(ThreadCachedVariablePool, CountsExactlyOnOneThread) {
   std::vector<std::pair<void*, std::size_t>> blocks;
   std::size_t in_use = 0;
   for (std::size_t i = 0; i < 300; ++i) {
-    const std::size_t size = i % 10 == 0 ? 3000 + i : 1 + (i * 37) % 1024;  // a tenth above the classes
+    // A tenth above the classes, a tenth in the classes above 1 KiB.
+    const std::size_t size = i % 10 == 0 ? 5000 + i : i % 10 == 5 ? 1025 + i * 7 : 1 + (i * 37) % 1024;
     void* p = nullptr;
     ASSERT_EQ(pool->allocate(size, 0, &p), Status::kOk) << error_detail();
     std::memset(p, 0xab, size);
     blocks.emplace_back(p, size);
-    in_use += (size + 15) / 16 * 16;
+    in_use += testing_support::expected_block_size(size);
   }
   PoolStats stats = pool->stats();
   EXPECT_EQ(stats.allocations, 300u);
@@ -82,7 +84,7 @@ TEST(ThreadCachedVariablePool, CountsExactlyOnOneThread) {
   EXPECT_EQ(stats.bytes_in_use, 0u);
   EXPECT_EQ(stats.peak_bytes_in_use, in_use);
   EXPECT_GT(parked(*pool), 0u) << "small blocks wait in this thread's caches";
-  EXPECT_LE(parked(*pool), 16u * 64) << "at most the capacity per class";
+  EXPECT_LE(parked(*pool), 16u * 80) << "at most the capacity per class";
   expect_balanced(stats);
   EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
   // Allocating again is served from the caches: the pool's own slabs see

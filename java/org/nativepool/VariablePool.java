@@ -20,7 +20,8 @@ import org.nativepool.internal.PoolNative;
  * coarser one); a request of up to 1 KiB at an alignment no larger than the
  * granularity is served with a block of the smallest class that holds it,
  * and any other request (larger, aligned more, or a pool with a granularity
- * below 16) goes to the pool as before. Such a block is a block of its class
+ * below 16) goes to the pool, whose own thread caches serve sizes up to
+ * 4 KiB. Such a block is a block of its class
  * size: a cached allocation of 100 bytes holds 128, and counts for 128 in
  * {@link PoolStats#bytesInUse()} (the pool would count 112 for it, its size
  * rounded to the granularity), while its {@link MemoryBlock#size()} stays 100.
@@ -72,7 +73,8 @@ public final class VariablePool extends Pool {
     /**
      * Allocates {@code size} bytes at the pool's granularity alignment.
      *
-     * @param size the bytes wanted, at least 1; the block holds them rounded up to the granularity
+     * @param size the bytes wanted, at least 1; the block holds them rounded up to the granularity, and
+     *     above 1 KiB and up to 4 KiB to the pool's size class (eight to a doubling: 1152, 1280, ..., 4096)
      * @return a handle whose {@link MemoryBlock#size()} is {@code size}
      * @throws OutOfPoolMemoryException if no free block fits and the pool cannot grow
      */

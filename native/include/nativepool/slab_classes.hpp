@@ -44,6 +44,7 @@
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -61,8 +62,13 @@ class SlabClasses {
  public:
   /// Bytes per slab, and their alignment: the mask that finds a block's slab.
   static constexpr std::size_t kSlabBytes = std::size_t{64} << 10;
-  /// The largest limit: every slab then holds at least 64 blocks.
-  static constexpr std::size_t kMaxLimit = 1024;
+  /// Up to this size every multiple of the granularity is a class.
+  static constexpr std::size_t kFineLimit = 1024;
+  /// Above kFineLimit, classes this many to a doubling of the size (a
+  /// block then wastes under an eighth of itself, as with mimalloc's bins).
+  static constexpr std::size_t kClassesPerDoubling = 8;
+  /// The largest limit: every slab then holds at least 16 blocks.
+  static constexpr std::size_t kMaxLimit = 4096;
   /// Finer granularities would need more classes than they are worth.
   static constexpr std::size_t kMinGranularity = 16;
 
@@ -91,7 +97,15 @@ class SlabClasses {
   /// allocate() takes them) belongs to a class.
   [[nodiscard]] bool serves(std::size_t size, std::size_t alignment) const noexcept {
     return size - 1 < limit_ && (alignment & (alignment - 1)) == 0 &&
-           alignment <= natural_alignment(round_up(size, granularity_));
+           alignment <= natural_alignment(classes_[class_of(size)].size);
+  }
+  /// The block size a request of @p size bytes gets from its class: @p size
+  /// rounded up to the granularity up to kFineLimit, to the next class
+  /// above; @p size itself above the limit. TLSF serves a class's request
+  /// it takes over at this size too, so a block's size depends on the
+  /// request's size alone.
+  [[nodiscard]] std::size_t class_rounded(std::size_t size) const noexcept {
+    return size - 1 < limit_ ? classes_[class_of(size)].size : size;
   }
   /// Hands out a block of a request serves() accepts, carving a new slab
   /// from @p tlsf when the class has no free block; false (nothing changed)
@@ -139,11 +153,9 @@ class SlabClasses {
   /// A parked block is a packed (record, index) handle.
   /// @{
   /// The class of a request serves() accepts.
-  [[nodiscard]] std::size_t class_index(std::size_t size) const noexcept {
-    return class_of(round_up(size, granularity_));
-  }
+  [[nodiscard]] std::size_t class_index(std::size_t size) const noexcept { return class_of(size); }
   [[nodiscard]] std::size_t class_size(std::size_t cls) const noexcept { return classes_[cls].size; }
-  [[nodiscard]] std::size_t classes() const noexcept { return limit_ >> granularity_shift_; }
+  [[nodiscard]] std::size_t classes() const noexcept { return count_; }
   /// Claims @p ptr, an allocated slab block, as parked: its handle and class
   /// in @p handle and @p cls. False, changing nothing, for anything else (a
   /// TLSF block, a bad or free address, a block parked already): the locked
@@ -189,7 +201,9 @@ class SlabClasses {
   [[nodiscard]] Status validate(const Tlsf& tlsf) const noexcept;
 
  private:
-  static constexpr std::size_t kMaxClasses = kMaxLimit / kMinGranularity;
+  static constexpr std::size_t kMaxClasses =
+      kFineLimit / kMinGranularity + kClassesPerDoubling * (std::bit_width(kMaxLimit / kFineLimit) - 1);
+  static_assert(kMaxClasses <= 256, "class_of_ holds a class in a byte");
   // A handle is the record's address above the block index: records come
   // from operator new below 2^48 (carve() refuses one that does not).
   static constexpr unsigned kIndexBits = 16;
@@ -198,8 +212,10 @@ class SlabClasses {
   static constexpr std::size_t natural_alignment(std::size_t size) noexcept {
     return size & (~size + 1);
   }
-  [[nodiscard]] std::size_t class_of(std::size_t rounded) const noexcept {
-    return (rounded >> granularity_shift_) - 1;
+  // The class of a size in [1, limit_]: one load, from a table by the
+  // size in granules.
+  [[nodiscard]] std::size_t class_of(std::size_t size) const noexcept {
+    return class_of_[(size - 1) >> granularity_shift_];
   }
   static std::uint64_t handle_of(const Slab* slab, std::size_t index) noexcept;
   [[gnu::noinline]] bool carve(Tlsf& tlsf, std::size_t cls) noexcept;
@@ -233,9 +249,11 @@ class SlabClasses {
 
   const std::size_t granularity_;
   const unsigned granularity_shift_;
-  const std::size_t limit_;  // the largest class size; 0: no classes
+  std::size_t limit_ = 0;  // the largest class size; 0: no classes
+  std::size_t count_ = 0;  // classes
   const bool parking_;
   Class classes_[kMaxClasses];
+  std::uint8_t class_of_[kMaxLimit / kMinGranularity] = {};  // by (size - 1) / granularity
   SlabDirectory<Slab> slabs_;
   std::size_t free_blocks_ = 0;  // in all slabs
   std::size_t free_bytes_ = 0;   // the free blocks' bytes and the tails

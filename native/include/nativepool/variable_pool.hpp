@@ -41,11 +41,13 @@ struct VariablePoolConfig {
   std::size_t initial_bytes = 0;
   /// Upper bound on the bytes reserved from the backend; 0 means unbounded.
   std::size_t max_bytes = 0;
-  /// Requests up to this many bytes (at most 1024) come from size-class
-  /// slabs carved from the arenas (slab_classes.hpp): a bit of metadata per
-  /// block instead of TLSF's 40-46 bytes. 0, arenas under 1 MiB or a
-  /// granularity under 16: every size from TLSF.
-  std::size_t slab_limit = 1024;
+  /// Requests up to this many bytes (at most 4096; the largest class not
+  /// above it) come from size-class slabs carved from the arenas
+  /// (slab_classes.hpp): a bit or a byte of metadata per block instead of
+  /// TLSF's 40-46 bytes. Above 1 KiB a request's block is its class's size
+  /// (eight classes to a doubling). 0, arenas under 1 MiB or a granularity
+  /// under 16: every size from TLSF, rounded to the granularity.
+  std::size_t slab_limit = 4096;
   /// Blocks per size class that make_variable_pool lets each thread cache
   /// in front of a kMutex pool without a maximum at SafetyLevel OFF
   /// (variable_thread_cache.hpp); 0 = no caches. The pool itself only learns
@@ -245,9 +247,10 @@ class alignas(64) VariablePool {
   [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept;
 
   /// The size of the block allocate(@p size, ...) hands out: @p size rounded
-  /// up to the granularity (meaningful for sizes allocate() accepts).
+  /// up to the granularity, and above 1 KiB up to the slabs' size class
+  /// (meaningful for sizes allocate() accepts).
   [[nodiscard]] std::size_t counted_size(std::size_t size) const noexcept {
-    return (size + granularity_ - 1) & ~(granularity_ - 1);
+    return (slabs_.class_rounded(size) + granularity_ - 1) & ~(granularity_ - 1);
   }
 
   /// Returns every wholly free arena to the backend, then gives the whole

@@ -134,9 +134,16 @@ class WithCanaries : public AdaptorBase<Inner> {
   }
 
   /// What the unguarded pool would count for @p size: margins are overhead,
-  /// visible in the reservation, not in the bytes in use.
+  /// visible in the reservation, not in the bytes in use. A fixed pool's
+  /// stride carries the margins; a variable pool has the unguarded pool's
+  /// classes, so it counts the size alone (the margins may push a block
+  /// above 1 KiB into a larger class: overhead too).
   [[nodiscard]] std::size_t counted_size(std::size_t size) const noexcept {
-    return inner_->counted_size(size + 2 * margin_) - 2 * margin_;
+    if constexpr (requires(const Inner& pool) { pool.stride(); }) {
+      return usable_size(size);
+    } else {
+      return inner_->counted_size(size);
+    }
   }
 
   /// The free space as a user can have it: each hole loses the two margins
@@ -188,7 +195,7 @@ class WithCanaries : public AdaptorBase<Inner> {
       const auto it = std::lower_bound(live.begin(), live.end(), address,
                                        [](const Live& l, std::uintptr_t a) { return l.raw < a; });
       const std::uint64_t front = it != live.end() && it->raw == address ? it->user - address : 0;
-      const std::uint64_t user = front != 0 ? std::min<std::uint64_t>(counted_size(it->size), block.size - front) : 0;
+      const std::uint64_t user = front != 0 ? std::min<std::uint64_t>(usable_size(it->size), block.size - front) : 0;
       if (user == 0) {  // freed since the pool's walk, or not a block this layer handed out
         into->add(block);
         return;
@@ -204,6 +211,11 @@ class WithCanaries : public AdaptorBase<Inner> {
   }
 
  private:
+  // The bytes a block of @p size spans between its two margins.
+  [[nodiscard]] std::size_t usable_size(std::size_t size) const noexcept {
+    return inner_->counted_size(size + 2 * margin_) - 2 * margin_;
+  }
+
   struct Entry {
     std::uintptr_t raw = 0;  // start of the inner block (front margin)
     std::size_t size = 0;    // bytes the user asked for
