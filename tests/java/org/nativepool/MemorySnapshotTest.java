@@ -158,14 +158,14 @@ class MemorySnapshotTest {
     void editedDocumentsThatNoLongerAddUpAreRefused() {
         String json;
         try (VariablePool pool = VariablePool.builder().threadCache(0).build()) {
-            long address = pool.allocateAddress(4096); // above the slab sizes: TLSF's first block, at offset 0
+            long address = pool.allocateAddress(8192); // above the slab sizes: TLSF's first block, at offset 0
             json = pool.snapshot().toJson();
             pool.free(address);
         }
         String wrongFigure = json.replaceFirst("\"liveBlocks\":1", "\"liveBlocks\":2");
         assertTrue(assertThrows(SnapshotFormatException.class, () -> MemorySnapshot.fromJson(wrongFigure))
                 .getMessage().contains("liveBlocks is 2 but the runs add up to 1"));
-        String gap = json.replaceFirst("\"runs\":\\[\\[0,4096,1,\"L\"\\]", "\"runs\":[[0,2048,1,\"L\"]");
+        String gap = json.replaceFirst("\"runs\":\\[\\[0,8192,1,\"L\"\\]", "\"runs\":[[0,4096,1,\"L\"]");
         assertTrue(assertThrows(SnapshotFormatException.class, () -> MemorySnapshot.fromJson(gap)).getMessage()
                 .contains("a run starts at offset"));
         String state = json.replaceFirst("\"L\"", "\"X\"");
