@@ -220,6 +220,27 @@ bool SlabClasses::release_empty(Tlsf& tlsf) noexcept {
   return released;
 }
 
+// Runs of set bits in each partial slab's bitmap: a run's blocks are
+// contiguous free memory, as a TLSF free block is.
+void SlabClasses::release_free_pages(Tlsf& tlsf) const noexcept {
+  constexpr std::size_t kSmallestPage = 4096;
+  for (std::size_t cls = 0; cls < count_; ++cls) {
+    const Class& c = classes_[cls];
+    for (const Slab* slab = c.partial; slab != nullptr; slab = slab->next) {
+      const std::uint64_t* bits = slab->bits();
+      for (std::uint32_t i = 0; i < c.blocks;) {
+        if ((bits[i / 64] >> (i % 64) & 1) == 0) {
+          ++i;
+          continue;
+        }
+        const std::uint32_t first = i;
+        while (i < c.blocks && (bits[i / 64] >> (i % 64) & 1) != 0) ++i;
+        if ((i - first) * c.size >= kSmallestPage) tlsf.release_pages(slab->base + first * c.size, (i - first) * c.size);
+      }
+    }
+  }
+}
+
 // Everything the carve needs is secured before TLSF hands out the slab, so a
 // failure leaves both unchanged.
 bool SlabClasses::carve(Tlsf& tlsf, std::size_t cls) noexcept {

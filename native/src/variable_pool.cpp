@@ -780,7 +780,9 @@ template <ThreadSafety Mode>
 std::size_t VariablePool<Mode>::trim() noexcept {
   std::lock_guard guard(lock_);
   slabs_.release_empty(core_);
-  return core_.trim();
+  const std::size_t released = core_.trim();
+  slabs_.release_free_pages(core_);
+  return released;
 }
 
 template <ThreadSafety Mode>

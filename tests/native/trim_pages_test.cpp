@@ -93,6 +93,47 @@ void free_blocks_lose_their_pages() {
 TEST(TrimPages, FreeBlocksOfAnMmapPoolLoseTheirPages) { free_blocks_lose_their_pages<MmapBackend>(); }
 TEST(TrimPages, FreeBlocksOfAMallocPoolLoseTheirPages) { free_blocks_lose_their_pages<MallocBackend>(); }
 
+// A slab's free blocks are free memory too: trim() releases the pages a run
+// of them covers, and keeps live and parked blocks' pages.
+TEST(TrimPages, RunsOfFreeSlabBlocksLoseTheirPages) {
+  if (!dontneed_releases_pages()) {
+    std::printf("skipped: MADV_DONTNEED leaves pages resident here (qemu-user before 8.0 ignores it)\n");
+    GTEST_SKIP() << "MADV_DONTNEED leaves pages resident on this machine";
+  }
+  VariablePoolConfig config;
+  config.arena_size = 4 * 1024 * kKiB;
+  std::unique_ptr<VariablePool<ThreadSafety::kMutex>> pool;
+  ASSERT_EQ(VariablePool<ThreadSafety::kMutex>::create(config, std::make_shared<MmapBackend>(), &pool), Status::kOk);
+  constexpr std::size_t kSize = 2048;  // a slab class: 32 blocks in one 64 KiB slab
+  std::vector<void*> blocks(32);
+  for (void*& block : blocks) {
+    ASSERT_EQ(pool->allocate(kSize, 0, &block), Status::kOk);
+    std::memset(block, 0xA5, kSize);
+  }
+  // Blocks 8-23 free: 32 KiB of contiguous free blocks, eight whole 4 KiB pages at least.
+  for (std::size_t i = 8; i < 24; ++i) ASSERT_EQ(pool->deallocate(blocks[i], nullptr), Status::kOk);
+  const std::size_t page = page_size();
+  const std::size_t run = 16 * kSize;
+  ASSERT_GE(resident_pages(blocks[8], run), run / page);
+  const std::size_t before = pool->pages_released();
+  EXPECT_EQ(pool->trim(), 0u) << "the slab still holds live blocks";
+  // (pages_released() also counts the arena's free TLSF space beyond the slab)
+  EXPECT_GE(pool->pages_released() - before, run - page) << "the run's whole pages";
+  EXPECT_LE(resident_pages(blocks[8], run), 1u) << "at most a page the run shares with a live block";
+  for (std::size_t i : {0u, 7u, 24u, 31u}) {
+    EXPECT_EQ(static_cast<unsigned char*>(blocks[i])[kSize - 1], 0xA5) << "live blocks keep their bytes";
+  }
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+  // The run serves again, on fresh zero pages.
+  for (std::size_t i = 8; i < 24; ++i) {
+    ASSERT_EQ(pool->allocate(kSize, 0, &blocks[i]), Status::kOk);
+    std::memset(blocks[i], 0x5A, kSize);
+  }
+  for (void* block : blocks) ASSERT_EQ(pool->deallocate(block, nullptr), Status::kOk);
+  EXPECT_EQ(pool->trim(), config.arena_size) << "emptied, the slab goes back and the arena with it";
+  EXPECT_EQ(pool->validate(), Status::kOk);
+}
+
 TEST(TrimPages, ReleasingLeavesNothingOutsideTheWholePages) {
   MmapBackend backend;
   void* region = nullptr;

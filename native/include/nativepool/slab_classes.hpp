@@ -143,6 +143,10 @@ class SlabClasses {
   /// Gives every class's kept empty slab back to @p tlsf (for trim(), and
   /// before a bounded pool refuses a request); whether there was one.
   bool release_empty(Tlsf& tlsf) noexcept;
+  /// For trim(): hands every run of free blocks of a page or more in a slab
+  /// to Tlsf::release_pages, which gives the whole pages inside back to the
+  /// system (a parked block is allocated as the slab sees it: it stays).
+  void release_free_pages(Tlsf& tlsf) const noexcept;
 
   /// Whether @p ptr was a block start in one of the last kRemembered slabs
   /// that went back to TLSF: freeing it now, if TLSF has not reused the

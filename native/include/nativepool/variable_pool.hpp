@@ -80,6 +80,12 @@ class Tlsf {
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept;
   [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept;
   std::size_t trim() noexcept;
+  /// Gives the whole pages inside [@p start, @p start + @p size), free
+  /// bytes of a live block (a slab's free blocks), back to the system where
+  /// the backend can, counting them in pages_released().
+  void release_pages(std::uintptr_t start, std::size_t size) noexcept {
+    pages_released_ += backend_->release_pages(reinterpret_cast<void*>(start), size);
+  }
   [[nodiscard]] std::size_t pages_released() const noexcept { return pages_released_; }
   [[nodiscard]] Status validate() const noexcept;
   [[nodiscard]] Fragmentation fragmentation() const noexcept;
@@ -254,7 +260,8 @@ class alignas(64) VariablePool {
   }
 
   /// Returns every wholly free arena to the backend, then gives the whole
-  /// pages inside the free blocks left back to the system where the backend
+  /// pages inside the free blocks left (TLSF's, and runs of free blocks in
+  /// the slabs) back to the system where the backend
   /// can (Backend::release_pages: the host and NUMA backends, not pinned,
   /// device, file-backed or poisoned memory), keeping them reserved. Returns
   /// the bytes of the arenas released; pages_released() counts the others.
