@@ -50,16 +50,33 @@ bool dontneed_releases_pages() {
   return released;
 }
 
+// The tests that watch pages leave: skipped where they cannot, with a 4 MiB
+// arena pool over a host backend.
+class ResidentPages : public ::testing::Test {
+ public:
+  static constexpr std::size_t kArena = 4 * 1024 * kKiB;
+  template <class HostBackend>
+  static std::unique_ptr<VariablePool<ThreadSafety::kMutex>> make_pool() {
+    VariablePoolConfig config;
+    config.arena_size = kArena;
+    std::unique_ptr<VariablePool<ThreadSafety::kMutex>> pool;
+    EXPECT_EQ(VariablePool<ThreadSafety::kMutex>::create(config, std::make_shared<HostBackend>(), &pool), Status::kOk);
+    return pool;
+  }
+
+ protected:
+  void SetUp() override {
+    if (!dontneed_releases_pages()) {
+      std::printf("skipped: MADV_DONTNEED leaves pages resident here (qemu-user before 8.0 ignores it)\n");
+      GTEST_SKIP() << "MADV_DONTNEED leaves pages resident on this machine";
+    }
+  }
+};
+
 template <class HostBackend>
 void free_blocks_lose_their_pages() {
-  if (!dontneed_releases_pages()) {
-    std::printf("skipped: MADV_DONTNEED leaves pages resident here (qemu-user before 8.0 ignores it)\n");
-    GTEST_SKIP() << "MADV_DONTNEED leaves pages resident on this machine";
-  }
-  VariablePoolConfig config;
-  config.arena_size = 4 * 1024 * kKiB;
-  std::unique_ptr<VariablePool<ThreadSafety::kMutex>> pool;
-  ASSERT_EQ(VariablePool<ThreadSafety::kMutex>::create(config, std::make_shared<HostBackend>(), &pool), Status::kOk);
+  auto pool = ResidentPages::make_pool<HostBackend>();
+  ASSERT_NE(pool, nullptr);
   void* blocks[3] = {};
   for (void*& block : blocks) {
     ASSERT_EQ(pool->allocate(kBlock, 0, &block), Status::kOk);
@@ -71,7 +88,7 @@ void free_blocks_lose_their_pages() {
   ASSERT_EQ(pool->deallocate(blocks[1], nullptr), Status::kOk);
 
   EXPECT_EQ(pool->trim(), 0u) << "the arena still holds live blocks: nothing is unreserved";
-  EXPECT_EQ(pool->reservation().bytes, config.arena_size);
+  EXPECT_EQ(pool->reservation().bytes, ResidentPages::kArena);
   EXPECT_LE(resident_pages(blocks[1], kBlock), 2u) << "only pages the neighbours share may stay";
   EXPECT_GE(pool->pages_released(), whole * page);
   for (void* live : {blocks[0], blocks[2]}) {
@@ -86,24 +103,18 @@ void free_blocks_lose_their_pages() {
   std::memset(again, 0x5A, kBlock);
   EXPECT_GE(resident_pages(again, kBlock), whole);
   for (void* block : {blocks[0], blocks[2], again}) ASSERT_EQ(pool->deallocate(block, nullptr), Status::kOk);
-  EXPECT_EQ(pool->trim(), config.arena_size) << "a wholly free arena still goes back whole";
+  EXPECT_EQ(pool->trim(), ResidentPages::kArena) << "a wholly free arena still goes back whole";
   EXPECT_EQ(pool->validate(), Status::kOk);
 }
 
-TEST(TrimPages, FreeBlocksOfAnMmapPoolLoseTheirPages) { free_blocks_lose_their_pages<MmapBackend>(); }
-TEST(TrimPages, FreeBlocksOfAMallocPoolLoseTheirPages) { free_blocks_lose_their_pages<MallocBackend>(); }
+TEST_F(ResidentPages, FreeBlocksOfAnMmapPoolLoseTheirPages) { free_blocks_lose_their_pages<MmapBackend>(); }
+TEST_F(ResidentPages, FreeBlocksOfAMallocPoolLoseTheirPages) { free_blocks_lose_their_pages<MallocBackend>(); }
 
 // A slab's free blocks are free memory too: trim() releases the pages a run
 // of them covers, and keeps live and parked blocks' pages.
-TEST(TrimPages, RunsOfFreeSlabBlocksLoseTheirPages) {
-  if (!dontneed_releases_pages()) {
-    std::printf("skipped: MADV_DONTNEED leaves pages resident here (qemu-user before 8.0 ignores it)\n");
-    GTEST_SKIP() << "MADV_DONTNEED leaves pages resident on this machine";
-  }
-  VariablePoolConfig config;
-  config.arena_size = 4 * 1024 * kKiB;
-  std::unique_ptr<VariablePool<ThreadSafety::kMutex>> pool;
-  ASSERT_EQ(VariablePool<ThreadSafety::kMutex>::create(config, std::make_shared<MmapBackend>(), &pool), Status::kOk);
+TEST_F(ResidentPages, RunsOfFreeSlabBlocksLoseTheirPages) {
+  auto pool = make_pool<MmapBackend>();
+  ASSERT_NE(pool, nullptr);
   constexpr std::size_t kSize = 2048;  // a slab class: 32 blocks in one 64 KiB slab
   std::vector<void*> blocks(32);
   for (void*& block : blocks) {
@@ -130,7 +141,7 @@ TEST(TrimPages, RunsOfFreeSlabBlocksLoseTheirPages) {
     std::memset(blocks[i], 0x5A, kSize);
   }
   for (void* block : blocks) ASSERT_EQ(pool->deallocate(block, nullptr), Status::kOk);
-  EXPECT_EQ(pool->trim(), config.arena_size) << "emptied, the slab goes back and the arena with it";
+  EXPECT_EQ(pool->trim(), kArena) << "emptied, the slab goes back and the arena with it";
   EXPECT_EQ(pool->validate(), Status::kOk);
 }
 
