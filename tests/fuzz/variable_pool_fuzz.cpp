@@ -7,6 +7,7 @@
 #include "nativepool/host_backend.hpp"
 #include "nativepool/math.hpp"
 #include "nativepool/pool_factory.hpp"
+#include "../native/size_classes.hpp"
 #include "pool_model.hpp"
 
 namespace {
@@ -14,8 +15,10 @@ namespace {
 using namespace nativepool;
 
 // Small arenas and a cap, so that a short input reaches growth, dedicated
-// arenas for large requests, exhaustion and trim.
+// arenas for large requests, exhaustion and trim; or 1 MiB arenas, the
+// smallest with slab classes (sizes up to 4 KiB from slabs).
 constexpr std::size_t kArena = std::size_t{256} << 10;
+constexpr std::size_t kSlabArena = std::size_t{1} << 20;
 constexpr std::size_t kMaxBytes = std::size_t{4} << 20;
 
 }  // namespace
@@ -25,7 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   const auto level = static_cast<SafetyLevel>(data.ConsumeIntegralInRange<int>(0, 2));
   const auto mode = data.ConsumeBool() ? ThreadSafety::kMutex : ThreadSafety::kNone;
   VariablePoolConfig config;
-  config.arena_size = kArena;
+  const bool slabs = data.ConsumeBool();
+  config.arena_size = slabs ? kSlabArena : kArena;
   config.granularity = std::size_t{16} << data.ConsumeIntegralInRange<unsigned>(0, 4);
   config.max_bytes = kMaxBytes;
 
@@ -34,10 +38,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     fuzz::finding("could not build the pool");
   }
   const std::size_t granularity = config.granularity;
-  put.counted_size = [granularity](std::size_t n) { return round_up(n, granularity); };
+  // Guarded, a block counts its size rounded to the granularity, even where
+  // the unguarded pool counts a slab class's size (WithCanaries::counted_size).
+  const bool classes = slabs && level == SafetyLevel::kOff;
+  put.counted_size = [granularity, classes](std::size_t n) {
+    return classes ? testing_support::expected_block_size(n, granularity) : round_up(n, granularity);
+  };
   put.next_size = [](FuzzedDataProvider& d) {
-    // Mostly small, sometimes larger than an arena.
-    return d.ConsumeBool() ? d.ConsumeIntegralInRange<std::size_t>(1, 512)
+    // Mostly within the slab classes, sometimes larger than an arena.
+    return d.ConsumeBool() ? d.ConsumeIntegralInRange<std::size_t>(1, 4608)
                            : d.ConsumeIntegralInRange<std::size_t>(1, 2 * kArena);
   };
   put.max_alignment_log2 = 12;

@@ -190,6 +190,27 @@ TEST_P(GuardedLevels, OutOfMemoryQuotesTheSizeAskedFor) {
   EXPECT_EQ(std::string(error_detail()).rfind(expected, 0), 0U) << error_detail();
 }
 
+// A guarded block counts its size rounded to the granularity, never more
+// than it spans from the user's address: with a front margin grown to a
+// large alignment, the class the unguarded pool would count (3584 bytes for
+// 3362) reaches into the next block, which memcheck and ASan would then
+// mark freed along with this one. The next block stays whole and usable.
+TEST_P(GuardedLevels, AnAlignedBlockCountsNoMoreThanItSpans) {
+  auto pool = make_pool(level(), backend());
+  void* aligned = nullptr;
+  ASSERT_EQ(pool->allocate(3362, 1024, &aligned), Status::kOk) << error_detail();
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(aligned) % 1024, 0U);
+  auto* next = allocate(*pool, 5000);  // TLSF's next block, right after
+  std::memset(next, 0x3C, 5000);
+  EXPECT_EQ(pool->stats().bytes_in_use, 3376U + 5008U);
+  ASSERT_EQ(pool->deallocate(aligned), Status::kOk);
+  EXPECT_EQ(pool->stats().bytes_in_use, 5008U);
+  for (std::size_t i = 0; i < 5000; ++i) ASSERT_EQ(next[i], 0x3C) << i;  // readable: not marked freed
+  ASSERT_EQ(pool->deallocate(next), Status::kOk);
+  EXPECT_EQ(pool->stats().bytes_in_use, 0U);
+  EXPECT_EQ(pool->validate(), Status::kOk) << error_detail();
+}
+
 TEST_P(GuardedLevels, FreeSpaceIsWhatAUserCanAllocate) {
   FixedPoolConfig config;
   config.block_size = 64;

@@ -17,7 +17,8 @@ import org.nativepool.internal.PoolNative;
  * @param failures allocations that threw
  * @param liveBlocks blocks allocated and not yet freed, not counting those parked in caches
  * @param bytesInUse bytes in live blocks: each counts as its whole stride (fixed pools) or its size
- *     rounded to the granularity, above 1 KiB up to its size class (variable pools), so at {@link SafetyLevel#OFF}
+ *     rounded to the granularity, above 1 KiB up to its size class at {@link SafetyLevel#OFF} (variable pools), so at
+ *     {@link SafetyLevel#OFF}
  *     {@code bytesInUse + cachedBytes + freeBytes == bytesReserved}; above it, the guard margins
  *     around each block are reserved too but counted in none of the three
  * @param peakBytesInUse the highest {@code bytesInUse} seen

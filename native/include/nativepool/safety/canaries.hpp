@@ -71,7 +71,7 @@ class WithCanaries : public AdaptorBase<Inner> {
   /// must be 2 * canary_margin(unit) larger than the blocks handed out.
   /// @p access reaches the backend's memory (host memory by default).
   WithCanaries(std::unique_ptr<Inner> inner, std::size_t unit, BlockAccess access = {}) noexcept
-      : Base(std::move(inner)), margin_(canary_margin(unit)), access_(std::move(access)) {}
+      : Base(std::move(inner)), unit_(unit), margin_(canary_margin(unit)), access_(std::move(access)) {}
 
   Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept {
     // Zero and absurd sizes are the inner pool's to refuse, with its message;
@@ -135,14 +135,18 @@ class WithCanaries : public AdaptorBase<Inner> {
 
   /// What the unguarded pool would count for @p size: margins are overhead,
   /// visible in the reservation, not in the bytes in use. A fixed pool's
-  /// stride carries the margins; a variable pool has the unguarded pool's
-  /// classes, so it counts the size alone (the margins may push a block
-  /// above 1 KiB into a larger class: overhead too).
+  /// stride carries the margins, so the bytes between them are what the
+  /// unguarded pool counts. A variable pool counts the size rounded to its
+  /// granularity: where the unguarded pool would count a larger size class
+  /// (1 to 4 KiB), the block between its margins, whose front margin grows
+  /// with the alignment, may not reach that far, and memcheck marks this
+  /// many bytes freed from the user's address; the class's extra bytes are
+  /// overhead too.
   [[nodiscard]] std::size_t counted_size(std::size_t size) const noexcept {
     if constexpr (requires(const Inner& pool) { pool.stride(); }) {
       return usable_size(size);
     } else {
-      return inner_->counted_size(size);
+      return (size + unit_ - 1) / unit_ * unit_;
     }
   }
 
@@ -310,6 +314,7 @@ class WithCanaries : public AdaptorBase<Inner> {
     }
   }
 
+  std::size_t unit_;
   std::size_t margin_;
   BlockAccess access_;
   mutable std::conditional_t<kConcurrent, std::mutex, NoLock> lock_;
