@@ -223,7 +223,6 @@ bool SlabClasses::release_empty(Tlsf& tlsf) noexcept {
 // Runs of set bits in each partial slab's bitmap: a run's blocks are
 // contiguous free memory, as a TLSF free block is.
 void SlabClasses::release_free_pages(Tlsf& tlsf) const noexcept {
-  constexpr std::size_t kSmallestPage = 4096;
   for (std::size_t cls = 0; cls < count_; ++cls) {
     const Class& c = classes_[cls];
     for (const Slab* slab = c.partial; slab != nullptr; slab = slab->next) {
@@ -235,7 +234,7 @@ void SlabClasses::release_free_pages(Tlsf& tlsf) const noexcept {
         }
         const std::uint32_t first = i;
         while (i < c.blocks && (bits[i / 64] >> (i % 64) & 1) != 0) ++i;
-        if ((i - first) * c.size >= kSmallestPage) tlsf.release_pages(slab->base + first * c.size, (i - first) * c.size);
+        if ((i - first) * c.size >= Tlsf::kSmallestPage) tlsf.release_pages(slab->base + first * c.size, (i - first) * c.size);
       }
     }
   }

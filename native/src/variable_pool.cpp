@@ -196,13 +196,10 @@ std::size_t Tlsf::trim() noexcept {
     }
     arena = next;
   }
-  constexpr std::size_t kSmallestPage = 4096;
   for (const Index head : heads_) {
     for (Index block = head; block != 0; block = at(block).next_free) {
       const Block& node = at(block);
-      if (node.size >= kSmallestPage) {
-        pages_released_ += backend_->release_pages(reinterpret_cast<void*>(node.address), node.size);
-      }
+      if (node.size >= kSmallestPage) release_pages(node.address, node.size);
     }
   }
   return released;

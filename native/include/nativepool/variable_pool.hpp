@@ -80,6 +80,8 @@ class Tlsf {
   [[nodiscard]] Status allocate(std::size_t size, std::size_t alignment, void** out) noexcept;
   [[nodiscard]] Status deallocate(void* ptr, std::size_t* freed_size) noexcept;
   std::size_t trim() noexcept;
+  /// No page is smaller: a free range below this holds no whole page.
+  static constexpr std::size_t kSmallestPage = 4096;
   /// Gives the whole pages inside [@p start, @p start + @p size), free
   /// bytes of a live block (a slab's free blocks), back to the system where
   /// the backend can, counting them in pages_released().

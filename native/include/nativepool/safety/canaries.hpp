@@ -36,6 +36,7 @@
 #include "nativepool/safety/corruption.hpp"
 #include "nativepool/safety/guarded_backend.hpp"
 #include "nativepool/adaptor.hpp"
+#include "nativepool/math.hpp"
 #include "nativepool/pool.hpp"
 #include "nativepool/snapshot.hpp"
 #include "nativepool/thread_safety.hpp"
@@ -146,7 +147,7 @@ class WithCanaries : public AdaptorBase<Inner> {
     if constexpr (requires(const Inner& pool) { pool.stride(); }) {
       return usable_size(size);
     } else {
-      return (size + unit_ - 1) / unit_ * unit_;
+      return round_up(size, unit_);
     }
   }
 
