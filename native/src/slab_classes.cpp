@@ -6,6 +6,7 @@
 #include <bit>
 #include <cinttypes>
 #include <new>
+#include <thread>
 #include <utility>
 
 #include "nativepool/variable_pool.hpp"
@@ -26,6 +27,17 @@ bool claim(std::uint8_t& byte) noexcept {
                                                                      std::memory_order_relaxed);
 }
 void unclaim(std::uint8_t& byte) noexcept { std::atomic_ref<std::uint8_t>(byte).store(0, std::memory_order_release); }
+
+// Under the lock, the claim of a free block about to be taken. Only a park
+// can hold it (the locked free claims allocated blocks, under the lock): a
+// double free that claimed first and lets go once it reads the block free,
+// a few instructions later. So wait for it; yielding, in case that thread
+// lost its processor in between.
+[[gnu::noinline]] void wait_and_claim(std::uint8_t& byte) noexcept {
+  for (unsigned spins = 0; !claim(byte); ++spins) {
+    if (spins >= 64) std::this_thread::yield();
+  }
+}
 
 }  // namespace
 
@@ -83,6 +95,12 @@ bool SlabClasses::take(Tlsf& tlsf, std::size_t cls, Slab** out, std::uint32_t* i
   std::uint32_t word = slab->hint;
   while (bits[word] == 0) ++word;  // the slab has a free block, so this ends
   const auto bit = static_cast<unsigned>(std::countr_zero(bits[word]));
+  // Claimed before the free bit clears, so that a park which claimed the
+  // free block first has let go of it, and one that claims it later sees
+  // it taken; take_parked() keeps the claim, allocate() lets go of it.
+  if (parking_ && !claim(slab->claims(c.words)[word * 64 + bit])) [[unlikely]] {
+    wait_and_claim(slab->claims(c.words)[word * 64 + bit]);
+  }
   atomic(bits[word]).store(bits[word] & (bits[word] - 1), std::memory_order_relaxed);
   slab->hint = word;
   if (slab == c.empty) c.empty = nullptr;
@@ -99,6 +117,8 @@ bool SlabClasses::allocate(Tlsf& tlsf, std::size_t size, void** out) noexcept {
   Slab* slab = nullptr;
   std::uint32_t index = 0;
   if (!take(tlsf, cls, &slab, &index)) [[unlikely]] return false;
+  // Allocated now as the free bit says: any park may claim it from here on.
+  if (parking_) unclaim(slab->claims(classes_[cls].words)[index]);
   *out = reinterpret_cast<void*>(slab->base + index * classes_[cls].size);
   return true;
 }
@@ -158,8 +178,9 @@ bool SlabClasses::park(const void* ptr, std::uint64_t* handle, std::size_t* cls)
   if (index * c.size != offset || index >= c.blocks) [[unlikely]] return false;
   std::uint8_t& byte = slab->claims(c.words)[index];
   if (!claim(byte)) [[unlikely]] return false;
-  // Claimed, so no locked free of this block can run now; a free block, or
-  // a record since reused for another slab, is not ours to park.
+  // Claimed, so no locked free of this block can run now, nor a take of it
+  // (which claims first); a free block, or a record since reused for
+  // another slab, is not ours to park.
   if ((load(slab->bits()[index / 64]) >> (index % 64) & 1) != 0 ||
       std::atomic_ref<std::uintptr_t>(slab->base).load(std::memory_order_acquire) != base) [[unlikely]] {
     unclaim(byte);
@@ -176,12 +197,10 @@ std::uintptr_t SlabClasses::slab_base(std::uint64_t handle) noexcept {
 }
 
 std::size_t SlabClasses::take_parked(Tlsf& tlsf, std::size_t cls, std::uint64_t* out, std::size_t max) noexcept {
-  const std::uint32_t words = classes_[cls].words;
   std::size_t taken = 0;
   for (Slab* slab = nullptr; taken < max; ++taken) {
     std::uint32_t index = 0;
-    if (!take(tlsf, cls, &slab, &index)) break;
-    std::atomic_ref<std::uint8_t>(slab->claims(words)[index]).store(1, std::memory_order_relaxed);
+    if (!take(tlsf, cls, &slab, &index)) break;  // claimed, so parked
     out[taken] = handle_of(slab, index);
   }
   return taken;

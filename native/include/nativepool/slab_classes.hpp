@@ -36,7 +36,11 @@
 /// per block: a parked block is allocated as the slab sees it and claimed,
 /// and every way out of "allocated" (a park, the locked free) first claims
 /// the block with one compare-and-swap of its byte, so that of two frees of
-/// one block only one wins, whichever paths they take. Only the cache that
+/// one block only one wins, whichever paths they take. A take of a free
+/// block (a refill, an allocation under the lock) claims it too before it
+/// clears the free bit, waiting out a park that claimed the free block first
+/// (a double free, which lets go once it reads the bit): else that park
+/// could read the bit cleared and cache a block the taker holds. Only the cache that
 /// holds a parked block writes its byte, so unparking is a plain store. A
 /// byte rather than a bit for that: clearing a bit in a word that other
 /// threads' blocks share takes an atomic and, so a cached pair paid two
