@@ -98,8 +98,9 @@ bool SlabClasses::take(Tlsf& tlsf, std::size_t cls, Slab** out, std::uint32_t* i
   // Claimed before the free bit clears, so that a park which claimed the
   // free block first has let go of it, and one that claims it later sees
   // it taken; take_parked() keeps the claim, allocate() lets go of it.
-  if (parking_ && !claim(slab->claims(c.words)[word * 64 + bit])) [[unlikely]] {
-    wait_and_claim(slab->claims(c.words)[word * 64 + bit]);
+  if (parking_) {
+    std::uint8_t& byte = slab->claims(c.words)[word * 64 + bit];
+    if (!claim(byte)) [[unlikely]] wait_and_claim(byte);
   }
   atomic(bits[word]).store(bits[word] & (bits[word] - 1), std::memory_order_relaxed);
   slab->hint = word;
