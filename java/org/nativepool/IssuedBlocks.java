@@ -91,7 +91,7 @@ final class IssuedBlocks {
     private int[] freeCells = new int[MIN_LENGTH];
     private int freeCount;
 
-    /** @param classes how many size classes the entries tag, at most {@code 2^TAG_BITS} */
+    /** @param classes how many size classes the entries tag, at most {@link #NO_CLASS} (the value past them tags handles' blocks) */
     IssuedBlocks(int classes) {
         this.tagMask = classes == 1 ? 0 : (1L << TAG_BITS) - 1;
     }

@@ -8,17 +8,20 @@ import java.util.Arrays;
  * interchangeable blocks. A class's blocks are allocated at the class size,
  * which is what they count for in the pool's statistics.
  *
- * <p>The variable classes are the sizes up to 1 KiB a quarter to a half apart
+ * <p>The variable classes are the sizes up to 3 KiB a quarter to a half apart
  * ({@link #VARIABLE_SIZES}), each rounded up to the granularity: from 48
  * bytes up, less than a third of a block is ever left unused (below, the
  * granularity's own rounding decides), and a thread's caches stay few enough
- * to bound in bytes. Larger requests are rarer, vary more, and go to the pool.
+ * to bound in bytes. There are as many as {@link IssuedBlocks} can tag, and
+ * they reach far enough for the sizes of network packets (a 1500-byte MTU
+ * frame is a block of 1536). Larger requests are rarer, vary more, and go to
+ * the pool (whose own thread caches serve them up to 4 KiB).
  */
 final class SizeClasses {
     /** The class sizes of a variable pool before rounding to its granularity. */
-    static final int[] VARIABLE_SIZES = {16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024};
+    static final int[] VARIABLE_SIZES = {16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072};
     /** The largest size a variable pool's thread caches serve. */
-    static final long MAX_CACHED = 1024;
+    static final long MAX_CACHED = 3072;
     /**
      * The smallest granularity with thread caches: {@link IssuedBlocks} keeps a
      * block's class in the low 4 bits of its address, which finer blocks use.
@@ -30,6 +33,12 @@ final class SizeClasses {
     /** Variable pools: the class of sizes {@code 16i + 1 .. 16i + 16}, at {@code [i]}; fixed pools: null. */
     private final byte[] classOf16;
     private final long granularity;
+
+    static {
+        if (VARIABLE_SIZES.length > IssuedBlocks.NO_CLASS) {
+            throw new AssertionError("IssuedBlocks tags a class in " + IssuedBlocks.TAG_BITS + " bits, one value for handles");
+        }
+    }
 
     private SizeClasses(long[] bytes, byte[] classOf16, long granularity) {
         this.bytes = bytes;
@@ -61,12 +70,12 @@ final class SizeClasses {
 
     /**
      * {@return the class serving {@code size} bytes at {@code alignment}, or -1
-     * for a request the pool serves itself} A size of 0 or above 1 KiB, and an
+     * for a request the pool serves itself} A size of 0 or above {@link #MAX_CACHED}, and an
      * alignment above the granularity or not a power of two, go to the pool,
      * which also refuses what is invalid. Variable pools only.
      */
     int of(long size, long alignment) {
-        if (size - 1 >>> 10 != 0 || Long.compareUnsigned(alignment, granularity) > 0
+        if (Long.compareUnsigned(size - 1, MAX_CACHED) >= 0 || Long.compareUnsigned(alignment, granularity) > 0
                 || (alignment & (alignment - 1)) != 0) {
             return -1;
         }

@@ -15,10 +15,11 @@ import org.nativepool.internal.PoolNative;
  * each thread that allocates or frees single small blocks gets, per size
  * class, its own cache of up to {@link PoolBuilder#DEFAULT_THREAD_CACHE} free
  * blocks, as {@link FixedPool} has for its one size: most calls then cross no
- * JNI. The classes are 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768 and
- * 1024 bytes, each rounded up to the granularity (so fewer classes for a
- * coarser one); a request of up to 1 KiB at an alignment no larger than the
- * granularity is served with a block of the smallest class that holds it,
+ * JNI. The classes are 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768,
+ * 1024, 1536, 2048 and 3072 bytes, each rounded up to the granularity (so
+ * fewer classes for a coarser one); a request of up to 3 KiB at an alignment
+ * no larger than the granularity is served with a block of the smallest
+ * class that holds it,
  * and any other request (larger, aligned more, or a pool with a granularity
  * below 16) goes to the pool, whose own thread caches serve sizes up to
  * 4 KiB. Such a block is a block of its class
@@ -30,7 +31,7 @@ import org.nativepool.internal.PoolNative;
  * a write on every cached operation.
  *
  * <p>A thread therefore parks at most {@code capacity} blocks of each class:
- * with the default 64 and granularity 16, 768 blocks and 220 KiB, and the
+ * with the default 64 and granularity 16, 960 blocks and 636 KiB, and the
  * pool's depots, where full caches leave halves for other threads' refills
  * (as {@link FixedPool} describes), twice that, counted in
  * {@link PoolStats#cachedBlocks()} and {@link PoolStats#cachedBytes()}; a pool
@@ -74,6 +75,7 @@ public final class VariablePool extends Pool {
      * Allocates {@code size} bytes at the pool's granularity alignment.
      *
      * @param size the bytes wanted, at least 1; the block holds them rounded up to the granularity, and
+     *     and up to 3 KiB to its thread caches' class (above); without them, or above 3 KiB, it is rounded
      *     above 1 KiB and up to 4 KiB to the pool's size class (eight to a doubling: 1152, 1280, ..., 4096)
      * @return a handle whose {@link MemoryBlock#size()} is {@code size}
      * @throws OutOfPoolMemoryException if no free block fits and the pool cannot grow

@@ -22,7 +22,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * One allocation + free per operation, of sizes log-uniform in 16 B - 64 KiB
  * (a fixed, seeded sequence), against a shared MUTEX variable pool: through
- * its thread caches, which serve the half of the sizes up to 1 KiB, and on a
+ * its thread caches, which serve the sizes up to 3 KiB (63 % of them), and on a
  * pool built with {@code threadCache(0)} ({@code ...Uncached}). The
  * {@code ...Small} variants draw log-uniform sizes in 16 B - 1 KiB, all of
  * which the caches serve.
