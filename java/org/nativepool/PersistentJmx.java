@@ -4,7 +4,11 @@ import java.util.List;
 import javax.management.ObjectName;
 import org.nativepool.internal.MBeans;
 
-/** A persistent pool's bean on the platform MBean server: {@link PersistentPoolMXBean}. */
+/**
+ * A persistent pool's two beans on the platform MBean server: {@link PersistentPoolMXBean} as
+ * {@code org.nativepool:type=Pool,name=<path>}, and its {@link BufferPoolView} as
+ * {@code java.nio:type=BufferPool,name=nativepool-<path>}, beside the JDK's {@code mapped} pool.
+ */
 final class PersistentJmx implements PersistentPoolMXBean {
     private final PersistentPool pool;
     private final List<ObjectName> names;
@@ -15,15 +19,19 @@ final class PersistentJmx implements PersistentPoolMXBean {
     }
 
     /**
-     * Registers the bean of {@code pool}.
+     * Registers both beans of {@code pool}.
      *
-     * @throws PoolNameInUseException if the name is taken (a pool named as this file's path)
+     * @throws PoolNameInUseException if a name is taken (a pool named as this file's path); none of the
+     *     beans is then registered
      */
     static PersistentJmx register(PersistentPool pool) {
         String name = pool.jmxName();
         ObjectName objectName = MBeans.name("org.nativepool:type=Pool,name=", name, "");
-        PersistentJmx jmx = new PersistentJmx(pool, List.of(objectName));
-        MBeans.register(pool.toString(), "pool", name, List.of(new MBeans.Bean(objectName, jmx)));
+        // Blocks as buffers, the bytes they were requested with as their capacity, the file as the memory used.
+        MBeans.Bean buffers = new BufferPoolView(name, () -> pool.stats().liveBlocks(),
+                () -> pool.stats().bytesInUse(), () -> pool.stats().capacity()).bean();
+        PersistentJmx jmx = new PersistentJmx(pool, List.of(objectName, buffers.name()));
+        MBeans.register(pool.toString(), "pool", name, List.of(new MBeans.Bean(objectName, jmx), buffers));
         return jmx;
     }
 

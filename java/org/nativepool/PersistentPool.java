@@ -139,7 +139,9 @@ public final class PersistentPool extends NativeResource {
         }
 
         /**
-         * Registers the pool's {@link PersistentPoolMXBean} until it closes. Default: the system property
+         * Registers the pool's {@link PersistentPoolMXBean} ({@code org.nativepool:type=Pool,name=<path>}),
+         * and a {@link java.lang.management.BufferPoolMXBean} ({@code java.nio:type=BufferPool,
+         * name=nativepool-<path>}: live blocks, their bytes, the file's size) until it closes. Default: the system property
          * {@code nativepool.jmx} ({@code true} or {@code false}; off when unset), as for the other pools.
          *
          * @param register whether to register

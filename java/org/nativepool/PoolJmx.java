@@ -1,6 +1,5 @@
 package org.nativepool;
 
-import java.lang.management.BufferPoolMXBean;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -9,9 +8,8 @@ import org.nativepool.internal.MBeans;
 
 /**
  * A pool's two beans on the platform MBean server: {@link PoolMXBean} as
- * {@code org.nativepool:type=Pool,name=<name>}, and a
- * {@link BufferPoolMXBean} as {@code java.nio:type=BufferPool,name=nativepool-<name>}, beside the
- * JDK's {@code direct} and {@code mapped} pools, so tools that list buffer pools list this one.
+ * {@code org.nativepool:type=Pool,name=<name>}, and its {@link BufferPoolView} as
+ * {@code java.nio:type=BufferPool,name=nativepool-<name>}.
  */
 final class PoolJmx implements PoolMXBean {
     private final Pool pool;
@@ -26,42 +24,6 @@ final class PoolJmx implements PoolMXBean {
         this.names = names;
     }
 
-    /** The buffer-pool view: blocks as buffers, bytes in use as their capacity, reserved bytes as memory used. */
-    private static final class BufferPool implements BufferPoolMXBean {
-        private final Pool pool;
-        private final ObjectName name;
-
-        BufferPool(Pool pool, ObjectName name) {
-            this.pool = pool;
-            this.name = name;
-        }
-
-        @Override
-        public String getName() {
-            return name.getKeyProperty("name");
-        }
-
-        @Override
-        public long getCount() {
-            return pool.stats().liveBlocks();
-        }
-
-        @Override
-        public long getTotalCapacity() {
-            return pool.stats().bytesInUse();
-        }
-
-        @Override
-        public long getMemoryUsed() {
-            return pool.stats().bytesReserved();
-        }
-
-        @Override
-        public ObjectName getObjectName() {
-            return name;
-        }
-    }
-
     /**
      * Registers both beans of {@code pool}, and for a {@link Backend#nodeLocal() node-local} group one
      * {@link PoolMXBean} per node, {@code org.nativepool:type=Pool,name=<name>,node=<node>}, whose figures
@@ -71,9 +33,10 @@ final class PoolJmx implements PoolMXBean {
      */
     static PoolJmx register(Pool pool) {
         ObjectName poolName = MBeans.name("org.nativepool:type=Pool,name=", pool.name(), "");
-        ObjectName bufferName = MBeans.name("java.nio:type=BufferPool,name=", "nativepool-" + pool.name(), "");
         List<MBeans.Bean> beans = new ArrayList<>();
-        beans.add(new MBeans.Bean(bufferName, new BufferPool(pool, bufferName)));
+        // Blocks as buffers, bytes in use as their capacity, reserved bytes as the memory used.
+        beans.add(new BufferPoolView(pool.name(), () -> pool.stats().liveBlocks(), () -> pool.stats().bytesInUse(),
+                () -> pool.stats().bytesReserved()).bean());
         for (int node : NativePool.nodes(pool)) {
             ObjectName nodeName = MBeans.name("org.nativepool:type=Pool,name=", pool.name(), ",node=" + node);
             beans.add(new MBeans.Bean(nodeName, new PoolJmx(pool, () -> NativePool.nodeStats(pool, node),

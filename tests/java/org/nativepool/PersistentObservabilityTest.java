@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
+import javax.management.JMX;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
 import jdk.jfr.Recording;
@@ -34,6 +36,10 @@ class PersistentObservabilityTest {
         return new ObjectName("org.nativepool:type=Pool,name=" + file().toAbsolutePath().normalize());
     }
 
+    private ObjectName bufferName() throws Exception {
+        return new ObjectName("java.nio:type=BufferPool,name=nativepool-" + file().toAbsolutePath().normalize());
+    }
+
     @Test
     void aRegisteredPoolShowsItsStatsAndGoesAtClose() throws Exception {
         ObjectName name = beanName();
@@ -50,8 +56,17 @@ class PersistentObservabilityTest {
             assertEquals(pool.durability().name(), SERVER.getAttribute(name, "Durability"));
             assertEquals(false, SERVER.getAttribute(name, "GroupCommit"));
             assertTrue((long) SERVER.getAttribute(name, "PersistPoints") > 0);
+            BufferPoolMXBean buffers = JMX.newMXBeanProxy(SERVER, bufferName(), BufferPoolMXBean.class);
+            assertEquals("nativepool-" + file().toAbsolutePath().normalize(), buffers.getName());
+            assertEquals(2, buffers.getCount());
+            assertEquals(400, buffers.getTotalCapacity());
+            assertEquals(CAPACITY, buffers.getMemoryUsed());
+            pool.free(0);
+            assertEquals(1, buffers.getCount());
+            assertEquals(300, buffers.getTotalCapacity());
         }
         assertFalse(SERVER.isRegistered(name), "unregistered at close");
+        assertFalse(SERVER.isRegistered(bufferName()), "the buffer-pool view too");
         try (PersistentPool pool = PersistentPool.open(file(), new PersistentPool.Options().jmx(false))) {
             assertFalse(SERVER.isRegistered(name), "jmx(false): no bean");
         }
