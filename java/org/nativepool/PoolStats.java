@@ -21,7 +21,9 @@ import org.nativepool.internal.PoolNative;
  *     {@link SafetyLevel#OFF}
  *     {@code bytesInUse + cachedBytes + freeBytes == bytesReserved}; above it, the guard margins
  *     around each block are reserved too but counted in none of the three
- * @param peakBytesInUse the highest {@code bytesInUse} seen
+ * @param peakBytesInUse the highest {@code bytesInUse} seen; in a pool with thread caches (the default for
+ *     {@code MUTEX} and {@code LOCK_FREE}) an upper bound of it, the sum of each thread's own peak, which is
+ *     exact while one thread at a time uses the pool
  * @param bytesReserved bytes the pool holds from its backend
  * @param peakBytesReserved the highest {@code bytesReserved} seen
  * @param regions chunks or arenas the pool holds from its backend

@@ -23,6 +23,22 @@ final class CacheChecks {
                 stats.toString());
     }
 
+    /**
+     * Trims {@code pool} until it has given back all it reserves, or 10 seconds pass, and asserts that it
+     * did. trim() returns only arenas that are one free block; the native caches behind Java's (sizes above
+     * 3 KiB up to 4 KiB, and frees of blocks Java's caches never listed) go back as each worker's native
+     * thread exits, a moment after join() has returned, so a first trim may find their blocks in place.
+     */
+    static void assertTrimsFully(Pool pool) throws InterruptedException {
+        long reserved = pool.stats().bytesReserved();
+        long released = pool.trim();
+        for (long deadline = System.nanoTime() + 10_000_000_000L; released < reserved
+                && System.nanoTime() < deadline; released += pool.trim()) {
+            Thread.sleep(10);
+        }
+        assertEquals(reserved, released, "fully coalesced: " + pool.stats());
+    }
+
     /** Runs each task on its own thread, joins them all, and rethrows the first failure. */
     static void runThreads(List<Runnable> tasks) throws InterruptedException {
         AtomicReference<Throwable> failure = new AtomicReference<>();

@@ -60,16 +60,7 @@ class ConcurrencyTest {
             assertTrue(stats.allocations() <= allocations + THREADS * classes * PoolBuilder.DEFAULT_THREAD_CACHE,
                     "refills fetch at most one cache's worth per class beyond what the threads used: " + stats);
             assertIdle(pool, stats.allocations());
-            // trim() returns only arenas that are one free block (once the empty slabs the classes keep are back).
-            // The native caches behind Java's (sizes above 3 KiB up to 4 KiB) go back as each worker's native thread
-            // exits, a moment after join() has returned.
-            long reserved = pool.stats().bytesReserved();
-            long released = pool.trim();
-            for (long deadline = System.nanoTime() + 10_000_000_000L; released < reserved
-                    && System.nanoTime() < deadline; released += pool.trim()) {
-                Thread.sleep(10);
-            }
-            assertEquals(reserved, released, "fully coalesced");
+            CacheChecks.assertTrimsFully(pool);
         }
     }
 

@@ -111,7 +111,7 @@ class VariableThreadCacheTest {
             assertEquals(stats.allocations(), stats.frees());
             assertEquals(stats.bytesReserved(), stats.freeBytes());
             pool.validate();
-            assertEquals(stats.bytesReserved(), pool.trim(), "fully coalesced: " + stats);
+            CacheChecks.assertTrimsFully(pool);
         }
     }
 
@@ -168,10 +168,10 @@ class VariableThreadCacheTest {
             PoolStats stats = pool.stats();
             // Each thread's refills take 32 blocks of every class, 318 KiB: 1,000 unswept threads would
             // hold 310 MiB; the registry's sweeps keep a few dozen threads' worth at most (about 20 here:
-            // a sweep runs once 16 threads have caches), and their arenas somewhat more.
+            // a sweep runs once 16 threads have caches), in arenas somewhat larger: 9-10 MiB measured.
+            // (peakBytesInUse, the sum of each native thread's own peak, bounds the true peak from above.)
             long perThread = 32 * LongStream.of(CLASSES).sum();
-            assertTrue(stats.peakBytesInUse() <= 32 * perThread, stats.toString());
-            assertTrue(stats.peakBytesReserved() <= 16 << 20, stats.toString());
+            assertTrue(stats.peakBytesReserved() <= 48 * perThread, "at most 48 threads' worth: " + stats);
             assertEquals(0, stats.cachedBlocks(), "every thread has ended: " + stats);
             assertEquals(0, stats.liveBlocks());
             assertEquals(stats.allocations(), stats.frees());
