@@ -93,6 +93,10 @@ final class IssuedBlocks {
 
     /** @param classes how many size classes the entries tag, at most {@link #NO_CLASS} (the value past them tags handles' blocks) */
     IssuedBlocks(int classes) {
+        if (classes > NO_CLASS) {
+            throw new AssertionError(classes + " size classes: an entry tags at most " + NO_CLASS + " in "
+                    + TAG_BITS + " bits, beside the value for handles' blocks");
+        }
         this.tagMask = classes == 1 ? 0 : (1L << TAG_BITS) - 1;
     }
 

@@ -34,12 +34,6 @@ final class SizeClasses {
     private final byte[] classOf16;
     private final long granularity;
 
-    static {
-        if (VARIABLE_SIZES.length > IssuedBlocks.NO_CLASS) {
-            throw new AssertionError("IssuedBlocks tags a class in " + IssuedBlocks.TAG_BITS + " bits, one value for handles");
-        }
-    }
-
     private SizeClasses(long[] bytes, byte[] classOf16, long granularity) {
         this.bytes = bytes;
         this.classOf16 = classOf16;

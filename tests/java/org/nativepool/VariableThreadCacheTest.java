@@ -24,6 +24,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class VariableThreadCacheTest {
     /** The classes at granularity 16, as VariablePool documents them. */
     private static final long[] CLASSES = {16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072};
+    /** The bytes of one block of every class: 10,176. */
+    private static final long CLASS_BYTES = LongStream.of(CLASSES).sum();
 
     /** {@return what a block of {@code size} bytes at the default alignment counts for in a cached pool} */
     private static long counted(long size) {
@@ -137,7 +139,7 @@ class VariableThreadCacheTest {
                 assertBalanced(stats);
             }
             PoolStats stats = pool.stats();
-            long perThreadBytes = capacity * LongStream.of(CLASSES).sum(); // 10,176 bytes per unit of capacity
+            long perThreadBytes = capacity * CLASS_BYTES;
             assertTrue(stats.cachedBlocks() >= CLASSES.length, "every class parks some: " + stats);
             assertTrue(stats.cachedBlocks() <= 3 * capacity * CLASSES.length, stats.toString());
             assertTrue(stats.cachedBytes() <= 3 * perThreadBytes, "a thread's caches and the depots: " + stats);
@@ -170,7 +172,7 @@ class VariableThreadCacheTest {
             // hold 310 MiB; the registry's sweeps keep a few dozen threads' worth at most (about 20 here:
             // a sweep runs once 16 threads have caches), in arenas somewhat larger: 9-10 MiB measured.
             // (peakBytesInUse, the sum of each native thread's own peak, bounds the true peak from above.)
-            long perThread = 32 * LongStream.of(CLASSES).sum();
+            long perThread = 32 * CLASS_BYTES;
             assertTrue(stats.peakBytesReserved() <= 48 * perThread, "at most 48 threads' worth: " + stats);
             assertEquals(0, stats.cachedBlocks(), "every thread has ended: " + stats);
             assertEquals(0, stats.liveBlocks());
